@@ -1,0 +1,76 @@
+// The data layer's public surface; nothing else under server/data is imported from outside.
+
+import type { ExampleSet } from '../engine/types.js';
+import { BUILTIN_DATASET_NAMES, loadBuiltin, type BuiltinDatasetName, type BuiltinOptions, type SplitName } from './builtin.js';
+import { DatasetValidationError } from './errors.js';
+import { countClasses } from './example-set.js';
+import type { DatasetRegistry } from './registry.js';
+
+export type DatasetRef =
+  | { readonly builtin: BuiltinDatasetName; readonly split: SplitName }
+  | { readonly datasetId: string; readonly split: SplitName };
+
+export interface LoadOptions extends BuiltinOptions {
+  /** Needed for `datasetId` refs. */
+  readonly registry?: DatasetRegistry;
+}
+
+export interface LoadedDataset {
+  readonly examples: ExampleSet;
+  readonly classNames: readonly string[];
+  /** Examples per class id in this split. */
+  readonly classCounts: readonly number[];
+  /** Present for registered datasets. */
+  readonly contentHash?: string;
+}
+
+const SPLITS: readonly string[] = ['train', 'validation'];
+
+/** Loads one split of a built-in or registered dataset. */
+export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): Promise<LoadedDataset> {
+  if (!SPLITS.includes(ref.split)) {
+    throw new DatasetValidationError('unknown split', [
+      { field: 'split', description: `must be "train" or "validation", got ${JSON.stringify(ref.split)}` },
+    ]);
+  }
+  if ('builtin' in ref) {
+    if (!BUILTIN_DATASET_NAMES.includes(ref.builtin)) {
+      throw new DatasetValidationError('unknown built-in dataset', [
+        { field: 'builtin', description: `must be one of ${BUILTIN_DATASET_NAMES.join(', ')}, got ${JSON.stringify(ref.builtin)}` },
+      ]);
+    }
+    const examples = await loadBuiltin(ref.builtin, ref.split, options);
+    return {
+      examples,
+      classNames: examples.classNames ?? [],
+      classCounts: countClasses(examples.labels, examples.numClasses),
+    };
+  }
+  if (!options.registry) throw new Error('loadDataset: a datasetId ref needs options.registry');
+  const dataset = await options.registry.get(ref.datasetId);
+  const examples = ref.split === 'train' ? dataset.train : dataset.validation;
+  return {
+    examples,
+    classNames: dataset.classNames,
+    classCounts: countClasses(examples.labels, examples.numClasses),
+    contentHash: dataset.contentHash,
+  };
+}
+
+export { BUILTIN_DATASET_NAMES, FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './builtin.js';
+export type { BuiltinDatasetName, BuiltinOptions, SplitName } from './builtin.js';
+export { applyImbalance, imbalancedClassCounts } from './imbalance.js';
+export type { ImbalanceKind, ImbalanceSpec } from './imbalance.js';
+export { InMemoryDatasetRegistry } from './registry.js';
+export type {
+  DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistryOptions, SplitSummary,
+} from './registry.js';
+export type { DatasetSource, IdxFiles, IdxSource, TabularSource } from './source.js';
+export type { FileRef } from './confined-file.js';
+export type { TextOptions } from './assemble.js';
+export { DEFAULT_DATA_LIMITS } from './limits.js';
+export type { DataLimits } from './limits.js';
+export { DatasetNotFoundError, DatasetUnavailableError, DatasetValidationError } from './errors.js';
+export type { DataError, FieldViolation } from './errors.js';
+export { encodeTexts, Vocabulary } from './tokenizer.js';
+export type { TextExample } from './tokenizer.js';
