@@ -1,0 +1,163 @@
+// Multi-line reports: job lists, job details, per-seed results, stability summaries, evaluations.
+import type { DatasetRef, EvalMetrics, EvaluateResponse, FineTuneSpec, Job, MethodSpec, SeedRun, StabilitySummary } from '../index.js';
+import { alphaScheduleToJSON, builtinNameToJSON, jobStateToJSON, runStateToJSON, verdictToJSON } from '../index.js';
+import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, renderTable } from './format.js';
+
+export function jobStateLabel(job: Pick<Job, 'state'>): string {
+  return enumLabel(jobStateToJSON(job.state), 'JOB_STATE_');
+}
+
+function verdictLabel(metrics: EvalMetrics | undefined): string {
+  return metrics === undefined ? '-' : enumLabel(verdictToJSON(metrics.verdict), 'VERDICT_');
+}
+
+/** `dsgd(λ=0.5, cosine)`, `focal(γ=2)`, `fft`; parameters left at their defaults are omitted. */
+export function describeMethod(method: MethodSpec | undefined): string {
+  const chosen = method?.method;
+  if (chosen === undefined) return 'dsgd';
+  const withParameters = (name: string, parameters: (string | undefined)[]): string => {
+    const present = parameters.filter((parameter): parameter is string => parameter !== undefined);
+    return present.length === 0 ? name : `${name}(${present.join(', ')})`;
+  };
+  switch (chosen.$case) {
+    case 'dsgd': {
+      const schedule = chosen.value.schedule === 0 ? undefined : enumLabel(alphaScheduleToJSON(chosen.value.schedule), 'ALPHA_SCHEDULE_');
+      return withParameters('dsgd', [chosen.value.lambda === undefined ? undefined : `λ=${chosen.value.lambda}`, schedule]);
+    }
+    case 'focal':
+      return withParameters('focal', [chosen.value.gamma === undefined ? undefined : `γ=${chosen.value.gamma}`]);
+    case 'noisytune':
+      return withParameters('noisytune', [chosen.value.noise === undefined ? undefined : `noise=${chosen.value.noise}`]);
+    case 'lnsr':
+      return withParameters('lnsr', [
+        chosen.value.noiseStd === undefined ? undefined : `σ=${chosen.value.noiseStd}`,
+        chosen.value.weight === undefined ? undefined : `w=${chosen.value.weight}`,
+      ]);
+    case 'swa':
+      return withParameters('swa', [chosen.value.window === 0 ? undefined : `window=${chosen.value.window}`]);
+    default:
+      return chosen.$case;
+  }
+}
+
+/** `mnist[3,8]`, `dataset ds-12`. */
+export function describeDataset(dataset: DatasetRef | undefined): string {
+  const source = dataset?.source;
+  if (dataset === undefined || source === undefined) return '-';
+  const name =
+    source.$case === 'builtin' ? enumLabel(builtinNameToJSON(source.value.name), 'BUILTIN_NAME_').replace('_', '-') : source.value;
+  return dataset.classes.length === 0 ? name : `${name}[${dataset.classes.join(',')}]`;
+}
+
+function seedsOf(spec: FineTuneSpec | undefined): string {
+  if (spec === undefined || spec.seeds.length === 0) return 'paper×10';
+  return spec.seeds.length <= 3 ? spec.seeds.join(',') : `${spec.seeds.length} seeds`;
+}
+
+export function jobsTable(jobs: Job[]): string {
+  const rows = jobs.map((job) => [
+    job.id,
+    jobStateLabel(job),
+    describeMethod(job.spec?.method),
+    describeDataset(job.spec?.train),
+    seedsOf(job.spec),
+    formatTimestamp(job.createTime),
+    job.displayName,
+  ]);
+  return renderTable(['ID', 'STATE', 'METHOD', 'DATASET', 'SEEDS', 'CREATED', 'NAME'], rows);
+}
+
+const METRIC_ALIGN: ('left' | 'right')[] = ['right', 'left', 'right', 'right', 'right', 'right', 'left', 'right'];
+
+export function seedResultsTable(runs: SeedRun[]): string {
+  const rows = runs.map((run) => [
+    String(run.seed),
+    enumLabel(runStateToJSON(run.state), 'RUN_STATE_'),
+    `${run.steps}/${run.totalSteps}`,
+    formatNumber(run.metrics?.accuracy),
+    formatNumber(run.metrics?.balancedAccuracy),
+    formatNumber(run.metrics?.macroF1),
+    verdictLabel(run.metrics),
+    run.duration === undefined ? '-' : formatDuration(run.duration.seconds + run.duration.nanos / 1e9),
+  ]);
+  return renderTable(['SEED', 'STATE', 'STEPS', 'ACC', 'BAL ACC', 'MACRO-F1', 'VERDICT', 'TIME'], rows, { align: METRIC_ALIGN });
+}
+
+export function summaryLines(summary: StabilitySummary | undefined): string {
+  if (summary === undefined) return 'summary: not available yet';
+  const lines = [
+    `runs ${summary.runs}  collapsed ${summary.collapsed}  degenerate ${summary.degenerate}`,
+    `accuracy  ${formatStat(summary.accuracy)}`,
+    `bal acc   ${formatStat(summary.balancedAccuracy)}`,
+    `macro-F1  ${formatStat(summary.macroF1)}`,
+  ];
+  if (summary.ensemble !== undefined) lines.push(`ensemble  ${ensembleLine(summary.ensemble)}`);
+  return lines.join('\n');
+}
+
+function ensembleLine(metrics: EvalMetrics): string {
+  return (
+    `acc ${formatNumber(metrics.accuracy)} bal ${formatNumber(metrics.balancedAccuracy)} ` +
+    `f1 ${formatNumber(metrics.macroF1)} verdict ${verdictLabel(metrics)}`
+  );
+}
+
+export function evaluationReport(response: EvaluateResponse): string {
+  const row = (label: string, metrics: EvalMetrics | undefined): string[] => [
+    label,
+    String(metrics?.examples ?? '-'),
+    formatNumber(metrics?.loss),
+    formatNumber(metrics?.accuracy),
+    formatNumber(metrics?.balancedAccuracy),
+    formatNumber(metrics?.macroF1),
+    formatNumber(metrics?.representationCosine, 3),
+    verdictLabel(metrics),
+  ];
+  const rows = response.evaluations.map((evaluation) => row(String(evaluation.seed), evaluation.metrics));
+  if (response.ensemble !== undefined) rows.push(row('vote', response.ensemble));
+  const table = renderTable(['SEED', 'EXAMPLES', 'LOSS', 'ACC', 'BAL ACC', 'MACRO-F1', 'REP COS', 'VERDICT'], rows, {
+    align: ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  });
+  return response.summary === undefined ? table : `${table}\n\n${summaryLines(response.summary)}`;
+}
+
+/** Everything `get` shows about one job. */
+export function jobDetail(job: Job): string {
+  const spec = job.spec;
+  const labels = Object.entries(job.labels).map(([key, value]) => `${key}=${value}`);
+  const fields: [string, string][] = [
+    ['id', job.id],
+    ['name', job.displayName || '-'],
+    ['state', job.reason === '' ? jobStateLabel(job) : `${jobStateLabel(job)} (${job.reason})`],
+    ['created', formatTimestamp(job.createTime)],
+    ['method', describeMethod(spec?.method)],
+    ['train', describeDataset(spec?.train)],
+    ['validation', spec?.validation === undefined ? 'default' : describeDataset(spec.validation)],
+    ['seeds', spec === undefined || spec.seeds.length === 0 ? 'paper seeds (10)' : spec.seeds.join(', ')],
+    ['backend', job.backend || '-'],
+    ['labels', labels.length === 0 ? '-' : labels.join(' ')],
+  ];
+  if (job.idempotencyKey !== '') fields.push(['idempotency key', job.idempotencyKey]);
+  const width = Math.max(...fields.map(([name]) => name.length));
+  const sections = [fields.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')];
+  if (job.transitions.length > 0) {
+    const history = job.transitions.map(
+      (transition) =>
+        `  ${formatTimestamp(transition.time)}  ${jobStateLabel(transition)}${transition.reason ? ` (${transition.reason})` : ''}`,
+    );
+    sections.push(['transitions', ...history].join('\n'));
+  }
+  if (job.notices.length > 0) sections.push(['notices', ...job.notices.map((notice) => `  ${notice}`)].join('\n'));
+  if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
+  if (job.summary !== undefined) sections.push(summaryLines(job.summary));
+  return sections.join('\n\n');
+}
+
+/** What `watch` and `start --wait` end with: outcome, per-seed results, stability summary. */
+export function jobResults(job: Job): string {
+  const outcome = `job ${job.id} ${jobStateLabel(job)}${job.reason ? `: ${job.reason}` : ''}`;
+  const sections = [outcome];
+  if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
+  sections.push(summaryLines(job.summary));
+  return sections.join('\n\n');
+}

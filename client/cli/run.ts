@@ -1,0 +1,68 @@
+// Parses the command line, runs one command, and maps its outcome to an exit code.
+import { GrpcStatus, SteadytuneClient, SteadytuneError } from '../index.js';
+import { parseCommandLine, parseCount, stringFlag, USAGE, UsageError, type CommandName } from './args.js';
+import { cancelCommand, evalCommand, getCommand, jobsCommand, startCommand, watchCommand } from './commands.js';
+import {
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_RPC_ERROR,
+  EXIT_USAGE,
+  printLine,
+  type CliIo,
+  type CommandContext,
+} from './context.js';
+
+export const DEFAULT_ADDRESS = '127.0.0.1:50051';
+
+const COMMANDS: Record<Exclude<CommandName, 'help'>, (context: CommandContext) => Promise<number>> = {
+  start: startCommand,
+  watch: watchCommand,
+  jobs: jobsCommand,
+  get: getCommand,
+  cancel: cancelCommand,
+  eval: evalCommand,
+};
+
+export interface CliEnvironment {
+  STEADYTUNE_ADDRESS?: string;
+  STEADYTUNE_TOKEN?: string;
+}
+
+/** Runs `steadytune <argv>` and returns the exit code; never throws. */
+export async function runCli(argv: string[], env: CliEnvironment, io: CliIo, signal = new AbortController().signal): Promise<number> {
+  let client: SteadytuneClient | undefined;
+  try {
+    const { command, positionals, flags } = parseCommandLine(argv);
+    if (command === 'help' || flags['help'] === true) {
+      io.stdout.write(USAGE);
+      return EXIT_OK;
+    }
+    const deadlineText = stringFlag(flags, 'deadline-ms');
+    client = new SteadytuneClient(stringFlag(flags, 'server') ?? env.STEADYTUNE_ADDRESS ?? DEFAULT_ADDRESS, {
+      token: stringFlag(flags, 'token') ?? env.STEADYTUNE_TOKEN,
+      defaultDeadlineMs: deadlineText === undefined ? undefined : parseCount('deadline-ms', deadlineText),
+    });
+    return await COMMANDS[command]({ client, io, flags, positionals, json: flags['json'] === true, signal });
+  } catch (error) {
+    return reportFailure(error, io, signal);
+  } finally {
+    client?.close();
+  }
+}
+
+function reportFailure(error: unknown, io: CliIo, signal: AbortSignal): number {
+  if (error instanceof UsageError) {
+    printLine(io.stderr, `steadytune: ${error.message}`);
+    printLine(io.stderr, `run 'steadytune --help' for usage`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof SteadytuneError) {
+    if (signal.aborted && error.code === GrpcStatus.CANCELLED) return EXIT_INTERRUPTED;
+    printLine(io.stderr, `error: ${error.codeName}: ${error.details}`);
+    for (const violation of error.fieldViolations) printLine(io.stderr, `  ${violation.field}: ${violation.description}`);
+    if (error.retryDelayMs !== undefined) printLine(io.stderr, `  retry after ${error.retryDelayMs} ms`);
+    return EXIT_RPC_ERROR;
+  }
+  printLine(io.stderr, `error: ${error instanceof Error ? error.message : String(error)}`);
+  return EXIT_RPC_ERROR;
+}

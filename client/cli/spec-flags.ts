@@ -1,0 +1,210 @@
+// FineTuneSpec from a JSON/YAML file and/or `start` flags (flags override the file).
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import {
+  AlphaSchedule,
+  BuiltinName,
+  BuiltinSplit,
+  FineTuneSpec,
+  ImbalanceKind,
+  builtinDataset,
+  specDefaults,
+  type MethodSpec,
+} from '../index.js';
+import { parseCount, parseCountList, parseNumber, parseSeeds, stringFlag, UsageError, type FlagValues } from './args.js';
+
+const DATASETS: Record<string, BuiltinName> = {
+  mnist: BuiltinName.BUILTIN_NAME_MNIST,
+  'fashion-mnist': BuiltinName.BUILTIN_NAME_FASHION_MNIST,
+};
+
+const SCHEDULES: Record<string, AlphaSchedule> = {
+  linear: AlphaSchedule.ALPHA_SCHEDULE_LINEAR,
+  cosine: AlphaSchedule.ALPHA_SCHEDULE_COSINE,
+  linear_descending: AlphaSchedule.ALPHA_SCHEDULE_LINEAR_DESCENDING,
+  static: AlphaSchedule.ALPHA_SCHEDULE_STATIC,
+};
+
+const IMBALANCES: Record<string, ImbalanceKind> = {
+  none: ImbalanceKind.IMBALANCE_KIND_NONE,
+  long_tailed: ImbalanceKind.IMBALANCE_KIND_LONG_TAILED,
+  step: ImbalanceKind.IMBALANCE_KIND_STEP,
+};
+
+type MethodName = NonNullable<MethodSpec['method']>['$case'];
+const METHOD_NAMES: readonly MethodName[] = ['fft', 'dsgd', 'focal', 'pcgrad', 'noisytune', 'lnsr', 'swa'];
+
+/** Which method each method-parameter flag belongs to, so a stray one is an error, not a no-op. */
+const PARAMETER_METHODS: Record<string, readonly MethodName[]> = {
+  lambda: ['dsgd'],
+  schedule: ['dsgd'],
+  gamma: ['focal'],
+  noise: ['noisytune', 'lnsr'],
+  window: ['swa'],
+};
+
+function lookup<T>(flag: string, table: Record<string, T>, text: string): T {
+  const value = table[text.toLowerCase()];
+  if (value === undefined) throw new UsageError(`--${flag}: '${text}' is not one of ${Object.keys(table).join(', ')}`);
+  return value;
+}
+
+function emptyMethod(name: MethodName): MethodSpec {
+  switch (name) {
+    case 'fft':
+      return { method: { $case: 'fft', value: {} } };
+    case 'dsgd':
+      return { method: { $case: 'dsgd', value: { schedule: AlphaSchedule.ALPHA_SCHEDULE_UNSPECIFIED } } };
+    case 'focal':
+      return { method: { $case: 'focal', value: { classWeights: [] } } };
+    case 'pcgrad':
+      return { method: { $case: 'pcgrad', value: {} } };
+    case 'noisytune':
+      return { method: { $case: 'noisytune', value: {} } };
+    case 'lnsr':
+      return { method: { $case: 'lnsr', value: {} } };
+    case 'swa':
+      return { method: { $case: 'swa', value: { window: 0 } } };
+  }
+}
+
+function applyMethodFlags(current: MethodSpec | undefined, flags: FlagValues): MethodSpec | undefined {
+  const methodText = stringFlag(flags, 'method');
+  let method = current;
+  if (methodText !== undefined) {
+    const name = METHOD_NAMES.find((candidate) => candidate === methodText.toLowerCase());
+    if (name === undefined) throw new UsageError(`--method: '${methodText}' is not one of ${METHOD_NAMES.join(', ')}`);
+    // Keep the file's parameters when the flag names the same method.
+    if (method?.method?.$case !== name) method = emptyMethod(name);
+  }
+  const chosen = method?.method;
+  for (const [flag, owners] of Object.entries(PARAMETER_METHODS)) {
+    if (stringFlag(flags, flag) !== undefined && (chosen === undefined || !owners.includes(chosen.$case))) {
+      throw new UsageError(`--${flag} applies to ${owners.join(' or ')} only, not ${chosen?.$case ?? 'the default method'}`);
+    }
+  }
+  if (chosen === undefined) return method;
+  const number = (flag: string): number | undefined => {
+    const text = stringFlag(flags, flag);
+    return text === undefined ? undefined : parseNumber(flag, text);
+  };
+  switch (chosen.$case) {
+    case 'dsgd': {
+      const schedule = stringFlag(flags, 'schedule');
+      chosen.value.lambda = number('lambda') ?? chosen.value.lambda;
+      if (schedule !== undefined) chosen.value.schedule = lookup('schedule', SCHEDULES, schedule);
+      break;
+    }
+    case 'focal':
+      chosen.value.gamma = number('gamma') ?? chosen.value.gamma;
+      break;
+    case 'noisytune':
+      chosen.value.noise = number('noise') ?? chosen.value.noise;
+      break;
+    case 'lnsr':
+      chosen.value.noiseStd = number('noise') ?? chosen.value.noiseStd;
+      break;
+    case 'swa': {
+      const window = stringFlag(flags, 'window');
+      if (window !== undefined) chosen.value.window = parseCount('window', window);
+      break;
+    }
+    default:
+      break;
+  }
+  return method;
+}
+
+/** `long_tailed:100` or `step:10:7` (kind, ratio, optional seed). */
+export function parseImbalance(text: string): FineTuneSpec['imbalance'] {
+  const [kindText = '', ratioText, seedText, ...extra] = text.split(':');
+  if (extra.length > 0) throw new UsageError(`--imbalance: expected KIND[:RATIO[:SEED]], got '${text}'`);
+  const kind = lookup('imbalance', IMBALANCES, kindText);
+  const ratio = ratioText === undefined ? (kind === ImbalanceKind.IMBALANCE_KIND_NONE ? 1 : NaN) : parseNumber('imbalance', ratioText);
+  if (Number.isNaN(ratio)) throw new UsageError(`--imbalance: ${kindText} needs a ratio, e.g. ${kindText}:100`);
+  return { kind, ratio, seed: seedText === undefined ? 0 : parseCount('imbalance', seedText) };
+}
+
+/** Applies `start` flags on top of `base` (a spec file, or the documented defaults). */
+export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaults()): FineTuneSpec {
+  const spec = FineTuneSpec.fromPartial(base);
+  const text = (name: string): string | undefined => stringFlag(flags, name);
+
+  const datasetText = text('dataset');
+  if (datasetText !== undefined) {
+    const name = lookup('dataset', DATASETS, datasetText);
+    spec.train = builtinDataset(name, BuiltinSplit.BUILTIN_SPLIT_TRAIN, spec.train?.classes);
+    spec.validation = builtinDataset(name, BuiltinSplit.BUILTIN_SPLIT_VALIDATION, spec.validation?.classes ?? spec.train.classes);
+  }
+  const classesText = text('classes');
+  if (classesText !== undefined) {
+    const classes = parseCountList('classes', classesText);
+    if (spec.train === undefined) throw new UsageError('--classes needs a training dataset (--dataset or --spec)');
+    spec.train.classes = classes;
+    // Validation must see the same classes, relabelled the same way.
+    if (spec.validation === undefined && spec.train.source?.$case === 'builtin') {
+      spec.validation = builtinDataset(spec.train.source.value.name, BuiltinSplit.BUILTIN_SPLIT_VALIDATION);
+    }
+    if (spec.validation !== undefined) spec.validation.classes = [...classes];
+  }
+  const maxExamples = text('max-examples');
+  if (maxExamples !== undefined) {
+    if (spec.train === undefined) throw new UsageError('--max-examples needs a training dataset (--dataset or --spec)');
+    spec.train.maxExamples = parseCount('max-examples', maxExamples);
+  }
+  const imbalance = text('imbalance');
+  if (imbalance !== undefined) spec.imbalance = parseImbalance(imbalance);
+
+  spec.method = applyMethodFlags(spec.method, flags);
+
+  const learningRate = text('lr');
+  if (learningRate !== undefined) {
+    spec.optimizer ??= { kind: 0, learningRate: 0, momentum: 0, lrSchedule: 0 };
+    spec.optimizer.learningRate = parseNumber('lr', learningRate);
+  }
+  const hidden = text('hidden');
+  if (hidden !== undefined) spec.model = { family: { $case: 'mlp', value: { hiddenUnits: parseCountList('hidden', hidden), dropout: 0 } } };
+
+  const count = (name: string, apply: (value: number) => void): void => {
+    const value = text(name);
+    if (value !== undefined) apply(parseCount(name, value));
+  };
+  count('batch-size', (value) => (spec.batchSize = value));
+  count('accumulation', (value) => (spec.gradientAccumulation = value));
+  count('epochs', (value) => (spec.epochs = value));
+  count('full-conflict-every', (value) => (spec.fullConflictEvery = value));
+  const seeds = text('seeds');
+  if (seeds !== undefined) spec.seeds = parseSeeds(seeds);
+  if (flags['ensemble'] === true) spec.ensemble = true;
+  return spec;
+}
+
+const SPEC_FIELDS = Object.keys(FineTuneSpec.fromJSON({}));
+const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+const KNOWN_SPEC_KEYS = new Set([...SPEC_FIELDS, ...SPEC_FIELDS.map(snakeCase)]);
+
+/** Parses a spec file in proto JSON form (JSON or YAML); top-level typos are errors, not silently dropped. */
+export function parseSpecText(text: string, source: string): FineTuneSpec {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new UsageError(`${source}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new UsageError(`${source}: expected a FineTuneSpec mapping at the top level`);
+  }
+  const unknown = Object.keys(document).filter((key) => !KNOWN_SPEC_KEYS.has(key));
+  if (unknown.length > 0) throw new UsageError(`${source}: unknown FineTuneSpec field(s): ${unknown.join(', ')}`);
+  return FineTuneSpec.fromJSON(document);
+}
+
+export async function loadSpecFile(path: string): Promise<FineTuneSpec> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--spec: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return parseSpecText(text, path);
+}

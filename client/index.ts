@@ -1,0 +1,75 @@
+// Public surface of the steadytune SDK. Nothing under private/ is imported from outside client/.
+export {
+  SteadytuneClient,
+  isTerminalJobState,
+  type SteadytuneClientOptions,
+  type RequestOptions,
+  type StartFineTuneInput,
+  type ListJobsInput,
+  type EvaluateInput,
+  type PredictInput,
+} from './private/steadytune-client.js';
+export { SteadytuneError, statusCodeName, type FieldViolation } from './private/errors.js';
+export { DEFAULT_RETRY, type RetryOptions } from './private/retry.js';
+export { DEFAULT_MAX_RECONNECTS, type StreamMetricsOptions } from './private/metrics-stream.js';
+export { PAPER_SEEDS, paperSeeds, specDefaults, builtinDataset } from './private/spec-builders.js';
+
+export { status as GrpcStatus, credentials, type ChannelCredentials } from '@grpc/grpc-js';
+
+export {
+  FineTuneSpec,
+  DatasetRef,
+  BuiltinDataset,
+  BuiltinName,
+  BuiltinSplit,
+  ImbalanceTransform,
+  ImbalanceKind,
+  ModelSpec,
+  MlpModel,
+  TransformerModel,
+  Pooling,
+  MethodSpec,
+  Fft,
+  Dsgd,
+  AlphaSchedule,
+  Focal,
+  PcGrad,
+  NoisyTune,
+  Lnsr,
+  Swa,
+  OptimizerSpec,
+  OptimizerKind,
+  LrSchedule,
+  builtinNameToJSON,
+  alphaScheduleToJSON,
+  imbalanceKindToJSON,
+} from './gen/steadytune/v1/spec.js';
+export {
+  Job,
+  JobState,
+  RunState,
+  Verdict,
+  SeedRun,
+  StateTransition,
+  EvalMetrics,
+  Stat,
+  StabilitySummary,
+  StartFineTuneResponse,
+  ListJobsResponse,
+  EvaluateResponse,
+  SeedEvaluation,
+  PredictResponse,
+  Prediction,
+  Example,
+  StreamMetricsResponse,
+  StepMetrics,
+  EpochSummary,
+  RunStarted,
+  RunFinished,
+  JobStateChanged,
+  FullConflict,
+  jobStateToJSON,
+  jobStateFromJSON,
+  runStateToJSON,
+  verdictToJSON,
+} from './gen/steadytune/v1/trainer.js';

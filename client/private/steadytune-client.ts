@@ -1,0 +1,226 @@
+import {
+  credentials as grpcCredentials,
+  Metadata,
+  status as GrpcStatus,
+  type CallOptions as GrpcCallOptions,
+  type ChannelCredentials,
+  type ClientOptions,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import type { DatasetRef, FineTuneSpec } from '../gen/steadytune/v1/spec.js';
+import {
+  JobState,
+  TrainerClient,
+  type EvaluateResponse,
+  type Example,
+  type Job,
+  type ListJobsRequest,
+  type ListJobsResponse,
+  type PredictResponse,
+  type StartFineTuneResponse,
+  type StreamMetricsResponse,
+} from '../gen/steadytune/v1/trainer.js';
+import { SteadytuneError, toSteadytuneError } from './errors.js';
+import { resumableMetricsStream, type StreamMetricsOptions } from './metrics-stream.js';
+import { cancelledError, DEFAULT_RETRY, runWithRetry, type RetryOptions } from './retry.js';
+
+export interface SteadytuneClientOptions {
+  /** Channel credentials; plaintext (insecure) when absent. */
+  credentials?: ChannelCredentials;
+  /** Sent on every call as `authorization: Bearer <token>`. */
+  token?: string;
+  /** Deadline for unary calls that set none themselves; no deadline when absent. */
+  defaultDeadlineMs?: number;
+  /** Backoff for idempotent calls and stream reconnects. */
+  retry?: Partial<RetryOptions>;
+  /** Passed through to the grpc-js channel (keepalive, message sizes, ...). */
+  channelOptions?: Partial<ClientOptions>;
+}
+
+export interface RequestOptions {
+  /** Deadline of the whole call, retries included. */
+  deadlineMs?: number;
+  /** Aborting cancels the call; it then rejects with a CANCELLED SteadytuneError. */
+  signal?: AbortSignal;
+}
+
+export interface StartFineTuneInput {
+  spec: FineTuneSpec;
+  /** Makes the call safe to retry: the server returns the original job for a repeated key. */
+  idempotencyKey?: string;
+  displayName?: string;
+  labels?: Record<string, string>;
+}
+
+export type ListJobsInput = Partial<ListJobsRequest>;
+
+export interface EvaluateInput {
+  jobId: string;
+  /** Defaults to the job's validation dataset. */
+  dataset?: DatasetRef;
+  /** One seed's model; 0 or absent means every seed. */
+  seed?: number;
+  ensemble?: boolean;
+}
+
+export interface PredictInput {
+  jobId: string;
+  /** 0 or absent means the ensemble vote. */
+  seed?: number;
+  examples: Partial<Example>[];
+}
+
+type UnaryMethod<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<GrpcCallOptions>,
+  callback: (error: ServiceError | null, response: Response) => void,
+) => ClientUnaryCall;
+
+const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
+  JobState.JOB_STATE_SUCCEEDED,
+  JobState.JOB_STATE_FAILED,
+  JobState.JOB_STATE_CANCELLED,
+]);
+
+export function isTerminalJobState(state: JobState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+/** Promise- and async-iterator-based client of steadytune.v1.Trainer. */
+export class SteadytuneClient {
+  private readonly trainer: TrainerClient;
+  private readonly token: string | undefined;
+  private readonly defaultDeadlineMs: number | undefined;
+  private readonly retry: RetryOptions;
+
+  constructor(address: string, options: SteadytuneClientOptions = {}) {
+    this.trainer = new TrainerClient(
+      address,
+      options.credentials ?? grpcCredentials.createInsecure(),
+      options.channelOptions,
+    );
+    this.token = options.token;
+    this.defaultDeadlineMs = options.defaultDeadlineMs;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  close(): void {
+    this.trainer.close();
+  }
+
+  /** Retried on transient failures only when an idempotency key makes repeating it harmless. */
+  startFineTune(input: StartFineTuneInput, options: RequestOptions = {}): Promise<StartFineTuneResponse> {
+    const request = {
+      spec: input.spec,
+      idempotencyKey: input.idempotencyKey ?? '',
+      displayName: input.displayName ?? '',
+      labels: { ...input.labels },
+    };
+    const idempotent = request.idempotencyKey !== '';
+    return this.unary(this.trainer.startFineTune, request, idempotent, options);
+  }
+
+  async getJob(jobId: string, options: RequestOptions = {}): Promise<Job> {
+    const response = await this.unary(this.trainer.getJob, { jobId }, true, options);
+    return requireJob(response.job, 'GetJob');
+  }
+
+  listJobs(input: ListJobsInput = {}, options: RequestOptions = {}): Promise<ListJobsResponse> {
+    const request: ListJobsRequest = {
+      pageSize: input.pageSize ?? 0,
+      pageToken: input.pageToken ?? '',
+      state: input.state ?? JobState.JOB_STATE_UNSPECIFIED,
+      labelSelector: { ...input.labelSelector },
+    };
+    return this.unary(this.trainer.listJobs, request, true, options);
+  }
+
+  /** Every job matching the filter, following page tokens. */
+  async *listAllJobs(input: Omit<ListJobsInput, 'pageToken'> = {}, options: RequestOptions = {}): AsyncGenerator<Job> {
+    let pageToken = '';
+    do {
+      const page = await this.listJobs({ ...input, pageToken }, options);
+      yield* page.jobs;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+  }
+
+  /** Idempotent: cancelling a cancelling or finished job just returns it. */
+  async cancelJob(jobId: string, options: RequestOptions = {}): Promise<Job> {
+    const response = await this.unary(this.trainer.cancelJob, { jobId }, true, options);
+    return requireJob(response.job, 'CancelJob');
+  }
+
+  evaluate(input: EvaluateInput, options: RequestOptions = {}): Promise<EvaluateResponse> {
+    const request = { jobId: input.jobId, dataset: input.dataset, seed: input.seed ?? 0, ensemble: input.ensemble ?? false };
+    return this.unary(this.trainer.evaluate, request, true, options);
+  }
+
+  predict(input: PredictInput, options: RequestOptions = {}): Promise<PredictResponse> {
+    const examples = input.examples.map((example) => ({
+      features: example.features ?? [],
+      tokenIds: example.tokenIds ?? [],
+      segmentIds: example.segmentIds ?? [],
+    }));
+    return this.unary(this.trainer.predict, { jobId: input.jobId, seed: input.seed ?? 0, examples }, true, options);
+  }
+
+  /**
+   * The job's events, replayed from `fromSequence` then followed live; reconnects transparently
+   * and ends when the job is terminal. Breaking out of the loop cancels the call.
+   */
+  streamMetrics(jobId: string, options: StreamMetricsOptions = {}): AsyncGenerator<StreamMetricsResponse, void, undefined> {
+    // No deadline: the stream lives as long as the job does.
+    const open = (fromSequence: number) => this.trainer.streamMetrics({ jobId, fromSequence }, this.callMetadata(), {});
+    return resumableMetricsStream(open, this.retry, options);
+  }
+
+  /** Resolves with the job once it is terminal, following its stream from the newest event. */
+  async waitForJob(jobId: string, options: { signal?: AbortSignal } = {}): Promise<Job> {
+    const { signal } = options;
+    const current = await this.getJob(jobId, { signal });
+    if (isTerminalJobState(current.state)) return current;
+    // The server ends the stream when the job is terminal; the events themselves are not needed.
+    for await (const event of this.streamMetrics(jobId, { fromSequence: current.lastSequence + 1, signal })) void event;
+    return this.getJob(jobId, { signal });
+  }
+
+  private unary<Request, Response>(
+    method: UnaryMethod<Request, Response>,
+    request: Request,
+    idempotent: boolean,
+    options: RequestOptions,
+  ): Promise<Response> {
+    const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
+    const deadline = deadlineMs === undefined ? undefined : new Date(Date.now() + deadlineMs);
+    const { signal } = options;
+    const attempt = (): Promise<Response> =>
+      new Promise<Response>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(cancelledError('aborted by signal'));
+          return;
+        }
+        const cancelCall = (): void => call.cancel();
+        const call = method.call(this.trainer, request, this.callMetadata(), deadline ? { deadline } : {}, (error, response) => {
+          signal?.removeEventListener('abort', cancelCall);
+          if (error) reject(toSteadytuneError(error));
+          else resolve(response);
+        });
+        signal?.addEventListener('abort', cancelCall, { once: true });
+      });
+    return runWithRetry({ idempotent, retry: this.retry, deadline, signal }, attempt);
+  }
+
+  private callMetadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.token !== undefined && this.token !== '') metadata.set('authorization', `Bearer ${this.token}`);
+    return metadata;
+  }
+}
+
+function requireJob(job: Job | undefined, rpc: string): Job {
+  if (job === undefined) throw new SteadytuneError({ code: GrpcStatus.INTERNAL, details: `${rpc} response carried no job` });
+  return job;
+}

@@ -1,0 +1,157 @@
+// SDK behaviour against a scripted fake Trainer (see client-fake-trainer.ts): error details,
+// retry policy, deadlines and resumable metric streams.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { GrpcStatus, SteadytuneClient, SteadytuneError, specDefaults } from '../../client/index.js';
+import { richStatus, runningJob, startFakeTrainer, type FakeTrainer } from './client-fake-trainer.js';
+
+const fastRetry = { maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 20 };
+const openTrainers: FakeTrainer[] = [];
+const openClients: SteadytuneClient[] = [];
+
+async function setUp(script: Parameters<typeof startFakeTrainer>[0], token?: string) {
+  const trainer = await startFakeTrainer(script);
+  const client = new SteadytuneClient(trainer.address, { retry: fastRetry, token });
+  openTrainers.push(trainer);
+  openClients.push(client);
+  return { trainer, client };
+}
+
+after(async () => {
+  for (const client of openClients) client.close();
+  for (const trainer of openTrainers) await trainer.stop();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<SteadytuneError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof SteadytuneError, `expected SteadytuneError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the call to fail');
+}
+
+describe('error decoding', () => {
+  it('decodes BadRequest field violations from the status-details trailer', async () => {
+    const violations = [
+      { field: 'spec.batch_size', description: 'must be 1..4096' },
+      { field: 'spec.method.dsgd.lambda', description: 'must be in [0, 1]' },
+    ];
+    const { client } = await setUp({
+      startFineTune: (call, callback) => callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'invalid spec', { fieldViolations: violations })),
+    });
+    const error = await rejection(client.startFineTune({ spec: specDefaults() }));
+    assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT);
+    assert.equal(error.codeName, 'INVALID_ARGUMENT');
+    assert.equal(error.details, 'invalid spec');
+    assert.deepEqual(error.fieldViolations, violations);
+    assert.match(error.message, /^INVALID_ARGUMENT: invalid spec/);
+  });
+
+  it('tolerates a status without a details trailer', async () => {
+    const { client } = await setUp({ getJob: (call, callback) => callback({ code: GrpcStatus.NOT_FOUND, details: 'no job x' }) });
+    const error = await rejection(client.getJob('x'));
+    assert.equal(error.code, GrpcStatus.NOT_FOUND);
+    assert.deepEqual(error.fieldViolations, []);
+    assert.equal(error.retryDelayMs, undefined);
+  });
+
+  it('sends the bearer token as authorization metadata', async () => {
+    const { client, trainer } = await setUp({ getJob: (call, callback) => callback(null, { job: runningJob(call.request.jobId) }) }, 's3cret');
+    await client.getJob('job-1');
+    assert.deepEqual(trainer.metadataSeen[0]?.get('authorization'), ['Bearer s3cret']);
+  });
+});
+
+describe('retries', () => {
+  it('retries GetJob on UNAVAILABLE until it succeeds', async () => {
+    let failuresLeft = 2;
+    const { client, trainer } = await setUp({
+      getJob: (call, callback) =>
+        failuresLeft-- > 0 ? callback({ code: GrpcStatus.UNAVAILABLE, details: 'restarting' }) : callback(null, { job: runningJob('job-1') }),
+    });
+    const job = await client.getJob('job-1');
+    assert.equal(job.id, 'job-1');
+    assert.equal(trainer.calls.getJob, 3);
+  });
+
+  it('gives up after maxAttempts and surfaces the last error', async () => {
+    const { client, trainer } = await setUp({ listJobs: (call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
+    const error = await rejection(client.listJobs());
+    assert.equal(error.code, GrpcStatus.UNAVAILABLE);
+    assert.equal(trainer.calls.listJobs, fastRetry.maxAttempts);
+  });
+
+  it('does not retry codes that are not transient', async () => {
+    const { client, trainer } = await setUp({ getJob: (call, callback) => callback({ code: GrpcStatus.NOT_FOUND, details: 'gone' }) });
+    await rejection(client.getJob('job-1'));
+    assert.equal(trainer.calls.getJob, 1);
+  });
+
+  it('does not retry StartFineTune without an idempotency key', async () => {
+    const { client, trainer } = await setUp({ startFineTune: (call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
+    const error = await rejection(client.startFineTune({ spec: specDefaults() }));
+    assert.equal(error.code, GrpcStatus.UNAVAILABLE);
+    assert.equal(trainer.calls.startFineTune, 1);
+  });
+
+  it('retries StartFineTune that carries an idempotency key', async () => {
+    let failuresLeft = 1;
+    const keysSeen: string[] = [];
+    const { client, trainer } = await setUp({
+      startFineTune: (call, callback) => {
+        keysSeen.push(call.request.idempotencyKey);
+        if (failuresLeft-- > 0) callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' });
+        else callback(null, { job: runningJob('job-7'), created: true });
+      },
+    });
+    const response = await client.startFineTune({ spec: specDefaults(), idempotencyKey: 'key-1' });
+    assert.equal(response.job?.id, 'job-7');
+    assert.equal(trainer.calls.startFineTune, 2);
+    assert.deepEqual(keysSeen, ['key-1', 'key-1']);
+  });
+
+  it('waits at least the RetryInfo delay before retrying RESOURCE_EXHAUSTED', async () => {
+    const arrivals: number[] = [];
+    const { client } = await setUp({
+      evaluate: (call, callback) => {
+        arrivals.push(Date.now());
+        if (arrivals.length === 1) callback(richStatus(GrpcStatus.RESOURCE_EXHAUSTED, 'busy', { retryDelayMs: 150 }));
+        else callback(null, { evaluations: [], summary: undefined, ensemble: undefined });
+      },
+    });
+    await client.evaluate({ jobId: 'job-1' });
+    assert.equal(arrivals.length, 2);
+    assert.ok(arrivals[1]! - arrivals[0]! >= 140, `retried after ${arrivals[1]! - arrivals[0]!} ms`);
+  });
+
+  it('exposes retryDelayMs on the error', async () => {
+    const { client } = await setUp({
+      predict: (call, callback) => callback(richStatus(GrpcStatus.RESOURCE_EXHAUSTED, 'quota', { retryDelayMs: 2500 })),
+    });
+    // A 1 s deadline leaves no room for the 2.5 s wait, so the first error is final.
+    const error = await rejection(client.predict({ jobId: 'job-1', examples: [] }, { deadlineMs: 1000 }));
+    assert.equal(error.retryDelayMs, 2500);
+  });
+});
+
+describe('deadlines and cancellation', () => {
+  it('surfaces an expired deadline as DEADLINE_EXCEEDED', async () => {
+    const { client, trainer } = await setUp({ getJob: () => undefined /* never answers */ });
+    const started = Date.now();
+    const error = await rejection(client.getJob('job-1', { deadlineMs: 150 }));
+    assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
+    assert.ok(Date.now() - started < 2000);
+    // Our own deadline covers the retries too, so there is nothing left to retry with.
+    assert.equal(trainer.calls.getJob, 1);
+  });
+
+  it('turns an aborted signal into CANCELLED', async () => {
+    const { client } = await setUp({ getJob: () => undefined });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const error = await rejection(client.getJob('job-1', { signal: controller.signal }));
+    assert.equal(error.code, GrpcStatus.CANCELLED);
+  });
+});
