@@ -10,12 +10,11 @@ const transposeLastTwo = (x: tf.Tensor3D): tf.Tensor3D => tf.transpose(x, [0, 2,
 
 /** a [m, k] x b [k, n] -> [m, n]; the gradient is two NN matMuls against explicit transposes. */
 export function denseMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  const product = tf.customGrad((aIn, bIn, save) => {
-    const left = aIn as tf.Tensor2D;
-    const right = bIn as tf.Tensor2D;
-    (save as tf.GradSaveFunc)([left, right]);
+  const product = tf.customGrad((...args) => {
+    const [left, right, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([left, right]);
     return {
-      value: tf.matMul(left, right),
+      value: tf.matMul<tf.Tensor2D>(left, right),
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [savedA, savedB] = saved as [tf.Tensor2D, tf.Tensor2D];
         return [tf.matMul(dy, tf.transpose(savedB)), tf.matMul(tf.transpose(savedA), dy)];
@@ -27,12 +26,11 @@ export function denseMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 /** a [batch, m, k] x b [batch, k, n] -> [batch, m, n], NN in the forward and backward pass. */
 export function batchedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  const product = tf.customGrad((aIn, bIn, save) => {
-    const left = aIn as tf.Tensor3D;
-    const right = bIn as tf.Tensor3D;
-    (save as tf.GradSaveFunc)([left, right]);
+  const product = tf.customGrad((...args) => {
+    const [left, right, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+    save([left, right]);
     return {
-      value: tf.matMul(left, right),
+      value: tf.matMul<tf.Tensor3D>(left, right),
       gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
         const [savedA, savedB] = saved as [tf.Tensor3D, tf.Tensor3D];
         return [
@@ -45,9 +43,35 @@ export function batchedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return product(a, b) as tf.Tensor3D;
 }
 
-/** x [n, in] -> x W + b, with W [in, out] and b [out]. */
+/** Column sums of m [n, k] -> [k], as a 1 x n matMul: tf.sum over axis 0 is ~30x slower on wasm. */
+export function columnSums(m: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m.shape[0]]), m), [m.shape[1]]));
+}
+
+/**
+ * x [n, in] -> x W + b, with W [in, out] and b [out]. The backward pass transposes whichever of
+ * x or dy is narrower (transposes cost per element and are slow on wasm), and sums the bias
+ * gradient with a matMul.
+ */
 export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  return tf.add(denseMatMul(x, kernel), bias);
+  const layer = tf.customGrad((...args) => {
+    const [input, weights, offset, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([input, weights]);
+    return {
+      value: tf.add<tf.Tensor2D>(tf.matMul(input, weights), offset),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [savedInput, savedWeights] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const [inDim, outDim] = savedWeights.shape;
+        const dInput = tf.matMul(dy, tf.transpose(savedWeights));
+        const dWeights =
+          inDim <= outDim
+            ? tf.matMul(tf.transpose(savedInput), dy)
+            : tf.transpose(tf.matMul(tf.transpose(dy), savedInput));
+        return [dInput, dWeights, columnSums(dy)];
+      },
+    };
+  });
+  return layer(x, kernel, bias) as tf.Tensor2D;
 }
 
 /**
@@ -57,13 +81,14 @@ export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1
 export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   const [vocabSize, dim] = table.shape;
   const flatIds = tf.reshape(ids, [-1]);
-  const lookup = tf.customGrad((tableIn) => {
-    const rows = tf.gather(tableIn as tf.Tensor2D, flatIds);
+  const lookup = tf.customGrad((tableIn, save) => {
+    // Tensors the gradient reads must go through save(): the forward scope disposes the rest.
+    (save as tf.GradSaveFunc)([flatIds]);
     return {
-      value: rows,
+      value: tf.gather(tableIn as tf.Tensor2D, flatIds),
       // d table = sum over occurrences of each id of the incoming rows: scatterND adds duplicates.
-      gradFunc: (dy: tf.Tensor) =>
-        tf.scatterND(tf.reshape(flatIds, [-1, 1]), tf.reshape(dy, [-1, dim]), [vocabSize, dim]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.scatterND(tf.reshape(saved[0], [-1, 1]), tf.reshape(dy, [-1, dim]), [vocabSize, dim]),
     };
   });
   return tf.reshape(lookup(table), [...ids.shape, dim]);
@@ -71,27 +96,52 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** GELU, tanh approximation (as in BERT); x^3 as two multiplies because tf.pow is slow. */
+/**
+ * GELU, tanh approximation (as in BERT), written as x * sigmoid(2u), which equals
+ * 0.5 x (1 + tanh(u)) exactly: wasm's Sigmoid is vectorised, its Tanh is ~8x slower.
+ * x^3 is two multiplies because tf.pow is slow.
+ */
 export function gelu<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => {
     const cube = tf.mul(tf.mul(x, x), x);
-    const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
-    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as T;
+    const twiceInner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * SQRT_2_OVER_PI);
+    return tf.mul(x, tf.sigmoid(twiceInner)) as T;
   });
 }
 
-/** Layer normalisation over the last axis of x [n, dim], with learned gamma and beta [dim]. */
+/**
+ * Layer normalisation over the last axis of x [n, dim], with learned gamma and beta [dim].
+ * Hand-written backward: autodiff reduces gamma/beta gradients with tf.sum over axis 0 (slow
+ * on wasm) and emits about twice the ops.
+ */
 export function layerNorm(
   x: tf.Tensor2D,
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon = 1e-5,
 ): tf.Tensor2D {
-  return tf.tidy(() => {
-    const mean = tf.mean(x, -1, true);
-    const centred = tf.sub(x, mean);
-    const variance = tf.mean(tf.mul(centred, centred), -1, true);
-    const normalised = tf.mul(centred, tf.rsqrt(tf.add(variance, epsilon)));
-    return tf.add(tf.mul(normalised, gamma), beta);
+  const normalise = tf.customGrad((...args) => {
+    const [input, scale, offset, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const centred = tf.sub(input, tf.mean(input, -1, true));
+    const inverseStd = tf.rsqrt(tf.add(tf.mean(tf.mul(centred, centred), -1, true), epsilon));
+    const normalised = tf.mul(centred, inverseStd);
+    save([normalised, inverseStd, scale]);
+    return {
+      value: tf.add<tf.Tensor2D>(tf.mul(normalised, scale), offset),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [savedNormalised, savedInverseStd, savedScale] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const dNormalised = tf.mul(dy, savedScale);
+        // dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std, with g = dy * gamma.
+        const dInput = tf.mul(
+          tf.sub(
+            tf.sub(dNormalised, tf.mean(dNormalised, -1, true)),
+            tf.mul(savedNormalised, tf.mean(tf.mul(dNormalised, savedNormalised), -1, true)),
+          ),
+          savedInverseStd,
+        );
+        return [dInput, columnSums(tf.mul(dy, savedNormalised)), columnSums(dy)];
+      },
+    };
   });
+  return normalise(x, gamma, beta) as tf.Tensor2D;
 }

@@ -188,3 +188,20 @@ export interface TrainOutcome {
 }
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+/** Optimizer state as plain data, for checkpoints: slot tensors are named '<parameter>/<slot>'. */
+export interface OptimizerState {
+  readonly kind: OptimizerSpec['kind'];
+  /** Optimizer updates applied so far (Adam's bias correction depends on it). */
+  readonly updates: number;
+  readonly slots: Weights;
+}
+
+/** Class probabilities for a set of inputs (the Predict RPC). */
+export interface Predictions {
+  readonly numClasses: number;
+  /** Row-major [count, numClasses]. */
+  readonly probabilities: Float32Array;
+  /** argmax per example. */
+  readonly predictions: Int32Array;
+}

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import {
   batchedMatMul,
+  columnSums,
   denseLayer,
   denseMatMul,
   embeddingLookup,
@@ -48,12 +49,8 @@ function seededNormal(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);
 }
 
-let savedBackend = '';
-before(async () => {
-  savedBackend = tf.getBackend();
-});
 after(async () => {
-  await tf.setBackend(savedBackend);
+  await tf.setBackend('cpu');
 });
 
 for (const backend of ['cpu', 'wasm'] as const) {
@@ -87,22 +84,30 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([a, b]);
     });
 
-    test('denseLayer adds the bias and differentiates through it', () => {
-      const x = seededNormal([3, 4], 5);
-      const w = seededNormal([4, 2], 6);
-      const bias = tf.tensor1d([0.5, -1]);
-      const ours = valueAndGrads(
-        (p, q, r) => denseLayer(p as tf.Tensor2D, q as tf.Tensor2D, r as tf.Tensor1D),
-        [x, w, bias],
-      );
-      const stock = valueAndGrads((p, q, r) => tf.add(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D), r), [
-        x,
-        w,
-        bias,
-      ]);
-      assertClose(ours.value, stock.value, 'value');
-      ours.grads.forEach((grad, i) => assertClose(grad, stock.grads[i], `grad ${i}`));
-      tf.dispose([x, w, bias]);
+    for (const [inDim, outDim] of [[4, 2], [2, 5], [3, 3]]) {
+      test(`denseLayer ${inDim}->${outDim} matches matMul + bias in value and gradient`, () => {
+        const x = seededNormal([3, inDim], 5);
+        const w = seededNormal([inDim, outDim], 6);
+        const bias = tf.linspace(-1, 1, outDim);
+        const ours = valueAndGrads(
+          (p, q, r) => denseLayer(p as tf.Tensor2D, q as tf.Tensor2D, r as tf.Tensor1D),
+          [x, w, bias],
+        );
+        const stock = valueAndGrads((p, q, r) => tf.add(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D), r), [
+          x,
+          w,
+          bias,
+        ]);
+        assertClose(ours.value, stock.value, 'value');
+        ours.grads.forEach((grad, i) => assertClose(grad, stock.grads[i], `grad ${i}`));
+        tf.dispose([x, w, bias]);
+      });
+    }
+
+    test('columnSums sums over rows', () => {
+      const m = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+      assert.deepEqual(Array.from(columnSums(m).dataSync()), [9, 12]);
+      m.dispose();
     });
 
     test('embeddingLookup matches tf.gather, summing gradients of repeated ids', async () => {

@@ -1,0 +1,28 @@
+import * as tf from '@tensorflow/tfjs';
+import type { AlphaScheduleKind } from '../types.js';
+import { dynamicScaler } from '../scaler.js';
+import { weightedGradient, type TrainingMethod } from './method.js';
+
+/**
+ * Dynamic Scaled Gradient Descent: g = g_W + alpha_t g_C in one backward pass, by weighting
+ * each example's loss 1 if misclassified and alpha_t if correct (DSGD.md, "The update").
+ */
+export function createDsgd(lambda: number, schedule: AlphaScheduleKind): TrainingMethod {
+  const alphaAt = dynamicScaler(schedule, lambda);
+  return {
+    kind: 'dsgd',
+    gradient(context) {
+      const alpha = alphaAt(context.step / context.totalSteps);
+      const { grads, forward } = weightedGradient(context, {
+        // w = 1 - (1 - alpha) * correct: 1 on W, alpha on C. With W empty the step is ordinary
+        // gradient descent on the batch (DSGD.md, edge cases): alpha counts as 1 then.
+        exampleWeights: (correct) => {
+          const hasWrong = tf.greater(tf.sum(tf.sub(1, correct)), 0);
+          const effectiveAlpha = tf.where(hasWrong, tf.scalar(alpha), tf.scalar(1));
+          return tf.sub(1, tf.mul(tf.sub(1, effectiveAlpha), correct));
+        },
+      });
+      return { grads, forward, alpha };
+    },
+  };
+}
