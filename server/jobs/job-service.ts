@@ -1,0 +1,209 @@
+// The embedded JobService: store, event log and worker pool in one process. Every TF.js call
+// happens in the pool's worker threads; this module only moves plain data around.
+import type { DatasetRegistry } from '../data/index.js';
+import type { EventLog } from './event-log.js';
+import { JobExecution } from './job-execution.js';
+import { DirectoryModelFiles, type ModelFiles } from './model-files.js';
+import { toExampleInputs } from './predict-inputs.js';
+import { evaluatePredictions, majorityVote, summarizeRuns, voteShares } from './stability.js';
+import type { JobStore } from './store.js';
+import { toJobError } from './task-errors.js';
+import type { WorkerPool } from './worker-pool.js';
+import type { DatasetInput, ModelCard, ResultOf, SeedWeights, TaskRequest } from './worker-protocol.js';
+import {
+  JobError,
+  TERMINAL_STATES,
+  type DatasetSelection,
+  type EvaluationReport,
+  type Job,
+  type JobEvent,
+  type JobLogger,
+  type JobService,
+  type ListJobsQuery,
+  type PredictInput,
+  type PredictionRow,
+  type StartJobCommand,
+} from './types.js';
+
+export interface EmbeddedJobServiceOptions {
+  readonly store: JobStore;
+  readonly eventLog: EventLog;
+  /** Started or not: the service starts it (and waits for its workers) in start(). */
+  readonly pool: WorkerPool;
+  /** Seed models go to <modelDir>/<jobId>/seed-<seed>/ (model.json + weights.bin). */
+  readonly modelDir: string;
+  /** Defaults to files under modelDir; tests may substitute. */
+  readonly models?: ModelFiles;
+  /** Epoch milliseconds. */
+  readonly clock: () => number;
+  readonly logger: JobLogger;
+  /** Needed for jobs on registered datasets (they are looked up here and sent to the worker). */
+  readonly datasets?: DatasetRegistry;
+}
+
+const SHUTDOWN_REASON = 'interrupted: the server shut down';
+
+export class EmbeddedJobService implements JobService {
+  private readonly executions = new Map<string, JobExecution>();
+  private readonly models: ModelFiles;
+  private accepting = true;
+  private started = false;
+
+  constructor(private readonly options: EmbeddedJobServiceOptions) {
+    this.models = options.models ?? new DirectoryModelFiles(options.modelDir);
+  }
+
+  /** Starts the worker threads; ready() turns true once they are up. */
+  async startWorkers(): Promise<void> {
+    await this.options.pool.start();
+    this.started = true;
+  }
+
+  async start(command: StartJobCommand): Promise<{ job: Job; created: boolean }> {
+    if (!this.accepting) throw new JobError('failed_precondition', 'the service is shutting down and takes no new jobs');
+    const { job, created } = await this.options.store.create(command, this.options.clock());
+    if (created) {
+      await this.options.eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
+      const execution = new JobExecution(job, {
+        ...this.options,
+        models: this.models,
+        datasetInput: (selection, split) => this.datasetInput(selection, split),
+      });
+      this.executions.set(job.id, execution);
+      void execution.done.finally(() => this.executions.delete(job.id));
+      this.options.logger.info('job queued', { jobId: job.id, tenant: job.tenant, seeds: job.spec.seeds.length });
+    }
+    return { job: await this.withLastSequence(job), created };
+  }
+
+  async get(tenant: string, jobId: string): Promise<Job> {
+    return this.withLastSequence(await this.mustGet(tenant, jobId));
+  }
+
+  async list(query: ListJobsQuery): Promise<{ jobs: Job[]; nextPageToken: string }> {
+    const page = await this.options.store.list(query);
+    return { jobs: await Promise.all(page.jobs.map((job) => this.withLastSequence(job))), nextPageToken: page.nextPageToken };
+  }
+
+  async cancel(tenant: string, jobId: string): Promise<Job> {
+    const job = await this.mustGet(tenant, jobId);
+    const execution = this.executions.get(jobId);
+    if (TERMINAL_STATES.has(job.state) || execution === undefined) {
+      throw new JobError('failed_precondition', `job ${jobId} is ${job.state} and cannot be cancelled`);
+    }
+    return this.withLastSequence(await execution.cancel('cancelled by request'));
+  }
+
+  async *events(tenant: string, jobId: string, fromSequence: number, signal: AbortSignal): AsyncIterable<JobEvent> {
+    await this.mustGet(tenant, jobId);
+    yield* this.options.eventLog.follow(jobId, fromSequence, signal);
+  }
+
+  async evaluate(
+    tenant: string,
+    jobId: string,
+    options: { dataset?: DatasetSelection; seed: number; ensemble: boolean },
+  ): Promise<EvaluationReport> {
+    const job = await this.mustGet(tenant, jobId);
+    const { card, models } = await this.loadModels(job, options.seed);
+    const dataset = await this.datasetInput(options.dataset ?? job.spec.validation, 'validation');
+    const result = await this.onPool({ kind: 'evaluate', card, models, dataset });
+    const metrics = result.evaluations.map((e) => e.metrics);
+    const ensemble = options.ensemble
+      ? evaluatePredictions(result.labels, majorityVote(metrics.map((m) => m.predictions), card.numClasses), card.numClasses)
+      : undefined;
+    return {
+      evaluations: result.evaluations.map((e) => ({ seed: e.seed, metrics: e.metrics })),
+      summary: summarizeRuns(metrics, ensemble),
+      ...(ensemble === undefined ? {} : { ensemble }),
+    };
+  }
+
+  async predict(tenant: string, jobId: string, seed: number, inputs: readonly PredictInput[]): Promise<PredictionRow[]> {
+    const job = await this.mustGet(tenant, jobId);
+    const { card, models } = await this.loadModels(job, seed);
+    if (inputs.length === 0) return [];
+    const result = await this.onPool({ kind: 'predict', card, models, inputs: toExampleInputs(card.inputs, inputs) });
+    const labelName = (label: number): string => card.classNames[label] ?? String(label);
+    const single = result.predictions[0];
+    if (seed !== 0 && single !== undefined) {
+      const { numClasses, probabilities, predictions } = single.predictions;
+      return Array.from(predictions, (label, i) => ({
+        label,
+        labelName: labelName(label),
+        probabilities: Array.from(probabilities.subarray(i * numClasses, (i + 1) * numClasses)),
+      }));
+    }
+    // Seed 0: the ensemble. "Probabilities" are the seeds' vote shares; ties go to the lowest class id.
+    const votes = result.predictions.map((p) => p.predictions.predictions);
+    const shares = voteShares(votes, card.numClasses);
+    return Array.from(majorityVote(votes, card.numClasses), (label, i) => ({
+      label,
+      labelName: labelName(label),
+      probabilities: shares[i] ?? [],
+    }));
+  }
+
+  ready(): boolean {
+    return this.started && this.accepting && this.options.pool.ready();
+  }
+
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    const running = [...this.executions.values()];
+    await Promise.all(running.map((execution) => execution.interrupt(SHUTDOWN_REASON).catch(() => {})));
+    await Promise.all(running.map((execution) => execution.done));
+    await this.options.pool.close();
+  }
+
+  private async mustGet(tenant: string, jobId: string): Promise<Job> {
+    const job = await this.options.store.get(tenant, jobId);
+    if (job === undefined) throw new JobError('not_found', `job ${jobId} not found`);
+    return job;
+  }
+
+  private async withLastSequence(job: Job): Promise<Job> {
+    return { ...job, lastSequence: await this.options.eventLog.lastSequence(job.id) };
+  }
+
+  /** The models Evaluate/Predict use: one seed's, or (seed 0) every seed that finished training. */
+  private async loadModels(job: Job, seed: number): Promise<{ card: ModelCard; models: SeedWeights[] }> {
+    if (seed !== 0 && !job.spec.seeds.includes(seed)) {
+      throw new JobError('invalid_argument', `job ${job.id} has no seed ${seed}`, [
+        { field: 'seed', description: `must be 0 or one of the job's seeds (${job.spec.seeds.join(', ')})` },
+      ]);
+    }
+    const trained = job.runs.filter((run) => run.state === 'SUCCEEDED' && (seed === 0 || run.seed === seed));
+    if (trained.length === 0) {
+      const what = seed === 0 ? 'no trained model yet' : `no trained model for seed ${seed}`;
+      throw new JobError('failed_precondition', `job ${job.id} (${job.state}) has ${what}`);
+    }
+    const loaded = await Promise.all(trained.map((run) => this.models.load(job.id, run.seed)));
+    const card = loaded[0]?.card;
+    if (card === undefined) throw new Error('unreachable: at least one model was loaded');
+    return { card, models: loaded.map((model, i) => ({ seed: trained[i]?.seed ?? 0, weights: model.weights })) };
+  }
+
+  private async onPool<R extends TaskRequest>(request: R): Promise<ResultOf<R>> {
+    try {
+      return await this.options.pool.run(request).result;
+    } catch (error) {
+      throw toJobError(error);
+    }
+  }
+
+  private async datasetInput(selection: DatasetSelection, split: 'train' | 'validation'): Promise<DatasetInput> {
+    const { source } = selection;
+    if (source.kind === 'builtin') return { selection };
+    if (this.options.datasets === undefined) {
+      throw new JobError('failed_precondition', 'this server has no dataset registry; use a built-in dataset');
+    }
+    try {
+      const dataset = await this.options.datasets.get(source.datasetId);
+      const examples = split === 'train' ? dataset.train : dataset.validation;
+      return { selection, preloaded: { examples, classNames: dataset.classNames } };
+    } catch (error) {
+      throw toJobError(error);
+    }
+  }
+}

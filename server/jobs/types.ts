@@ -1,0 +1,211 @@
+// The jobs layer's domain model and the service interface the rpc layer calls.
+// Plain data, no gRPC types: rpc/ maps these to and from the wire.
+import type {
+  BackendName,
+  Evaluation,
+  FullConflict,
+  RunSpec,
+  StepTelemetry,
+  Verdict,
+} from '../engine/types.js';
+
+export type JobState = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+export type RunState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+/** Where a job's examples come from, already validated by rpc/. */
+export type DatasetSource =
+  | { readonly kind: 'builtin'; readonly name: 'mnist' | 'fashion-mnist'; readonly split: 'train' | 'validation' }
+  | { readonly kind: 'registered'; readonly datasetId: string };
+
+export interface DatasetSelection {
+  readonly source: DatasetSource;
+  /** Keep only these class ids, relabelled 0..k-1 in this order; empty keeps all. */
+  readonly classes: readonly number[];
+  /** Keep at most this many examples (deterministic prefix); 0 keeps all. */
+  readonly maxExamples: number;
+}
+
+export interface ImbalanceSpec {
+  readonly kind: 'none' | 'long_tailed' | 'step';
+  readonly ratio: number;
+  readonly seed: number;
+}
+
+/** A fully defaulted, validated fine-tune: one RunSpec per seed is derived from it. */
+export interface JobSpec {
+  readonly train: DatasetSelection;
+  readonly validation: DatasetSelection;
+  readonly imbalance: ImbalanceSpec;
+  /** Everything of a RunSpec but the seed. */
+  readonly run: Omit<RunSpec, 'seed'>;
+  readonly seeds: readonly number[];
+  /** 0 = no limit. */
+  readonly maxRuntimeMs: number;
+  readonly ensemble: boolean;
+}
+
+export interface StateTransition {
+  readonly state: JobState;
+  /** Epoch milliseconds. */
+  readonly time: number;
+  readonly reason: string;
+}
+
+export interface SeedRun {
+  readonly seed: number;
+  readonly state: RunState;
+  readonly steps: number;
+  readonly totalSteps: number;
+  readonly meanStepSeconds: number;
+  readonly durationMs: number;
+  readonly metrics?: Evaluation;
+  readonly error?: string;
+}
+
+export interface Stat {
+  readonly mean: number;
+  /** Sample standard deviation (n - 1); 0 for one run. */
+  readonly std: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface StabilitySummary {
+  readonly runs: number;
+  readonly accuracy: Stat;
+  readonly balancedAccuracy: Stat;
+  readonly macroF1: Stat;
+  readonly collapsed: number;
+  readonly degenerate: number;
+  readonly ensemble?: Evaluation;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly tenant: string;
+  readonly displayName: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly spec: JobSpec;
+  /** The caller's original request spec, opaque to jobs/ (rpc/ echoes it back on the wire). */
+  readonly requestSpec: unknown;
+  readonly idempotencyKey: string;
+  readonly state: JobState;
+  readonly transitions: readonly StateTransition[];
+  readonly reason: string;
+  readonly createTime: number;
+  readonly backend: BackendName | '';
+  readonly notices: readonly string[];
+  readonly runs: readonly SeedRun[];
+  readonly summary?: StabilitySummary;
+  readonly lastSequence: number;
+}
+
+/** One entry of a job's event log. Sequences are dense, start at 1, strictly increasing. */
+export type JobEventBody =
+  | { readonly kind: 'step'; readonly step: StepTelemetry }
+  | { readonly kind: 'epoch'; readonly epoch: number; readonly step: number; readonly validation: Evaluation }
+  | { readonly kind: 'run_started'; readonly totalSteps: number; readonly backend: BackendName }
+  | { readonly kind: 'run_finished'; readonly run: SeedRun }
+  | { readonly kind: 'state_changed'; readonly state: JobState; readonly reason: string }
+  | { readonly kind: 'notice'; readonly message: string };
+
+export interface JobEvent {
+  readonly sequence: number;
+  /** Epoch milliseconds. */
+  readonly time: number;
+  /** 0 for job-level events. */
+  readonly seed: number;
+  readonly body: JobEventBody;
+}
+
+export interface ListJobsQuery {
+  readonly tenant: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly state?: JobState;
+  readonly labelSelector: Readonly<Record<string, string>>;
+}
+
+export interface StartJobCommand {
+  readonly tenant: string;
+  readonly spec: JobSpec;
+  readonly requestSpec: unknown;
+  readonly idempotencyKey: string;
+  readonly displayName: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface SeedEvaluation {
+  readonly seed: number;
+  readonly metrics: Evaluation;
+}
+
+export interface EvaluationReport {
+  readonly evaluations: readonly SeedEvaluation[];
+  readonly summary: StabilitySummary;
+  readonly ensemble?: Evaluation;
+}
+
+export interface PredictionRow {
+  readonly label: number;
+  readonly labelName: string;
+  readonly probabilities: readonly number[];
+}
+
+/** What one example looks like to Predict: features or token ids. */
+export interface PredictInput {
+  readonly features: readonly number[];
+  readonly tokenIds: readonly number[];
+  readonly segmentIds: readonly number[];
+}
+
+/** Domain errors: rpc/ maps each kind to a gRPC status. Nothing below rpc/ knows gRPC. */
+export type JobErrorKind =
+  | 'not_found'
+  | 'already_exists'
+  | 'failed_precondition'
+  | 'resource_exhausted'
+  | 'invalid_argument';
+
+export class JobError extends Error {
+  constructor(
+    readonly kind: JobErrorKind,
+    message: string,
+    readonly fieldViolations: readonly { field: string; description: string }[] = [],
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+/** The jobs layer as the rpc layer sees it. All methods are tenant-scoped. */
+export interface JobService {
+  start(command: StartJobCommand): Promise<{ job: Job; created: boolean }>;
+  get(tenant: string, jobId: string): Promise<Job>;
+  list(query: ListJobsQuery): Promise<{ jobs: Job[]; nextPageToken: string }>;
+  cancel(tenant: string, jobId: string): Promise<Job>;
+  /** Replays from fromSequence (inclusive; 0 = start) then follows live; ends when the job is terminal. */
+  events(tenant: string, jobId: string, fromSequence: number, signal: AbortSignal): AsyncIterable<JobEvent>;
+  evaluate(
+    tenant: string,
+    jobId: string,
+    options: { dataset?: DatasetSelection; seed: number; ensemble: boolean },
+  ): Promise<EvaluationReport>;
+  predict(tenant: string, jobId: string, seed: number, inputs: readonly PredictInput[]): Promise<PredictionRow[]>;
+  /** True once the service can take work (used by the health check). */
+  ready(): boolean;
+  /** Stops taking work, stops running jobs at the next step, waits for workers to exit. */
+  shutdown(): Promise<void>;
+}
+
+export type { FullConflict, Verdict };
+
+/** Structured logging as jobs/ uses it; main.ts adapts its logger to this. */
+export interface JobLogger {
+  info(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  error(message: string, fields?: Readonly<Record<string, unknown>>): void;
+}

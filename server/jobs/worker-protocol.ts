@@ -1,0 +1,153 @@
+// Messages between the pool (main thread) and a worker thread. Plain data only: everything
+// crosses by structured clone, typed-array buffers by transfer.
+import type {
+  BackendName,
+  EpochReport,
+  Evaluation,
+  ExampleInputs,
+  ModelSpec,
+  Predictions,
+  RunSpec,
+  StepTelemetry,
+  Weights,
+} from '../engine/types.js';
+import type { SelectedDataset } from './dataset-selection.js';
+import type { DatasetSelection, ImbalanceSpec } from './types.js';
+
+/** workerData of every pool thread: worker-bootstrap.mjs imports `entry`, which reads `config`. */
+export interface WorkerData {
+  readonly entry: string;
+  readonly config: WorkerConfig;
+}
+
+/** The same for every worker of a pool. */
+export interface WorkerConfig {
+  /** Preferred TF.js backend; the worker falls back (tensorflow > wasm > cpu) and says so. */
+  readonly backendPreference?: BackendName;
+  /** Root of registered datasets, for the data layer. */
+  readonly dataDir?: string;
+}
+
+/** What a model was trained on: enough to rebuild it for Evaluate/Predict. */
+export type ModelInputs =
+  | { readonly kind: 'features'; readonly dim: number }
+  | { readonly kind: 'tokens'; readonly seqLen: number; readonly vocabSize: number; readonly hasSegments: boolean };
+
+export interface ModelCard {
+  readonly model: ModelSpec;
+  readonly inputs: ModelInputs;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+}
+
+/** A dataset for a worker to use: built-ins it loads itself, registered ones travel along. */
+export interface DatasetInput {
+  readonly selection: DatasetSelection;
+  /** The registry lives on the main thread, so registered datasets are sent as examples. */
+  readonly preloaded?: SelectedDataset;
+}
+
+export interface TrainRequest {
+  readonly kind: 'train';
+  readonly train: DatasetInput;
+  readonly validation: DatasetInput;
+  readonly imbalance: ImbalanceSpec;
+  readonly run: RunSpec;
+}
+
+export interface SeedWeights {
+  readonly seed: number;
+  readonly weights: Weights;
+}
+
+export interface EvaluateRequest {
+  readonly kind: 'evaluate';
+  readonly card: ModelCard;
+  readonly models: readonly SeedWeights[];
+  readonly dataset: DatasetInput;
+}
+
+export interface PredictRequest {
+  readonly kind: 'predict';
+  readonly card: ModelCard;
+  readonly models: readonly SeedWeights[];
+  readonly inputs: ExampleInputs;
+}
+
+export type TaskRequest = TrainRequest | EvaluateRequest | PredictRequest;
+
+export interface TrainResult {
+  readonly kind: 'train';
+  readonly backend: BackendName;
+  readonly stopped: boolean;
+  readonly steps: number;
+  readonly meanStepSeconds: number;
+  readonly weights: Weights;
+  readonly validation?: Evaluation;
+  /** The validation split's labels, for scoring the seeds' ensemble vote. */
+  readonly validationLabels: Int32Array;
+  readonly card: ModelCard;
+}
+
+export interface EvaluateResult {
+  readonly kind: 'evaluate';
+  readonly evaluations: readonly { readonly seed: number; readonly metrics: Evaluation }[];
+  /** The dataset's labels, for scoring the ensemble vote on the main thread. */
+  readonly labels: Int32Array;
+}
+
+export interface PredictResult {
+  readonly kind: 'predict';
+  readonly predictions: readonly { readonly seed: number; readonly predictions: Predictions }[];
+}
+
+export type TaskResult = TrainResult | EvaluateResult | PredictResult;
+
+export type ResultOf<R extends TaskRequest> = R extends TrainRequest
+  ? TrainResult
+  : R extends EvaluateRequest
+    ? EvaluateResult
+    : PredictResult;
+
+/** Progress of a training task, in the order the trainer produced it. */
+export type TrainProgress =
+  | { readonly kind: 'started'; readonly backend: BackendName; readonly examples: number; readonly totalSteps: number }
+  | { readonly kind: 'step'; readonly telemetry: StepTelemetry }
+  | { readonly kind: 'epoch'; readonly report: EpochReport }
+  | { readonly kind: 'notice'; readonly message: string };
+
+/** An error as it crosses the thread boundary (class identity does not survive a clone). */
+export interface TaskFailure {
+  readonly name: string;
+  readonly message: string;
+  /** The data layer's codes (DATASET_INVALID, ...), when it raised the error. */
+  readonly code?: string;
+  readonly violations?: readonly { readonly field: string; readonly description: string }[];
+}
+
+export type ToWorker = {
+  readonly kind: 'task';
+  readonly taskId: number;
+  /** Int32[1]: set to 1 by the pool to stop a training task at its next step boundary. */
+  readonly cancelFlag: SharedArrayBuffer;
+  readonly request: TaskRequest;
+};
+
+export type FromWorker =
+  | { readonly kind: 'ready'; readonly backend: BackendName; readonly notices: readonly string[] }
+  | { readonly kind: 'progress'; readonly taskId: number; readonly progress: TrainProgress }
+  | { readonly kind: 'result'; readonly taskId: number; readonly result: TaskResult }
+  | { readonly kind: 'failure'; readonly taskId: number; readonly failure: TaskFailure };
+
+/** Buffers worth transferring instead of copying (each once; shared memory never). */
+export function transferablesOf(arrays: Iterable<ArrayBufferView>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const array of arrays) {
+    if (array.buffer instanceof ArrayBuffer && array.byteLength === array.buffer.byteLength) buffers.add(array.buffer);
+  }
+  return [...buffers];
+}
+
+export function weightArrays(models: readonly { weights: Weights }[]): ArrayBufferView[] {
+  return models.flatMap((model) => model.weights.map((weight) => weight.values));
+}

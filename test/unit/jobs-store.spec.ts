@@ -1,0 +1,140 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InMemoryJobStore } from '../../server/jobs/store.js';
+import { JobError, type JobSpec, type StartJobCommand } from '../../server/jobs/types.js';
+
+const SPEC: JobSpec = {
+  train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [], maxExamples: 100 },
+  validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 50 },
+  imbalance: { kind: 'none', ratio: 1, seed: 0 },
+  run: {
+    model: { family: 'mlp', hiddenUnits: [16], dropout: 0 },
+    method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
+    optimizer: {
+      kind: 'adam', learningRate: 0.001, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+      momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
+    },
+    batchSize: 8,
+    gradientAccumulation: 1,
+    epochs: 1,
+    fullConflictEvery: 0,
+  },
+  seeds: [1, 2],
+  maxRuntimeMs: 0,
+  ensemble: false,
+};
+
+function command(overrides: Partial<StartJobCommand> = {}): StartJobCommand {
+  return { tenant: 't1', spec: SPEC, requestSpec: {}, idempotencyKey: '', displayName: 'd', labels: {}, ...overrides };
+}
+
+function isJobError(kind: JobError['kind']): (error: unknown) => boolean {
+  return (error) => error instanceof JobError && error.kind === kind;
+}
+
+describe('InMemoryJobStore', () => {
+  test('create starts QUEUED with a time-stamped transition and one pending run per seed', async () => {
+    const store = new InMemoryJobStore();
+    const { job, created } = await store.create(command(), 123);
+    assert.equal(created, true);
+    assert.equal(job.state, 'QUEUED');
+    assert.deepEqual(job.transitions, [{ state: 'QUEUED', time: 123, reason: '' }]);
+    assert.deepEqual(job.runs.map((r) => [r.seed, r.state]), [[1, 'PENDING'], [2, 'PENDING']]);
+  });
+
+  test('idempotency: same tenant, key and spec returns the job; another spec is already_exists', async () => {
+    const store = new InMemoryJobStore();
+    const first = await store.create(command({ idempotencyKey: 'k' }), 1);
+    // A structurally equal copy, not the same object.
+    const again = await store.create(command({ idempotencyKey: 'k', spec: structuredClone(SPEC) }), 2);
+    assert.equal(again.created, false);
+    assert.equal(again.job.id, first.job.id);
+    await assert.rejects(
+      store.create(command({ idempotencyKey: 'k', spec: { ...SPEC, seeds: [1, 2, 3] } }), 3),
+      isJobError('already_exists'),
+    );
+    // Keys are per tenant, and an empty key never deduplicates.
+    assert.equal((await store.create(command({ tenant: 't2', idempotencyKey: 'k' }), 4)).created, true);
+    const a = await store.create(command(), 5);
+    const b = await store.create(command(), 6);
+    assert.notEqual(a.job.id, b.job.id);
+  });
+
+  test('get hides other tenants’ jobs', async () => {
+    const store = new InMemoryJobStore();
+    const { job } = await store.create(command(), 1);
+    assert.equal((await store.get('t1', job.id))?.id, job.id);
+    assert.equal(await store.get('t2', job.id), undefined);
+    assert.equal(await store.get('t1', 'nope'), undefined);
+  });
+
+  test('transition is compare-and-set and records reasons of FAILED/CANCELLED', async () => {
+    const store = new InMemoryJobStore();
+    const { job } = await store.create(command(), 1);
+    await store.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 2, reason: '' });
+    await assert.rejects(
+      store.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 3, reason: '' }),
+      isJobError('failed_precondition'),
+    );
+    const done = await store.transition(job.id, { from: ['RUNNING'], to: 'FAILED', time: 4, reason: 'boom' });
+    assert.deepEqual(done.transitions.map((t) => [t.state, t.time]), [['QUEUED', 1], ['RUNNING', 2], ['FAILED', 4]]);
+    assert.equal(done.reason, 'boom');
+  });
+
+  test('putRun replaces by seed; notices are kept once', async () => {
+    const store = new InMemoryJobStore();
+    const { job } = await store.create(command(), 1);
+    const run = { seed: 2, state: 'RUNNING' as const, steps: 3, totalSteps: 10, meanStepSeconds: 0.1, durationMs: 5 };
+    const updated = await store.putRun(job.id, run);
+    assert.deepEqual(updated.runs[1], run);
+    await store.addNotice(job.id, 'wasm fallback');
+    assert.deepEqual((await store.addNotice(job.id, 'wasm fallback')).notices, ['wasm fallback']);
+  });
+
+  test('list: newest first, paged by opaque tokens, filtered by state and labels', async () => {
+    const store = new InMemoryJobStore();
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      // Two jobs per timestamp: ties are ordered by id, still stable across pages.
+      const labels = { team: i % 2 === 0 ? 'a' : 'b', n: String(i) };
+      ids.push((await store.create(command({ labels }), Math.floor(i / 2))).job.id);
+    }
+    await store.create(command({ tenant: 'other' }), 99);
+    const seen: string[] = [];
+    let pageToken = '';
+    do {
+      const page = await store.list({ tenant: 't1', pageSize: 3, pageToken, labelSelector: {} });
+      assert.ok(page.jobs.length <= 3);
+      seen.push(...page.jobs.map((j) => j.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+    assert.equal(seen.length, 7);
+    assert.deepEqual(new Set(seen), new Set(ids));
+    const times = await Promise.all(seen.map(async (id) => (await store.get('t1', id))?.createTime ?? -1));
+    assert.deepEqual(times, [...times].sort((x, y) => y - x));
+
+    const teamA = await store.list({ tenant: 't1', pageSize: 0, pageToken: '', labelSelector: { team: 'a' } });
+    assert.equal(teamA.jobs.length, 4);
+    assert.equal(teamA.nextPageToken, '');
+    const [running] = teamA.jobs;
+    assert.ok(running !== undefined);
+    await store.transition(running.id, { from: ['QUEUED'], to: 'RUNNING', time: 50, reason: '' });
+    const runningOnly = await store.list({ tenant: 't1', pageSize: 10, pageToken: '', state: 'RUNNING', labelSelector: {} });
+    assert.deepEqual(runningOnly.jobs.map((j) => j.id), [running.id]);
+  });
+
+  test('list rejects foreign tokens and tokens issued for other filters', async () => {
+    const store = new InMemoryJobStore();
+    for (let i = 0; i < 3; i += 1) await store.create(command({ labels: { team: 'a' } }), i);
+    const first = await store.list({ tenant: 't1', pageSize: 1, pageToken: '', labelSelector: { team: 'a' } });
+    assert.notEqual(first.nextPageToken, '');
+    await assert.rejects(
+      store.list({ tenant: 't1', pageSize: 1, pageToken: first.nextPageToken, labelSelector: {} }),
+      isJobError('invalid_argument'),
+    );
+    await assert.rejects(
+      store.list({ tenant: 't1', pageSize: 1, pageToken: 'garbage!', labelSelector: {} }),
+      isJobError('invalid_argument'),
+    );
+  });
+});
