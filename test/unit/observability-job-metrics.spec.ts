@@ -1,0 +1,122 @@
+// JobMetricsRecorder over the real in-memory store and event log: the decorators keep both
+// contracts intact and turn a job's life into steadytune_jobs and its labelled run series.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { InMemoryEventLog } from '../../server/jobs/event-log.js';
+import { InMemoryJobStore } from '../../server/jobs/store.js';
+import type { JobSpec, StartJobCommand } from '../../server/jobs/types.js';
+import { JobMetricsRecorder, SteadytuneMetrics } from '../../server/observability/index.js';
+
+const SPEC: JobSpec = {
+  train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [], maxExamples: 100 },
+  validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 50 },
+  imbalance: { kind: 'none', ratio: 1, seed: 0 },
+  run: {
+    model: { family: 'mlp', hiddenUnits: [16], dropout: 0 },
+    method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
+    optimizer: {
+      kind: 'adamw', learningRate: 0.001, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+      momentum: 0, warmupFraction: 0, lrSchedule: 'linear', clipNorm: 0,
+    },
+    batchSize: 8,
+    gradientAccumulation: 1,
+    epochs: 1,
+    fullConflictEvery: 0,
+  },
+  seeds: [1, 2],
+  maxRuntimeMs: 0,
+  ensemble: false,
+};
+
+function command(idempotencyKey = ''): StartJobCommand {
+  return { tenant: 't1', spec: SPEC, requestSpec: {}, idempotencyKey, displayName: 'd', labels: {} };
+}
+
+function setUp(): { metrics: SteadytuneMetrics; recorder: JobMetricsRecorder; store: InMemoryJobStore; log: InMemoryEventLog } {
+  const metrics = new SteadytuneMetrics({ defaultMetrics: false });
+  return { metrics, recorder: new JobMetricsRecorder(metrics), store: new InMemoryJobStore(), log: new InMemoryEventLog(() => 5) };
+}
+
+async function jobsByState(metrics: SteadytuneMetrics): Promise<Record<string, number>> {
+  const data = await metrics.jobs.get();
+  return Object.fromEntries(data.values.map((v) => [String(v.labels['state']), v.value]));
+}
+
+const STEP = {
+  step: 1, totalSteps: 4, epoch: 0, loss: 0.7, accuracy: 0.5, alpha: 0.25, correctFraction: 0.5,
+  gradientNorm: 0.4, learningRate: 0.001, headConflictCosine: -0.2, stepSeconds: 0.01,
+};
+
+describe('JobMetricsRecorder', () => {
+  test('follows a job from QUEUED to CANCELLED through the decorated store and log', async () => {
+    const { metrics, recorder, store, log: inner } = setUp();
+    const observedStore = recorder.observeStore(store);
+    const log = recorder.observeEventLog(inner);
+    const { job } = await observedStore.create(command(), 1);
+    // Without a key every call creates a job; with one, a repeat creates nothing and is not tracked again.
+    assert.equal((await observedStore.create(command(), 2)).created, true);
+    const { created } = await observedStore.create({ ...command('k') }, 3);
+    assert.equal(created, true);
+    assert.equal((await observedStore.create(command('k'), 4)).created, false);
+    assert.equal(recorder.trackedJobs, 3);
+
+    await log.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
+    assert.deepEqual(await jobsByState(metrics), { QUEUED: 1, RUNNING: 0, CANCELLING: 0 });
+    await log.append(job.id, 0, { kind: 'state_changed', state: 'RUNNING', reason: '' });
+    await log.append(job.id, 1, { kind: 'run_started', totalSteps: 4, backend: 'wasm' });
+    await log.append(job.id, 2, { kind: 'run_started', totalSteps: 4, backend: 'cpu' });
+    await log.append(job.id, 1, { kind: 'step', step: STEP });
+    await log.append(job.id, 1, { kind: 'step', step: { ...STEP, step: 2 } });
+    await log.append(job.id, 2, { kind: 'step', step: STEP });
+    assert.deepEqual(await jobsByState(metrics), { QUEUED: 0, RUNNING: 1, CANCELLING: 0 });
+
+    // Each seed's steps carry the backend that seed reported.
+    const steps = await metrics.trainSteps.get();
+    assert.deepEqual(
+      steps.values.map((v) => [v.labels['backend'], v.value]).sort(),
+      [['cpu', 1], ['wasm', 2]],
+    );
+    assert.deepEqual(steps.values[0]?.labels['method'], 'dsgd');
+    assert.deepEqual(steps.values[0]?.labels['model_family'], 'mlp');
+
+    await log.append(job.id, 0, { kind: 'state_changed', state: 'CANCELLING', reason: 'by request' });
+    assert.deepEqual(await jobsByState(metrics), { QUEUED: 0, RUNNING: 0, CANCELLING: 1 });
+    await log.append(job.id, 0, { kind: 'state_changed', state: 'CANCELLED', reason: 'by request' });
+    assert.deepEqual(await jobsByState(metrics), { QUEUED: 0, RUNNING: 0, CANCELLING: 0 });
+    const finished = await metrics.jobsFinished.get();
+    assert.deepEqual(finished.values.map((v) => [v.labels['outcome'], v.value]).sort(), [
+      ['cancelled', 1],
+      ['failed', 0],
+      ['succeeded', 0],
+    ]);
+    // The finished job is forgotten; the other two are still queued-to-be.
+    assert.equal(recorder.trackedJobs, 2);
+
+    // The decorated log and store still behave as their contracts say.
+    assert.equal(await log.lastSequence(job.id), 9);
+    assert.deepEqual((await log.read(job.id, 8)).map((e) => e.sequence), [8, 9]);
+    const followed: number[] = [];
+    for await (const e of log.follow(job.id, 7, new AbortController().signal)) followed.push(e.sequence);
+    assert.deepEqual(followed, [7, 8, 9]);
+    assert.equal((await observedStore.get('t1', job.id))?.id, job.id);
+    await assert.rejects(log.append(job.id, 0, { kind: 'notice', message: 'late' }), /closed/);
+  });
+
+  test('ignores jobs it never saw created, and reports metric failures instead of throwing', async () => {
+    const errors: unknown[] = [];
+    const metrics = new SteadytuneMetrics({ defaultMetrics: false });
+    const recorder = new JobMetricsRecorder(metrics, { onError: (error) => errors.push(error) });
+    recorder.eventAppended('unknown-job', { sequence: 1, time: 0, seed: 0, body: { kind: 'state_changed', state: 'QUEUED', reason: '' } });
+    assert.deepEqual(await jobsByState(metrics), { QUEUED: 0, RUNNING: 0, CANCELLING: 0 });
+
+    const broken = new SteadytuneMetrics({ defaultMetrics: false });
+    broken.observeJobEvent = () => {
+      throw new Error('boom');
+    };
+    const failing = new JobMetricsRecorder(broken, { onError: (error) => errors.push(error) });
+    failing.jobCreated({ id: 'j', spec: SPEC });
+    failing.eventAppended('j', { sequence: 1, time: 0, seed: 0, body: { kind: 'notice', message: 'x' } });
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /boom/);
+  });
+});
