@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ExampleInputs, ExampleSet } from './types.js';
+import type { ExampleInputs, ExampleSet, RunSpec } from './types.js';
 import type { Batch } from './models/classifier.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
 
@@ -47,6 +47,11 @@ export function chunks(count: number, size: number): Array<[number, number]> {
 /** Optimizer steps in one epoch: micro-batches (the last may be short) grouped by accumulation. */
 export function stepsPerEpoch(count: number, batchSize: number, accumulation: number): number {
   return Math.ceil(Math.ceil(count / batchSize) / accumulation);
+}
+
+/** Total optimizer steps T of a run: the `t / T` in alpha_t and the learning-rate schedule. */
+export function plannedOptimizerSteps(spec: Pick<RunSpec, 'epochs' | 'batchSize' | 'gradientAccumulation'>, count: number): number {
+  return spec.epochs * stepsPerEpoch(count, spec.batchSize, spec.gradientAccumulation);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Evaluation, ExampleSet, RunSpec, StepTelemetry, TrainHooks, TrainOutcome, Weights } from './types.js';
-import { epochPlan, exampleCount, stepsPerEpoch } from './batching.js';
+import { epochPlan, exampleCount, plannedOptimizerSteps } from './batching.js';
 import { evaluateModel } from './evaluation.js';
 import { createMethod } from './methods/index.js';
 import type { TrainingMethod } from './methods/method.js';
@@ -73,8 +73,7 @@ export async function train(request: TrainRequest, hooks: TrainHooks): Promise<T
     method.prepare?.(model, deriveSeed(spec.seed, 'method'));
     optimizer = createOptimizer(spec.optimizer, model.trainable);
 
-    const perEpoch = stepsPerEpoch(trainSet.labels.length, spec.batchSize, spec.gradientAccumulation);
-    const totalSteps = spec.epochs * perEpoch;
+    const totalSteps = plannedOptimizerSteps(spec, trainSet.labels.length);
     let step = 0;
     let microBatch = 0;
     let secondsTotal = 0;

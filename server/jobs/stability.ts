@@ -1,6 +1,7 @@
 // The stability summary over a job's seeds and the ensemble vote: pure arithmetic on plain
 // data, so it is tested against hand-computed numbers.
-import type { Evaluation, Verdict } from '../engine/types.js';
+import { summarizeEvaluation } from '../engine/classification-metrics.js';
+import type { Evaluation } from '../engine/types.js';
 import type { Stat, StabilitySummary } from './types.js';
 
 /** Mean, sample standard deviation (n - 1; 0 for a single value), min and max. */
@@ -74,72 +75,10 @@ export function voteShares(predictions: readonly Int32Array[], numClasses: numbe
 }
 
 /**
- * Classification metrics of hard predictions, computed as the engine computes them (the
- * ensemble vote has no probabilities, so loss and representation cosine are reported as 0).
- * Balanced accuracy averages recall over the classes present in `labels`; macro-F1 averages
- * over classes present in labels or predictions (sklearn's default label set).
+ * Classification metrics of hard predictions with the engine's own rule (the ensemble vote has
+ * no probabilities, so loss and representation cosine are reported as 0).
  */
 export function evaluatePredictions(labels: Int32Array, predictions: Int32Array, numClasses: number): Evaluation {
   if (labels.length !== predictions.length) throw new Error('labels and predictions differ in length');
-  const confusion = new Array<number>(numClasses * numClasses).fill(0);
-  labels.forEach((label, i) => {
-    const cell = label * numClasses + (predictions[i] ?? 0);
-    confusion[cell] = (confusion[cell] ?? 0) + 1;
-  });
-  const support = range(numClasses).map((c) => sum(range(numClasses).map((p) => confusion[c * numClasses + p] ?? 0)));
-  const predictionCounts = range(numClasses).map((p) =>
-    sum(range(numClasses).map((c) => confusion[c * numClasses + p] ?? 0)),
-  );
-  const truePositives = range(numClasses).map((c) => confusion[c * numClasses + c] ?? 0);
-  const perClassRecall = range(numClasses).map((c) => ((support[c] ?? 0) > 0 ? (truePositives[c] ?? 0) / (support[c] ?? 1) : 0));
-  const present = range(numClasses).filter((c) => (support[c] ?? 0) > 0);
-  const scored = range(numClasses).filter((c) => (support[c] ?? 0) > 0 || (predictionCounts[c] ?? 0) > 0);
-  const f1 = (c: number): number => {
-    const denominator = (support[c] ?? 0) + (predictionCounts[c] ?? 0);
-    return denominator === 0 ? 0 : (2 * (truePositives[c] ?? 0)) / denominator;
-  };
-  const examples = labels.length;
-  const balancedAccuracy = mean(present.map((c) => perClassRecall[c] ?? 0));
-  return {
-    examples,
-    loss: 0,
-    accuracy: examples === 0 ? 0 : sum(truePositives) / examples,
-    balancedAccuracy,
-    macroF1: mean(scored.map(f1)),
-    perClassRecall,
-    confusion,
-    numClasses,
-    predictionCounts,
-    representationCosine: 0,
-    verdict: predictionVerdict(predictionCounts, balancedAccuracy, present.length),
-    predictions,
-  };
-}
-
-/** The engine's thresholds (engine/evaluation.ts), repeated here because importing that module loads TF.js. */
-const COLLAPSED_SHARE = 0.95;
-const DEGENERATE_MARGIN = 0.05;
-
-/**
- * The engine's verdict rule: 'collapsed' when one class takes >= 95% of the predictions,
- * 'degenerate' when balanced accuracy is within 0.05 of chance, else 'ok'.
- */
-export function predictionVerdict(predictionCounts: readonly number[], balancedAccuracy: number, classesPresent: number): Verdict {
-  const examples = sum(predictionCounts);
-  if (examples === 0 || classesPresent === 0) return 'ok';
-  if (Math.max(...predictionCounts) / examples >= COLLAPSED_SHARE) return 'collapsed';
-  if (balancedAccuracy <= 1 / classesPresent + DEGENERATE_MARGIN) return 'degenerate';
-  return 'ok';
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-function sum(values: readonly number[]): number {
-  return values.reduce((total, v) => total + v, 0);
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? 0 : sum(values) / values.length;
+  return summarizeEvaluation(labels, predictions, numClasses, 0, 0);
 }

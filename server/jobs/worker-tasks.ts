@@ -2,7 +2,7 @@
 // loads TF.js (through the engine) and must never be imported by main-thread code.
 import * as tf from '@tensorflow/tfjs';
 import { trainingFallbackFor } from '../engine/backend.js';
-import { evaluateWeights, predict, train } from '../engine/index.js';
+import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../engine/index.js';
 import type { BackendName, ExampleSet, RunSpec } from '../engine/types.js';
 import { applyImbalance, loadDataset } from '../data/index.js';
 import { applySelection, type SelectedDataset } from './dataset-selection.js';
@@ -44,7 +44,7 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
   const validation = await loadInput(request.validation, 'validation');
   const trainSet = imbalanced(loadedTrain.examples, request);
   const card = modelCard(request.run, trainSet, loadedTrain.classNames);
-  const totalSteps = plannedSteps(request.run, trainSet.labels.length);
+  const totalSteps = plannedOptimizerSteps(request.run, trainSet.labels.length);
   context.report({ kind: 'started', backend: context.backend, examples: trainSet.labels.length, totalSteps });
   const stoppedEarly = (): TrainResult => ({
     kind: 'train', backend: context.backend, stopped: true, steps: 0, meanStepSeconds: 0, weights: [],
@@ -92,11 +92,6 @@ export async function runPredict(request: PredictRequest): Promise<PredictResult
     predictions.push({ seed: model.seed, predictions: await predict(request.card.model, model.weights, request.inputs) });
   }
   return { kind: 'predict', predictions };
-}
-
-/** Same count as the trainer's plan: micro-batches (last one short) grouped by accumulation, per epoch. */
-export function plannedSteps(run: RunSpec, examples: number): number {
-  return run.epochs * Math.ceil(Math.ceil(examples / run.batchSize) / run.gradientAccumulation);
 }
 
 async function loadInput(input: DatasetInput, field: string): Promise<SelectedDataset> {
