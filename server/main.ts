@@ -1,0 +1,126 @@
+// The composition root: configuration → logger → jobs (store, event log, worker pool) →
+// gRPC server, and the shutdown sequence. Nothing else wires concrete classes together.
+// Integration tests call startSteadytune() so they run exactly this wiring.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InMemoryDatasetRegistry } from './data/index.js';
+import { InMemoryEventLog } from './jobs/event-log.js';
+import { EmbeddedJobService } from './jobs/job-service.js';
+import { InMemoryJobStore } from './jobs/store.js';
+import { WorkerPool } from './jobs/worker-pool.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { startServer } from './rpc/server.js';
+
+/** How long calls still open at shutdown may take before they are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+/** A shutdown that takes longer than this (a wedged worker) ends the process anyway. */
+const SHUTDOWN_DEADLINE_MS = 90_000;
+
+export interface RunningSteadytune {
+  readonly port: number;
+  readonly jobService: EmbeddedJobService;
+  /** Health NOT_SERVING, refuse new calls, stop the jobs, then close the server. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startSteadytune(config: Config, logger: Logger): Promise<RunningSteadytune> {
+  const clock = (): number => Date.now();
+  const pool = new WorkerPool({
+    size: config.concurrency,
+    config: {
+      ...(config.backend === 'auto' ? {} : { backendPreference: config.backend }),
+      dataDir: config.dataDir,
+    },
+    logger: logger.child({ component: 'workers' }),
+  });
+  const jobService = new EmbeddedJobService({
+    store: new InMemoryJobStore(),
+    eventLog: new InMemoryEventLog(clock),
+    pool,
+    modelDir: path.join(config.dataDir, 'models'),
+    clock,
+    logger: logger.child({ component: 'jobs' }),
+    datasets: new InMemoryDatasetRegistry({ dataRoot: path.join(config.dataDir, 'datasets') }),
+  });
+  // Listen first: health answers NOT_SERVING while the workers load TF.js, then SERVING.
+  const server = await startServer({
+    port: config.port,
+    host: config.host,
+    jobService,
+    logger: logger.child({ component: 'rpc' }),
+  });
+  try {
+    await jobService.startWorkers();
+  } catch (error) {
+    await server.close(0);
+    throw error;
+  }
+  server.refreshHealth();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
+    stopping ??= (async () => {
+      server.drain();
+      await jobService.shutdown();
+      await server.close(graceMs);
+    })();
+    return stopping;
+  };
+  return { port: server.port, jobService, stop };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`steadytune: ${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const app = await startSteadytune(config, logger);
+  logger.info('steadytune ready', {
+    port: app.port,
+    host: config.host,
+    concurrency: config.concurrency,
+    backend: config.backend,
+    dataDir: config.dataDir,
+  });
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) {
+      logger.warn('second signal during shutdown; exiting now', { signal });
+      process.exit(1);
+    }
+    shuttingDown = true;
+    logger.info('shutting down', { signal });
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    app.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  let shuttingDown = false;
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+// Run only as the entry point: tests import startSteadytune without starting a second server.
+const entryPoint = process.argv[1];
+if (entryPoint !== undefined && import.meta.url === pathToFileURL(entryPoint).href) {
+  main().catch((error: unknown) => {
+    createLogger({ level: 'error' }).error('steadytune failed to start', { error });
+    process.exit(1);
+  });
+}

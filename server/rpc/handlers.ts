@@ -1,0 +1,125 @@
+// The Trainer service's handlers: check the request, call the jobs layer, map the answer.
+// No business logic lives here.
+import { once } from 'node:events';
+import type {
+  Metadata,
+  handleUnaryCall,
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+} from '@grpc/grpc-js';
+import type {
+  StreamMetricsRequest,
+  StreamMetricsResponse,
+  TrainerServer,
+} from '../../client/gen/steadytune/v1/trainer.js';
+import type { JobService } from '../jobs/types.js';
+import type { Logger } from '../logger.js';
+import { toServiceError, unavailable } from './errors.js';
+import { eventToWire, evaluationReportToWire, jobToWire, predictionToWire } from './mapping.js';
+import { evaluateArguments, listJobsQuery, predictInputs, requireJobId, startJobCommand } from './requests.js';
+
+export interface TrainerHandlerOptions {
+  readonly jobService: JobService;
+  readonly logger: Logger;
+  /** Aborted when the server drains: new calls get UNAVAILABLE. */
+  readonly drainSignal: AbortSignal;
+  /** Aborted when the server closes: open StreamMetrics calls end with UNAVAILABLE. */
+  readonly closeSignal: AbortSignal;
+}
+
+export const DRAINING_MESSAGE = 'server is shutting down; retry (streams: resume from the next sequence)';
+
+/** The caller's tenant. Everyone is 'default' until authentication lands; this is its seam. */
+export function tenantOf(_call: { readonly metadata: Metadata }): string {
+  return 'default';
+}
+
+export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerServer {
+  const { jobService, logger, drainSignal } = options;
+  function unary<Request, Response>(
+    work: (request: Request, tenant: string) => Promise<Response>,
+  ): handleUnaryCall<Request, Response> {
+    return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => {
+      if (drainSignal.aborted) return callback(unavailable(DRAINING_MESSAGE));
+      work(call.request, tenantOf(call)).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error, logger)),
+      );
+    };
+  }
+
+  return {
+    startFineTune: unary(async (request, tenant) => {
+      const { job, created } = await jobService.start(startJobCommand(request, tenant));
+      return { job: jobToWire(job), created };
+    }),
+    getJob: unary(async (request, tenant) => ({
+      job: jobToWire(await jobService.get(tenant, requireJobId(request.jobId, 'GetJobRequest'))),
+    })),
+    listJobs: unary(async (request, tenant) => {
+      const { jobs, nextPageToken } = await jobService.list(listJobsQuery(request, tenant));
+      return { jobs: jobs.map(jobToWire), nextPageToken };
+    }),
+    cancelJob: unary(async (request, tenant) => ({
+      job: jobToWire(await jobService.cancel(tenant, requireJobId(request.jobId, 'CancelJobRequest'))),
+    })),
+    evaluate: unary(async (request, tenant) => {
+      const { jobId, options } = evaluateArguments(request);
+      return evaluationReportToWire(await jobService.evaluate(tenant, jobId, options));
+    }),
+    predict: unary(async (request, tenant) => {
+      const inputs = predictInputs(request);
+      const rows = await jobService.predict(tenant, request.jobId, request.seed, inputs);
+      return { predictions: rows.map(predictionToWire) };
+    }),
+    streamMetrics: (call) => void streamMetrics(call, options),
+  };
+}
+
+/**
+ * Replays then follows a job's events. Writes wait for 'drain' when the client reads slower
+ * than the job produces; a cancelled call (client gone, deadline) stops the jobs iterator.
+ */
+async function streamMetrics(
+  call: ServerWritableStream<StreamMetricsRequest, StreamMetricsResponse>,
+  { jobService, logger, drainSignal, closeSignal }: TrainerHandlerOptions,
+): Promise<void> {
+  if (drainSignal.aborted) {
+    call.emit('error', unavailable(DRAINING_MESSAGE));
+    return;
+  }
+  const stop = new AbortController();
+  const stopStream = (): void => stop.abort();
+  call.on('cancelled', stopStream);
+  closeSignal.addEventListener('abort', stopStream);
+  try {
+    const jobId = requireJobId(call.request.jobId, 'StreamMetricsRequest');
+    const events = jobService.events(tenantOf(call), jobId, call.request.fromSequence, stop.signal);
+    for await (const event of events) {
+      if (stop.signal.aborted) break;
+      if (!call.write(eventToWire(event))) await writable(call, stop.signal);
+    }
+    if (call.cancelled) return;
+    // A stream cut by close is not finished: UNAVAILABLE tells the client to resume elsewhere.
+    if (closeSignal.aborted) call.emit('error', unavailable(DRAINING_MESSAGE));
+    else call.end();
+  } catch (error) {
+    if (call.cancelled) return;
+    const status = closeSignal.aborted ? unavailable(DRAINING_MESSAGE) : toServiceError(error, logger);
+    call.emit('error', status);
+  } finally {
+    call.off('cancelled', stopStream);
+    closeSignal.removeEventListener('abort', stopStream);
+    stop.abort();
+  }
+}
+
+/** Resolves once the call's buffer drained, or when the stream is stopped (the caller checks). */
+async function writable(call: ServerWritableStream<StreamMetricsRequest, StreamMetricsResponse>, signal: AbortSignal) {
+  try {
+    await once(call, 'drain', { signal });
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}

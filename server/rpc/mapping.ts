@@ -1,0 +1,194 @@
+// Domain values (server/jobs, server/engine) → generated wire types. Pure functions; the only
+// place that knows both shapes.
+import type { Duration } from '../../client/gen/google/protobuf/duration.js';
+import { FineTuneSpec } from '../../client/gen/steadytune/v1/spec.js';
+import {
+  JobState as WireJobState,
+  RunState as WireRunState,
+  Verdict as WireVerdict,
+  type EvalMetrics,
+  type EvaluateResponse,
+  type Job as WireJob,
+  type Prediction,
+  type SeedRun as WireSeedRun,
+  type StabilitySummary as WireStabilitySummary,
+  type Stat as WireStat,
+  type StepMetrics,
+  type StreamMetricsResponse,
+} from '../../client/gen/steadytune/v1/trainer.js';
+import type { Evaluation, StepTelemetry } from '../engine/types.js';
+import type {
+  EvaluationReport,
+  Job,
+  JobEvent,
+  JobState,
+  PredictionRow,
+  RunState,
+  SeedRun,
+  StabilitySummary,
+  Stat,
+  Verdict,
+} from '../jobs/types.js';
+
+const JOB_STATES_TO_WIRE: Readonly<Record<JobState, WireJobState>> = {
+  QUEUED: WireJobState.JOB_STATE_QUEUED,
+  RUNNING: WireJobState.JOB_STATE_RUNNING,
+  CANCELLING: WireJobState.JOB_STATE_CANCELLING,
+  SUCCEEDED: WireJobState.JOB_STATE_SUCCEEDED,
+  FAILED: WireJobState.JOB_STATE_FAILED,
+  CANCELLED: WireJobState.JOB_STATE_CANCELLED,
+};
+
+/** ListJobs' state filter: UNSPECIFIED means any state. */
+export const JOB_STATES_FROM_WIRE: ReadonlyMap<number, JobState | 'any'> = new Map<number, JobState | 'any'>([
+  [WireJobState.JOB_STATE_UNSPECIFIED, 'any'],
+  ...Object.entries(JOB_STATES_TO_WIRE).map(([state, wire]): [number, JobState] => [wire, state as JobState]),
+]);
+
+const RUN_STATES_TO_WIRE: Readonly<Record<RunState, WireRunState>> = {
+  PENDING: WireRunState.RUN_STATE_PENDING,
+  RUNNING: WireRunState.RUN_STATE_RUNNING,
+  SUCCEEDED: WireRunState.RUN_STATE_SUCCEEDED,
+  FAILED: WireRunState.RUN_STATE_FAILED,
+  CANCELLED: WireRunState.RUN_STATE_CANCELLED,
+};
+
+const VERDICTS_TO_WIRE: Readonly<Record<Verdict, WireVerdict>> = {
+  ok: WireVerdict.VERDICT_OK,
+  degenerate: WireVerdict.VERDICT_DEGENERATE,
+  collapsed: WireVerdict.VERDICT_COLLAPSED,
+};
+
+export function jobStateToWire(state: JobState): WireJobState {
+  return JOB_STATES_TO_WIRE[state];
+}
+
+export function jobToWire(job: Job): WireJob {
+  return {
+    id: job.id,
+    displayName: job.displayName,
+    labels: { ...job.labels },
+    // requestSpec is the canonical proto JSON stored at StartFineTune (see requests.ts).
+    spec: job.requestSpec === undefined || job.requestSpec === null ? undefined : FineTuneSpec.fromJSON(job.requestSpec),
+    state: jobStateToWire(job.state),
+    transitions: job.transitions.map((t) => ({ state: jobStateToWire(t.state), time: new Date(t.time), reason: t.reason })),
+    reason: job.reason,
+    createTime: new Date(job.createTime),
+    backend: job.backend,
+    notices: [...job.notices],
+    runs: job.runs.map(seedRunToWire),
+    summary: job.summary === undefined ? undefined : summaryToWire(job.summary),
+    lastSequence: job.lastSequence,
+    idempotencyKey: job.idempotencyKey,
+  };
+}
+
+export function seedRunToWire(run: SeedRun): WireSeedRun {
+  return {
+    seed: run.seed,
+    state: RUN_STATES_TO_WIRE[run.state],
+    steps: run.steps,
+    totalSteps: run.totalSteps,
+    meanStepSeconds: run.meanStepSeconds,
+    metrics: run.metrics === undefined ? undefined : evaluationToWire(run.metrics),
+    error: run.error ?? '',
+    duration: millisecondsToDuration(run.durationMs),
+  };
+}
+
+export function evaluationToWire(e: Evaluation): EvalMetrics {
+  return {
+    examples: e.examples,
+    loss: e.loss,
+    accuracy: e.accuracy,
+    balancedAccuracy: e.balancedAccuracy,
+    macroF1: e.macroF1,
+    perClassRecall: [...e.perClassRecall],
+    numClasses: e.numClasses,
+    confusion: [...e.confusion],
+    predictionCounts: [...e.predictionCounts],
+    representationCosine: e.representationCosine,
+    verdict: VERDICTS_TO_WIRE[e.verdict],
+  };
+}
+
+function statToWire(stat: Stat): WireStat {
+  return { mean: stat.mean, std: stat.std, min: stat.min, max: stat.max };
+}
+
+export function summaryToWire(s: StabilitySummary): WireStabilitySummary {
+  return {
+    runs: s.runs,
+    accuracy: statToWire(s.accuracy),
+    balancedAccuracy: statToWire(s.balancedAccuracy),
+    macroF1: statToWire(s.macroF1),
+    collapsed: s.collapsed,
+    degenerate: s.degenerate,
+    ensemble: s.ensemble === undefined ? undefined : evaluationToWire(s.ensemble),
+  };
+}
+
+export function evaluationReportToWire(report: EvaluationReport): EvaluateResponse {
+  return {
+    evaluations: report.evaluations.map((e) => ({ seed: e.seed, metrics: evaluationToWire(e.metrics) })),
+    summary: summaryToWire(report.summary),
+    ensemble: report.ensemble === undefined ? undefined : evaluationToWire(report.ensemble),
+  };
+}
+
+export function predictionToWire(row: PredictionRow): Prediction {
+  return { label: row.label, labelName: row.labelName, probabilities: [...row.probabilities] };
+}
+
+export function stepToWire(step: StepTelemetry): StepMetrics {
+  return {
+    step: step.step,
+    totalSteps: step.totalSteps,
+    epoch: step.epoch,
+    loss: step.loss,
+    accuracy: step.accuracy,
+    alpha: step.alpha,
+    correctFraction: step.correctFraction,
+    gradientNorm: step.gradientNorm,
+    learningRate: step.learningRate,
+    headConflictCosine: step.headConflictCosine ?? undefined,
+    fullConflict:
+      step.fullConflict === undefined
+        ? undefined
+        : {
+            cosine: step.fullConflict.cosine ?? undefined,
+            normWrong: step.fullConflict.normWrong,
+            normCorrect: step.fullConflict.normCorrect,
+          },
+    stepSeconds: step.stepSeconds,
+  };
+}
+
+export function eventToWire(event: JobEvent): StreamMetricsResponse {
+  return { sequence: event.sequence, time: new Date(event.time), seed: event.seed, event: eventBodyToWire(event.body) };
+}
+
+function eventBodyToWire(body: JobEvent['body']): StreamMetricsResponse['event'] {
+  switch (body.kind) {
+    case 'step':
+      return { $case: 'step', value: stepToWire(body.step) };
+    case 'epoch':
+      return {
+        $case: 'epoch',
+        value: { epoch: body.epoch, step: body.step, validation: evaluationToWire(body.validation) },
+      };
+    case 'run_started':
+      return { $case: 'runStarted', value: { totalSteps: body.totalSteps, backend: body.backend } };
+    case 'run_finished':
+      return { $case: 'runFinished', value: { run: seedRunToWire(body.run) } };
+    case 'state_changed':
+      return { $case: 'stateChanged', value: { state: jobStateToWire(body.state), reason: body.reason } };
+    case 'notice':
+      return { $case: 'notice', value: { message: body.message } };
+  }
+}
+
+export function millisecondsToDuration(ms: number): Duration {
+  const whole = Math.max(0, Math.round(ms));
+  return { seconds: Math.floor(whole / 1000), nanos: (whole % 1000) * 1e6 };
+}

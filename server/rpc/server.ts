@@ -1,0 +1,166 @@
+// The gRPC server: the Trainer service, the standard health service (grpc.health.v1) and
+// server reflection (grpcurl, grpcui and Postman discover the API without .proto files).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EventEmitter } from 'node:events';
+import { Server, ServerCredentials, type ServerInterceptor, type ServerWritableStream } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
+import { TrainerService } from '../../client/gen/steadytune/v1/trainer.js';
+import type { JobService } from '../jobs/types.js';
+import type { Logger } from '../logger.js';
+import { unavailable } from './errors.js';
+import { createTrainerHandlers, DRAINING_MESSAGE } from './handlers.js';
+
+export const TRAINER_SERVICE_NAME = 'steadytune.v1.Trainer';
+/** '' is the whole server, as the health-checking protocol defines it. */
+const HEALTH_SERVICE_NAMES = ['', TRAINER_SERVICE_NAME];
+const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
+const REFLECTED_PROTO_FILES = [
+  'steadytune/v1/trainer.proto',
+  'google/rpc/status.proto',
+  'google/rpc/error_details.proto',
+  'health/v1/health.proto',
+];
+
+export interface ServerOptions {
+  /** 0 picks a free port (tests); the bound one is in the result. */
+  readonly port: number;
+  readonly host: string;
+  readonly jobService: JobService;
+  readonly logger: Logger;
+  /** How often the health status re-reads jobService.ready(). */
+  readonly readinessPollMs?: number;
+  /** Run around every call of every service (e.g. observability's RPC metrics). */
+  readonly interceptors?: readonly ServerInterceptor[];
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Re-reads jobService.ready() now (the poll catches up anyway; this skips the wait). */
+  refreshHealth(): void;
+  /**
+   * First step of shutdown: health turns NOT_SERVING and new Trainer calls get UNAVAILABLE.
+   * Open streams keep going, so they can still deliver the jobs' final events.
+   */
+  drain(): void;
+  /**
+   * Drains, ends open streams with UNAVAILABLE (clients resume elsewhere from their next
+   * sequence), lets unary calls finish for up to graceMs, then cuts what is left.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { jobService, logger } = options;
+  const server = new Server({ interceptors: [...(options.interceptors ?? [])] });
+  const draining = new AbortController();
+  const closing = new AbortController();
+
+  server.addService(
+    TrainerService,
+    createTrainerHandlers({ jobService, logger, drainSignal: draining.signal, closeSignal: closing.signal }),
+  );
+  const health = new HealthImplementation();
+  const healthWatches = addHealthService(server, health);
+  // Note: @grpc/reflection merges the files of one package (steadytune_v1.proto); fine for
+  // grpcurl and other symbol-based clients.
+  new ReflectionService(loadReflectedProtos()).addToServer(server);
+
+  // Watchers are told on every setStatus, so only a change is passed on.
+  let current: ServingStatus | undefined;
+  const refreshHealth = (): void => {
+    const next: ServingStatus = !draining.signal.aborted && isReady(jobService, logger) ? 'SERVING' : 'NOT_SERVING';
+    if (next === current) return;
+    current = next;
+    for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, next);
+    logger.info('health status changed', { status: next });
+  };
+  refreshHealth();
+  const port = await bind(server, options.host, options.port);
+  const readinessTimer = setInterval(refreshHealth, options.readinessPollMs ?? 250);
+  readinessTimer.unref();
+
+  const drain = (): void => {
+    if (draining.signal.aborted) return;
+    draining.abort();
+    refreshHealth();
+  };
+
+  let closed: Promise<void> | undefined;
+  const close = (graceMs = 10_000): Promise<void> => {
+    closed ??= (async () => {
+      drain();
+      clearInterval(readinessTimer);
+      closing.abort();
+      // Health Watch streams never end on their own; they would hold tryShutdown to the timeout.
+      for (const watch of healthWatches) watch.emit('error', unavailable(DRAINING_MESSAGE));
+      const graceful = await shutdownWithin(server, graceMs);
+      if (!graceful) {
+        logger.warn('calls still open after the grace period; closing them', { graceMs });
+        server.forceShutdown();
+      }
+    })();
+    return closed;
+  };
+
+  return { port, refreshHealth, drain, close };
+}
+
+/** Adds grpc.health.v1.Health and returns the set of its open Watch calls. */
+function addHealthService(server: Server, health: HealthImplementation): ReadonlySet<EventEmitter> {
+  const watches = new Set<EventEmitter>();
+  health.addToServer({
+    addService: (definition, implementation) => {
+      // grpc-health-check types its handlers loosely; Watch is a server-streaming handler.
+      const watch = implementation['watch'] as ((call: ServerWritableStream<unknown, unknown>) => void) | undefined;
+      server.addService(definition, {
+        ...implementation,
+        watch: (call: ServerWritableStream<unknown, unknown>) => {
+          watches.add(call);
+          const forget = (): void => void watches.delete(call);
+          call.once('cancelled', forget);
+          call.once('finish', forget);
+          watch?.(call);
+        },
+      });
+    },
+  });
+  return watches;
+}
+
+function loadReflectedProtos(): ReturnType<typeof loadSync> {
+  const healthRoot = path.resolve(path.dirname(healthProtoPath), '../..');
+  return loadSync(REFLECTED_PROTO_FILES, { includeDirs: [PROTO_ROOT, healthRoot] });
+}
+
+function isReady(jobService: JobService, logger: Logger): boolean {
+  try {
+    return jobService.ready();
+  } catch (error) {
+    logger.warn('jobService.ready() threw; reporting NOT_SERVING', { error });
+    return false;
+  }
+}
+
+function bind(server: Server, host: string, port: number): Promise<number> {
+  // IPv6 literals need brackets in a gRPC target.
+  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+}
+
+/** True when every call ended on its own within graceMs. */
+function shutdownWithin(server: Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

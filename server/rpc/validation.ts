@@ -1,0 +1,278 @@
+// FineTuneSpec (wire) → JobSpec (domain): applies every default spec.proto documents and
+// reports every invalid field with its proto path. jobs/ receives only complete, valid specs.
+import {
+  BuiltinName,
+  BuiltinSplit,
+  type DatasetRef,
+  type FineTuneSpec,
+  type MethodSpec as WireMethodSpec,
+  type ModelSpec as WireModelSpec,
+  type OptimizerSpec as WireOptimizerSpec,
+} from '../../client/gen/steadytune/v1/spec.js';
+import type { Duration } from '../../client/gen/google/protobuf/duration.js';
+import type { MethodSpec, ModelSpec, OptimizerSpec } from '../engine/types.js';
+import type { DatasetSelection, ImbalanceSpec, JobSpec } from '../jobs/types.js';
+import { FieldViolations } from './field-violations.js';
+import {
+  ALPHA_SCHEDULES,
+  BUILTIN_NAMES,
+  IMBALANCE_KINDS,
+  LR_SCHEDULES,
+  OPTIMIZER_KINDS,
+  POOLINGS,
+} from './spec-enums.js';
+
+/** The paper's ten seeds: 42, 52, ..., 132. */
+export const DEFAULT_SEEDS: readonly number[] = Array.from({ length: 10 }, (_, i) => 42 + 10 * i);
+export const MAX_SEEDS = 32;
+/** Both built-ins are 28x28 digits / garments in ten classes. */
+const BUILTIN_CLASS_COUNT = 10;
+const DATASET_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Validates and defaults a whole spec; throws JobError('invalid_argument') listing every bad field. */
+export function toJobSpec(spec: FineTuneSpec, path = 'spec'): JobSpec {
+  const v = new FieldViolations();
+  const jobSpec = resolveSpec(v, spec, path);
+  v.throwIfAny('fine-tune spec');
+  return jobSpec;
+}
+
+/** Collects into `v` instead of throwing, so a request's other fields are reported too. */
+export function resolveSpec(v: FieldViolations, spec: FineTuneSpec, path: string): JobSpec {
+  const train = spec.train === undefined ? undefined : datasetSelection(v, spec.train, `${path}.train`, 'train');
+  if (spec.train === undefined) v.add(`${path}.train`, 'required');
+  const validation = resolveValidation(v, spec, train, path);
+  const classCount = knownClassCount(train);
+  const seeds = resolveSeeds(v, spec.seeds, `${path}.seeds`);
+  return {
+    train: train ?? PLACEHOLDER_SELECTION,
+    validation,
+    imbalance: resolveImbalance(v, spec, path),
+    run: {
+      model: resolveModel(v, spec.model, `${path}.model`, train),
+      method: resolveMethod(v, spec.method, `${path}.method`, classCount),
+      optimizer: resolveOptimizer(v, spec.optimizer, `${path}.optimizer`),
+      batchSize: v.integer(`${path}.batch_size`, spec.batchSize, 32, 1, 4096),
+      gradientAccumulation: v.integer(`${path}.gradient_accumulation`, spec.gradientAccumulation, 1, 1, 64),
+      epochs: v.integer(`${path}.epochs`, spec.epochs, 3, 1, 1000),
+      fullConflictEvery: spec.fullConflictEvery,
+    },
+    seeds,
+    maxRuntimeMs: resolveMaxRuntime(v, spec.maxRuntime, `${path}.max_runtime`),
+    ensemble: spec.ensemble,
+  };
+}
+
+// Only returned alongside violations (toJobSpec throws before anyone sees it).
+const PLACEHOLDER_SELECTION: DatasetSelection = {
+  source: { kind: 'builtin', name: 'mnist', split: 'train' },
+  classes: [],
+  maxExamples: 0,
+};
+
+/** A DatasetRef of a spec or of an Evaluate request; `role` picks the default built-in split. */
+export function datasetSelection(
+  v: FieldViolations,
+  ref: DatasetRef,
+  path: string,
+  role: 'train' | 'validation',
+): DatasetSelection | undefined {
+  const classes = resolveClasses(v, ref, path);
+  const source = ref.source;
+  if (source === undefined) {
+    v.add(path, 'one of builtin or dataset_id is required');
+    return undefined;
+  }
+  if (source.$case === 'datasetId') {
+    if (!DATASET_ID.test(source.value)) v.add(`${path}.dataset_id`, `must match ${DATASET_ID.source}`);
+    return { source: { kind: 'registered', datasetId: source.value }, classes, maxExamples: ref.maxExamples };
+  }
+  const builtin = source.value;
+  const name =
+    builtin.name === BuiltinName.BUILTIN_NAME_UNSPECIFIED
+      ? (v.add(`${path}.builtin.name`, 'required'), undefined)
+      : v.enumValue(`${path}.builtin.name`, builtin.name, BUILTIN_NAMES, 'BuiltinName');
+  const split = v.enumValue(
+    `${path}.builtin.split`,
+    builtin.split,
+    new Map<number, 'train' | 'validation'>([
+      [BuiltinSplit.BUILTIN_SPLIT_UNSPECIFIED, role],
+      [BuiltinSplit.BUILTIN_SPLIT_TRAIN, 'train'],
+      [BuiltinSplit.BUILTIN_SPLIT_VALIDATION, 'validation'],
+    ]),
+    'BuiltinSplit',
+  );
+  if (name !== undefined) {
+    classes.forEach((id, i) => {
+      if (id >= BUILTIN_CLASS_COUNT) v.add(`${path}.classes[${i}]`, `must be < ${BUILTIN_CLASS_COUNT} for ${name}`);
+    });
+  }
+  return {
+    source: { kind: 'builtin', name: name ?? 'mnist', split: split ?? role },
+    classes,
+    maxExamples: ref.maxExamples,
+  };
+}
+
+function resolveClasses(v: FieldViolations, ref: DatasetRef, path: string): number[] {
+  const seen = new Set<number>();
+  ref.classes.forEach((id, i) => {
+    if (seen.has(id)) v.add(`${path}.classes[${i}]`, `duplicate class id ${id}`);
+    seen.add(id);
+  });
+  if (ref.classes.length === 1) v.add(`${path}.classes`, 'a classifier needs at least 2 classes (or empty for all)');
+  return [...ref.classes];
+}
+
+// Default: the built-in's validation split with the training classes, so label spaces match.
+function resolveValidation(
+  v: FieldViolations,
+  spec: FineTuneSpec,
+  train: DatasetSelection | undefined,
+  path: string,
+): DatasetSelection {
+  if (spec.validation === undefined) {
+    if (train?.source.kind === 'builtin') {
+      return { source: { ...train.source, split: 'validation' }, classes: train.classes, maxExamples: 0 };
+    }
+    if (train !== undefined) v.add(`${path}.validation`, 'required when train is a registered dataset');
+    return PLACEHOLDER_SELECTION;
+  }
+  const validation = datasetSelection(v, spec.validation, `${path}.validation`, 'validation');
+  if (validation === undefined || train === undefined) return PLACEHOLDER_SELECTION;
+  // Empty classes inherit the training selection: "keep all" would relabel differently.
+  if (validation.classes.length === 0) return { ...validation, classes: train.classes };
+  const same =
+    validation.classes.length === train.classes.length && validation.classes.every((id, i) => id === train.classes[i]);
+  if (!same) v.add(`${path}.validation.classes`, 'must equal train.classes (same ids, same order) or be empty');
+  return validation;
+}
+
+function knownClassCount(train: DatasetSelection | undefined): number | undefined {
+  if (train === undefined) return undefined;
+  if (train.classes.length > 0) return train.classes.length;
+  return train.source.kind === 'builtin' ? BUILTIN_CLASS_COUNT : undefined;
+}
+
+function resolveSeeds(v: FieldViolations, seeds: readonly number[], path: string): number[] {
+  if (seeds.length === 0) return [...DEFAULT_SEEDS];
+  if (seeds.length > MAX_SEEDS) v.add(path, `at most ${MAX_SEEDS} seeds (got ${seeds.length})`);
+  const seen = new Set<number>();
+  seeds.forEach((seed, i) => {
+    if (seen.has(seed)) v.add(`${path}[${i}]`, `duplicate seed ${seed}`);
+    seen.add(seed);
+  });
+  return [...seeds];
+}
+
+function resolveImbalance(v: FieldViolations, spec: FineTuneSpec, path: string): ImbalanceSpec {
+  const imbalance = spec.imbalance;
+  if (imbalance === undefined) return { kind: 'none', ratio: 1, seed: 0 };
+  const kind = v.enumValue(`${path}.imbalance.kind`, imbalance.kind, IMBALANCE_KINDS, 'ImbalanceKind') ?? 'none';
+  if (kind === 'none') return { kind, ratio: 1, seed: imbalance.seed };
+  // No documented default for the ratio: an unset (zero) ratio with a real kind is a mistake.
+  const ratio = v.real(`${path}.imbalance.ratio`, imbalance.ratio, { min: 1, max: 1e6 });
+  return { kind, ratio, seed: imbalance.seed };
+}
+
+function resolveModel(v: FieldViolations, model: WireModelSpec | undefined, path: string, train?: DatasetSelection): ModelSpec {
+  const family = model?.family;
+  if (family === undefined) return { family: 'mlp', hiddenUnits: [256, 128], dropout: 0 };
+  if (family.$case === 'mlp') {
+    const mlp = family.value;
+    if (mlp.hiddenUnits.length > 16) v.add(`${path}.mlp.hidden_units`, 'at most 16 layers');
+    mlp.hiddenUnits.forEach((units, i) => v.integer(`${path}.mlp.hidden_units[${i}]`, units, units, 1, 16384));
+    return {
+      family: 'mlp',
+      hiddenUnits: mlp.hiddenUnits.length === 0 ? [256, 128] : [...mlp.hiddenUnits],
+      dropout: v.real(`${path}.mlp.dropout`, mlp.dropout, { min: 0, max: 1, openMax: true }),
+    };
+  }
+  const t = family.value;
+  const at = `${path}.transformer`;
+  // Built-ins are dense pixel vectors; a transformer needs token ids from a registered text set.
+  if (train?.source.kind === 'builtin') v.add(at, `needs a tokenized dataset; ${train.source.name} has feature vectors`);
+  const dModel = v.integer(`${at}.d_model`, t.dModel, 128, 1, 4096);
+  const heads = v.integer(`${at}.heads`, t.heads, 4, 1, 64);
+  if (dModel % heads !== 0) v.add(`${at}.heads`, `must divide d_model (${dModel})`);
+  return {
+    family: 'transformer',
+    dModel,
+    heads,
+    layers: v.integer(`${at}.layers`, t.layers, 2, 1, 48),
+    ffDim: v.integer(`${at}.ff_dim`, t.ffDim, 512, 1, 16384),
+    pooling: v.enumValue(`${at}.pooling`, t.pooling, POOLINGS, 'Pooling') ?? 'cls',
+    dropout: v.real(`${at}.dropout`, t.dropout, { min: 0, max: 1, openMax: true }),
+  };
+}
+
+// No method is the service's reason to exist: DSGD with its documented defaults.
+function resolveMethod(v: FieldViolations, method: WireMethodSpec | undefined, path: string, classCount?: number): MethodSpec {
+  const chosen = method?.method;
+  if (chosen === undefined) return { kind: 'dsgd', lambda: 1, schedule: 'linear' };
+  switch (chosen.$case) {
+    case 'fft':
+    case 'pcgrad':
+      return { kind: chosen.$case };
+    case 'dsgd':
+      return {
+        kind: 'dsgd',
+        lambda: v.real(`${path}.dsgd.lambda`, chosen.value.lambda ?? 1, { min: 0, max: 1 }),
+        schedule:
+          v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
+      };
+    case 'focal': {
+      const weights = chosen.value.classWeights;
+      weights.forEach((w, i) => v.real(`${path}.focal.class_weights[${i}]`, w, { min: 0 }));
+      if (weights.length > 0 && classCount !== undefined && weights.length !== classCount) {
+        v.add(`${path}.focal.class_weights`, `needs one weight per class (${classCount}), got ${weights.length}`);
+      }
+      return {
+        kind: 'focal',
+        gamma: v.real(`${path}.focal.gamma`, chosen.value.gamma ?? 2, { min: 0, max: 100 }),
+        ...(weights.length > 0 ? { classWeights: [...weights] } : {}),
+      };
+    }
+    case 'noisytune':
+      return { kind: 'noisytune', noise: v.real(`${path}.noisytune.noise`, chosen.value.noise ?? 0.15, { min: 0, max: 100 }) };
+    case 'lnsr':
+      return {
+        kind: 'lnsr',
+        noiseStd: v.real(`${path}.lnsr.noise_std`, chosen.value.noiseStd ?? 1, { min: 0, max: 100 }),
+        weight: v.real(`${path}.lnsr.weight`, chosen.value.weight ?? 0.15, { min: 0, max: 100 }),
+      };
+    case 'swa':
+      return { kind: 'swa', window: v.integer(`${path}.swa.window`, chosen.value.window, 5, 1, 1000) };
+  }
+}
+
+function resolveOptimizer(v: FieldViolations, optimizer: WireOptimizerSpec | undefined, path: string): OptimizerSpec {
+  const o: WireOptimizerSpec = optimizer ?? { kind: 0, learningRate: 0, momentum: 0, lrSchedule: 0 };
+  const kind = v.enumValue(`${path}.kind`, o.kind, OPTIMIZER_KINDS, 'OptimizerKind') ?? 'adamw';
+  if (o.momentum !== 0 && kind !== 'sgd') v.add(`${path}.momentum`, 'applies to OPTIMIZER_KIND_SGD only');
+  return {
+    kind,
+    learningRate: v.real(`${path}.learning_rate`, o.learningRate === 0 ? 1e-3 : o.learningRate, {
+      min: 0,
+      max: 10,
+      openMin: true,
+    }),
+    weightDecay: v.real(`${path}.weight_decay`, o.weightDecay ?? (kind === 'adamw' ? 0.01 : 0), { min: 0, max: 10 }),
+    beta1: v.real(`${path}.beta1`, o.beta1 ?? 0.9, { min: 0, max: 1, openMax: true }),
+    beta2: v.real(`${path}.beta2`, o.beta2 ?? 0.999, { min: 0, max: 1, openMax: true }),
+    epsilon: v.real(`${path}.epsilon`, o.epsilon ?? 1e-8, { min: 0, max: 1, openMin: true }),
+    momentum: v.real(`${path}.momentum`, o.momentum, { min: 0, max: 1, openMax: true }),
+    warmupFraction: v.real(`${path}.warmup_fraction`, o.warmupFraction ?? 0.1, { min: 0, max: 1, openMax: true }),
+    lrSchedule: v.enumValue(`${path}.lr_schedule`, o.lrSchedule, LR_SCHEDULES, 'LrSchedule') ?? 'linear',
+    clipNorm: v.real(`${path}.clip_norm`, o.clipNorm ?? 1, { min: 0 }),
+  };
+}
+
+function resolveMaxRuntime(v: FieldViolations, duration: Duration | undefined, path: string): number {
+  if (duration === undefined) return 0;
+  const { seconds, nanos } = duration;
+  const ms = seconds * 1000 + Math.floor(nanos / 1e6);
+  if (seconds < 0 || nanos < 0 || nanos >= 1e9) v.add(path, 'must be a non-negative google.protobuf.Duration');
+  else if (ms <= 0) v.add(path, 'must be at least 1ms when set (leave unset for no limit)');
+  return ms;
+}
