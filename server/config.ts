@@ -6,6 +6,7 @@
 //   STEADYTUNE_CONCURRENCY   worker threads training at once (1..64)     default 2
 //   STEADYTUNE_BACKEND       tensorflow | wasm | cpu | auto              default auto
 //   STEADYTUNE_LOG_LEVEL     debug | info | warn | error                 default info
+//   STEADYTUNE_METRICS_PORT  Prometheus /metrics port (0 = any free port) default 9464
 //
 // Every invalid value is reported at once, so a bad deployment fails on the first start.
 import path from 'node:path';
@@ -23,6 +24,7 @@ export interface Config {
   readonly concurrency: number;
   readonly backend: BackendChoice;
   readonly logLevel: LogLevel;
+  readonly metricsPort: number;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     concurrency: integer('STEADYTUNE_CONCURRENCY', 2, 1, 64),
     backend: oneOf('STEADYTUNE_BACKEND', 'auto', BACKEND_CHOICES),
     logLevel: oneOf('STEADYTUNE_LOG_LEVEL', 'info', LOG_LEVELS),
+    metricsPort: integer('STEADYTUNE_METRICS_PORT', 9464, 0, 65535),
   };
   if (/\s/.test(config.host)) problems.push(`STEADYTUNE_HOST=${JSON.stringify(config.host)}: must not contain spaces`);
   if (problems.length > 0) throw new ConfigError(problems);

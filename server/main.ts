@@ -10,6 +10,13 @@ import { InMemoryJobStore } from './jobs/store.js';
 import { WorkerPool } from './jobs/worker-pool.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import {
+  JobMetricsRecorder,
+  SteadytuneMetrics,
+  rpcMetricsInterceptor,
+  startMetricsServer,
+  startTracing,
+} from './observability/index.js';
 import { startServer } from './rpc/server.js';
 
 /** How long calls still open at shutdown may take before they are cut. */
@@ -20,6 +27,8 @@ const SHUTDOWN_DEADLINE_MS = 90_000;
 export interface RunningSteadytune {
   readonly port: number;
   readonly jobService: EmbeddedJobService;
+  /** Port of the Prometheus /metrics endpoint. */
+  readonly metricsPort: number;
   /** Health NOT_SERVING, refuse new calls, stop the jobs, then close the server. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -34,9 +43,16 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     },
     logger: logger.child({ component: 'workers' }),
   });
+  const metrics = new SteadytuneMetrics();
+  metrics.bindWorkerPool(pool);
+  // Metrics follow the store and the event log, so worker-thread telemetry (posted to this
+  // thread and appended to the log) reaches the one registry without the jobs layer knowing.
+  const jobMetrics = new JobMetricsRecorder(metrics, {
+    onError: (error) => logger.warn('metrics update failed', { error }),
+  });
   const jobService = new EmbeddedJobService({
-    store: new InMemoryJobStore(),
-    eventLog: new InMemoryEventLog(clock),
+    store: jobMetrics.observeStore(new InMemoryJobStore()),
+    eventLog: jobMetrics.observeEventLog(new InMemoryEventLog(clock)),
     pool,
     modelDir: path.join(config.dataDir, 'models'),
     clock,
@@ -49,11 +65,14 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     host: config.host,
     jobService,
     logger: logger.child({ component: 'rpc' }),
+    interceptors: [rpcMetricsInterceptor(metrics)],
   });
+  const metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.host, registry: metrics.registry });
   try {
     await jobService.startWorkers();
   } catch (error) {
     await server.close(0);
+    await metricsServer.close();
     throw error;
   }
   server.refreshHealth();
@@ -64,10 +83,11 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
       server.drain();
       await jobService.shutdown();
       await server.close(graceMs);
+      await metricsServer.close();
     })();
     return stopping;
   };
-  return { port: server.port, jobService, stop };
+  return { port: server.port, jobService, metricsPort: metricsServer.port, stop };
 }
 
 async function main(): Promise<void> {

@@ -49,8 +49,8 @@ export function columnSums(m: tf.Tensor2D): tf.Tensor1D {
 }
 
 /**
- * x [n, in] -> x W + b, with W [in, out] and b [out]. The backward pass transposes whichever of
- * x or dy is narrower (transposes cost per element and are slow on wasm), and sums the bias
+ * x [n, in] -> x W + b, with W [in, out] and b [out]. The backward pass transposes as few
+ * elements as it can (transposes cost per element and are slow on wasm), and sums the bias
  * gradient with a matMul.
  */
 export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
@@ -62,9 +62,11 @@ export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [savedInput, savedWeights] = saved as [tf.Tensor2D, tf.Tensor2D];
         const [inDim, outDim] = savedWeights.shape;
+        const rows = savedInput.shape[0];
         const dInput = tf.matMul(dy, tf.transpose(savedWeights));
+        // dW = x^T dy, or (dy^T x)^T: pick the one that transposes fewer elements.
         const dWeights =
-          inDim <= outDim
+          rows * inDim <= rows * outDim + inDim * outDim
             ? tf.matMul(tf.transpose(savedInput), dy)
             : tf.transpose(tf.matMul(tf.transpose(dy), savedInput));
         return [dInput, dWeights, columnSums(dy)];
@@ -96,17 +98,34 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+const GELU_CUBIC = 0.044715;
+
 /**
  * GELU, tanh approximation (as in BERT), written as x * sigmoid(2u), which equals
  * 0.5 x (1 + tanh(u)) exactly: wasm's Sigmoid is vectorised, its Tanh is ~8x slower.
- * x^3 is two multiplies because tf.pow is slow.
+ * x^3 is multiplies because tf.pow is slow; the hand-written gradient needs ~half the ops
+ * autodiff would emit on the largest activation of the model.
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => {
-    const cube = tf.mul(tf.mul(x, x), x);
-    const twiceInner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * SQRT_2_OVER_PI);
-    return tf.mul(x, tf.sigmoid(twiceInner)) as T;
+  const activation = tf.customGrad((...args) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const square = tf.mul(input, input);
+    // 2u = 2 sqrt(2/pi) (x + a x^3) = x (2 sqrt(2/pi)) (1 + a x^2)
+    const twiceInner = tf.mul(tf.mul(input, tf.add(tf.mul(square, GELU_CUBIC), 1)), 2 * SQRT_2_OVER_PI);
+    const gate = tf.sigmoid(twiceInner);
+    save([input, square, gate]);
+    return {
+      value: tf.mul(input, gate),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedInput, savedSquare, savedGate] = saved;
+        // d/dx [x s(2u)] = s + x s (1 - s) 2u', with 2u' = 2 sqrt(2/pi) (1 + 3a x^2)
+        const twiceInnerSlope = tf.mul(tf.add(tf.mul(savedSquare, 3 * GELU_CUBIC), 1), 2 * SQRT_2_OVER_PI);
+        const gateSlope = tf.mul(tf.mul(savedGate, tf.sub(1, savedGate)), twiceInnerSlope);
+        return tf.mul(dy, tf.add(savedGate, tf.mul(savedInput, gateSlope)));
+      },
+    };
   });
+  return activation(x) as T;
 }
 
 /**

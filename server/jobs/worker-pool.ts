@@ -80,6 +80,16 @@ export class WorkerPool {
   private closing = false;
   private readonly workerUrl: URL;
 
+  /** Tasks waiting for a free worker (the queue-depth gauge). */
+  queuedTasks(): number {
+    return this.queue.length;
+  }
+
+  /** Workers running a task now (the utilisation gauge). */
+  busyWorkers(): number {
+    return [...this.slots].filter((slot) => slot.task !== undefined).length;
+  }
+
   constructor(private readonly options: WorkerPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) throw new Error(`pool size must be >= 1, got ${options.size}`);
     this.workerUrl = options.workerUrl ?? new URL('./worker-entry.ts', import.meta.url);

@@ -28,7 +28,7 @@ export async function startTestServer(options: { concurrency?: number } = {}): P
   // STEADYTUNE_TEST_LOG_LEVEL=debug shows the server's logs while debugging a test.
   const level = process.env['STEADYTUNE_TEST_LOG_LEVEL'] as LogLevel | undefined;
   const app = await startSteadytune(
-    { port: 0, host: '127.0.0.1', dataDir, concurrency: options.concurrency ?? 2, backend: 'auto', logLevel: 'info' },
+    { port: 0, host: '127.0.0.1', dataDir, concurrency: options.concurrency ?? 2, backend: 'auto', logLevel: 'info', metricsPort: 0 },
     level === undefined ? silentLogger : createLogger({ level, write: (line) => void process.stderr.write(line) }),
   );
   const address = `127.0.0.1:${app.port}`;

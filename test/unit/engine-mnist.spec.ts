@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { createMethod } from '../../server/engine/methods/index.js';
 import { train } from '../../server/engine/trainer.js';
 import type { ExampleSet, MethodSpec } from '../../server/engine/types.js';
 import { optimizerSpec, runSpec, silentHooks } from './engine-fixtures.js';
@@ -65,12 +64,6 @@ describe('long-tailed mnist digits, MLP on wasm', () => {
 
   for (const method of methods) {
     it(`${method.kind} reaches balanced accuracy well above chance`, async (t) => {
-      try {
-        createMethod(method).dispose?.();
-      } catch (error) {
-        t.skip(`method '${method.kind}' not available yet: ${(error as Error).message}`);
-        return;
-      }
       const started = performance.now();
       const outcome = await train({
         spec: runSpec(method, {

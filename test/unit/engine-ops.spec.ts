@@ -84,9 +84,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([a, b]);
     });
 
-    for (const [inDim, outDim] of [[4, 2], [2, 5], [3, 3]]) {
-      test(`denseLayer ${inDim}->${outDim} matches matMul + bias in value and gradient`, () => {
-        const x = seededNormal([3, inDim], 5);
+    // [8, 6] -> 2 takes the (dy^T x)^T path for the kernel gradient, the others x^T dy.
+    for (const [rows, inDim, outDim] of [[3, 4, 2], [3, 2, 5], [3, 3, 3], [8, 6, 2]]) {
+      test(`denseLayer [${rows}, ${inDim}] -> ${outDim} matches matMul + bias in value and gradient`, () => {
+        const x = seededNormal([rows, inDim], 5);
         const w = seededNormal([inDim, outDim], 6);
         const bias = tf.linspace(-1, 1, outDim);
         const ours = valueAndGrads(

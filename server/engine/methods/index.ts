@@ -3,7 +3,10 @@ import type { TrainingMethod } from './method.js';
 import { createDsgd } from './dsgd.js';
 import { createFft } from './fft.js';
 import { createFocal } from './focal.js';
+import { createLnsr } from './lnsr.js';
+import { createNoisyTune } from './noisytune.js';
 import { createPcgrad } from './pcgrad.js';
+import { createSwa } from './swa.js';
 
 export type { TrainingMethod } from './method.js';
 
@@ -19,9 +22,10 @@ export function createMethod(spec: MethodSpec): TrainingMethod {
     case 'pcgrad':
       return createPcgrad();
     case 'noisytune':
+      return createNoisyTune(spec.noise);
     case 'lnsr':
+      return createLnsr(spec.noiseStd, spec.weight);
     case 'swa':
-      // TODO(lead): wire in ./noisytune.js, ./lnsr.js, ./swa.js once they land.
-      throw new Error(`method '${spec.kind}' is not implemented in the engine yet`);
+      return createSwa(spec.window);
   }
 }

@@ -1,0 +1,218 @@
+// Step throughput per method, model and backend, in one process so the ratios share a machine
+// state. Variants are interleaved in rounds (A B C A B C ...) so drift from other load on the
+// machine spreads over all of them; each figure is the median step time.
+//
+//   npm run bench:throughput -- [--quick] [--backends=wasm,cpu] [--models=mlp,transformer]
+//                               [--cpu-transformer]   (the transformer on cpu: ~10 s/step)
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../server/engine/backend.js';
+import { disposeBatch, makeBatch } from '../../server/engine/batching.js';
+import { createMethod } from '../../server/engine/methods/index.js';
+import type { TrainingMethod } from '../../server/engine/methods/method.js';
+import type { ClassifierModel } from '../../server/engine/models/classifier.js';
+import { createMlp } from '../../server/engine/models/mlp.js';
+import { createTransformerClassifier } from '../../server/engine/models/transformer.js';
+import { createOptimizer, type ParameterOptimizer } from '../../server/engine/optimizer.js';
+import { seededRandom } from '../../server/engine/random.js';
+import { optimizerStep } from '../../server/engine/step.js';
+import type { BackendName, ExampleSet, MethodSpec, OptimizerSpec, RunSpec } from '../../server/engine/types.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(`--${name}`);
+const listOption = (name: string, fallback: string[]): string[] =>
+  args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1].split(',') ?? fallback;
+
+const BATCH = 32;
+const OPTIMIZER: OptimizerSpec = {
+  kind: 'adamw', learningRate: 1e-4, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+  momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
+};
+const DSGD: MethodSpec = { kind: 'dsgd', lambda: 1, schedule: 'linear' };
+
+interface Workload {
+  readonly label: string;
+  readonly build: (seed: number) => ClassifierModel;
+  readonly data: ExampleSet;
+  readonly rounds: number;
+  readonly stepsPerRound: number;
+}
+
+/** Each variant: how one optimizer step runs. */
+interface Variant {
+  readonly label: string;
+  readonly method: MethodSpec;
+  /** 'bare': method gradient + update only; 'trainer': the trainer's optimizerStep with telemetry. */
+  readonly path: 'bare' | 'trainer';
+  readonly fullConflict?: boolean;
+}
+
+const VARIANTS: readonly Variant[] = [
+  { label: 'FFT', method: { kind: 'fft' }, path: 'bare' },
+  { label: 'DSGD', method: DSGD, path: 'bare' },
+  { label: 'DSGD + head telemetry', method: DSGD, path: 'trainer' },
+  { label: 'DSGD + full conflict', method: DSGD, path: 'trainer', fullConflict: true },
+  { label: 'PCGrad', method: { kind: 'pcgrad' }, path: 'bare' },
+];
+
+function mlpWorkload(quick: boolean): Workload {
+  const dim = 784;
+  const count = BATCH * 8;
+  const random = seededRandom(1);
+  const values = Float32Array.from({ length: count * dim }, () => random.next());
+  const labels = Int32Array.from({ length: count }, () => Math.floor(random.next() * 10));
+  return {
+    label: 'MLP 784-400-200-10',
+    build: (seed) => createMlp({ family: 'mlp', hiddenUnits: [400, 200], dropout: 0.1 }, dim, 10, seed),
+    data: { inputs: { kind: 'features', values, dim }, labels, numClasses: 10 },
+    rounds: quick ? 4 : 12,
+    stepsPerRound: quick ? 3 : 4,
+  };
+}
+
+function transformerWorkload(quick: boolean): Workload {
+  const seqLen = 64;
+  const vocabSize = 5000;
+  const count = BATCH * 4;
+  const random = seededRandom(2);
+  // Real lengths 16..64, [CLS]-like id 1 first, then padding: the mask does real work.
+  const ids = new Int32Array(count * seqLen);
+  for (let row = 0; row < count; row++) {
+    const length = 16 + Math.floor(random.next() * (seqLen - 15));
+    for (let position = 0; position < length; position++) {
+      ids[row * seqLen + position] = position === 0 ? 1 : 2 + Math.floor(random.next() * (vocabSize - 2));
+    }
+  }
+  const labels = Int32Array.from({ length: count }, () => Math.floor(random.next() * 2));
+  return {
+    label: 'transformer d128 h4 L4 ff512, 64 tokens',
+    build: (seed) =>
+      createTransformerClassifier(
+        { family: 'transformer', dModel: 128, heads: 4, layers: 4, ffDim: 512, pooling: 'cls', dropout: 0.1 },
+        { vocabSize, seqLen, hasSegments: false },
+        2,
+        seed,
+      ),
+    data: { inputs: { kind: 'tokens', ids, seqLen, vocabSize }, labels, numClasses: 2 },
+    rounds: quick ? 1 : 3,
+    stepsPerRound: 2,
+  };
+}
+
+interface Runner {
+  readonly variant: Variant;
+  readonly model: ClassifierModel;
+  readonly method: TrainingMethod;
+  readonly optimizer: ParameterOptimizer;
+  readonly times: number[];
+  step: number;
+}
+
+const TOTAL_STEPS = 1000;
+
+async function runStep(runner: Runner, workload: Workload): Promise<void> {
+  const { variant, model, method, optimizer } = runner;
+  const count = workload.data.labels.length;
+  const first = (runner.step * BATCH) % count;
+  const indices = Int32Array.from({ length: BATCH }, (_, i) => (first + i) % count);
+  const started = performance.now();
+  if (variant.path === 'bare') {
+    const batch = makeBatch(workload.data.inputs, workload.data.labels, indices);
+    const loss = tf.tidy(() => {
+      const { grads, forward } = method.gradient({
+        model, batch, step: runner.step, totalSteps: TOTAL_STEPS, dropoutSeed: runner.step, noiseSeed: runner.step,
+      });
+      optimizer.applyGradients(grads, OPTIMIZER.learningRate);
+      return tf.sum(forward.correct);
+    });
+    await loss.data();
+    loss.dispose();
+    disposeBatch(batch);
+  } else {
+    const spec: RunSpec = {
+      model: { family: 'mlp', hiddenUnits: [], dropout: 0 }, method: variant.method, optimizer: OPTIMIZER,
+      batchSize: BATCH, gradientAccumulation: 1, epochs: 1, seed: 7, fullConflictEvery: variant.fullConflict ? 1 : 0,
+    };
+    const result = optimizerStep({
+      model, method, optimizer, spec, train: workload.data, microBatches: [indices], firstMicroBatch: runner.step,
+      step: runner.step, totalSteps: TOTAL_STEPS, learningRate: OPTIMIZER.learningRate,
+      withFullConflict: variant.fullConflict === true,
+    });
+    await result.readout.data();
+    result.readout.dispose();
+  }
+  runner.times.push(performance.now() - started);
+  runner.step += 1;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+async function measure(workload: Workload, backend: BackendName): Promise<void> {
+  const runners: Runner[] = VARIANTS.map((variant) => {
+    const model = workload.build(42);
+    return {
+      variant, model, method: createMethod(variant.method), optimizer: createOptimizer(OPTIMIZER, model.trainable),
+      times: [], step: 0,
+    };
+  });
+  const parameters = runners[0].model.trainable.reduce((sum, variable) => sum + variable.size, 0);
+  for (const runner of runners) {
+    await runStep(runner, workload); // warm-up: kernel setup, first allocations
+    runner.times.length = 0;
+  }
+  const tensorsBefore = tf.memory().numTensors;
+  for (let round = 0; round < workload.rounds; round++) {
+    for (const runner of runners) {
+      for (let i = 0; i < workload.stepsPerRound; i++) await runStep(runner, workload);
+    }
+  }
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  const baseline = median(runners[0].times);
+  console.log(`\n### ${workload.label} (${(parameters / 1e6).toFixed(2)}M params), batch ${BATCH}, ${backend}`);
+  console.log('| method | ms/step (median) | steps/s | / FFT | steps |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const runner of runners) {
+    const ms = median(runner.times);
+    console.log(`| ${runner.variant.label} | ${ms.toFixed(1)} | ${(1000 / ms).toFixed(2)} | ${(ms / baseline).toFixed(2)} | ${runner.times.length} |`);
+  }
+  if (leaked !== 0) console.log(`(tensor count changed by ${leaked} during measurement)`);
+  for (const runner of runners) {
+    runner.method.dispose?.();
+    runner.optimizer.dispose();
+    runner.model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const quick = flag('quick');
+  const backends = listOption('backends', ['tensorflow', 'wasm', 'cpu']) as BackendName[];
+  const models = listOption('models', ['mlp', 'transformer']);
+  const cpus = os.cpus();
+  console.log(`# steadytune throughput — ${new Date().toISOString()}`);
+  console.log(`CPU: ${cpus[0]?.model ?? 'unknown'} x${cpus.length}; Node ${process.version}; tfjs ${tf.version.tfjs}`);
+  console.log(`load average at start: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+  for (const backend of backends) {
+    try {
+      const selection = await selectBackend(backend);
+      console.log(`\n## backend ${selection.name}`);
+    } catch (error) {
+      console.log(`\n## backend ${backend}: skipped (${error instanceof Error ? error.message.split(':')[0] : error})`);
+      continue;
+    }
+    if (models.includes('mlp')) await measure(mlpWorkload(quick), backend);
+    if (models.includes('transformer')) {
+      if (backend === 'cpu' && !flag('cpu-transformer')) {
+        console.log('\n(transformer on cpu skipped: ~10 s/step; pass --cpu-transformer to include it)');
+      } else {
+        await measure(transformerWorkload(quick), backend);
+      }
+    }
+  }
+  console.log(`\nload average at end: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+}
+
+await main();
