@@ -100,6 +100,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
+  // Before the server exists: the gRPC instrumentation hooks Server.register. Off unless
+  // OTEL_EXPORTER_OTLP_ENDPOINT (or STEADYTUNE_OTEL=1) is set.
+  const tracing = startTracing();
   const app = await startSteadytune(config, logger);
   logger.info('steadytune ready', {
     port: app.port,
@@ -107,6 +110,8 @@ async function main(): Promise<void> {
     concurrency: config.concurrency,
     backend: config.backend,
     dataDir: config.dataDir,
+    metricsPort: app.metricsPort,
+    tracing: tracing.enabled,
   });
 
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -120,7 +125,7 @@ async function main(): Promise<void> {
       logger.error('shutdown did not finish in time; exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
-    app.stop().then(
+    app.stop().then(() => tracing.shutdown()).then(
       () => {
         logger.info('stopped');
         process.exit(0);
