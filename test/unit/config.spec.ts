@@ -12,6 +12,7 @@ describe('configuration from the environment', () => {
       concurrency: 2,
       backend: 'auto',
       logLevel: 'info',
+      metricsPort: 9464,
     });
   });
 
@@ -24,10 +25,11 @@ describe('configuration from the environment', () => {
         STEADYTUNE_CONCURRENCY: '4',
         STEADYTUNE_BACKEND: 'WASM',
         STEADYTUNE_LOG_LEVEL: 'debug',
+        STEADYTUNE_METRICS_PORT: '0',
       },
       '/srv',
     );
-    assert.deepEqual(config, { port: 0, host: '127.0.0.1', dataDir: '/var/lib/steadytune', concurrency: 4, backend: 'wasm', logLevel: 'debug' });
+    assert.deepEqual(config, { port: 0, host: '127.0.0.1', dataDir: '/var/lib/steadytune', concurrency: 4, backend: 'wasm', logLevel: 'debug', metricsPort: 0 });
   });
 
   it('reports every invalid variable at once', () => {
