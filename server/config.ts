@@ -8,8 +8,29 @@
 //   STEADYTUNE_LOG_LEVEL     debug | info | warn | error                 default info
 //   STEADYTUNE_METRICS_PORT  Prometheus /metrics port (0 = any free port) default 9464
 //
+// Authentication (api-config.ts). Tokens are given as sha256 hex digests, never in the clear
+// (`npm run -s token -- new <tenant>` makes a token and its digest). Unset both: authentication is off and
+// every caller is tenant "default" (a warning is logged). Health and reflection never need one.
+//   STEADYTUNE_TOKENS        tenant:sha256hex[,tenant:sha256hex...]
+//   STEADYTUNE_TOKENS_FILE   YAML or JSON list: [{tenant: acme, sha256: <64 hex>}, ...]
+//
+// TLS (PEM files; unset = plaintext):
+//   STEADYTUNE_TLS_CERT      server certificate chain                    with STEADYTUNE_TLS_KEY
+//   STEADYTUNE_TLS_KEY       its private key
+//   STEADYTUNE_TLS_CLIENT_CA CA of client certificates: set = mutual TLS, clients must present one
+//
+// Limits (0 = no limit where allowed):
+//   STEADYTUNE_MAX_MESSAGE_BYTES          largest request (RESOURCE_EXHAUSTED)   default 4194304
+//   STEADYTUNE_MAX_PREDICT_EXAMPLES       examples per Predict (INVALID_ARGUMENT) default 1024
+//   STEADYTUNE_MAX_ACTIVE_JOBS_PER_TENANT queued+running jobs of one tenant      default 16
+//   STEADYTUNE_MAX_ACTIVE_JOBS            queued+running jobs of all tenants     default 64
+//   STEADYTUNE_MAX_STREAMS_PER_JOB        open StreamMetrics calls on one job    default 16
+//   STEADYTUNE_MAX_STREAMS                open StreamMetrics calls in all        default 1024
+// Over a job or stream cap the call gets RESOURCE_EXHAUSTED with a google.rpc.RetryInfo delay.
+//
 // Every invalid value is reported at once, so a bad deployment fails on the first start.
 import path from 'node:path';
+import { loadApiConfig, type ApiConfig, type EnvReader } from './api-config.js';
 import type { BackendName } from './engine/types.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -25,6 +46,8 @@ export interface Config {
   readonly backend: BackendChoice;
   readonly logLevel: LogLevel;
   readonly metricsPort: number;
+  /** Authentication, TLS and request limits; the rpc layer's defaults (auth off) when absent. */
+  readonly api?: ApiConfig;
 }
 
 export class ConfigError extends Error {
@@ -59,6 +82,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     return match;
   };
 
+  const reader: EnvReader = {
+    optional: (name) => {
+      const value = env[name]?.trim();
+      return value === undefined || value === '' ? undefined : value;
+    },
+    integer,
+    problem: (message) => void problems.push(message),
+  };
+
   const config: Config = {
     port: integer('STEADYTUNE_PORT', 50051, 0, 65535),
     host: read('STEADYTUNE_HOST', '0.0.0.0'),
@@ -67,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     backend: oneOf('STEADYTUNE_BACKEND', 'auto', BACKEND_CHOICES),
     logLevel: oneOf('STEADYTUNE_LOG_LEVEL', 'info', LOG_LEVELS),
     metricsPort: integer('STEADYTUNE_METRICS_PORT', 9464, 0, 65535),
+    api: loadApiConfig(reader, cwd),
   };
   if (/\s/.test(config.host)) problems.push(`STEADYTUNE_HOST=${JSON.stringify(config.host)}: must not contain spaces`);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -66,6 +66,7 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     jobService,
     logger: logger.child({ component: 'rpc' }),
     interceptors: [rpcMetricsInterceptor(metrics)],
+    ...config.api, // tokens, TLS, limits
   });
   const metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.host, registry: metrics.registry });
   try {

@@ -147,7 +147,7 @@ export class SteadytuneClient {
     } while (pageToken !== '');
   }
 
-  /** Idempotent: cancelling a cancelling or finished job just returns it. */
+  /** Safe to retry: a CANCELLING job is returned as it is; a finished job answers FAILED_PRECONDITION. */
   async cancelJob(jobId: string, options: RequestOptions = {}): Promise<Job> {
     const response = await this.unary(this.trainer.cancelJob, { jobId }, true, options);
     return requireJob(response.job, 'CancelJob');

@@ -4,9 +4,34 @@
 //   here the operand is transposed explicitly and the product is always NN.
 // - the stock tf.gather gradient needs UnsortedSegmentSum, which wasm lacks (and which takes
 //   minutes on cpu); tf.scatterND sums duplicate indices and exists on every backend.
+// - where the engine's kernels are registered (wasm, cpu: kernels/), transposes, column sums,
+//   batched and transposed-operand products go through them (see bench/README.md for the
+//   measured gains); elsewhere the stock ops below compute the same values.
 import * as tf from '@tensorflow/tfjs';
+import {
+  batchedTranspose,
+  columnSumsOf,
+  denseLayout,
+  fastKernelsActive,
+  matMulOf,
+  stridedMatMul,
+  transpose2d,
+} from './kernels/index.js';
 
-const transposeLastTwo = (x: tf.Tensor3D): tf.Tensor3D => tf.transpose(x, [0, 2, 1]);
+/** The SIMD matMul tiles 4 output columns at a time; other widths take the stock path. */
+const fitsSimdTile = (columns: number): boolean => columns % 4 === 0;
+
+const transposeLastTwo = (x: tf.Tensor3D): tf.Tensor3D =>
+  fastKernelsActive() ? batchedTranspose(x) : tf.transpose(x, [0, 2, 1]);
+
+/** x^T; the stock wasm Transpose is ~10x slower on power-of-two shapes like [2048, 128]. */
+const transposeMatrix = (x: tf.Tensor2D): tf.Tensor2D => (fastKernelsActive() ? transpose2d(x) : tf.transpose(x));
+
+/** a^T b with a [k, m], b [k, n]: read transposed in place where the kernels allow. */
+function transposedTimes(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (fastKernelsActive() && fitsSimdTile(b.shape[1])) return matMulOf(a, b, true);
+  return tf.matMul(transposeMatrix(a), b);
+}
 
 /** a [m, k] x b [k, n] -> [m, n]; the gradient is two NN matMuls against explicit transposes. */
 export function denseMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
@@ -17,7 +42,7 @@ export function denseMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
       value: tf.matMul<tf.Tensor2D>(left, right),
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [savedA, savedB] = saved as [tf.Tensor2D, tf.Tensor2D];
-        return [tf.matMul(dy, tf.transpose(savedB)), tf.matMul(tf.transpose(savedA), dy)];
+        return [tf.matMul(dy, transposeMatrix(savedB)), transposedTimes(savedA, dy)];
       },
     };
   });
@@ -26,13 +51,24 @@ export function denseMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 /** a [batch, m, k] x b [batch, k, n] -> [batch, m, n], NN in the forward and backward pass. */
 export function batchedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  const product = tf.customGrad((...args) => {
+  const [batch, m, k] = a.shape;
+  const n = b.shape[2];
+  const fast = fastKernelsActive() && fitsSimdTile(n) && fitsSimdTile(k);
+  // The kernel reads A^T in place: dB = A^T dY needs no transpose, dA = dY B^T one of B.
+  const product = (left: tf.Tensor3D, right: tf.Tensor3D, rows: number, inner: number, cols: number, transposeLeft: boolean): tf.Tensor3D =>
+    stridedMatMul(left, right, {
+      m: rows, k: inner, n: cols, outerCount: batch, innerCount: 1,
+      a: denseLayout(rows, inner, transposeLeft),
+      b: denseLayout(inner, cols), c: denseLayout(rows, cols),
+    }, [batch, rows, cols]) as tf.Tensor3D;
+  const batched = tf.customGrad((...args) => {
     const [left, right, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
     save([left, right]);
     return {
-      value: tf.matMul<tf.Tensor3D>(left, right),
+      value: fast ? product(left, right, m, k, n, false) : tf.matMul<tf.Tensor3D>(left, right),
       gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
         const [savedA, savedB] = saved as [tf.Tensor3D, tf.Tensor3D];
+        if (fast) return [product(dy, transposeLastTwo(savedB), m, n, k, false), product(savedA, dy, k, m, n, true)];
         return [
           tf.matMul(dy, transposeLastTwo(savedB)),
           tf.matMul(transposeLastTwo(savedA), dy),
@@ -40,36 +76,78 @@ export function batchedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
       },
     };
   });
-  return product(a, b) as tf.Tensor3D;
+  return batched(a, b) as tf.Tensor3D;
 }
 
 /** Column sums of m [n, k] -> [k], as a 1 x n matMul: tf.sum over axis 0 is ~30x slower on wasm. */
 export function columnSums(m: tf.Tensor2D): tf.Tensor1D {
+  // The 1 x n matMul makes XNNPACK pack all of m as weights: ~1 ms for [2048, 128].
+  if (fastKernelsActive()) return columnSumsOf(m);
   return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m.shape[0]]), m), [m.shape[1]]));
 }
 
+export interface DenseOptions {
+  /** 'relu' fuses the activation into the product (one kernel on wasm); default 'linear'. */
+  readonly activation?: 'linear' | 'relu';
+  /**
+   * false when x is data, not a function of any parameter (an MLP's first layer): the
+   * input gradient, a full-size product, is then never computed (x gets no gradient at all).
+   */
+  readonly inputGradient?: boolean;
+}
+
 /**
- * x [n, in] -> x W + b, with W [in, out] and b [out]. The backward pass transposes as few
- * elements as it can (transposes cost per element and are slow on wasm), and sums the bias
- * gradient with a matMul.
+ * x [n, in] -> act(x W + b), with W [in, out] and b [out]. The forward is one fused
+ * matMul + bias (+ relu); the backward transposes as few elements as it can (transposes cost
+ * per element and are slow on wasm) and sums the bias gradient without tf.sum over axis 0.
  */
-export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, options: DenseOptions = {}): tf.Tensor2D {
+  const activation = options.activation ?? 'linear';
+  const inputGradient = options.inputGradient ?? true;
+  const forward = (input: tf.Tensor2D, weights: tf.Tensor2D, offset: tf.Tensor1D): tf.Tensor2D =>
+    tf.fused.matMul({ a: input, b: weights, bias: offset, activation }) as tf.Tensor2D;
+  const backward = (dy: tf.Tensor2D, input: tf.Tensor2D, weights: tf.Tensor2D, output: tf.Tensor2D): tf.Tensor[] => {
+    // relu'(z) from the output: z > 0 exactly where relu(z) > 0.
+    const dPre: tf.Tensor2D = activation === 'relu' ? tf.mul(dy, tf.step(output)) : dy;
+    const [inDim, outDim] = weights.shape;
+    const rows = input.shape[0];
+    let dWeights: tf.Tensor2D;
+    if (fastKernelsActive()) {
+      dWeights = transposedTimes(input, dPre);
+    } else {
+      // dW = x^T dy, or (dy^T x)^T: pick the one that transposes fewer elements.
+      dWeights = rows * inDim <= rows * outDim + inDim * outDim
+        ? tf.matMul(tf.transpose(input), dPre)
+        : tf.transpose(tf.matMul(tf.transpose(dPre), input)) as tf.Tensor2D;
+    }
+    const grads: tf.Tensor[] = [dWeights, columnSums(dPre)];
+    return inputGradient ? [tf.matMul(dPre, transposeMatrix(weights)), ...grads] : grads;
+  };
+  if (!inputGradient) {
+    // x is closed over, not an input: the tape asks for no gradient of it.
+    const layer = tf.customGrad((...args) => {
+      const [weights, offset, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+      const value = forward(x, weights, offset);
+      save([x, weights, value]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const [savedInput, savedWeights, savedOutput] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+          return backward(dy, savedInput, savedWeights, savedOutput);
+        },
+      };
+    });
+    return layer(kernel, bias) as tf.Tensor2D;
+  }
   const layer = tf.customGrad((...args) => {
     const [input, weights, offset, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    save([input, weights]);
+    const value = forward(input, weights, offset);
+    save(activation === 'relu' ? [input, weights, value] : [input, weights]);
     return {
-      value: tf.add<tf.Tensor2D>(tf.matMul(input, weights), offset),
+      value,
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-        const [savedInput, savedWeights] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const [inDim, outDim] = savedWeights.shape;
-        const rows = savedInput.shape[0];
-        const dInput = tf.matMul(dy, tf.transpose(savedWeights));
-        // dW = x^T dy, or (dy^T x)^T: pick the one that transposes fewer elements.
-        const dWeights =
-          rows * inDim <= rows * outDim + inDim * outDim
-            ? tf.matMul(tf.transpose(savedInput), dy)
-            : tf.transpose(tf.matMul(tf.transpose(dy), savedInput));
-        return [dInput, dWeights, columnSums(dy)];
+        const [savedInput, savedWeights, savedOutput] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        return backward(dy, savedInput, savedWeights, savedOutput);
       },
     };
   });

@@ -1,5 +1,6 @@
-import type { Evaluation, ExampleSet, RunSpec, StepTelemetry, TrainHooks, TrainOutcome, Weights } from './types.js';
+import type { ExampleSet, RunSpec, StepTelemetry, TrainerCheckpoint, TrainHooks, TrainOutcome, Weights } from './types.js';
 import { epochPlan, exampleCount, plannedOptimizerSteps } from './batching.js';
+import { captureCheckpoint, restoreCheckpoint, START_CURSOR, type TrainingCursor } from './checkpoint.js';
 import { evaluateModel } from './evaluation.js';
 import { createMethod } from './methods/index.js';
 import type { TrainingMethod } from './methods/method.js';
@@ -18,13 +19,20 @@ export interface TrainRequest {
   readonly initialWeights?: Weights;
   /** Overrides the family factory (tests, pretrained backbones). */
   readonly buildModel?: ModelBuilder;
+  /** Continue from this state instead of step 0 (takes precedence over initialWeights). */
+  readonly resumeFrom?: TrainerCheckpoint;
+  /** hooks.onCheckpoint every n optimizer steps, besides epoch ends; 0 or absent = epoch ends only. */
+  readonly checkpointEverySteps?: number;
 }
 
-function checkRequest({ spec, train, validation }: TrainRequest): void {
+function checkRequest(request: TrainRequest): void {
+  const { spec, train, validation } = request;
   const problems: string[] = [];
   if (!Number.isInteger(spec.batchSize) || spec.batchSize < 1) problems.push('batchSize must be an integer >= 1');
   if (!Number.isInteger(spec.gradientAccumulation) || spec.gradientAccumulation < 1) problems.push('gradientAccumulation must be an integer >= 1');
   if (!Number.isInteger(spec.epochs) || spec.epochs < 1) problems.push('epochs must be an integer >= 1');
+  const every = request.checkpointEverySteps ?? 0;
+  if (!Number.isInteger(every) || every < 0) problems.push('checkpointEverySteps must be an integer >= 0');
   if (train.labels.length === 0) problems.push('the training set is empty');
   if (validation.labels.length === 0) problems.push('the validation set is empty');
   for (const [name, set] of [['training', train], ['validation', validation]] as const) {
@@ -59,6 +67,8 @@ function stepTelemetry(
 /**
  * One seeded fine-tuning run: epochs of shuffled micro-batches, one optimizer step per
  * accumulation group, telemetry every step, validation at every epoch end and at the end.
+ * From a checkpoint it continues at the checkpoint's cursor and ends bitwise where an
+ * uninterrupted run would (same backend): nothing it draws depends on how it got there.
  */
 export async function train(request: TrainRequest, hooks: TrainHooks): Promise<TrainOutcome> {
   checkRequest(request);
@@ -70,19 +80,29 @@ export async function train(request: TrainRequest, hooks: TrainHooks): Promise<T
   try {
     if (request.initialWeights) loadWeights(model, request.initialWeights, 'initial', hooks.onNotice);
     method = createMethod(spec.method);
+    // Also on resume: the checkpoint's weights then overwrite what prepare did, as in the first run.
     method.prepare?.(model, deriveSeed(spec.seed, 'method'));
     optimizer = createOptimizer(spec.optimizer, model.trainable);
+    const state = { model, method, optimizer };
 
     const totalSteps = plannedOptimizerSteps(spec, trainSet.labels.length);
-    let step = 0;
-    let microBatch = 0;
-    let secondsTotal = 0;
+    let cursor: TrainingCursor = request.resumeFrom === undefined
+      ? START_CURSOR
+      : restoreCheckpoint(request.resumeFrom, state, { spec, examples: trainSet.labels.length, totalSteps });
+    const every = request.checkpointEverySteps ?? 0;
+    let checkpointedAt = cursor.step;
+    const checkpoint = (): void => {
+      if (hooks.onCheckpoint === undefined || checkpointedAt === cursor.step) return;
+      checkpointedAt = cursor.step;
+      hooks.onCheckpoint(captureCheckpoint(state, cursor, totalSteps));
+    };
     let stopped = false;
-    let lastEvaluation: Evaluation | undefined;
-    for (let epoch = 0; epoch < spec.epochs && !stopped; epoch++) {
+    while (cursor.epoch < spec.epochs && !stopped) {
+      const { epoch } = cursor;
       const groups = epochPlan(trainSet, spec.batchSize, spec.gradientAccumulation, spec.seed, epoch);
-      for (let inEpoch = 0; inEpoch < groups.length; inEpoch++) {
+      for (let inEpoch = cursor.stepInEpoch; inEpoch < groups.length; inEpoch++) {
         const started = hooks.now();
+        const { step, microBatch } = cursor;
         const learningRate = learningRateAt(spec.optimizer, step, totalSteps);
         const result = optimizerStep({
           model, method, optimizer, spec, train: trainSet,
@@ -91,31 +111,39 @@ export async function train(request: TrainRequest, hooks: TrainHooks): Promise<T
         });
         const values = (await result.readout.data()) as Float32Array;
         result.readout.dispose();
-        step += 1;
-        microBatch += groups[inEpoch].length;
         const isEpochEnd = inEpoch === groups.length - 1;
-        method.afterStep?.(model, { step, totalSteps, epoch, isEpochEnd });
+        method.afterStep?.(model, { step: step + 1, totalSteps, epoch, isEpochEnd });
         const stepSeconds = (hooks.now() - started) / 1000;
-        secondsTotal += stepSeconds;
-        hooks.onStep(stepTelemetry(values, result, { step, totalSteps, epoch, learningRate, stepSeconds }));
+        const telemetry = stepTelemetry(values, result, { step: step + 1, totalSteps, epoch, learningRate, stepSeconds });
+        cursor = {
+          ...cursor,
+          step: step + 1,
+          epoch: isEpochEnd ? epoch + 1 : epoch,
+          stepInEpoch: isEpochEnd ? 0 : inEpoch + 1,
+          microBatch: microBatch + groups[inEpoch].length,
+          secondsTotal: cursor.secondsTotal + stepSeconds,
+          lastStep: telemetry,
+        };
+        hooks.onStep(telemetry);
         if (isEpochEnd) {
-          lastEvaluation = await evaluateModel(model, validation);
-          hooks.onEpochEnd({ epoch, step, validation: lastEvaluation });
+          const evaluation = await evaluateModel(model, validation);
+          cursor = { ...cursor, lastEvaluation: evaluation };
+          hooks.onEpochEnd({ epoch, step: cursor.step, validation: evaluation });
         }
-        if (step < totalSteps && (await hooks.betweenSteps?.()) === 'stop') {
+        if (isEpochEnd || (every > 0 && cursor.step % every === 0)) checkpoint();
+        const next = cursor.step < totalSteps ? await hooks.betweenSteps?.() : undefined;
+        if (next === 'suspend') checkpoint();
+        if (next === 'stop' || next === 'suspend') {
           stopped = true;
           break;
         }
       }
     }
-    let finalEvaluation: Evaluation | undefined;
-    if (!stopped) {
-      if (method.finalize) {
-        method.finalize(model);
-        finalEvaluation = await evaluateModel(model, validation);
-      } else {
-        finalEvaluation = lastEvaluation ?? (await evaluateModel(model, validation));
-      }
+    const { step, secondsTotal, lastEvaluation } = cursor;
+    let finalEvaluation = stopped ? undefined : lastEvaluation;
+    if (!stopped && (method.finalize || finalEvaluation === undefined)) {
+      method.finalize?.(model);
+      finalEvaluation = await evaluateModel(model, validation);
     }
     return {
       stopped,

@@ -170,9 +170,15 @@ export interface TrainHooks {
   now(): number;
   /**
    * Awaited between optimizer steps: lets a worker thread deliver cancel messages.
-   * Resolve 'stop' to end training early (the outcome is marked stopped).
+   * Resolve 'stop' to end training early (the outcome is marked stopped); 'suspend' stops the
+   * same way after handing onCheckpoint the state at this step, so the run can resume later.
    */
-  betweenSteps?(): Promise<'continue' | 'stop'>;
+  betweenSteps?(): Promise<'continue' | 'stop' | 'suspend'>;
+  /**
+   * Receives the full training state every TrainRequest.checkpointEverySteps optimizer steps,
+   * at every epoch end and on 'suspend'. The engine only hands it over: storing it is the host's.
+   */
+  onCheckpoint?(checkpoint: TrainerCheckpoint): void;
   /** Informational notes (backend fallbacks, remedies): jobs/ logs them and puts them on the job. */
   onNotice?(message: string): void;
 }
@@ -195,6 +201,36 @@ export interface OptimizerState {
   /** Optimizer updates applied so far (Adam's bias correction depends on it). */
   readonly updates: number;
   readonly slots: Weights;
+}
+
+/** State a training method keeps across steps (swa: its weight snapshots, oldest first). */
+export interface MethodState {
+  readonly kind: MethodKind;
+  readonly snapshots: readonly Weights[];
+}
+
+/**
+ * Everything a run needs to continue bitwise as if never stopped. Data order depends only on
+ * (seed, epoch) and dropout/noise seeds only on the run-wide micro-batch counter, so the cursor
+ * below replaces any RNG state: nothing is drawn from a generator whose calls could be lost.
+ */
+export interface TrainerCheckpoint {
+  /** Optimizer steps completed (the next step is step + 1). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Data-order cursor: the epoch and the step within it that come next. */
+  readonly epoch: number;
+  readonly stepInEpoch: number;
+  /** Micro-batches consumed so far: seeds the next micro-batch's dropout and noise. */
+  readonly microBatch: number;
+  readonly weights: Weights;
+  readonly optimizer: OptimizerState;
+  readonly method?: MethodState;
+  /** Sum of step durations so far, for the outcome's meanStepSeconds. */
+  readonly secondsTotal: number;
+  /** Latest metrics: the last step's telemetry and the last epoch-end validation. */
+  readonly lastStep?: StepTelemetry;
+  readonly lastEvaluation?: Evaluation;
 }
 
 /** Class probabilities for a set of inputs (the Predict RPC). */

@@ -1,9 +1,12 @@
-// One job's life from QUEUED to a terminal state: a training task per seed on the pool,
-// every worker report turned into store updates and log events, then the summary.
-// All writes of a job go through one serial chain, so its events keep the order the
-// workers produced them in and a cancel can never slip between "last run done" and the end.
+// One job's life from QUEUED to a terminal state, possibly across server restarts: a training
+// task per unfinished seed on the pool, every worker report turned into store updates, log
+// events and checkpoint files, then the summary. All writes of a job go through one serial
+// chain, so its events keep the order the workers produced them in, a checkpoint is recorded
+// only after its step's event, and a cancel can never slip between "last run done" and the end.
 import type { Evaluation } from '../engine/types.js';
+import type { CheckpointFiles } from './checkpoint-files.js';
 import type { EventLog } from './event-log.js';
+import { isNewProgress, loggedProgress, NOTHING_LOGGED, RuntimeMeter, type LoggedProgress } from './job-resume.js';
 import type { ModelFiles } from './model-files.js';
 import { evaluatePredictions, majorityVote, summarizeRuns } from './stability.js';
 import type { JobStore } from './store.js';
@@ -16,6 +19,7 @@ import {
   type Job,
   type JobLogger,
   type JobState,
+  type RunState,
   type SeedRun,
   type StabilitySummary,
 } from './types.js';
@@ -29,28 +33,37 @@ export interface ExecutionContext {
   readonly logger: JobLogger;
   /** Resolves a selection for a worker (registered datasets are looked up on the main thread). */
   readonly datasetInput: (selection: DatasetSelection, split: 'train' | 'validation') => Promise<DatasetInput>;
+  /** Absent: no checkpoints are kept and nothing resumes after a restart. */
+  readonly durability?: { readonly checkpoints: CheckpointFiles; readonly checkpointEverySteps: number };
 }
 
 interface StopRequest {
-  readonly end: 'CANCELLED' | 'FAILED';
+  /** SUSPENDED: the server shuts down; runs checkpoint, stop and stay resumable. */
+  readonly end: 'CANCELLED' | 'FAILED' | 'SUSPENDED';
   readonly reason: string;
 }
 
-interface FinishedRun {
-  readonly validation: Evaluation;
-  readonly labels: Int32Array;
-}
+const RUN_DONE: ReadonlySet<RunState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** Runtime is recorded at least this often while steps come in. */
+const RUNTIME_RECORD_MS = 1000;
 
 export class JobExecution {
   readonly done: Promise<void>;
   private readonly handles = new Map<number, TaskHandle<TrainRequest>>();
-  private readonly runStarts = new Map<number, number>();
-  private readonly finished = new Map<number, FinishedRun>();
+  /** Per seed: when this process started it, and the duration earlier processes recorded. */
+  private readonly runClocks = new Map<number, { readonly started: number; readonly before: number }>();
+  private readonly finished = new Map<number, Evaluation>();
+  private readonly runtime: RuntimeMeter;
+  private logged = new Map<number, LoggedProgress>();
+  private validationLabels?: Int32Array;
+  private runtimeRecordedAt = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private stop?: StopRequest;
   private deadline?: NodeJS.Timeout;
 
-  constructor(private readonly job: Job, private readonly context: ExecutionContext) {
+  /** @param resumed the job was left unfinished by an earlier process */
+  constructor(private readonly job: Job, private readonly context: ExecutionContext, private readonly resumed = false) {
+    this.runtime = new RuntimeMeter(job.runtimeMs, context.clock);
     this.done = this.execute();
   }
 
@@ -65,7 +78,7 @@ export class JobExecution {
     });
   }
 
-  /** Ends the job as FAILED with this reason (shutdown, runtime limit) unless it already ends otherwise. */
+  /** Ends the job as FAILED with this reason (runtime limit, shutdown without durability) unless it already ends otherwise. */
   interrupt(reason: string): Promise<void> {
     return this.serial(async () => {
       if (this.stop !== undefined || TERMINAL_STATES.has((await this.current()).state)) return;
@@ -75,18 +88,37 @@ export class JobExecution {
     });
   }
 
+  /** Shutdown with durability: runs checkpoint at their next step and stop; the job stays as it is, to resume. */
+  suspend(reason: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.stop === undefined) this.requestStop({ end: 'SUSPENDED', reason });
+    });
+  }
+
   private async execute(): Promise<void> {
     try {
-      const [train, validation] = await Promise.all([
-        this.context.datasetInput(this.job.spec.train, 'train'),
-        this.context.datasetInput(this.job.spec.validation, 'validation'),
-      ]);
-      const { spec } = this.job;
-      await Promise.all(
-        spec.seeds.map((seed) =>
-          this.runSeed(seed, { kind: 'train', train, validation, imbalance: spec.imbalance, run: { ...spec.run, seed } }),
-        ),
-      );
+      const job = await this.current();
+      this.logged = await loggedProgress(this.context.eventLog, job.id);
+      if (this.resumed) {
+        await this.serial(() => this.context.eventLog.append(job.id, 0, { kind: 'notice', message: 'resumed after a server restart' }));
+      }
+      if (job.state === 'RUNNING') this.startRuntime();
+      for (const run of job.runs) if (run.state === 'SUCCEEDED' && run.metrics !== undefined) this.finished.set(run.seed, run.metrics);
+      const open = job.runs.filter((run) => !RUN_DONE.has(run.state)).map((run) => run.seed);
+      if (job.state === 'CANCELLING') {
+        // Cancelled before the restart: its runs stop here, without training another step.
+        this.stop = { end: 'CANCELLED', reason: job.transitions.at(-1)?.reason ?? 'cancelled' };
+        await this.serial(async () => {
+          for (const seed of open) await this.recordRun({ ...(await this.run(seed)), state: 'CANCELLED', error: this.stop?.reason ?? '' });
+        });
+      } else if (open.length > 0) {
+        const [train, validation] = await Promise.all([
+          this.context.datasetInput(job.spec.train, 'train'),
+          this.context.datasetInput(job.spec.validation, 'validation'),
+        ]);
+        const { spec } = job;
+        await Promise.all(open.map((seed) => this.runSeed(seed, { kind: 'train', train, validation, imbalance: spec.imbalance, run: { ...spec.run, seed } })));
+      }
       await this.serial(() => this.finish());
     } catch (error) {
       // Dataset resolution failed, or a store/log write did: the job must still end.
@@ -97,14 +129,16 @@ export class JobExecution {
     }
   }
 
-  private async runSeed(seed: number, request: TrainRequest): Promise<void> {
+  private async runSeed(seed: number, base: TrainRequest): Promise<void> {
+    const request = await this.withCheckpoint(seed, base);
     const handle = this.context.pool.run(request, (progress) => {
       void this.serial(() => this.onProgress(seed, progress)).catch((error: unknown) =>
         this.context.logger.error('could not record progress', { jobId: this.job.id, seed, error }),
       );
     });
     this.handles.set(seed, handle);
-    if (this.stop !== undefined) handle.cancel();
+    if (this.stop?.end === 'SUSPENDED') handle.suspend();
+    else if (this.stop !== undefined) handle.cancel();
     try {
       const result = await handle.result;
       await this.serial(() => this.onResult(seed, result));
@@ -113,53 +147,94 @@ export class JobExecution {
     }
   }
 
+  /** The run's request with its checkpoint settings, and where a resumed run continues from. */
+  private async withCheckpoint(seed: number, request: TrainRequest): Promise<TrainRequest> {
+    const { durability } = this.context;
+    if (durability === undefined) return request;
+    const logged = this.logged.get(seed) ?? NOTHING_LOGGED;
+    const resumeFrom = logged.started ? await durability.checkpoints.latest(this.job.id, seed, logged.lastStep) : undefined;
+    if (logged.started) {
+      const message = resumeFrom === undefined
+        ? `seed ${seed}: no checkpoint; restarting from step 0 (steps up to ${logged.lastStep} are already logged)`
+        : `seed ${seed}: resuming from the checkpoint at step ${resumeFrom.step}`;
+      await this.serial(() => this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message }));
+    }
+    return { ...request, checkpointEverySteps: durability.checkpointEverySteps, ...(resumeFrom === undefined ? {} : { resumeFrom }) };
+  }
+
   private async onProgress(seed: number, progress: TrainProgress): Promise<void> {
     const { store, eventLog, clock } = this.context;
     const jobId = this.job.id;
+    const isNew = isNewProgress(this.logged.get(seed) ?? NOTHING_LOGGED, progress);
     switch (progress.kind) {
       case 'started': {
         if ((await this.current()).state === 'QUEUED') {
           await this.moveTo(['QUEUED'], 'RUNNING', '');
-          this.armDeadline();
+          this.startRuntime();
         }
         await store.setBackend(jobId, progress.backend);
-        this.runStarts.set(seed, clock());
-        await store.putRun(jobId, { ...(await this.run(seed)), state: 'RUNNING', totalSteps: progress.totalSteps });
-        await eventLog.append(jobId, seed, { kind: 'run_started', totalSteps: progress.totalSteps, backend: progress.backend });
+        const run = await this.run(seed);
+        this.runClocks.set(seed, { started: clock(), before: run.durationMs });
+        await store.putRun(jobId, { ...run, state: 'RUNNING', totalSteps: progress.totalSteps });
+        if (isNew) await eventLog.append(jobId, seed, { kind: 'run_started', totalSteps: progress.totalSteps, backend: progress.backend });
         return;
       }
-      case 'step':
+      case 'step': {
+        if (!isNew) return;
         await eventLog.append(jobId, seed, { kind: 'step', step: progress.telemetry });
-        await store.putRun(jobId, { ...(await this.run(seed)), steps: progress.telemetry.step, totalSteps: progress.telemetry.totalSteps });
+        const run = await this.run(seed);
+        await store.putRun(jobId, { ...run, steps: progress.telemetry.step, totalSteps: progress.telemetry.totalSteps, durationMs: this.elapsed(seed) });
+        if (clock() - this.runtimeRecordedAt >= RUNTIME_RECORD_MS) await this.recordRuntime();
         return;
+      }
       case 'epoch':
-        await eventLog.append(jobId, seed, { kind: 'epoch', ...progress.report });
+        if (isNew) await eventLog.append(jobId, seed, { kind: 'epoch', ...progress.report });
         return;
       case 'notice':
         await eventLog.append(jobId, seed, { kind: 'notice', message: progress.message });
         await store.addNotice(jobId, progress.message);
         return;
+      case 'checkpoint': {
+        const { durability } = this.context;
+        if (durability === undefined) return;
+        await durability.checkpoints.save(jobId, seed, progress.checkpoint);
+        await store.putRun(jobId, { ...(await this.run(seed)), checkpointStep: progress.checkpoint.step });
+        await this.recordRuntime();
+        return;
+      }
     }
   }
 
   private async onResult(seed: number, result: TrainResult): Promise<void> {
-    const base = { ...(await this.run(seed)), steps: result.steps, meanStepSeconds: result.meanStepSeconds, durationMs: this.elapsed(seed) };
+    if (result.validationLabels.length > 0) this.validationLabels = result.validationLabels;
+    const base = { ...(await this.run(seed)), meanStepSeconds: result.meanStepSeconds, durationMs: this.elapsed(seed) };
+    if (result.stopped && this.stop?.end === 'SUSPENDED') {
+      // Stays RUNNING with its checkpoint: the next start continues it.
+      await this.context.store.putRun(this.job.id, { ...base, steps: Math.max(base.steps, result.steps) });
+      return;
+    }
     if (result.stopped || result.validation === undefined) {
-      await this.recordRun({ ...base, state: 'CANCELLED', error: this.stop?.reason ?? 'stopped' });
+      await this.recordRun({ ...base, steps: result.steps, state: 'CANCELLED', error: this.stop?.reason ?? 'stopped' });
       return;
     }
     try {
       await this.context.models.save(this.job.id, seed, result.weights, result.card);
     } catch (error) {
-      await this.recordRun({ ...base, state: 'FAILED', error: `could not save the model: ${messageOf(error)}` });
+      await this.recordRun({ ...base, steps: result.steps, state: 'FAILED', error: `could not save the model: ${messageOf(error)}` });
       return;
     }
-    this.finished.set(seed, { validation: result.validation, labels: result.validationLabels });
-    await this.recordRun({ ...base, state: 'SUCCEEDED', metrics: result.validation });
+    this.finished.set(seed, result.validation);
+    await this.recordRun({ ...base, steps: result.steps, state: 'SUCCEEDED', metrics: result.validation });
   }
 
   private async onRunError(seed: number, error: unknown): Promise<void> {
-    const base = { ...(await this.run(seed)), durationMs: this.elapsed(seed) };
+    if (this.stop?.end === 'SUSPENDED') {
+      // Dropped from the queue or its worker ended at shutdown: resumable like a suspended run.
+      this.context.logger.info('seed run left to resume', { jobId: this.job.id, seed, error: messageOf(error) });
+      return;
+    }
+    const run = await this.run(seed);
+    const base = { ...run, durationMs: this.runClocks.has(seed) ? this.elapsed(seed) : run.durationMs };
     if (error instanceof TaskCancelledError) {
       await this.recordRun({ ...base, state: 'CANCELLED', error: this.stop?.reason ?? 'cancelled' });
       return;
@@ -174,36 +249,59 @@ export class JobExecution {
   }
 
   private async finish(): Promise<void> {
+    const job = await this.current();
+    if (this.stop?.end === 'SUSPENDED' && job.runs.some((run) => !RUN_DONE.has(run.state))) {
+      await this.recordRuntime();
+      this.context.logger.info('job suspended; it resumes on the next start', { jobId: job.id, state: job.state });
+      return;
+    }
+    const stop = this.stop?.end === 'SUSPENDED' ? undefined : this.stop;
     const seeds = this.job.spec.seeds.filter((seed) => this.finished.has(seed));
-    if (seeds.length > 0) await this.context.store.setSummary(this.job.id, this.summarize(seeds));
-    if (this.stop !== undefined) {
-      await this.end(['QUEUED', 'RUNNING', 'CANCELLING'], this.stop.end, this.stop.reason);
+    if (seeds.length > 0) await this.context.store.setSummary(this.job.id, await this.summarize(seeds));
+    if (stop !== undefined && stop.end !== 'SUSPENDED') {
+      await this.end(['QUEUED', 'RUNNING', 'CANCELLING'], stop.end, stop.reason);
       return;
     }
     if (seeds.length === 0) {
-      const runs = (await this.current()).runs;
-      const first = runs.find((run) => run.error !== undefined);
-      const reason = `all ${runs.length} runs failed${first === undefined ? '' : `; seed ${first.seed}: ${first.error}`}`;
+      const first = job.runs.find((run) => run.error !== undefined);
+      const reason = `all ${job.runs.length} runs failed${first === undefined ? '' : `; seed ${first.seed}: ${first.error}`}`;
       await this.end(['QUEUED', 'RUNNING'], 'FAILED', reason);
       return;
     }
     await this.end(['RUNNING'], 'SUCCEEDED', '');
   }
 
-  private summarize(seeds: readonly number[]): StabilitySummary {
-    const runs = seeds.flatMap((seed) => {
-      const run = this.finished.get(seed);
-      return run === undefined ? [] : [run];
-    });
-    const first = runs[0];
-    if (!this.job.spec.ensemble || first === undefined) return summarizeRuns(runs.map((r) => r.validation));
-    const vote = majorityVote(runs.map((r) => r.validation.predictions), first.validation.numClasses);
-    return summarizeRuns(runs.map((r) => r.validation), evaluatePredictions(first.labels, vote, first.validation.numClasses));
+  private async summarize(seeds: readonly number[]): Promise<StabilitySummary> {
+    const evaluations = seeds.flatMap((seed) => this.finished.get(seed) ?? []);
+    const first = evaluations[0];
+    const labels = this.job.spec.ensemble && first !== undefined ? await this.labelsForVote(seeds[0] ?? 0) : undefined;
+    if (first === undefined || labels === undefined) return summarizeRuns(evaluations);
+    const vote = majorityVote(evaluations.map((e) => e.predictions), first.numClasses);
+    return summarizeRuns(evaluations, evaluatePredictions(labels, vote, first.numClasses));
+  }
+
+  /** The validation labels: from a run of this process, else (all runs ended before a restart) by evaluating one model. */
+  private async labelsForVote(seed: number): Promise<Int32Array | undefined> {
+    if (this.validationLabels !== undefined) return this.validationLabels;
+    try {
+      const { weights, card } = await this.context.models.load(this.job.id, seed);
+      const dataset = await this.context.datasetInput(this.job.spec.validation, 'validation');
+      const result = await this.context.pool.run({ kind: 'evaluate', card, models: [{ seed, weights }], dataset }).result;
+      return result.labels;
+    } catch (error) {
+      this.context.logger.warn('no ensemble vote: the validation labels are unavailable', { jobId: this.job.id, error: messageOf(error) });
+      return undefined;
+    }
   }
 
   private async end(from: readonly JobState[], to: JobState, reason: string): Promise<void> {
+    await this.recordRuntime();
     await this.moveTo(from, to, reason);
     this.context.logger.info('job ended', { jobId: this.job.id, state: to, reason });
+    // Terminal: nothing will resume it.
+    await this.context.durability?.checkpoints.remove(this.job.id).catch((error: unknown) =>
+      this.context.logger.warn('could not remove checkpoints', { jobId: this.job.id, error: messageOf(error) }),
+    );
   }
 
   /** The store transition and its state_changed event, together. */
@@ -215,16 +313,27 @@ export class JobExecution {
 
   private requestStop(stop: StopRequest): void {
     this.stop = stop;
-    for (const handle of this.handles.values()) handle.cancel();
+    for (const handle of this.handles.values()) {
+      if (stop.end === 'SUSPENDED') handle.suspend();
+      else handle.cancel();
+    }
   }
 
-  private armDeadline(): void {
+  /** Counts RUNNING time from now and arms the limit with what earlier processes left of it. */
+  private startRuntime(): void {
+    if (this.runtime.running) return;
+    this.runtime.start();
     const limit = this.job.spec.maxRuntimeMs;
     if (limit <= 0) return;
     this.deadline = setTimeout(() => {
       void this.interrupt(`exceeded the maximum runtime of ${limit / 1000} s`);
-    }, limit);
+    }, Math.max(0, limit - this.runtime.totalMs()));
     this.deadline.unref();
+  }
+
+  private async recordRuntime(): Promise<void> {
+    this.runtimeRecordedAt = this.context.clock();
+    await this.context.store.setRuntime(this.job.id, this.runtime.totalMs());
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -245,9 +354,10 @@ export class JobExecution {
     return run;
   }
 
+  /** The run's duration over every process that trained it. */
   private elapsed(seed: number): number {
-    const started = this.runStarts.get(seed);
-    return started === undefined ? 0 : this.context.clock() - started;
+    const clock = this.runClocks.get(seed);
+    return clock === undefined ? 0 : clock.before + this.context.clock() - clock.started;
   }
 }
 

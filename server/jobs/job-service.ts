@@ -1,6 +1,7 @@
 // The embedded JobService: store, event log and worker pool in one process. Every TF.js call
 // happens in the pool's worker threads; this module only moves plain data around.
 import type { DatasetRegistry } from '../data/index.js';
+import type { CheckpointFiles } from './checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
 import { DirectoryModelFiles, type ModelFiles } from './model-files.js';
@@ -39,9 +40,22 @@ export interface EmbeddedJobServiceOptions {
   readonly logger: JobLogger;
   /** Needed for jobs on registered datasets (they are looked up here and sent to the worker). */
   readonly datasets?: DatasetRegistry;
+  /**
+   * Set when the store and event log outlive this process: runs checkpoint, startWorkers()
+   * resumes the jobs an earlier process left unfinished, and shutdown suspends running jobs
+   * (checkpoint, stop, stay RUNNING) instead of failing them.
+   */
+  readonly durability?: Durability;
+}
+
+export interface Durability {
+  readonly checkpoints: CheckpointFiles;
+  /** Checkpoint every n optimizer steps, besides epoch ends; 0 = epoch ends only. */
+  readonly checkpointEverySteps: number;
 }
 
 const SHUTDOWN_REASON = 'interrupted: the server shut down';
+const SUSPEND_REASON = 'the server shut down; the job resumes from its checkpoints on the next start';
 
 export class EmbeddedJobService implements JobService {
   private readonly executions = new Map<string, JobExecution>();
@@ -53,10 +67,33 @@ export class EmbeddedJobService implements JobService {
     this.models = options.models ?? new DirectoryModelFiles(options.modelDir);
   }
 
-  /** Starts the worker threads; ready() turns true once they are up. */
+  /**
+   * Picks up the jobs an earlier process left unfinished (with durability), then starts the
+   * worker threads; ready() turns true once they are up.
+   */
   async startWorkers(): Promise<void> {
+    if (this.options.durability !== undefined) await this.resumeUnfinished();
     await this.options.pool.start();
     this.started = true;
+  }
+
+  private async resumeUnfinished(): Promise<void> {
+    for (const job of await this.options.store.unfinished()) {
+      // A job started through the API meanwhile already has its execution.
+      if (this.executions.has(job.id)) continue;
+      this.launch(job, true);
+      this.options.logger.info('job resumed', { jobId: job.id, state: job.state, runtimeMs: job.runtimeMs });
+    }
+  }
+
+  private launch(job: Job, resumed: boolean): void {
+    const execution = new JobExecution(
+      job,
+      { ...this.options, models: this.models, datasetInput: (selection, split) => this.datasetInput(selection, split) },
+      resumed,
+    );
+    this.executions.set(job.id, execution);
+    void execution.done.finally(() => this.executions.delete(job.id));
   }
 
   async start(command: StartJobCommand): Promise<{ job: Job; created: boolean }> {
@@ -64,13 +101,7 @@ export class EmbeddedJobService implements JobService {
     const { job, created } = await this.options.store.create(command, this.options.clock());
     if (created) {
       await this.options.eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
-      const execution = new JobExecution(job, {
-        ...this.options,
-        models: this.models,
-        datasetInput: (selection, split) => this.datasetInput(selection, split),
-      });
-      this.executions.set(job.id, execution);
-      void execution.done.finally(() => this.executions.delete(job.id));
+      this.launch(job, false);
       this.options.logger.info('job queued', { jobId: job.id, tenant: job.tenant, seeds: job.spec.seeds.length });
     }
     return { job: await this.withLastSequence(job), created };
@@ -151,7 +182,12 @@ export class EmbeddedJobService implements JobService {
   async shutdown(): Promise<void> {
     this.accepting = false;
     const running = [...this.executions.values()];
-    await Promise.all(running.map((execution) => execution.interrupt(SHUTDOWN_REASON).catch(() => {})));
+    const durable = this.options.durability !== undefined;
+    await Promise.all(
+      running.map((execution) =>
+        (durable ? execution.suspend(SUSPEND_REASON) : execution.interrupt(SHUTDOWN_REASON)).catch(() => {}),
+      ),
+    );
     await Promise.all(running.map((execution) => execution.done));
     await this.options.pool.close();
   }

@@ -3,11 +3,11 @@
 // carries the model card (what the model was trained on) in userDefinedMetadata, for
 // Evaluate/Predict. Each file is written to a temp name, fsynced, then renamed, so a reader
 // never sees half a file; model.json goes last, since it names weights.bin.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME } from '../engine/weights-format.js';
 import type { NamedWeight, Weights } from '../engine/types.js';
+import { writeAtomically } from './atomic-file.js';
 import type { ModelCard } from './worker-protocol.js';
 
 export interface ModelFiles {
@@ -74,22 +74,4 @@ function toArrayBuffer(buffer: Buffer): ArrayBuffer {
   const copy = new Uint8Array(buffer.byteLength);
   copy.set(buffer);
   return copy.buffer;
-}
-
-async function writeAtomically(target: string, data: Uint8Array): Promise<void> {
-  const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const file = await open(temp, 'w');
-    try {
-      await file.writeFile(data);
-      // Durable before it becomes visible: a crash leaves the old file or the new one, never a torn one.
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }

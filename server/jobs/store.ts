@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { BackendName } from '../engine/types.js';
 import {
   JobError,
+  TERMINAL_STATES,
   type Job,
   type JobState,
   type ListJobsQuery,
@@ -42,10 +43,13 @@ export interface JobStore {
   setSummary(jobId: string, summary: StabilitySummary): Promise<Job>;
   setBackend(jobId: string, backend: BackendName): Promise<Job>;
   addNotice(jobId: string, message: string): Promise<Job>;
+  setRuntime(jobId: string, runtimeMs: number): Promise<Job>;
+  /** Every tenant's jobs not yet terminal (QUEUED, RUNNING, CANCELLING), oldest first: what a restart resumes. */
+  unfinished(): Promise<Job[]>;
 }
 
 /** Keyset cursor: robust to jobs created between pages (offsets are not). */
-interface PageCursor {
+export interface PageCursor {
   readonly createTime: number;
   readonly id: string;
   /** Fingerprint of the filters the token was issued for. */
@@ -86,6 +90,7 @@ export class InMemoryJobStore implements JobStore {
       notices: [],
       runs: command.spec.seeds.map((seed) => pendingRun(seed)),
       lastSequence: 0,
+      runtimeMs: 0,
     };
     this.jobs.set(job.id, job);
     if (key !== undefined) this.idempotency.set(key, job.id);
@@ -152,6 +157,14 @@ export class InMemoryJobStore implements JobStore {
     return this.replace({ ...job, notices: [...job.notices, message] });
   }
 
+  async setRuntime(jobId: string, runtimeMs: number): Promise<Job> {
+    return this.replace({ ...this.mustGet(jobId), runtimeMs });
+  }
+
+  async unfinished(): Promise<Job[]> {
+    return [...this.jobs.values()].filter((job) => !TERMINAL_STATES.has(job.state)).sort((a, b) => -newestFirst(a, b));
+  }
+
   private mustGet(jobId: string): Job {
     const job = this.jobs.get(jobId);
     if (job === undefined) throw new JobError('not_found', `job ${jobId} not found`);
@@ -175,16 +188,16 @@ function newestFirst(a: { createTime: number; id: string }, b: { createTime: num
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-function filterFingerprint(query: ListJobsQuery): string {
+export function filterFingerprint(query: ListJobsQuery): string {
   const labels = Object.entries(query.labelSelector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([query.state ?? '', labels]);
 }
 
-function encodeCursor(cursor: PageCursor): string {
+export function encodeCursor(cursor: PageCursor): string {
   return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
 }
 
-function decodeCursor(token: string, filter: string): PageCursor {
+export function decodeCursor(token: string, filter: string): PageCursor {
   const invalid = (description: string): JobError =>
     new JobError('invalid_argument', `invalid page token: ${description}`, [{ field: 'page_token', description }]);
   let parsed: unknown;

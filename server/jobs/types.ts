@@ -62,6 +62,8 @@ export interface SeedRun {
   readonly durationMs: number;
   readonly metrics?: Evaluation;
   readonly error?: string;
+  /** Step of the run's newest durable checkpoint (absent: none yet); a restart resumes there. */
+  readonly checkpointStep?: number;
 }
 
 export interface Stat {
@@ -100,6 +102,8 @@ export interface Job {
   readonly runs: readonly SeedRun[];
   readonly summary?: StabilitySummary;
   readonly lastSequence: number;
+  /** Time spent RUNNING, summed over server restarts: what maxRuntimeMs is checked against. */
+  readonly runtimeMs: number;
 }
 
 /** One entry of a job's event log. Sequences are dense, start at 1, strictly increasing. */
@@ -197,7 +201,10 @@ export interface JobService {
   predict(tenant: string, jobId: string, seed: number, inputs: readonly PredictInput[]): Promise<PredictionRow[]>;
   /** True once the service can take work (used by the health check). */
   ready(): boolean;
-  /** Stops taking work, stops running jobs at the next step, waits for workers to exit. */
+  /**
+   * Stops taking work and stops running jobs at their next step, then waits for workers to
+   * exit. A durable service leaves them checkpointed and resumable; otherwise they end FAILED.
+   */
   shutdown(): Promise<void>;
 }
 

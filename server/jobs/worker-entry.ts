@@ -6,11 +6,13 @@ import { selectBackend } from '../engine/backend.js';
 import type { Weights } from '../engine/types.js';
 import { runEvaluate, runPredict, runTrain } from './worker-tasks.js';
 import {
+  STOP_FLAG,
   transferablesOf,
   type FromWorker,
   type TaskFailure,
   type TaskResult,
   type ToWorker,
+  type TrainProgress,
   type WorkerConfig,
   type WorkerData,
 } from './worker-protocol.js';
@@ -35,8 +37,11 @@ async function runTask(message: ToWorker): Promise<void> {
       case 'train':
         result = await runTrain(request, {
           backend: selected.name,
-          cancelled: () => Atomics.load(cancelFlag, 0) !== 0,
-          report: (progress) => post({ kind: 'progress', taskId, progress }),
+          stopRequest: () => {
+            const flag = Atomics.load(cancelFlag, 0);
+            return flag === STOP_FLAG.none ? 'continue' : flag === STOP_FLAG.suspend ? 'suspend' : 'stop';
+          },
+          report: (progress) => post({ kind: 'progress', taskId, progress }, transferablesOf(progressArrays(progress))),
         });
         break;
       case 'evaluate':
@@ -66,6 +71,13 @@ function resultArrays(result: TaskResult): ArrayBufferView[] {
     case 'predict':
       return result.predictions.map((p) => p.predictions.probabilities);
   }
+}
+
+/** A checkpoint's tensors are fresh copies nobody else holds: move them instead of copying. */
+function progressArrays(progress: TrainProgress): ArrayBufferView[] {
+  if (progress.kind !== 'checkpoint') return [];
+  const { weights, optimizer, method } = progress.checkpoint;
+  return [weights, optimizer.slots, ...(method?.snapshots ?? [])].flatMap((set) => set.map((weight) => weight.values));
 }
 
 function describeFailure(error: unknown): TaskFailure {

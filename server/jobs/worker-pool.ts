@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { JobLogger } from './types.js';
 import {
+  STOP_FLAG,
   transferablesOf,
   weightArrays,
   type FromWorker,
@@ -50,6 +51,8 @@ export interface TaskHandle<R extends TaskRequest> {
   readonly result: Promise<ResultOf<R>>;
   /** Ask the task to stop at its next step boundary (queued tasks are dropped). Idempotent. */
   cancel(): void;
+  /** Like cancel, but a training task checkpoints before it stops; a cancel still wins. */
+  suspend(): void;
 }
 
 interface PendingTask {
@@ -113,7 +116,7 @@ export class WorkerPool {
 
   run<R extends TaskRequest>(request: R, onProgress: (progress: TrainProgress) => void = () => {}): TaskHandle<R> {
     if (this.closing) {
-      return { result: Promise.reject(new Error('the worker pool is shutting down')), cancel: () => {} };
+      return { result: Promise.reject(new Error('the worker pool is shutting down')), cancel: () => {}, suspend: () => {} };
     }
     let task: PendingTask | undefined;
     const result = new Promise<ResultOf<R>>((resolve, reject) => {
@@ -136,7 +139,11 @@ export class WorkerPool {
       this.queue.splice(firstTrain < 0 ? this.queue.length : firstTrain, 0, created);
     }
     this.dispatch();
-    return { result, cancel: () => this.cancel(created) };
+    return {
+      result,
+      cancel: () => this.stopTask(created, STOP_FLAG.cancel),
+      suspend: () => this.stopTask(created, STOP_FLAG.suspend),
+    };
   }
 
   /** Stops taking tasks, cancels running ones, and terminates workers after the grace period. */
@@ -144,18 +151,23 @@ export class WorkerPool {
     this.closing = true;
     for (const task of this.queue.splice(0)) task.reject(new TaskCancelledError());
     const running = [...this.slots].flatMap((slot) => (slot.task === undefined ? [] : [slot.task]));
-    for (const task of running) this.cancel(task);
+    // A task already told to suspend keeps that request: closing must not turn it into a cancel.
+    for (const task of running) this.stopTask(task, STOP_FLAG.suspend);
     await Promise.all([...this.slots].map((slot) => this.exited(slot)));
   }
 
-  private cancel(task: PendingTask): void {
+  private stopTask(task: PendingTask, flag: typeof STOP_FLAG.cancel | typeof STOP_FLAG.suspend): void {
     const queued = this.queue.indexOf(task);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
       task.reject(new TaskCancelledError());
       return;
     }
-    if (Atomics.exchange(task.cancelFlag, 0, 1) === 1) return;
+    // cancel overrides a pending suspend; suspend never overrides anything.
+    const previous = flag === STOP_FLAG.cancel
+      ? Atomics.exchange(task.cancelFlag, 0, flag)
+      : Atomics.compareExchange(task.cancelFlag, 0, STOP_FLAG.none, flag);
+    if (previous !== STOP_FLAG.none) return;
     const slot = [...this.slots].find((s) => s.task === task);
     if (slot === undefined) return;
     task.graceTimer = setTimeout(() => {

@@ -9,6 +9,7 @@ import type {
   Predictions,
   RunSpec,
   StepTelemetry,
+  TrainerCheckpoint,
   Weights,
 } from '../engine/types.js';
 import type { SelectedDataset } from './dataset-selection.js';
@@ -53,6 +54,10 @@ export interface TrainRequest {
   readonly validation: DatasetInput;
   readonly imbalance: ImbalanceSpec;
   readonly run: RunSpec;
+  /** Continue this run from its last stored checkpoint instead of from scratch. */
+  readonly resumeFrom?: TrainerCheckpoint;
+  /** A 'checkpoint' progress every n optimizer steps (and at epoch ends); 0 = epoch ends only. */
+  readonly checkpointEverySteps?: number;
 }
 
 export interface SeedWeights {
@@ -114,7 +119,11 @@ export type TrainProgress =
   | { readonly kind: 'started'; readonly backend: BackendName; readonly examples: number; readonly totalSteps: number }
   | { readonly kind: 'step'; readonly telemetry: StepTelemetry }
   | { readonly kind: 'epoch'; readonly report: EpochReport }
-  | { readonly kind: 'notice'; readonly message: string };
+  | { readonly kind: 'notice'; readonly message: string }
+  | { readonly kind: 'checkpoint'; readonly checkpoint: TrainerCheckpoint };
+
+/** Values of a task's shared stop flag. 'suspend' = checkpoint, then stop (to resume later). */
+export const STOP_FLAG = { none: 0, cancel: 1, suspend: 2 } as const;
 
 /** An error as it crosses the thread boundary (class identity does not survive a clone). */
 export interface TaskFailure {
@@ -128,7 +137,7 @@ export interface TaskFailure {
 export type ToWorker = {
   readonly kind: 'task';
   readonly taskId: number;
-  /** Int32[1]: set to 1 by the pool to stop a training task at its next step boundary. */
+  /** Int32[1] holding a STOP_FLAG value: the pool sets it, the task reads it between steps. */
   readonly cancelFlag: SharedArrayBuffer;
   readonly request: TaskRequest;
 };

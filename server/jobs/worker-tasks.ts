@@ -21,8 +21,8 @@ import type {
 
 export interface TrainContext {
   readonly backend: BackendName;
-  /** True once the pool asked this task to stop. */
-  readonly cancelled: () => boolean;
+  /** What the pool asks of this task now: go on, stop, or checkpoint and stop ('suspend'). */
+  readonly stopRequest: () => 'continue' | 'stop' | 'suspend';
   readonly report: (progress: TrainProgress) => void;
 }
 
@@ -47,20 +47,25 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
   const totalSteps = plannedOptimizerSteps(request.run, trainSet.labels.length);
   context.report({ kind: 'started', backend: context.backend, examples: trainSet.labels.length, totalSteps });
   const stoppedEarly = (): TrainResult => ({
-    kind: 'train', backend: context.backend, stopped: true, steps: 0, meanStepSeconds: 0, weights: [],
+    kind: 'train', backend: context.backend, stopped: true, steps: request.resumeFrom?.step ?? 0, meanStepSeconds: 0, weights: [],
     validationLabels: validation.examples.labels, card,
   });
   // Data loading can take seconds: honour a cancel that came meanwhile.
-  if (context.cancelled()) return stoppedEarly();
+  if (context.stopRequest() !== 'continue') return stoppedEarly();
   const outcome = await train(
-    { spec: request.run, train: trainSet, validation: validation.examples },
+    {
+      spec: request.run, train: trainSet, validation: validation.examples,
+      ...(request.resumeFrom === undefined ? {} : { resumeFrom: request.resumeFrom }),
+      checkpointEverySteps: request.checkpointEverySteps ?? 0,
+    },
     {
       onStep: (telemetry) => context.report({ kind: 'step', telemetry }),
       onEpochEnd: (report) => context.report({ kind: 'epoch', report }),
       onNotice: (message) => context.report({ kind: 'notice', message }),
       now: () => performance.now(),
+      onCheckpoint: (checkpoint) => context.report({ kind: 'checkpoint', checkpoint }),
       // The flag is shared memory: it is seen even while cancel messages would sit in a busy queue.
-      betweenSteps: async () => (context.cancelled() ? 'stop' : 'continue'),
+      betweenSteps: async () => context.stopRequest(),
     },
   );
   return {

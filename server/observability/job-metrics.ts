@@ -39,6 +39,14 @@ export class JobMetricsRecorder {
     });
   }
 
+  /** Call once per job a restarted server picks up again, before its next event is appended. */
+  jobResumed(job: Pick<Job, 'id' | 'spec' | 'state'>): void {
+    if (this.jobs.has(job.id) || TERMINAL_STATES.has(job.state)) return;
+    this.jobCreated(job);
+    const tracked = this.jobs.get(job.id);
+    if (tracked !== undefined) this.moveJob(job.id, tracked, job.state);
+  }
+
   /** Call with every event appended to a job's log, in log order. */
   eventAppended(jobId: string, event: JobEvent): void {
     try {
@@ -68,6 +76,13 @@ export class JobMetricsRecorder {
       setSummary: (jobId, summary) => store.setSummary(jobId, summary),
       setBackend: (jobId, backend) => store.setBackend(jobId, backend),
       addNotice: (jobId, message) => store.addNotice(jobId, message),
+      setRuntime: (jobId, runtimeMs) => store.setRuntime(jobId, runtimeMs),
+      unfinished: async () => {
+        // What a restart resumes: tracked from here on, as if created now, in its stored state.
+        const jobs = await store.unfinished();
+        for (const job of jobs) this.jobResumed(job);
+        return jobs;
+      },
     };
   }
 

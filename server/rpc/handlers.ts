@@ -13,11 +13,15 @@ import type {
   StreamMetricsResponse,
   TrainerServer,
 } from '../../client/gen/steadytune/v1/trainer.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { JobService } from '../jobs/types.js';
 import type { Logger } from '../logger.js';
-import { toServiceError, unavailable } from './errors.js';
+import { UNAUTHENTICATED_MESSAGE } from './auth.js';
+import { serviceError, toServiceError, unavailable } from './errors.js';
+import type { JobAdmission } from './job-admission.js';
 import { eventToWire, evaluationReportToWire, jobToWire, predictionToWire } from './mapping.js';
 import { evaluateArguments, listJobsQuery, predictInputs, requireJobId, startJobCommand } from './requests.js';
+import type { StreamSlots } from './stream-slots.js';
 
 export interface TrainerHandlerOptions {
   readonly jobService: JobService;
@@ -26,23 +30,26 @@ export interface TrainerHandlerOptions {
   readonly drainSignal: AbortSignal;
   /** Aborted when the server closes: open StreamMetrics calls end with UNAVAILABLE. */
   readonly closeSignal: AbortSignal;
+  /** The caller's tenant from its metadata; undefined when it is not authenticated. */
+  readonly tenantOf: (metadata: Metadata) => string | undefined;
+  readonly admission: JobAdmission;
+  readonly streamSlots: StreamSlots;
+  readonly maxPredictExamples: number;
 }
 
 export const DRAINING_MESSAGE = 'server is shutting down; retry (streams: resume from the next sequence)';
 
-/** The caller's tenant. Everyone is 'default' until authentication lands; this is its seam. */
-export function tenantOf(_call: { readonly metadata: Metadata }): string {
-  return 'default';
-}
-
 export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerServer {
-  const { jobService, logger, drainSignal } = options;
+  const { jobService, logger, drainSignal, tenantOf, admission, maxPredictExamples } = options;
   function unary<Request, Response>(
     work: (request: Request, tenant: string) => Promise<Response>,
   ): handleUnaryCall<Request, Response> {
     return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => {
       if (drainSignal.aborted) return callback(unavailable(DRAINING_MESSAGE));
-      work(call.request, tenantOf(call)).then(
+      // The authentication interceptor refused these already; this is the second lock.
+      const tenant = tenantOf(call.metadata);
+      if (tenant === undefined) return callback(unauthenticated());
+      work(call.request, tenant).then(
         (response) => callback(null, response),
         (error: unknown) => callback(toServiceError(error, logger)),
       );
@@ -51,7 +58,8 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
 
   return {
     startFineTune: unary(async (request, tenant) => {
-      const { job, created } = await jobService.start(startJobCommand(request, tenant));
+      const command = startJobCommand(request, tenant);
+      const { job, created } = await admission.admit(command, () => jobService.start(command));
       return { job: jobToWire(job), created };
     }),
     getJob: unary(async (request, tenant) => ({
@@ -69,7 +77,7 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
       return evaluationReportToWire(await jobService.evaluate(tenant, jobId, options));
     }),
     predict: unary(async (request, tenant) => {
-      const inputs = predictInputs(request);
+      const inputs = predictInputs(request, maxPredictExamples);
       const rows = await jobService.predict(tenant, request.jobId, request.seed, inputs);
       return { predictions: rows.map(predictionToWire) };
     }),
@@ -83,19 +91,26 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
  */
 async function streamMetrics(
   call: ServerWritableStream<StreamMetricsRequest, StreamMetricsResponse>,
-  { jobService, logger, drainSignal, closeSignal }: TrainerHandlerOptions,
+  { jobService, logger, drainSignal, closeSignal, tenantOf, streamSlots }: TrainerHandlerOptions,
 ): Promise<void> {
   if (drainSignal.aborted) {
     call.emit('error', unavailable(DRAINING_MESSAGE));
     return;
   }
+  const tenant = tenantOf(call.metadata);
+  if (tenant === undefined) {
+    call.emit('error', unauthenticated());
+    return;
+  }
+  let releaseSlot = (): void => undefined;
   const stop = new AbortController();
   const stopStream = (): void => stop.abort();
   call.on('cancelled', stopStream);
   closeSignal.addEventListener('abort', stopStream);
   try {
     const jobId = requireJobId(call.request.jobId, 'StreamMetricsRequest');
-    const events = jobService.events(tenantOf(call), jobId, call.request.fromSequence, stop.signal);
+    releaseSlot = streamSlots.acquire(tenant, jobId);
+    const events = jobService.events(tenant, jobId, call.request.fromSequence, stop.signal);
     for await (const event of events) {
       if (stop.signal.aborted) break;
       if (!call.write(eventToWire(event))) await writable(call, stop.signal);
@@ -109,10 +124,15 @@ async function streamMetrics(
     const status = closeSignal.aborted ? unavailable(DRAINING_MESSAGE) : toServiceError(error, logger);
     call.emit('error', status);
   } finally {
+    releaseSlot();
     call.off('cancelled', stopStream);
     closeSignal.removeEventListener('abort', stopStream);
     stop.abort();
   }
+}
+
+function unauthenticated() {
+  return serviceError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
 }
 
 /** Resolves once the call's buffer drained, or when the stream is stopped (the caller checks). */

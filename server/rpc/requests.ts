@@ -17,7 +17,8 @@ const MAX_LABEL_VALUE = 256;
 const MAX_LABELS = 64;
 const MAX_TEXT = 256;
 const MAX_JOB_ID = 128;
-const MAX_PREDICT_EXAMPLES = 1024;
+/** Default cap on examples per Predict call (config: STEADYTUNE_MAX_PREDICT_EXAMPLES). */
+export const MAX_PREDICT_EXAMPLES = 1024;
 
 export function startJobCommand(request: StartFineTuneRequest, tenant: string): StartJobCommand {
   const v = new FieldViolations();
@@ -78,11 +79,11 @@ export function evaluateArguments(request: EvaluateRequest): EvaluateArguments {
   };
 }
 
-export function predictInputs(request: PredictRequest): PredictInput[] {
+export function predictInputs(request: PredictRequest, maxExamples = MAX_PREDICT_EXAMPLES): PredictInput[] {
   const v = new FieldViolations();
   checkJobId(v, request.jobId);
   if (request.examples.length === 0) v.add('examples', 'at least one example is required');
-  if (request.examples.length > MAX_PREDICT_EXAMPLES) v.add('examples', `at most ${MAX_PREDICT_EXAMPLES} per call`);
+  if (request.examples.length > maxExamples) v.add('examples', `at most ${maxExamples} per call`);
   request.examples.forEach((example, i) => {
     if (example.features.length === 0 && example.tokenIds.length === 0) {
       v.add(`examples[${i}]`, 'needs features or token_ids');

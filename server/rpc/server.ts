@@ -1,17 +1,25 @@
 // The gRPC server: the Trainer service, the standard health service (grpc.health.v1) and
 // server reflection (grpcurl, grpcui and Postman discover the API without .proto files).
+// With tokens configured every Trainer call needs a bearer token; health and reflection stay
+// open, so load balancers and Kubernetes probes need no secret (they reveal no tenant data).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventEmitter } from 'node:events';
-import { Server, ServerCredentials, type ServerInterceptor, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type ServerInterceptor, type ServerWritableStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
 import { TrainerService } from '../../client/gen/steadytune/v1/trainer.js';
 import type { JobService } from '../jobs/types.js';
 import type { Logger } from '../logger.js';
+import { authenticationInterceptor, BearerTokenAuthenticator, type TenantToken } from './auth.js';
 import { unavailable } from './errors.js';
 import { createTrainerHandlers, DRAINING_MESSAGE } from './handlers.js';
+import { JobAdmission } from './job-admission.js';
+import { DEFAULT_RPC_LIMITS, type RpcLimits } from './limits.js';
+import { malformedRequestInterceptor, tolerantDecoding } from './malformed-requests.js';
+import { StreamSlots } from './stream-slots.js';
+import { serverCredentials, type TlsSettings } from './transport-security.js';
 
 export const TRAINER_SERVICE_NAME = 'steadytune.v1.Trainer';
 /** '' is the whole server, as the health-checking protocol defines it. */
@@ -34,6 +42,11 @@ export interface ServerOptions {
   readonly readinessPollMs?: number;
   /** Run around every call of every service (e.g. observability's RPC metrics). */
   readonly interceptors?: readonly ServerInterceptor[];
+  /** Bearer tokens (hashed) and their tenants; none = authentication off, all calls 'default'. */
+  readonly tokens?: readonly TenantToken[];
+  /** Absent = plaintext. */
+  readonly tls?: TlsSettings;
+  readonly limits?: Partial<RpcLimits>;
 }
 
 export interface RunningServer {
@@ -54,13 +67,33 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { jobService, logger } = options;
-  const server = new Server({ interceptors: [...(options.interceptors ?? [])] });
+  const limits: RpcLimits = { ...DEFAULT_RPC_LIMITS, ...options.limits };
+  const authenticator = new BearerTokenAuthenticator(options.tokens ?? []);
+  warnAboutSecurity(logger, authenticator, options.tls);
+  const server = new Server({
+    // The caller's interceptors first, so RPC metrics see refused calls too.
+    interceptors: [
+      ...(options.interceptors ?? []),
+      authenticationInterceptor(authenticator, { protectedServices: [TRAINER_SERVICE_NAME], logger }),
+      malformedRequestInterceptor(),
+    ],
+    'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
+  });
   const draining = new AbortController();
   const closing = new AbortController();
 
   server.addService(
-    TrainerService,
-    createTrainerHandlers({ jobService, logger, drainSignal: draining.signal, closeSignal: closing.signal }),
+    tolerantDecoding(TrainerService),
+    createTrainerHandlers({
+      jobService,
+      logger,
+      drainSignal: draining.signal,
+      closeSignal: closing.signal,
+      tenantOf: (metadata) => authenticator.tenantOf(metadata),
+      admission: new JobAdmission(jobService, limits, () => authenticator.tenants()),
+      streamSlots: new StreamSlots(limits),
+      maxPredictExamples: limits.maxPredictExamples,
+    }),
   );
   const health = new HealthImplementation();
   const healthWatches = addHealthService(server, health);
@@ -78,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger.info('health status changed', { status: next });
   };
   refreshHealth();
-  const port = await bind(server, options.host, options.port);
+  const port = await bind(server, options.host, options.port, serverCredentials(options.tls));
   const readinessTimer = setInterval(refreshHealth, options.readinessPollMs ?? 250);
   readinessTimer.unref();
 
@@ -144,11 +177,24 @@ function isReady(jobService: JobService, logger: Logger): boolean {
   }
 }
 
-function bind(server: Server, host: string, port: number): Promise<number> {
+function warnAboutSecurity(logger: Logger, authenticator: BearerTokenAuthenticator, tls: TlsSettings | undefined): void {
+  if (!authenticator.enabled) {
+    logger.warn('authentication is off (no tokens configured): every caller is tenant "default"; set STEADYTUNE_TOKENS or STEADYTUNE_TOKENS_FILE');
+  } else if (tls === undefined) {
+    logger.warn('bearer tokens travel in plaintext: set STEADYTUNE_TLS_CERT and STEADYTUNE_TLS_KEY (or terminate TLS in front)');
+  }
+  logger.info('rpc security', {
+    authentication: authenticator.enabled,
+    tenants: authenticator.enabled ? authenticator.tenants().length : 0,
+    tls: tls === undefined ? 'off' : tls.clientCa === undefined ? 'server' : 'mutual',
+  });
+}
+
+function bind(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
   // IPv6 literals need brackets in a gRPC target.
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(address, credentials, (error, boundPort) =>
       error ? reject(error) : resolve(boundPort),
     );
   });

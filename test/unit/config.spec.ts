@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
+import { DEFAULT_RPC_LIMITS } from '../../server/rpc/limits.js';
 
 describe('configuration from the environment', () => {
   it('uses the documented defaults', () => {
-    assert.deepEqual(loadConfig({}, '/srv'), {
+    const { api, ...core } = loadConfig({}, '/srv');
+    assert.deepEqual(api, { tokens: [], limits: DEFAULT_RPC_LIMITS });
+    assert.deepEqual(core, {
       port: 50051,
       host: '0.0.0.0',
       dataDir: '/srv/.data',
@@ -29,7 +32,8 @@ describe('configuration from the environment', () => {
       },
       '/srv',
     );
-    assert.deepEqual(config, { port: 0, host: '127.0.0.1', dataDir: '/var/lib/steadytune', concurrency: 4, backend: 'wasm', logLevel: 'debug', metricsPort: 0 });
+    const { api: _api, ...core } = config;
+    assert.deepEqual(core, { port: 0, host: '127.0.0.1', dataDir: '/var/lib/steadytune', concurrency: 4, backend: 'wasm', logLevel: 'debug', metricsPort: 0 });
   });
 
   it('reports every invalid variable at once', () => {

@@ -1,15 +1,11 @@
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { InMemoryEventLog } from '../../server/jobs/event-log.js';
+import type { EventLog } from '../../server/jobs/event-log.js';
 import type { JobEvent } from '../../server/jobs/types.js';
+import { PERSISTENCE_KINDS } from './jobs-persistence-fixtures.js';
 
 const JOB = 'job-1';
-
-function newLog(): InMemoryEventLog {
-  let tick = 1_000;
-  return new InMemoryEventLog(() => (tick += 1));
-}
 
 async function collect(events: AsyncIterable<JobEvent>): Promise<JobEvent[]> {
   const seen: JobEvent[] = [];
@@ -21,7 +17,13 @@ function sequences(events: readonly JobEvent[]): number[] {
   return events.map((e) => e.sequence);
 }
 
-describe('InMemoryEventLog', () => {
+for (const kind of PERSISTENCE_KINDS) describe(`EventLog (${kind.name})`, () => {
+  after(() => kind.cleanup());
+  function newLog(): EventLog {
+    let tick = 1_000;
+    return kind.open(() => (tick += 1)).eventLog;
+  }
+
   test('assigns dense sequences from 1 and time-stamps with the clock', async () => {
     const log = newLog();
     const first = await log.append(JOB, 0, { kind: 'notice', message: 'a' });

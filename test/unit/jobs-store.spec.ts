@@ -1,6 +1,6 @@
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InMemoryJobStore } from '../../server/jobs/store.js';
+import { PERSISTENCE_KINDS } from './jobs-persistence-fixtures.js';
 import { JobError, type JobSpec, type StartJobCommand } from '../../server/jobs/types.js';
 
 const SPEC: JobSpec = {
@@ -32,9 +32,11 @@ function isJobError(kind: JobError['kind']): (error: unknown) => boolean {
   return (error) => error instanceof JobError && error.kind === kind;
 }
 
-describe('InMemoryJobStore', () => {
+for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => {
+  after(() => kind.cleanup());
+
   test('create starts QUEUED with a time-stamped transition and one pending run per seed', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     const { job, created } = await store.create(command(), 123);
     assert.equal(created, true);
     assert.equal(job.state, 'QUEUED');
@@ -43,7 +45,7 @@ describe('InMemoryJobStore', () => {
   });
 
   test('idempotency: same tenant, key and spec returns the job; another spec is already_exists', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     const first = await store.create(command({ idempotencyKey: 'k' }), 1);
     // A structurally equal copy, not the same object.
     const again = await store.create(command({ idempotencyKey: 'k', spec: structuredClone(SPEC) }), 2);
@@ -61,7 +63,7 @@ describe('InMemoryJobStore', () => {
   });
 
   test('get hides other tenants’ jobs', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     const { job } = await store.create(command(), 1);
     assert.equal((await store.get('t1', job.id))?.id, job.id);
     assert.equal(await store.get('t2', job.id), undefined);
@@ -69,7 +71,7 @@ describe('InMemoryJobStore', () => {
   });
 
   test('transition is compare-and-set and records reasons of FAILED/CANCELLED', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     const { job } = await store.create(command(), 1);
     await store.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 2, reason: '' });
     await assert.rejects(
@@ -82,7 +84,7 @@ describe('InMemoryJobStore', () => {
   });
 
   test('putRun replaces by seed; notices are kept once', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     const { job } = await store.create(command(), 1);
     const run = { seed: 2, state: 'RUNNING' as const, steps: 3, totalSteps: 10, meanStepSeconds: 0.1, durationMs: 5 };
     const updated = await store.putRun(job.id, run);
@@ -92,7 +94,7 @@ describe('InMemoryJobStore', () => {
   });
 
   test('list: newest first, paged by opaque tokens, filtered by state and labels', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     const ids: string[] = [];
     for (let i = 0; i < 7; i += 1) {
       // Two jobs per timestamp: ties are ordered by id, still stable across pages.
@@ -124,7 +126,7 @@ describe('InMemoryJobStore', () => {
   });
 
   test('list rejects foreign tokens and tokens issued for other filters', async () => {
-    const store = new InMemoryJobStore();
+    const store = kind.open().store;
     for (let i = 0; i < 3; i += 1) await store.create(command({ labels: { team: 'a' } }), i);
     const first = await store.list({ tenant: 't1', pageSize: 1, pageToken: '', labelSelector: { team: 'a' } });
     assert.notEqual(first.nextPageToken, '');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, ClassifierModel } from '../models/classifier.js';
-import type { MethodKind } from '../types.js';
+import type { MethodKind, MethodState } from '../types.js';
 import { perExampleCrossEntropy, weightedMean } from '../loss.js';
 
 // The contract every training method implements, and the one-backward-pass helper they share.
@@ -13,6 +13,7 @@ import { perExampleCrossEntropy, weightedMean } from '../loss.js';
 //     average micro-batch gradients, clip, optimizer update
 //     -> method.afterStep?(model, info)                   [swa: collect a snapshot]
 //   -> method.finalize?(model)                           [swa: write the average into the model]
+//   checkpoints: method.exportState?() / importState?()  [swa: its snapshots]
 //   final evaluation, export weights -> method.dispose?()
 //
 // Memory rules: gradient() is called inside the trainer's tf.tidy and returns tracked tensors;
@@ -72,6 +73,10 @@ export interface TrainingMethod {
   finalize?(model: ClassifierModel): void;
   /** Frees tensors the method holds across steps. */
   dispose?(): void;
+  /** The state it keeps across steps, as plain data for checkpoints (methods without any omit it). */
+  exportState?(): MethodState;
+  /** Restores exportState's output, replacing whatever state the method holds. */
+  importState?(state: MethodState): void;
 }
 
 /** What lnsr's regularizer sees, all from the same forward pass as the loss. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClassifierModel } from '../models/classifier.js';
+import type { MethodState } from '../types.js';
 import { plainGradient, type AfterStepInfo, type TrainingMethod } from './method.js';
 
 export interface SwaOptions {
@@ -45,6 +46,26 @@ export function createSwa(window: number, options: SwaOptions = {}): TrainingMet
     },
     dispose(): void {
       snapshots.splice(0).forEach(release);
+    },
+    exportState(): MethodState {
+      // A snapshot holds one tensor per trainable variable, in the model's order: named by position.
+      return {
+        kind: 'swa',
+        snapshots: snapshots.map((snapshot) =>
+          snapshot.map((tensor, index) => ({
+            name: String(index),
+            shape: [...tensor.shape],
+            values: Float32Array.from(tensor.dataSync() as Float32Array),
+          })),
+        ),
+      };
+    },
+    importState(state: MethodState): void {
+      if (state.kind !== 'swa') throw new Error(`method state is for '${state.kind}', this run uses 'swa'`);
+      snapshots.splice(0).forEach(release);
+      for (const saved of state.snapshots.slice(-window)) {
+        snapshots.push(saved.map((weight) => tf.keep(tf.tensor(weight.values, [...weight.shape], 'float32'))));
+      }
     },
   };
 }

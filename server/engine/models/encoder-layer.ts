@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchedMatMul, denseLayer, gelu, layerNorm } from '../ops.js';
+import { denseLayer, gelu, layerNorm } from '../ops.js';
+import { attentionContext, attentionScores } from '../kernels/attention.js';
 import type { ParameterFactory } from './parameters.js';
 
 // One transformer encoder layer on activations kept 2-D, [batch * seqLen, dModel]: every
-// projection is then a plain 2-D matMul, the only fast matMul layout on wasm (TFJS-NOTES.md).
-// Only the two attention products (scores, context) are batched over batch x heads.
+// projection is then a plain 2-D matMul, the only fast stock matMul layout on wasm
+// (TFJS-NOTES.md). The two attention products (scores, context) read per-head views of those
+// activations in place (kernels/attention.ts).
 
 export interface DenseParams {
   readonly kernel: tf.Variable;
@@ -98,27 +100,16 @@ function selfAttention(
   const headDim = dModel / heads;
   // Scaling the queries (B*L*D values) is cheaper than scaling the scores (B*H*L*L).
   const queries: tf.Tensor2D = tf.mul(applyDense(x, layer.query), 1 / Math.sqrt(headDim));
-  const splitHeads = (t: tf.Tensor2D, permutation: number[], last: [number, number]): tf.Tensor3D =>
-    tf.reshape(tf.transpose(tf.reshape(t, [batch, seqLen, heads, headDim]), permutation), [
-      batch * heads,
-      ...last,
-    ]);
-  const q = splitHeads(queries, [0, 2, 1, 3], [seqLen, headDim]);
-  // Keys go straight to [B*H, headDim, L]: one transpose, and the scores product is NN.
-  const keysT = splitHeads(applyDense(x, layer.key), [0, 2, 3, 1], [headDim, seqLen]);
-  const v = splitHeads(applyDense(x, layer.value), [0, 2, 1, 3], [seqLen, headDim]);
-  const scores = tf.add(tf.reshape(batchedMatMul(q, keysT), [batch, heads, seqLen, seqLen]), keyBias);
+  const keys = applyDense(x, layer.key);
+  const values = applyDense(x, layer.value);
+  const scores = tf.add(tf.reshape(attentionScores(queries, keys, geometry), [batch, heads, seqLen, seqLen]), keyBias);
   const probabilities = maybeDropout(
     tf.softmax(scores),
     options.dropout,
     options.training,
     `${options.dropoutSeed}/attn_probs`,
   );
-  const context = batchedMatMul(tf.reshape<tf.Rank.R3>(probabilities, [batch * heads, seqLen, seqLen]), v);
-  const merged = tf.reshape<tf.Rank.R2>(
-    tf.transpose(tf.reshape(context, [batch, heads, seqLen, headDim]), [0, 2, 1, 3]),
-    [batch * seqLen, dModel],
-  );
+  const merged = attentionContext(tf.reshape<tf.Rank.R3>(probabilities, [batch * heads, seqLen, seqLen]), values, geometry);
   return applyDense(merged, layer.attentionOutput);
 }
 

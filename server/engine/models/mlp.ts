@@ -55,7 +55,11 @@ export function createMlp(spec: MlpModelSpec, inputDim: number, numClasses: numb
       return tf.tidy(() => {
         let activation: tf.Tensor2D = batch.inputs;
         hidden.forEach(([kernel, bias], layer) => {
-          activation = tf.relu(denseLayer(activation, kernel as tf.Tensor2D, bias as tf.Tensor1D));
+          // Layer 0 reads the data: its input gradient would be a full product nobody uses.
+          activation = denseLayer(activation, kernel as tf.Tensor2D, bias as tf.Tensor1D, {
+            activation: 'relu',
+            inputGradient: layer > 0,
+          });
           if (options.training && spec.dropout > 0) {
             activation = tf.dropout(activation, spec.dropout, undefined, mixSeed(options.dropoutSeed, layer)) as tf.Tensor2D;
           }
