@@ -13,6 +13,9 @@ import {
   columnSumsOf,
   denseLayout,
   fastKernelsActive,
+  gatherRowsOf,
+  geluGradientOf,
+  geluInnerOf,
   matMulOf,
   stridedMatMul,
   transpose2d,
@@ -165,7 +168,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
     // Tensors the gradient reads must go through save(): the forward scope disposes the rest.
     (save as tf.GradSaveFunc)([flatIds]);
     return {
-      value: tf.gather(tableIn as tf.Tensor2D, flatIds),
+      value: fastKernelsActive() ? gatherRowsOf(tableIn as tf.Tensor2D, flatIds) : tf.gather(tableIn as tf.Tensor2D, flatIds),
       // d table = sum over occurrences of each id of the incoming rows: scatterND adds duplicates.
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.scatterND(tf.reshape(saved[0], [-1, 1]), tf.reshape(dy, [-1, dim]), [vocabSize, dim]),
@@ -185,6 +188,19 @@ const GELU_CUBIC = 0.044715;
  * autodiff would emit on the largest activation of the model.
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  if (fastKernelsActive()) {
+    // The same arithmetic as below in two element-wise kernels (kernels/gelu-kernels.ts).
+    const fused = tf.customGrad((...args) => {
+      const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      const gate = tf.sigmoid(geluInnerOf(input));
+      save([input, gate]);
+      return {
+        value: tf.mul(input, gate),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => geluGradientOf(dy, saved[0], saved[1]),
+      };
+    });
+    return fused(x) as T;
+  }
   const activation = tf.customGrad((...args) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const square = tf.mul(input, input);

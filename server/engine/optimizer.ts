@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerSpec, OptimizerState } from './types.js';
 import { parameterName } from './models/parameter-names.js';
 import { exportWeights } from './models/weight-transfer.js';
+import { adamUpdate, fastKernelsActive } from './kernels/index.js';
 
 // AdamW / Adam / SGD written directly on tf.Variables (not tf.train.*) so the state is ours to
 // export and import for checkpoints. Formulas follow PyTorch's torch.optim so numbers compare.
@@ -56,7 +57,17 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
         const { first, second } = slots.get(variable) ?? {};
         // adam and sgd: weight decay as L2 in the gradient; adamw: decoupled, below.
         if (spec.kind !== 'adamw' && spec.weightDecay > 0) gradient = tf.add(gradient, tf.mul(spec.weightDecay, variable));
-        if (first && second) {
+        if (first && second && fastKernelsActive()) {
+          // One kernel instead of ~15 stock ops per variable (kernels/adam.ts); same f32 math.
+          const decay = spec.kind === 'adamw' && spec.weightDecay > 0 ? 1 - learningRate * spec.weightDecay : 1;
+          const [nextValue, nextFirst, nextSecond] = adamUpdate(variable, gradient, first, second, {
+            beta1: spec.beta1, beta2: spec.beta2, biasCorrection1, biasCorrection2,
+            epsilon: spec.epsilon, learningRate, decay,
+          });
+          first.assign(nextFirst);
+          second.assign(nextSecond);
+          variable.assign(nextValue);
+        } else if (first && second) {
           first.assign(tf.add(tf.mul(spec.beta1, first), tf.mul(1 - spec.beta1, gradient)));
           second.assign(tf.add(tf.mul(spec.beta2, second), tf.mul(1 - spec.beta2, tf.square(gradient))));
           const denominator = tf.add(tf.sqrt(tf.div(second, biasCorrection2)), spec.epsilon);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { denseLayer, gelu, layerNorm } from '../ops.js';
-import { attentionContext, attentionScores } from '../kernels/attention.js';
+import { attentionContext, attentionScores, seededDropout } from '../kernels/index.js';
 import type { ParameterFactory } from './parameters.js';
 
 // One transformer encoder layer on activations kept 2-D, [batch * seqLen, dModel]: every
@@ -81,8 +81,9 @@ export function applyNorm(x: tf.Tensor2D, norm: NormParams): tf.Tensor2D {
 }
 
 export function maybeDropout<T extends tf.Tensor>(x: T, rate: number, training: boolean, seed: string): T {
-  // tf.dropout accepts string seeds: one per site keeps the masks independent and reproducible.
-  return training && rate > 0 ? (tf.dropout(x, rate, undefined, seed) as T) : x;
+  // One string seed per site keeps the masks independent and reproducible; seededDropout is
+  // tf.dropout's exact mask, drawn without its per-element overhead.
+  return training && rate > 0 ? seededDropout(x, rate, seed) : x;
 }
 
 /**

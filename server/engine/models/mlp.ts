@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MlpModelSpec } from '../types.js';
 import { denseLayer } from '../ops.js';
+import { seededDropout } from '../kernels/index.js';
 import { deriveSeed, mixSeed } from '../random.js';
 import type { Batch, ClassifierModel, ForwardOptions } from './classifier.js';
 import { registrableName } from './parameter-names.js';
@@ -61,7 +62,7 @@ export function createMlp(spec: MlpModelSpec, inputDim: number, numClasses: numb
             inputGradient: layer > 0,
           });
           if (options.training && spec.dropout > 0) {
-            activation = tf.dropout(activation, spec.dropout, undefined, mixSeed(options.dropoutSeed, layer)) as tf.Tensor2D;
+            activation = seededDropout(activation, spec.dropout, mixSeed(options.dropoutSeed, layer));
           }
         });
         return activation;

@@ -1,0 +1,80 @@
+// Tensor-level entry points to the engine's kernels (registry.ts). No gradients here: ops.ts
+// wraps them in tf.customGrad. Call only when fastKernelsActive().
+import * as tf from '@tensorflow/tfjs';
+import { BATCHED_TRANSPOSE, COLUMN_SUMS, encodePlan, registerFastKernels, STRIDED_MATMUL } from './registry.js';
+import type { OperandLayout, StridedMatMulPlan } from './reference-kernels.js';
+import { ADAM_UPDATE, coefficientList, type AdamCoefficients } from './adam.js';
+import { GATHER_ROWS } from './extra-kernels.js';
+import { GELU_GRADIENT, GELU_INNER } from './gelu-kernels.js';
+
+/** Runs one of the engine's kernels (registered on first use). */
+function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor {
+  registerFastKernels();
+  return tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+}
+
+/**
+ * A logical [rows, cols] operand of a batch of contiguous matrices: stored row-major, or with
+ * `transposed` stored as its transpose [cols, rows] (element (r, c) at c * rows + r).
+ */
+export function denseLayout(rows: number, cols: number, transposed = false): OperandLayout {
+  return transposed
+    ? { offset: 0, outer: rows * cols, inner: 0, row: 1, column: rows }
+    : { offset: 0, outer: rows * cols, inner: 0, row: cols, column: 1 };
+}
+
+/** C = A B per batch entry, operands read through `plan`'s layouts; returns C shaped `outShape`. */
+export function stridedMatMul(a: tf.Tensor, b: tf.Tensor, plan: StridedMatMulPlan, outShape: number[]): tf.Tensor {
+  return runKernel(STRIDED_MATMUL, { a, b }, { plan: encodePlan(plan), outShape });
+}
+
+/** x [batch, rows, cols] -> [batch, cols, rows]. */
+export function batchedTranspose(x: tf.Tensor3D): tf.Tensor3D {
+  return runKernel(BATCHED_TRANSPOSE, { x }) as tf.Tensor3D;
+}
+
+/** x [rows, cols] -> x^T [cols, rows]. */
+export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
+  const [rows, cols] = x.shape;
+  return tf.tidy(() => tf.reshape(batchedTranspose(tf.reshape(x, [1, rows, cols])), [cols, rows]));
+}
+
+/** x [rows, cols] -> [cols], the sum over rows. */
+export function columnSumsOf(x: tf.Tensor2D): tf.Tensor1D {
+  return runKernel(COLUMN_SUMS, { x }) as tf.Tensor1D;
+}
+
+/**
+ * a [m, k] (or its transpose [k, m] when `transposeA`) times b [k, n] -> [m, n]: one kernel
+ * call, no transpose materialised.
+ */
+export function matMulOf(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean): tf.Tensor2D {
+  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
+  const n = b.shape[1];
+  const plan: StridedMatMulPlan = {
+    m, k, n, outerCount: 1, innerCount: 1,
+    a: denseLayout(m, k, transposeA), b: denseLayout(k, n), c: denseLayout(m, n),
+  };
+  return stridedMatMul(a, b, plan, [m, n]) as tf.Tensor2D;
+}
+
+/** [param', m', v'] of one Adam/AdamW step for one variable (adam.ts). */
+export function adamUpdate(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, coefficients: AdamCoefficients): tf.Tensor[] {
+  registerFastKernels();
+  return tf.engine().runKernel(ADAM_UPDATE, { param, grad, m, v }, { coefficients: coefficientList(coefficients) }) as tf.Tensor[];
+}
+
+/** GELU's sigmoid argument 2u = x (x^2 a + 1) 2 sqrt(2/pi), element-wise (gelu-kernels.ts). */
+export function geluInnerOf(x: tf.Tensor): tf.Tensor {
+  return runKernel(GELU_INNER, { x });
+}
+
+/** GELU's input gradient from dy, x and the saved gate sigmoid(2u). */
+export function geluGradientOf(dy: tf.Tensor, x: tf.Tensor, gate: tf.Tensor): tf.Tensor {
+  return runKernel(GELU_GRADIENT, { dy, x, gate });
+}
+
+/** Rows `ids` (int32, any shape, flattened) of table [rows, width] -> [ids.size, width]. */
+export function gatherRowsOf(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor2D {
+  return runKernel(GATHER_ROWS, { table, ids }) as tf.Tensor2D;
+}

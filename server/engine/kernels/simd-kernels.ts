@@ -1,0 +1,179 @@
+// Hand-written wasm SIMD (f32x4) kernels that work in place on the TF.js wasm heap. They cover
+// what the wasm backend does slowly (design/TFJS-NOTES.md, bench/README.md):
+// - matMul: its batched (rank-3) path is a scalar loop at ~3 GFLOP/s whatever the layout; this
+//   one is register-blocked (4 rows x 8 columns per tile) and reads A with arbitrary strides,
+//   so transposed operands and per-head views of [B*L, D] activations cost nothing.
+// - transpose: its Transpose of power-of-two shapes ([2048, 128]) is ~10x slower than of
+//   [2000, 128] (cache-set conflicts from 8 KB strides); 8-row tiles avoid them.
+// - columnSums: the sum over axis 0 that bias and gain gradients need.
+// - adamUpdate (adam.ts): the optimizer step of one variable in one pass.
+// All addresses and strides are in bytes; every function returns nothing.
+import { assembleModule, FunctionBuilder } from './wasm-assembler.js';
+import { buildAdamUpdate } from './adam.js';
+import { buildGeluGradient, buildGeluInner } from './gelu-kernels.js';
+
+export interface SimdKernels {
+  /**
+   * C[i, j] = sum_p A[i, p] B[p, j] for i < m, j < n (n % 4 == 0), with
+   * A[i, p] at a + i*aRow + p*aCol, B[p, j] at b + p*bRow + 4j, C[i, j] at c + i*cRow + 4j;
+   * with `accumulate` 1, C += A B instead (for splitting a long k into cache-sized slices).
+   */
+  matMul(a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number,
+    m: number, k: number, n: number, accumulate: number): void;
+  /** dst[j, i] = src[i, j] for i < rows, j < cols; rows are `srcRow` / `dstRow` bytes apart. */
+  transpose(src: number, srcRow: number, dst: number, dstRow: number, rows: number, cols: number): void;
+  /** dst[j] = sum_i src[i, j] for i < rows, j < cols (cols % 4 == 0), contiguous rows. */
+  columnSums(src: number, dst: number, rows: number, cols: number): void;
+  /** adam.ts: one Adam/AdamW step over `count` floats; then the 9 coefficients in kernel order. */
+  adamUpdate(param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number,
+    count: number, ...coefficients: number[]): void;
+  /** gelu-kernels.ts: the sigmoid argument of GELU, and GELU's gradient, over `count` floats. */
+  geluInner(x: number, out: number, count: number): void;
+  geluGradient(dy: number, x: number, gate: number, out: number, count: number): void;
+}
+
+const I32 = 'i32' as const;
+
+/** One m-block of `rows` x (4 * vectors) outputs at (i, j): the inner product loop over p. */
+function emitMatMulTile(f: FunctionBuilder, rows: number, vectors: number, at: { i: number; j: number }): void {
+  const [a, aRow, aCol, b, bRow, c, cRow, , k] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => f.param(i));
+  const p = f.local(I32);
+  const bCursor = f.local(I32);
+  const aCursors = Array.from({ length: rows }, () => f.local(I32));
+  const accumulators = Array.from({ length: rows }, () => Array.from({ length: vectors }, () => f.local('v128')));
+  const bValues = Array.from({ length: vectors }, () => f.local('v128'));
+  const aSplat = f.local('v128');
+  aCursors.forEach((cursor, r) => {
+    f.get(at.i).i32Const(r).i32Add().get(aRow).i32Mul().get(a).i32Add().set(cursor);
+  });
+  f.get(at.j).i32Const(4).i32Mul().get(b).i32Add().set(bCursor);
+  const cAddress = (r: number): void => {
+    f.get(at.i).i32Const(r).i32Add().get(cRow).i32Mul().get(c).i32Add().get(at.j).i32Const(4).i32Mul().i32Add();
+  };
+  // accumulate != 0: C += A B (a later slice of a long k); else C = A B.
+  f.get(f.param(10)).ifElse(
+    () => accumulators.forEach((row, r) => row.forEach((accumulator, v) => {
+      cAddress(r);
+      f.v128Load(16 * v).set(accumulator);
+    })),
+    () => { for (const row of accumulators) for (const accumulator of row) f.f32Const(0).f32x4Splat().set(accumulator); },
+  );
+  f.forSteps(p, () => f.i32Const(0), k, 1, () => {
+    bValues.forEach((value, v) => f.get(bCursor).v128Load(16 * v).set(value));
+    aCursors.forEach((cursor, r) => {
+      f.get(cursor).v128Load32Splat().set(aSplat);
+      bValues.forEach((value, v) => {
+        const accumulator = accumulators[r][v];
+        f.get(accumulator).get(aSplat).get(value).f32x4Mul().f32x4Add().set(accumulator);
+      });
+      f.addTo(cursor, aCol);
+    });
+    f.addTo(bCursor, bRow);
+  });
+  accumulators.forEach((row, r) => {
+    row.forEach((accumulator, v) => {
+      cAddress(r);
+      f.get(accumulator).v128Store(16 * v);
+    });
+  });
+}
+
+function buildMatMul(): FunctionBuilder {
+  const f = new FunctionBuilder('matMul', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [m, n] = [f.param(7), f.param(9)];
+  const i = f.local(I32);
+  const j = f.local(I32);
+  const columnsOf = (rows: number): void => {
+    f.forSteps(j, () => f.i32Const(0), n, 8, () => emitMatMulTile(f, rows, 2, { i, j }));
+    f.forSteps(j, () => f.get(j), n, 4, () => emitMatMulTile(f, rows, 1, { i, j }));
+  };
+  f.forSteps(i, () => f.i32Const(0), m, 4, () => columnsOf(4));
+  f.forSteps(i, () => f.get(i), m, 1, () => columnsOf(1));
+  return f;
+}
+
+const TRANSPOSE_TILE_ROWS = 8;
+
+function buildTranspose(): FunctionBuilder {
+  const f = new FunctionBuilder('transpose', [I32, I32, I32, I32, I32, I32]);
+  const [src, srcRow, dst, dstRow, rows, cols] = [0, 1, 2, 3, 4, 5].map((index) => f.param(index));
+  const i = f.local(I32);
+  const j = f.local(I32);
+  const srcCursor = f.local(I32);
+  const dstCursor = f.local(I32);
+  // For `tileRows` source rows from i: walk the columns; each column j becomes `tileRows`
+  // consecutive floats of destination row j.
+  const rowsFrom = (tileRows: number): void => {
+    f.get(i).get(srcRow).i32Mul().get(src).i32Add().set(srcCursor);
+    f.get(i).i32Const(4).i32Mul().get(dst).i32Add().set(dstCursor);
+    f.forSteps(j, () => f.i32Const(0), cols, 1, () => {
+      for (let r = 0; r < tileRows; r++) {
+        f.get(dstCursor);
+        if (r === 0) f.get(srcCursor);
+        else f.get(srcCursor).get(srcRow).i32Const(r).i32Mul().i32Add();
+        f.f32Load().f32Store(4 * r);
+      }
+      f.get(srcCursor).i32Const(4).i32Add().set(srcCursor);
+      f.addTo(dstCursor, dstRow);
+    });
+  };
+  f.forSteps(i, () => f.i32Const(0), rows, TRANSPOSE_TILE_ROWS, () => rowsFrom(TRANSPOSE_TILE_ROWS));
+  f.forSteps(i, () => f.get(i), rows, 1, () => rowsFrom(1));
+  return f;
+}
+
+function buildColumnSums(): FunctionBuilder {
+  const f = new FunctionBuilder('columnSums', [I32, I32, I32, I32]);
+  const [src, dst, rows, cols] = [0, 1, 2, 3].map((index) => f.param(index));
+  const i = f.local(I32);
+  const j = f.local(I32);
+  const cursor = f.local(I32);
+  const rowBytes = f.local(I32);
+  f.get(cols).i32Const(4).i32Mul().set(rowBytes);
+  const stripe = (vectors: number): void => {
+    const sums = Array.from({ length: vectors }, () => f.local('v128'));
+    for (const sum of sums) f.f32Const(0).f32x4Splat().set(sum);
+    f.get(j).i32Const(4).i32Mul().get(src).i32Add().set(cursor);
+    f.forSteps(i, () => f.i32Const(0), rows, 1, () => {
+      sums.forEach((sum, v) => f.get(sum).get(cursor).v128Load(16 * v).f32x4Add().set(sum));
+      f.addTo(cursor, rowBytes);
+    });
+    sums.forEach((sum, v) => f.get(j).i32Const(4).i32Mul().get(dst).i32Add().get(sum).v128Store(16 * v));
+  };
+  f.forSteps(j, () => f.i32Const(0), cols, 16, () => stripe(4));
+  f.forSteps(j, () => f.get(j), cols, 4, () => stripe(1));
+  return f;
+}
+
+/** The slice of the WebAssembly JS API used here (tsconfig's libs do not declare it). */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: unknown };
+}
+
+/** A WebAssembly.Memory, opaque here: the kernels only import it. */
+export type WasmMemory = object;
+
+const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+let compiled: object | undefined;
+const instances = new WeakMap<WasmMemory, SimdKernels>();
+
+/** The kernels bound to `memory` (compiled once per process, instantiated once per memory). */
+export function simdKernelsFor(memory: WasmMemory): SimdKernels {
+  const existing = instances.get(memory);
+  if (existing !== undefined) return existing;
+  compiled ??= new webAssembly.Module(assembleModule([
+    buildMatMul(), buildTranspose(), buildColumnSums(), buildAdamUpdate(), buildGeluInner(), buildGeluGradient(),
+  ]));
+  const exports = new webAssembly.Instance(compiled, { env: { memory } }).exports as SimdKernels;
+  const kernels: SimdKernels = {
+    matMul: exports.matMul,
+    transpose: exports.transpose,
+    columnSums: exports.columnSums,
+    adamUpdate: exports.adamUpdate,
+    geluInner: exports.geluInner,
+    geluGradient: exports.geluGradient,
+  };
+  instances.set(memory, kernels);
+  return kernels;
+}
