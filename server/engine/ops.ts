@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   batchedTranspose,
   columnSumsOf,
+  denseForwardOf,
   denseLayout,
   fastKernelsActive,
   gatherRowsOf,
@@ -107,8 +108,11 @@ export interface DenseOptions {
 export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, options: DenseOptions = {}): tf.Tensor2D {
   const activation = options.activation ?? 'linear';
   const inputGradient = options.inputGradient ?? true;
+  // The engine's packed product (bias and relu in the same pass) where it can tile the output.
   const forward = (input: tf.Tensor2D, weights: tf.Tensor2D, offset: tf.Tensor1D): tf.Tensor2D =>
-    tf.fused.matMul({ a: input, b: weights, bias: offset, activation }) as tf.Tensor2D;
+    fastKernelsActive() && fitsSimdTile(weights.shape[1])
+      ? denseForwardOf(input, weights, offset, activation)
+      : tf.fused.matMul({ a: input, b: weights, bias: offset, activation }) as tf.Tensor2D;
   const backward = (dy: tf.Tensor2D, input: tf.Tensor2D, weights: tf.Tensor2D, output: tf.Tensor2D): tf.Tensor[] => {
     // relu'(z) from the output: z > 0 exactly where relu(z) > 0.
     const dPre: tf.Tensor2D = activation === 'relu' ? tf.mul(dy, tf.step(output)) : dy;
@@ -124,7 +128,12 @@ export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1
         : tf.transpose(tf.matMul(tf.transpose(dPre), input)) as tf.Tensor2D;
     }
     const grads: tf.Tensor[] = [dWeights, columnSums(dPre)];
-    return inputGradient ? [tf.matMul(dPre, transposeMatrix(weights)), ...grads] : grads;
+    if (!inputGradient) return grads;
+    // dx = dy W^T: the packed product reads W^T in place (no transpose kernel).
+    const dInput = fastKernelsActive() && fitsSimdTile(inDim)
+      ? matMulOf(dPre, weights, false, true)
+      : tf.matMul(dPre, transposeMatrix(weights));
+    return [dInput, ...grads];
   };
   if (!inputGradient) {
     // x is closed over, not an input: the tape asks for no gradient of it.

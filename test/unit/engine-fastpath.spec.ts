@@ -10,6 +10,7 @@ import {
   attentionScores,
   batchedTranspose,
   columnSumsOf,
+  denseForwardOf,
   matMulOf,
   seededDropout,
   setFastKernelsEnabled,
@@ -17,6 +18,7 @@ import {
 } from '../../server/engine/kernels/index.js';
 import { batchedMatMul, denseLayer, embeddingLookup, gelu } from '../../server/engine/ops.js';
 import { createOptimizer } from '../../server/engine/optimizer.js';
+import { relaxedSimdAvailable } from '../../server/engine/kernels/relaxed-simd.js';
 import type { OptimizerSpec } from '../../server/engine/types.js';
 import { plainGradient } from '../../server/engine/methods/method.js';
 import type { Batch, ClassifierModel } from '../../server/engine/models/classifier.js';
@@ -63,6 +65,10 @@ after(async () => {
   await tf.setBackend('cpu');
 });
 
+test('relaxed SIMD probe answers without throwing (FMA where V8 accepts it, else multiply + add)', () => {
+  assert.equal(typeof relaxedSimdAvailable(), 'boolean');
+});
+
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`engine fast paths on ${backend}`, () => {
     before(async () => {
@@ -81,6 +87,42 @@ for (const backend of ['cpu', 'wasm'] as const) {
           assertClose(matMulOf(aStoredTransposed, b, true).dataSync(), tf.matMul(aStoredTransposed, b, true).dataSync(), `T ${m}x${k}x${n}`);
         });
       }
+    });
+
+    test('packed products: B read transposed in place, 4-wide edge panels, ragged rows, sliced k', () => {
+      // n = 12: one 8-wide panel and one 4-wide; m = 7: a 4-row tile and 1-row tiles; k = 600:
+      // three K slices (the bias only in the first, the relu only after the last); n = 6: the loops.
+      for (const [m, k, n] of [[7, 5, 12], [9, 300, 8], [6, 600, 20], [2048, 16, 4], [5, 7, 6]]) {
+        tf.tidy(() => {
+          const a = normal([m, k], 41) as tf.Tensor2D;
+          const b = normal([k, n], 42) as tf.Tensor2D;
+          const bStoredTransposed = normal([n, k], 43) as tf.Tensor2D;
+          const bias = normal([n], 44) as tf.Tensor1D;
+          assertClose(matMulOf(a, bStoredTransposed, false, true).dataSync(), tf.matMul(a, bStoredTransposed, false, true).dataSync(), `B^T ${m}x${k}x${n}`);
+          assertClose(denseForwardOf(a, b, bias, 'linear').dataSync(), tf.add(tf.matMul(a, b), bias).dataSync(), `dense ${m}x${k}x${n}`);
+          assertClose(denseForwardOf(a, b, bias, 'relu').dataSync(), tf.relu(tf.add(tf.matMul(a, b), bias)).dataSync(), `dense relu ${m}x${k}x${n}`);
+        });
+      }
+    });
+
+    test('denseLayer at transformer-like shapes (packed forward and dx = dy W^T) matches the stock path', () => {
+      assertSameAsStock((x, w, b) => denseLayer(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D),
+        [normal([70, 32], 45), normal([32, 24], 46), normal([24], 47)], 'linear 70x32x24');
+      assertSameAsStock((x, w, b) => denseLayer(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, { activation: 'relu' }),
+        [normal([33, 300], 48), normal([300, 16], 49), normal([16], 50)], 'relu 33x300x16');
+    });
+
+    test('clones share storage while the fast kernels are on, and free it with the last reference', () => {
+      const before = tf.memory().numBytes;
+      const x = normal([64, 16], 51);
+      const copy = tf.clone(x);
+      const values = Float32Array.from(x.dataSync());
+      x.dispose();
+      assert.deepEqual(copy.dataSync(), values);
+      copy.dispose();
+      assert.equal(tf.memory().numBytes, before);
+      // Gradients through ops that save their inputs (every saved tensor is a clone).
+      assertSameAsStock((a, b) => tf.mul(tf.sigmoid(a), tf.sub(a, b)), [normal([5, 7], 52), normal([5, 7], 53)], 'saved clones');
     });
 
     test('transpose and column sums equal tf.transpose and tf.sum over axis 0', () => {

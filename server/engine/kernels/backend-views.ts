@@ -8,6 +8,9 @@ export interface WasmBackendView {
     readonly asm: { readonly memory: WasmMemory };
     readonly HEAPF32: Float32Array;
     readonly HEAP32: Int32Array;
+    /** The backend's own allocator (scratch space for packed operands). */
+    _malloc(bytes: number): number;
+    _free(address: number): void;
   };
   readonly dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;

@@ -6,6 +6,7 @@ import type { OperandLayout, StridedMatMulPlan } from './reference-kernels.js';
 import { ADAM_UPDATE, coefficientList, type AdamCoefficients } from './adam.js';
 import { GATHER_ROWS } from './extra-kernels.js';
 import { GELU_GRADIENT, GELU_INNER } from './gelu-kernels.js';
+import { DENSE, type DenseActivation } from './dense-products.js';
 
 /** Runs one of the engine's kernels (registered on first use). */
 function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor {
@@ -45,15 +46,15 @@ export function columnSumsOf(x: tf.Tensor2D): tf.Tensor1D {
 }
 
 /**
- * a [m, k] (or its transpose [k, m] when `transposeA`) times b [k, n] -> [m, n]: one kernel
- * call, no transpose materialised.
+ * a [m, k] (or its transpose [k, m] when `transposeA`) times b [k, n] (or its transpose [n, k]
+ * when `transposeB`) -> [m, n]: one kernel call, no transpose materialised.
  */
-export function matMulOf(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean): tf.Tensor2D {
+export function matMulOf(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB = false): tf.Tensor2D {
   const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
-  const n = b.shape[1];
+  const n = transposeB ? b.shape[0] : b.shape[1];
   const plan: StridedMatMulPlan = {
     m, k, n, outerCount: 1, innerCount: 1,
-    a: denseLayout(m, k, transposeA), b: denseLayout(k, n), c: denseLayout(m, n),
+    a: denseLayout(m, k, transposeA), b: denseLayout(k, n, transposeB), c: denseLayout(m, n),
   };
   return stridedMatMul(a, b, plan, [m, n]) as tf.Tensor2D;
 }
@@ -77,4 +78,9 @@ export function geluGradientOf(dy: tf.Tensor, x: tf.Tensor, gate: tf.Tensor): tf
 /** Rows `ids` (int32, any shape, flattened) of table [rows, width] -> [ids.size, width]. */
 export function gatherRowsOf(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor2D {
   return runKernel(GATHER_ROWS, { table, ids }) as tf.Tensor2D;
+}
+
+/** act(x W + b): x [m, k], W [k, n], b [n] -> [m, n] in one kernel (dense-products.ts). */
+export function denseForwardOf(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, activation: DenseActivation): tf.Tensor2D {
+  return runKernel(DENSE, { x, w, bias }, { activation }) as tf.Tensor2D;
 }

@@ -6,6 +6,7 @@ export {
   adamUpdate,
   batchedTranspose,
   columnSumsOf,
+  denseForwardOf,
   denseLayout,
   gatherRowsOf,
   geluGradientOf,

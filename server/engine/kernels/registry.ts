@@ -15,18 +15,18 @@ import {
 import { ADAM_UPDATE, adamReference } from './adam.js';
 import { GATHER_ROWS, registerCpuExtras, registerWasmExtras } from './extra-kernels.js';
 import { GELU_GRADIENT, GELU_INNER } from './gelu-kernels.js';
+import { shareIdentityOnWasm } from './shared-identity.js';
+import { DENSE, K_SLICE, packedProduct, registerCpuDense, registerWasmDense } from './dense-products.js';
 import { heapAddress, sizeOf, type CpuBackendView, type WasmBackendView } from './backend-views.js';
 
 export const STRIDED_MATMUL = 'SteadytuneStridedMatMul';
 export const BATCHED_TRANSPOSE = 'SteadytuneBatchedTranspose';
 export const COLUMN_SUMS = 'SteadytuneColumnSums';
 
-const FAST_KERNEL_NAMES = [STRIDED_MATMUL, BATCHED_TRANSPOSE, COLUMN_SUMS, ADAM_UPDATE, GELU_INNER, GELU_GRADIENT, GATHER_ROWS] as const;
+const FAST_KERNEL_NAMES = [STRIDED_MATMUL, BATCHED_TRANSPOSE, COLUMN_SUMS, ADAM_UPDATE, GELU_INNER, GELU_GRADIENT, GATHER_ROWS, DENSE] as const;
 const FAST_BACKENDS = ['wasm', 'cpu'] as const;
 
 const LAYOUT_FIELDS = 5;
-/** Rows of B per matMul call: 256 x 512 floats (512 KB) fit in L2 with room for A and C. */
-const K_SLICE = 256;
 
 export function encodePlan(plan: StridedMatMulPlan): number[] {
   const layout = (l: OperandLayout): number[] => [l.offset, l.outer, l.inner, l.row, l.column];
@@ -49,9 +49,12 @@ function checkedPlan(attrs: tf.NamedAttrMap | undefined, outShape: number[]): St
   return plan;
 }
 
-/** The SIMD tile needs contiguous B and C columns and n % 4 == 0; the rest goes to the loops. */
+/**
+ * The SIMD tiles need n % 4 == 0 and contiguous C columns; a batch of products (attention) also
+ * contiguous B columns (it reads B in place), a single product packs B and reads it any way.
+ */
 const simdCanRun = (plan: StridedMatMulPlan): boolean =>
-  plan.n % 4 === 0 && plan.b.column === 1 && plan.c.column === 1;
+  plan.n % 4 === 0 && plan.c.column === 1 && (plan.outerCount * plan.innerCount === 1 || plan.b.column === 1);
 
 function wasmStridedMatMul(view: WasmBackendView, kernels: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo,
   plan: StridedMatMulPlan, outShape: number[]): tf.TensorInfo {
@@ -64,6 +67,14 @@ function wasmStridedMatMul(view: WasmBackendView, kernels: SimdKernels, a: tf.Te
     return out;
   }
   const { m, k, n, a: la, b: lb, c: lc } = plan;
+  if (plan.outerCount * plan.innerCount === 1) {
+    packedProduct(view, kernels, {
+      a: aBase + 4 * la.offset, aRow: 4 * la.row, aCol: 4 * la.column,
+      b: bBase + 4 * lb.offset, bRow: 4 * lb.row, bCol: 4 * lb.column,
+      c: cBase + 4 * lc.offset, cRow: 4 * lc.row, m, k, n, bias: 0, relu: false,
+    });
+    return out;
+  }
   // A long k (a weight gradient sums over all 2048 tokens) streams all of B once per 4-row
   // tile; slices of K_SLICE rows keep B's panel in L2 across the tiles.
   for (let o = 0; o < plan.outerCount; o++) {
@@ -218,11 +229,13 @@ export function registerFastKernels(): void {
     registerWasm();
     registerWasmAdam();
     registerWasmExtras();
+    registerWasmDense();
   }
   if (tf.getKernel(STRIDED_MATMUL, 'cpu') === undefined) {
     registerCpu();
     registerCpuAdam();
     registerCpuExtras();
+    registerCpuDense();
   }
 }
 
@@ -231,6 +244,7 @@ export function fastKernelsActive(): boolean {
   if (!enabled) return false;
   registerFastKernels();
   const backend = tf.getBackend();
+  if (backend === 'wasm') shareIdentityOnWasm(() => enabled);
   return (FAST_BACKENDS as readonly string[]).includes(backend) &&
     FAST_KERNEL_NAMES.every((name) => tf.getKernel(name, backend) !== undefined);
 }

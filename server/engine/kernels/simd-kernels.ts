@@ -1,14 +1,18 @@
 // Hand-written wasm SIMD (f32x4) kernels that work in place on the TF.js wasm heap. They cover
 // what the wasm backend does slowly (design/TFJS-NOTES.md, bench/README.md):
-// - matMul: its batched (rank-3) path is a scalar loop at ~3 GFLOP/s whatever the layout; this
-//   one is register-blocked (4 rows x 8 columns per tile) and reads A with arbitrary strides,
-//   so transposed operands and per-head views of [B*L, D] activations cost nothing.
+// - matMul (gemm.ts): its batched (rank-3) path is a scalar loop at ~3 GFLOP/s whatever the
+//   layout; this one is register-blocked (4 rows x 8 columns per tile) and reads A with arbitrary
+//   strides, so transposed operands and per-head views of [B*L, D] activations cost nothing.
+// - packPanels + packedMatMul (gemm.ts): the dense products, ~1.35x XNNPACK at the transformer's
+//   shapes with relaxed-SIMD FMA (relaxed-simd.ts; a separate multiply and add where it is absent).
 // - transpose: its Transpose of power-of-two shapes ([2048, 128]) is ~10x slower than of
 //   [2000, 128] (cache-set conflicts from 8 KB strides); 8-row tiles avoid them.
 // - columnSums: the sum over axis 0 that bias and gain gradients need.
 // - adamUpdate (adam.ts): the optimizer step of one variable in one pass.
 // All addresses and strides are in bytes; every function returns nothing.
 import { assembleModule, FunctionBuilder } from './wasm-assembler.js';
+import { buildGemm, buildPackedGemm, buildPackPanels } from './gemm.js';
+import { relaxedSimdAvailable } from './relaxed-simd.js';
 import { buildAdamUpdate } from './adam.js';
 import { buildGeluGradient, buildGeluInner } from './gelu-kernels.js';
 
@@ -20,6 +24,11 @@ export interface SimdKernels {
    */
   matMul(a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number,
     m: number, k: number, n: number, accumulate: number): void;
+  /** gemm.ts buildPackPanels: B (any strides) -> column panels at `packed`. */
+  packPanels(b: number, bRow: number, bCol: number, packed: number, k: number, n: number): void;
+  /** gemm.ts buildPackedGemm: C = A B (+ bias, relu) against packed B. */
+  packedMatMul(a: number, aRow: number, aCol: number, packed: number, c: number, cRow: number,
+    m: number, k: number, n: number, init: number, bias: number, relu: number): void;
   /** dst[j, i] = src[i, j] for i < rows, j < cols; rows are `srcRow` / `dstRow` bytes apart. */
   transpose(src: number, srcRow: number, dst: number, dstRow: number, rows: number, cols: number): void;
   /** dst[j] = sum_i src[i, j] for i < rows, j < cols (cols % 4 == 0), contiguous rows. */
@@ -33,64 +42,6 @@ export interface SimdKernels {
 }
 
 const I32 = 'i32' as const;
-
-/** One m-block of `rows` x (4 * vectors) outputs at (i, j): the inner product loop over p. */
-function emitMatMulTile(f: FunctionBuilder, rows: number, vectors: number, at: { i: number; j: number }): void {
-  const [a, aRow, aCol, b, bRow, c, cRow, , k] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => f.param(i));
-  const p = f.local(I32);
-  const bCursor = f.local(I32);
-  const aCursors = Array.from({ length: rows }, () => f.local(I32));
-  const accumulators = Array.from({ length: rows }, () => Array.from({ length: vectors }, () => f.local('v128')));
-  const bValues = Array.from({ length: vectors }, () => f.local('v128'));
-  const aSplat = f.local('v128');
-  aCursors.forEach((cursor, r) => {
-    f.get(at.i).i32Const(r).i32Add().get(aRow).i32Mul().get(a).i32Add().set(cursor);
-  });
-  f.get(at.j).i32Const(4).i32Mul().get(b).i32Add().set(bCursor);
-  const cAddress = (r: number): void => {
-    f.get(at.i).i32Const(r).i32Add().get(cRow).i32Mul().get(c).i32Add().get(at.j).i32Const(4).i32Mul().i32Add();
-  };
-  // accumulate != 0: C += A B (a later slice of a long k); else C = A B.
-  f.get(f.param(10)).ifElse(
-    () => accumulators.forEach((row, r) => row.forEach((accumulator, v) => {
-      cAddress(r);
-      f.v128Load(16 * v).set(accumulator);
-    })),
-    () => { for (const row of accumulators) for (const accumulator of row) f.f32Const(0).f32x4Splat().set(accumulator); },
-  );
-  f.forSteps(p, () => f.i32Const(0), k, 1, () => {
-    bValues.forEach((value, v) => f.get(bCursor).v128Load(16 * v).set(value));
-    aCursors.forEach((cursor, r) => {
-      f.get(cursor).v128Load32Splat().set(aSplat);
-      bValues.forEach((value, v) => {
-        const accumulator = accumulators[r][v];
-        f.get(accumulator).get(aSplat).get(value).f32x4Mul().f32x4Add().set(accumulator);
-      });
-      f.addTo(cursor, aCol);
-    });
-    f.addTo(bCursor, bRow);
-  });
-  accumulators.forEach((row, r) => {
-    row.forEach((accumulator, v) => {
-      cAddress(r);
-      f.get(accumulator).v128Store(16 * v);
-    });
-  });
-}
-
-function buildMatMul(): FunctionBuilder {
-  const f = new FunctionBuilder('matMul', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [m, n] = [f.param(7), f.param(9)];
-  const i = f.local(I32);
-  const j = f.local(I32);
-  const columnsOf = (rows: number): void => {
-    f.forSteps(j, () => f.i32Const(0), n, 8, () => emitMatMulTile(f, rows, 2, { i, j }));
-    f.forSteps(j, () => f.get(j), n, 4, () => emitMatMulTile(f, rows, 1, { i, j }));
-  };
-  f.forSteps(i, () => f.i32Const(0), m, 4, () => columnsOf(4));
-  f.forSteps(i, () => f.get(i), m, 1, () => columnsOf(1));
-  return f;
-}
 
 const TRANSPOSE_TILE_ROWS = 8;
 
@@ -162,12 +113,15 @@ const instances = new WeakMap<WasmMemory, SimdKernels>();
 export function simdKernelsFor(memory: WasmMemory): SimdKernels {
   const existing = instances.get(memory);
   if (existing !== undefined) return existing;
+  const fma = relaxedSimdAvailable();
   compiled ??= new webAssembly.Module(assembleModule([
-    buildMatMul(), buildTranspose(), buildColumnSums(), buildAdamUpdate(), buildGeluInner(), buildGeluGradient(),
+    buildGemm('matMul', { rows: 4, vectors: 2, fma }), buildPackPanels('packPanels'), buildPackedGemm('packedMatMul', fma), buildTranspose(), buildColumnSums(), buildAdamUpdate(), buildGeluInner(), buildGeluGradient(),
   ]));
   const exports = new webAssembly.Instance(compiled, { env: { memory } }).exports as SimdKernels;
   const kernels: SimdKernels = {
     matMul: exports.matMul,
+    packPanels: exports.packPanels,
+    packedMatMul: exports.packedMatMul,
     transpose: exports.transpose,
     columnSums: exports.columnSums,
     adamUpdate: exports.adamUpdate,

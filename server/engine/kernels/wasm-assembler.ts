@@ -96,6 +96,10 @@ export class FunctionBuilder {
   f32x4Mul(): this { return this.simd(0xe6); }
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Sqrt(): this { return this.simd(0xe3); }
+  f32x4Max(): this { return this.simd(0xe9); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  /** Relaxed SIMD (a b + c, fused or not as the hardware does it): only in a module that `relaxed-simd.ts` says validates. */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
 
   /** block ... end; `br 0` inside `body` jumps past the end. */
   block(body: () => void): this {
