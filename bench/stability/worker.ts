@@ -1,0 +1,68 @@
+// A benchmark worker thread: picks the wasm backend, then trains one seeded run per message
+// on the setting data and pretrained body it was started with.
+import { parentPort, workerData } from 'node:worker_threads';
+import { selectBackend } from '../../server/engine/backend.js';
+import { train, type StepTelemetry, type Weights } from '../../server/engine/index.js';
+import type { SettingData } from './datasets.js';
+import { runSpecOf, type RunJob, type SettingId } from './protocol.js';
+import type { RunResult } from './run-result.js';
+
+export interface StabilityWorkerData {
+  readonly entry: string;
+  readonly settings: Readonly<Partial<Record<SettingId, SettingData>>>;
+  readonly bodyWeights: Weights;
+}
+
+export type ToWorker = { readonly kind: 'run'; readonly index: number; readonly job: RunJob };
+export type FromWorker =
+  | { readonly kind: 'ready'; readonly backend: string }
+  | { readonly kind: 'result'; readonly index: number; readonly result: RunResult }
+  | { readonly kind: 'failure'; readonly index: number; readonly message: string };
+
+const STRONG_CONFLICT = -0.5;
+
+async function runJob(job: RunJob, data: StabilityWorkerData): Promise<RunResult> {
+  const setting = data.settings[job.settingId];
+  if (setting === undefined) throw new Error(`worker has no data for setting ${job.settingId}`);
+  const steps: StepTelemetry[] = [];
+  const started = performance.now();
+  const outcome = await train(
+    { spec: runSpecOf(job), train: setting.train, validation: setting.test, initialWeights: data.bodyWeights },
+    { onStep: (telemetry) => steps.push(telemetry), onEpochEnd: () => undefined, now: () => performance.now() },
+  );
+  const evaluation = outcome.validation;
+  if (evaluation === undefined) throw new Error('run ended without a final evaluation');
+  const cosines = steps.flatMap((step) => (step.headConflictCosine === null ? [] : [step.headConflictCosine]));
+  const tail = steps.slice(Math.floor(steps.length * 0.9));
+  return {
+    job,
+    accuracy: evaluation.accuracy,
+    balancedAccuracy: evaluation.balancedAccuracy,
+    macroF1: evaluation.macroF1,
+    verdict: evaluation.verdict,
+    topPredictionShare: Math.max(...evaluation.predictionCounts) / evaluation.examples,
+    representationCosine: evaluation.representationCosine,
+    steps: outcome.steps,
+    meanStepMs: outcome.meanStepSeconds * 1000,
+    meanHeadConflictCosine: cosines.length > 0 ? cosines.reduce((sum, c) => sum + c, 0) / cosines.length : null,
+    strongConflictShare: cosines.length > 0 ? cosines.filter((c) => c < STRONG_CONFLICT).length / cosines.length : null,
+    finalTrainLoss: tail.reduce((sum, step) => sum + step.loss, 0) / Math.max(tail.length, 1),
+    wallSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+const port = parentPort;
+if (port === null) throw new Error('worker.ts must run as a worker thread');
+const data = workerData as StabilityWorkerData;
+const backend = await selectBackend('wasm');
+port.postMessage({ kind: 'ready', backend: backend.name } satisfies FromWorker);
+
+// One run at a time: the pool sends the next job only after a result.
+port.on('message', (message: ToWorker) => {
+  runJob(message.job, data).then(
+    (result) => port.postMessage({ kind: 'result', index: message.index, result } satisfies FromWorker),
+    (error: unknown) => port.postMessage({
+      kind: 'failure', index: message.index, message: error instanceof Error ? error.message : String(error),
+    } satisfies FromWorker),
+  );
+});
