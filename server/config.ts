@@ -8,9 +8,17 @@
 //   STEADYTUNE_LOG_LEVEL     debug | info | warn | error                 default info
 //   STEADYTUNE_METRICS_PORT  Prometheus /metrics port (0 = any free port) default 9464
 //
+// Job persistence (durability-config.ts):
+//   STEADYTUNE_STORE                  sqlite (<data dir>/steadytune.db; jobs resume after a
+//                                     restart) | memory (nothing survives one)   default sqlite
+//   STEADYTUNE_CHECKPOINT_EVERY_STEPS checkpoint runs every n steps and at epoch
+//                                     ends (0 = epoch ends only)                default 50
+//   STEADYTUNE_CHECKPOINTS_KEPT       newest checkpoints kept per run (1..100)  default 2
+//
 // Authentication (api-config.ts). Tokens are given as sha256 hex digests, never in the clear
-// (`npm run -s token -- new <tenant>` makes a token and its digest). Unset both: authentication is off and
-// every caller is tenant "default" (a warning is logged). Health and reflection never need one.
+// (`npm run -s token -- new <tenant>` makes a token and its digest). With both unset
+// authentication is off and every caller is tenant "default" (a warning is logged). Health and
+// reflection never need a token (probes); mutual TLS authenticates the client, not a tenant.
 //   STEADYTUNE_TOKENS        tenant:sha256hex[,tenant:sha256hex...]
 //   STEADYTUNE_TOKENS_FILE   YAML or JSON list: [{tenant: acme, sha256: <64 hex>}, ...]
 //
@@ -31,6 +39,7 @@
 // Every invalid value is reported at once, so a bad deployment fails on the first start.
 import path from 'node:path';
 import { loadApiConfig, type ApiConfig, type EnvReader } from './api-config.js';
+import { loadDurabilityConfig, type DurabilityConfig } from './durability-config.js';
 import type { BackendName } from './engine/types.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -48,6 +57,8 @@ export interface Config {
   readonly metricsPort: number;
   /** Authentication, TLS and request limits; the rpc layer's defaults (auth off) when absent. */
   readonly api?: ApiConfig;
+  /** Store kind and checkpointing; DEFAULT_DURABILITY (SQLite) when absent. */
+  readonly durability?: DurabilityConfig;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel: oneOf('STEADYTUNE_LOG_LEVEL', 'info', LOG_LEVELS),
     metricsPort: integer('STEADYTUNE_METRICS_PORT', 9464, 0, 65535),
     api: loadApiConfig(reader, cwd),
+    durability: loadDurabilityConfig(reader),
   };
   if (/\s/.test(config.host)) problems.push(`STEADYTUNE_HOST=${JSON.stringify(config.host)}: must not contain spaces`);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -4,11 +4,11 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryDatasetRegistry } from './data/index.js';
-import { InMemoryEventLog } from './jobs/event-log.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
-import { InMemoryJobStore } from './jobs/store.js';
+import { openPersistence } from './jobs/persistence.js';
 import { WorkerPool } from './jobs/worker-pool.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { DEFAULT_DURABILITY } from './durability-config.js';
 import { createLogger, type Logger } from './logger.js';
 import {
   JobMetricsRecorder,
@@ -21,8 +21,13 @@ import { startServer } from './rpc/server.js';
 
 /** How long calls still open at shutdown may take before they are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
-/** A shutdown that takes longer than this (a wedged worker) ends the process anyway. */
-const SHUTDOWN_DEADLINE_MS = 90_000;
+/** How long a run may take to reach its next step (and checkpoint) at shutdown before its worker is ended. */
+const RUN_STOP_GRACE_MS = 15_000;
+/**
+ * A shutdown that takes longer than this (a wedged worker) ends the process anyway: inside the
+ * usual 30 s an orchestrator waits before SIGKILL. Jobs stay resumable either way.
+ */
+const SHUTDOWN_DEADLINE_MS = 28_000;
 
 export interface RunningSteadytune {
   readonly port: number;
@@ -35,8 +40,18 @@ export interface RunningSteadytune {
 
 export async function startSteadytune(config: Config, logger: Logger): Promise<RunningSteadytune> {
   const clock = (): number => Date.now();
+  const durability = config.durability ?? DEFAULT_DURABILITY;
+  const persistence = openPersistence({
+    kind: durability.store,
+    dataDir: config.dataDir,
+    checkpointEverySteps: durability.checkpointEverySteps,
+    checkpointsKept: durability.checkpointsKept,
+    clock,
+    onWarning: (message) => logger.warn(message),
+  });
   const pool = new WorkerPool({
     size: config.concurrency,
+    cancelGraceMs: RUN_STOP_GRACE_MS,
     config: {
       ...(config.backend === 'auto' ? {} : { backendPreference: config.backend }),
       dataDir: config.dataDir,
@@ -51,8 +66,9 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     onError: (error) => logger.warn('metrics update failed', { error }),
   });
   const jobService = new EmbeddedJobService({
-    store: jobMetrics.observeStore(new InMemoryJobStore()),
-    eventLog: jobMetrics.observeEventLog(new InMemoryEventLog(clock)),
+    store: jobMetrics.observeStore(persistence.store),
+    eventLog: jobMetrics.observeEventLog(persistence.eventLog),
+    ...(persistence.durability === undefined ? {} : { durability: persistence.durability }),
     pool,
     modelDir: path.join(config.dataDir, 'models'),
     clock,
@@ -74,6 +90,7 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
   } catch (error) {
     await server.close(0);
     await metricsServer.close();
+    await persistence.close();
     throw error;
   }
   server.refreshHealth();
@@ -85,6 +102,7 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
       await jobService.shutdown();
       await server.close(graceMs);
       await metricsServer.close();
+      await persistence.close();
     })();
     return stopping;
   };

@@ -4,11 +4,12 @@
 // chain, so its events keep the order the workers produced them in, a checkpoint is recorded
 // only after its step's event, and a cancel can never slip between "last run done" and the end.
 import type { Evaluation } from '../engine/types.js';
-import type { CheckpointFiles } from './checkpoint-files.js';
+import type { Durability } from './checkpoint-files.js';
 import type { EventLog } from './event-log.js';
-import { isNewProgress, loggedProgress, NOTHING_LOGGED, RuntimeMeter, type LoggedProgress } from './job-resume.js';
+import { isNewProgress, loggedProgress, NOTHING_LOGGED, resumePoint, RuntimeMeter, type LoggedProgress } from './job-resume.js';
 import type { ModelFiles } from './model-files.js';
-import { evaluatePredictions, majorityVote, summarizeRuns } from './stability.js';
+import { summarizeJob } from './job-summary.js';
+import { SeedRuns } from './seed-runs.js';
 import type { JobStore } from './store.js';
 import { TaskCancelledError, type TaskHandle, type WorkerPool } from './worker-pool.js';
 import type { DatasetInput, TrainProgress, TrainRequest, TrainResult } from './worker-protocol.js';
@@ -20,8 +21,6 @@ import {
   type JobLogger,
   type JobState,
   type RunState,
-  type SeedRun,
-  type StabilitySummary,
 } from './types.js';
 
 export interface ExecutionContext {
@@ -34,7 +33,7 @@ export interface ExecutionContext {
   /** Resolves a selection for a worker (registered datasets are looked up on the main thread). */
   readonly datasetInput: (selection: DatasetSelection, split: 'train' | 'validation') => Promise<DatasetInput>;
   /** Absent: no checkpoints are kept and nothing resumes after a restart. */
-  readonly durability?: { readonly checkpoints: CheckpointFiles; readonly checkpointEverySteps: number };
+  readonly durability?: Durability;
 }
 
 interface StopRequest {
@@ -50,9 +49,8 @@ const RUNTIME_RECORD_MS = 1000;
 export class JobExecution {
   readonly done: Promise<void>;
   private readonly handles = new Map<number, TaskHandle<TrainRequest>>();
-  /** Per seed: when this process started it, and the duration earlier processes recorded. */
-  private readonly runClocks = new Map<number, { readonly started: number; readonly before: number }>();
   private readonly finished = new Map<number, Evaluation>();
+  private readonly runs: SeedRuns;
   private readonly runtime: RuntimeMeter;
   private logged = new Map<number, LoggedProgress>();
   private validationLabels?: Int32Array;
@@ -64,6 +62,7 @@ export class JobExecution {
   /** @param resumed the job was left unfinished by an earlier process */
   constructor(private readonly job: Job, private readonly context: ExecutionContext, private readonly resumed = false) {
     this.runtime = new RuntimeMeter(job.runtimeMs, context.clock);
+    this.runs = new SeedRuns(job.id, job.runs, context.store, context.eventLog, context.clock);
     this.done = this.execute();
   }
 
@@ -103,13 +102,17 @@ export class JobExecution {
         await this.serial(() => this.context.eventLog.append(job.id, 0, { kind: 'notice', message: 'resumed after a server restart' }));
       }
       if (job.state === 'RUNNING') this.startRuntime();
-      for (const run of job.runs) if (run.state === 'SUCCEEDED' && run.metrics !== undefined) this.finished.set(run.seed, run.metrics);
+      for (const run of job.runs.filter((r) => RUN_DONE.has(r.state))) {
+        if (run.state === 'SUCCEEDED' && run.metrics !== undefined) this.finished.set(run.seed, run.metrics);
+        // Ended in the store, but the process died before logging it: log it now.
+        if (!(this.logged.get(run.seed) ?? NOTHING_LOGGED).finished) await this.serial(() => this.runs.finish(run));
+      }
       const open = job.runs.filter((run) => !RUN_DONE.has(run.state)).map((run) => run.seed);
       if (job.state === 'CANCELLING') {
         // Cancelled before the restart: its runs stop here, without training another step.
         this.stop = { end: 'CANCELLED', reason: job.transitions.at(-1)?.reason ?? 'cancelled' };
         await this.serial(async () => {
-          for (const seed of open) await this.recordRun({ ...(await this.run(seed)), state: 'CANCELLED', error: this.stop?.reason ?? '' });
+          for (const seed of open) await this.runs.finish({ ...this.runs.get(seed), state: 'CANCELLED', error: this.stop?.reason ?? '' });
         });
       } else if (open.length > 0) {
         const [train, validation] = await Promise.all([
@@ -151,15 +154,9 @@ export class JobExecution {
   private async withCheckpoint(seed: number, request: TrainRequest): Promise<TrainRequest> {
     const { durability } = this.context;
     if (durability === undefined) return request;
-    const logged = this.logged.get(seed) ?? NOTHING_LOGGED;
-    const resumeFrom = logged.started ? await durability.checkpoints.latest(this.job.id, seed, logged.lastStep) : undefined;
-    if (logged.started) {
-      const message = resumeFrom === undefined
-        ? `seed ${seed}: no checkpoint; restarting from step 0 (steps up to ${logged.lastStep} are already logged)`
-        : `seed ${seed}: resuming from the checkpoint at step ${resumeFrom.step}`;
-      await this.serial(() => this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message }));
-    }
-    return { ...request, checkpointEverySteps: durability.checkpointEverySteps, ...(resumeFrom === undefined ? {} : { resumeFrom }) };
+    const { checkpoint, notice } = await resumePoint(durability.checkpoints, this.job.id, seed, this.logged.get(seed) ?? NOTHING_LOGGED);
+    if (notice !== undefined) await this.serial(() => this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message: notice }));
+    return { ...request, checkpointEverySteps: durability.checkpointEverySteps, ...(checkpoint === undefined ? {} : { resumeFrom: checkpoint }) };
   }
 
   private async onProgress(seed: number, progress: TrainProgress): Promise<void> {
@@ -173,17 +170,16 @@ export class JobExecution {
           this.startRuntime();
         }
         await store.setBackend(jobId, progress.backend);
-        const run = await this.run(seed);
-        this.runClocks.set(seed, { started: clock(), before: run.durationMs });
-        await store.putRun(jobId, { ...run, state: 'RUNNING', totalSteps: progress.totalSteps });
+        this.runs.started(seed);
+        await this.runs.put({ ...this.runs.get(seed), state: 'RUNNING', totalSteps: progress.totalSteps });
         if (isNew) await eventLog.append(jobId, seed, { kind: 'run_started', totalSteps: progress.totalSteps, backend: progress.backend });
         return;
       }
       case 'step': {
         if (!isNew) return;
         await eventLog.append(jobId, seed, { kind: 'step', step: progress.telemetry });
-        const run = await this.run(seed);
-        await store.putRun(jobId, { ...run, steps: progress.telemetry.step, totalSteps: progress.telemetry.totalSteps, durationMs: this.elapsed(seed) });
+        const { step, totalSteps } = progress.telemetry;
+        await this.runs.put({ ...this.runs.get(seed), steps: step, totalSteps, durationMs: this.runs.durationMs(seed) });
         if (clock() - this.runtimeRecordedAt >= RUNTIME_RECORD_MS) await this.recordRuntime();
         return;
       }
@@ -197,8 +193,8 @@ export class JobExecution {
       case 'checkpoint': {
         const { durability } = this.context;
         if (durability === undefined) return;
-        await durability.checkpoints.save(jobId, seed, progress.checkpoint);
-        await store.putRun(jobId, { ...(await this.run(seed)), checkpointStep: progress.checkpoint.step });
+        await durability.checkpoints.save(jobId, seed, progress.step, progress.encoded);
+        await this.runs.put({ ...this.runs.get(seed), checkpointStep: progress.step });
         await this.recordRuntime();
         return;
       }
@@ -207,24 +203,24 @@ export class JobExecution {
 
   private async onResult(seed: number, result: TrainResult): Promise<void> {
     if (result.validationLabels.length > 0) this.validationLabels = result.validationLabels;
-    const base = { ...(await this.run(seed)), meanStepSeconds: result.meanStepSeconds, durationMs: this.elapsed(seed) };
+    const base = { ...this.runs.get(seed), meanStepSeconds: result.meanStepSeconds, durationMs: this.runs.durationMs(seed) };
     if (result.stopped && this.stop?.end === 'SUSPENDED') {
       // Stays RUNNING with its checkpoint: the next start continues it.
-      await this.context.store.putRun(this.job.id, { ...base, steps: Math.max(base.steps, result.steps) });
+      await this.runs.put({ ...base, steps: Math.max(base.steps, result.steps) });
       return;
     }
     if (result.stopped || result.validation === undefined) {
-      await this.recordRun({ ...base, steps: result.steps, state: 'CANCELLED', error: this.stop?.reason ?? 'stopped' });
+      await this.runs.finish({ ...base, steps: result.steps, state: 'CANCELLED', error: this.stop?.reason ?? 'stopped' });
       return;
     }
     try {
       await this.context.models.save(this.job.id, seed, result.weights, result.card);
     } catch (error) {
-      await this.recordRun({ ...base, steps: result.steps, state: 'FAILED', error: `could not save the model: ${messageOf(error)}` });
+      await this.runs.finish({ ...base, steps: result.steps, state: 'FAILED', error: `could not save the model: ${messageOf(error)}` });
       return;
     }
     this.finished.set(seed, result.validation);
-    await this.recordRun({ ...base, steps: result.steps, state: 'SUCCEEDED', metrics: result.validation });
+    await this.runs.finish({ ...base, steps: result.steps, state: 'SUCCEEDED', metrics: result.validation });
   }
 
   private async onRunError(seed: number, error: unknown): Promise<void> {
@@ -233,19 +229,13 @@ export class JobExecution {
       this.context.logger.info('seed run left to resume', { jobId: this.job.id, seed, error: messageOf(error) });
       return;
     }
-    const run = await this.run(seed);
-    const base = { ...run, durationMs: this.runClocks.has(seed) ? this.elapsed(seed) : run.durationMs };
+    const base = { ...this.runs.get(seed), durationMs: this.runs.durationMs(seed) };
     if (error instanceof TaskCancelledError) {
-      await this.recordRun({ ...base, state: 'CANCELLED', error: this.stop?.reason ?? 'cancelled' });
+      await this.runs.finish({ ...base, state: 'CANCELLED', error: this.stop?.reason ?? 'cancelled' });
       return;
     }
     this.context.logger.warn('seed run failed', { jobId: this.job.id, seed, error: messageOf(error) });
-    await this.recordRun({ ...base, state: 'FAILED', error: messageOf(error) });
-  }
-
-  private async recordRun(run: SeedRun): Promise<void> {
-    await this.context.store.putRun(this.job.id, run);
-    await this.context.eventLog.append(this.job.id, run.seed, { kind: 'run_finished', run });
+    await this.runs.finish({ ...base, state: 'FAILED', error: messageOf(error) });
   }
 
   private async finish(): Promise<void> {
@@ -256,42 +246,20 @@ export class JobExecution {
       return;
     }
     const stop = this.stop?.end === 'SUSPENDED' ? undefined : this.stop;
-    const seeds = this.job.spec.seeds.filter((seed) => this.finished.has(seed));
-    if (seeds.length > 0) await this.context.store.setSummary(this.job.id, await this.summarize(seeds));
+    if (this.finished.size > 0) {
+      await this.context.store.setSummary(this.job.id, await summarizeJob(job, this.finished, this.validationLabels, this.context));
+    }
     if (stop !== undefined && stop.end !== 'SUSPENDED') {
       await this.end(['QUEUED', 'RUNNING', 'CANCELLING'], stop.end, stop.reason);
       return;
     }
-    if (seeds.length === 0) {
+    if (this.finished.size === 0) {
       const first = job.runs.find((run) => run.error !== undefined);
       const reason = `all ${job.runs.length} runs failed${first === undefined ? '' : `; seed ${first.seed}: ${first.error}`}`;
       await this.end(['QUEUED', 'RUNNING'], 'FAILED', reason);
       return;
     }
     await this.end(['RUNNING'], 'SUCCEEDED', '');
-  }
-
-  private async summarize(seeds: readonly number[]): Promise<StabilitySummary> {
-    const evaluations = seeds.flatMap((seed) => this.finished.get(seed) ?? []);
-    const first = evaluations[0];
-    const labels = this.job.spec.ensemble && first !== undefined ? await this.labelsForVote(seeds[0] ?? 0) : undefined;
-    if (first === undefined || labels === undefined) return summarizeRuns(evaluations);
-    const vote = majorityVote(evaluations.map((e) => e.predictions), first.numClasses);
-    return summarizeRuns(evaluations, evaluatePredictions(labels, vote, first.numClasses));
-  }
-
-  /** The validation labels: from a run of this process, else (all runs ended before a restart) by evaluating one model. */
-  private async labelsForVote(seed: number): Promise<Int32Array | undefined> {
-    if (this.validationLabels !== undefined) return this.validationLabels;
-    try {
-      const { weights, card } = await this.context.models.load(this.job.id, seed);
-      const dataset = await this.context.datasetInput(this.job.spec.validation, 'validation');
-      const result = await this.context.pool.run({ kind: 'evaluate', card, models: [{ seed, weights }], dataset }).result;
-      return result.labels;
-    } catch (error) {
-      this.context.logger.warn('no ensemble vote: the validation labels are unavailable', { jobId: this.job.id, error: messageOf(error) });
-      return undefined;
-    }
   }
 
   private async end(from: readonly JobState[], to: JobState, reason: string): Promise<void> {
@@ -346,18 +314,6 @@ export class JobExecution {
     const job = await this.context.store.get(this.job.tenant, this.job.id);
     if (job === undefined) throw new JobError('not_found', `job ${this.job.id} not found`);
     return job;
-  }
-
-  private async run(seed: number): Promise<SeedRun> {
-    const run = (await this.current()).runs.find((r) => r.seed === seed);
-    if (run === undefined) throw new Error(`job ${this.job.id} has no run for seed ${seed}`);
-    return run;
-  }
-
-  /** The run's duration over every process that trained it. */
-  private elapsed(seed: number): number {
-    const clock = this.runClocks.get(seed);
-    return clock === undefined ? 0 : clock.before + this.context.clock() - clock.started;
   }
 }
 

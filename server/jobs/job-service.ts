@@ -1,7 +1,7 @@
 // The embedded JobService: store, event log and worker pool in one process. Every TF.js call
 // happens in the pool's worker threads; this module only moves plain data around.
 import type { DatasetRegistry } from '../data/index.js';
-import type { CheckpointFiles } from './checkpoint-files.js';
+import type { Durability } from './checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
 import { DirectoryModelFiles, type ModelFiles } from './model-files.js';
@@ -46,12 +46,6 @@ export interface EmbeddedJobServiceOptions {
    * (checkpoint, stop, stay RUNNING) instead of failing them.
    */
   readonly durability?: Durability;
-}
-
-export interface Durability {
-  readonly checkpoints: CheckpointFiles;
-  /** Checkpoint every n optimizer steps, besides epoch ends; 0 = epoch ends only. */
-  readonly checkpointEverySteps: number;
 }
 
 const SHUTDOWN_REASON = 'interrupted: the server shut down';
@@ -126,8 +120,21 @@ export class EmbeddedJobService implements JobService {
   }
 
   async *events(tenant: string, jobId: string, fromSequence: number, signal: AbortSignal): AsyncIterable<JobEvent> {
-    await this.mustGet(tenant, jobId);
+    const job = await this.mustGet(tenant, jobId);
+    if (TERMINAL_STATES.has(job.state) && !this.executions.has(jobId)) await this.closeLog(job);
     yield* this.options.eventLog.follow(jobId, fromSequence, signal);
+  }
+
+  /**
+   * A crash between a job's terminal transition and its state_changed event leaves a log that
+   * never closes, and followers that never end: the missing event is appended here, once no
+   * execution of this process could still be about to append it.
+   */
+  private async closeLog(job: Job): Promise<void> {
+    const { eventLog } = this.options;
+    const [last] = await eventLog.read(job.id, await eventLog.lastSequence(job.id));
+    if (last?.body.kind === 'state_changed' && last.body.state === job.state) return;
+    await eventLog.append(job.id, 0, { kind: 'state_changed', state: job.state, reason: job.reason }).catch(() => {});
   }
 
   async evaluate(

@@ -73,11 +73,9 @@ function resultArrays(result: TaskResult): ArrayBufferView[] {
   }
 }
 
-/** A checkpoint's tensors are fresh copies nobody else holds: move them instead of copying. */
+/** A checkpoint's bytes are a fresh buffer nobody else holds: moved instead of copied. */
 function progressArrays(progress: TrainProgress): ArrayBufferView[] {
-  if (progress.kind !== 'checkpoint') return [];
-  const { weights, optimizer, method } = progress.checkpoint;
-  return [weights, optimizer.slots, ...(method?.snapshots ?? [])].flatMap((set) => set.map((weight) => weight.values));
+  return progress.kind === 'checkpoint' ? [progress.encoded] : [];
 }
 
 function describeFailure(error: unknown): TaskFailure {

@@ -146,7 +146,10 @@ export class WorkerPool {
     };
   }
 
-  /** Stops taking tasks, cancels running ones, and terminates workers after the grace period. */
+  /**
+   * Stops taking tasks, asks running ones to stop at their next step (as a suspend: a training
+   * task checkpoints first), and terminates workers after the grace period.
+   */
   async close(): Promise<void> {
     this.closing = true;
     for (const task of this.queue.splice(0)) task.reject(new TaskCancelledError());

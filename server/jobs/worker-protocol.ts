@@ -56,7 +56,7 @@ export interface TrainRequest {
   readonly run: RunSpec;
   /** Continue this run from its last stored checkpoint instead of from scratch. */
   readonly resumeFrom?: TrainerCheckpoint;
-  /** A 'checkpoint' progress every n optimizer steps (and at epoch ends); 0 = epoch ends only. */
+  /** A 'checkpoint' progress every n optimizer steps and at epoch ends (0: epoch ends only; absent: never). */
   readonly checkpointEverySteps?: number;
 }
 
@@ -120,7 +120,8 @@ export type TrainProgress =
   | { readonly kind: 'step'; readonly telemetry: StepTelemetry }
   | { readonly kind: 'epoch'; readonly report: EpochReport }
   | { readonly kind: 'notice'; readonly message: string }
-  | { readonly kind: 'checkpoint'; readonly checkpoint: TrainerCheckpoint };
+  /** The state after `step`, encoded here in the worker (checkpoint-codec.ts) for the main thread to store. */
+  | { readonly kind: 'checkpoint'; readonly step: number; readonly encoded: Uint8Array };
 
 /** Values of a task's shared stop flag. 'suspend' = checkpoint, then stop (to resume later). */
 export const STOP_FLAG = { none: 0, cancel: 1, suspend: 2 } as const;

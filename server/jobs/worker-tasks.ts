@@ -3,8 +3,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { trainingFallbackFor } from '../engine/backend.js';
 import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../engine/index.js';
-import type { BackendName, ExampleSet, RunSpec } from '../engine/types.js';
+import type { BackendName, ExampleSet, RunSpec, TrainerCheckpoint } from '../engine/types.js';
 import { applyImbalance, loadDataset } from '../data/index.js';
+import { encodeCheckpoint } from './checkpoint-codec.js';
 import { applySelection, type SelectedDataset } from './dataset-selection.js';
 import type {
   DatasetInput,
@@ -63,7 +64,10 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
       onEpochEnd: (report) => context.report({ kind: 'epoch', report }),
       onNotice: (message) => context.report({ kind: 'notice', message }),
       now: () => performance.now(),
-      onCheckpoint: (checkpoint) => context.report({ kind: 'checkpoint', checkpoint }),
+      // Only for a host that stores them: encoding a checkpoint is not free.
+      ...(request.checkpointEverySteps === undefined
+        ? {}
+        : { onCheckpoint: (checkpoint: TrainerCheckpoint) => context.report({ kind: 'checkpoint', step: checkpoint.step, encoded: encodeCheckpoint(checkpoint) }) }),
       // The flag is shared memory: it is seen even while cancel messages would sit in a busy queue.
       betweenSteps: async () => context.stopRequest(),
     },

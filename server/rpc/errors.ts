@@ -9,11 +9,16 @@ import { Status } from '../../client/gen/google/rpc/status.js';
 import type { DataError } from '../data/errors.js';
 import { JobError, type JobErrorKind } from '../jobs/types.js';
 import type { Logger } from '../logger.js';
-import type { FieldViolation } from './field-violations.js';
+import { clip, type FieldViolation } from './field-violations.js';
 import { millisecondsToDuration } from './mapping.js';
 
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
+// Message and details travel in HTTP/2 trailers, which clients cap (grpc-js: 8 KiB for all
+// metadata by default, the details base64-encoded). Over the cap the client sees a broken
+// call instead of the error, so both stay well under it whatever the request contained.
+const MAX_MESSAGE_CHARS = 512;
+const MAX_BAD_REQUEST_BYTES = 3 * 1024;
 
 const CODES: Readonly<Record<JobErrorKind, GrpcStatus>> = {
   not_found: GrpcStatus.NOT_FOUND,
@@ -63,11 +68,11 @@ interface ErrorDetails {
   readonly retryAfterMs?: number;
 }
 
-export function serviceError(code: GrpcStatus, message: string, details: ErrorDetails = {}): ServerErrorResponse {
+export function serviceError(code: GrpcStatus, fullMessage: string, details: ErrorDetails = {}): ServerErrorResponse {
+  const message = clip(fullMessage, MAX_MESSAGE_CHARS);
   const anyDetails: Any[] = [];
   if (details.violations !== undefined && details.violations.length > 0) {
-    const badRequest = BadRequest.encode({ fieldViolations: details.violations.map((v) => ({ ...v })) }).finish();
-    anyDetails.push(packAny('google.rpc.BadRequest', badRequest));
+    anyDetails.push(packAny('google.rpc.BadRequest', badRequestWithin(details.violations, MAX_BAD_REQUEST_BYTES)));
   }
   if (details.retryAfterMs !== undefined || code === GrpcStatus.RESOURCE_EXHAUSTED) {
     const retryInfo = RetryInfo.encode({ retryDelay: millisecondsToDuration(details.retryAfterMs ?? 1000) }).finish();
@@ -76,6 +81,16 @@ export function serviceError(code: GrpcStatus, message: string, details: ErrorDe
   const metadata = new Metadata();
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(Status.encode({ code, message, details: anyDetails }).finish()));
   return Object.assign(new Error(message), { code, details: message, metadata });
+}
+
+/** As many violations, in order, as fit in `maxBytes` (always the first, clipped). */
+function badRequestWithin(violations: readonly FieldViolation[], maxBytes: number): Uint8Array {
+  // Violations from below rpc/ (data, jobs) were not clipped by FieldViolations.
+  const clipped = violations.map((v) => ({ field: clip(v.field, 160), description: clip(v.description, 240) }));
+  for (let count = clipped.length; ; count -= 1) {
+    const encoded = BadRequest.encode({ fieldViolations: clipped.slice(0, count) }).finish();
+    if (encoded.length <= maxBytes || count <= 1) return encoded;
+  }
 }
 
 function packAny(typeName: string, value: Uint8Array): Any {

@@ -11,6 +11,10 @@ export interface FieldViolation {
 /** Listed violations are capped: details travel in a trailer, and gRPC caps headers near 8 KiB. */
 const MAX_LISTED = 50;
 const MAX_IN_MESSAGE = 5;
+/** Paths and descriptions can quote the caller's input (map keys); a trailer must not grow with it. */
+const MAX_FIELD_CHARS = 160;
+const MAX_DESCRIPTION_CHARS = 240;
+const MAX_KEY_CHARS = 64;
 
 export class FieldViolations {
   private readonly found: FieldViolation[] = [];
@@ -18,7 +22,9 @@ export class FieldViolations {
 
   add(field: string, description: string): void {
     this.total += 1;
-    if (this.found.length < MAX_LISTED) this.found.push({ field, description });
+    if (this.found.length < MAX_LISTED) {
+      this.found.push({ field: clip(field, MAX_FIELD_CHARS), description: clip(description, MAX_DESCRIPTION_CHARS) });
+    }
   }
 
   /** Throws the domain error rpc/errors.ts turns into INVALID_ARGUMENT + BadRequest. */
@@ -71,7 +77,12 @@ function describeBounds({ min, max, openMin = false, openMax = false }: RealBoun
   return 'a finite number';
 }
 
-/** `labels["Bad Key"]`: the map-entry path form of google.rpc.BadRequest. */
+/** `labels["Bad Key"]`: the map-entry path form of google.rpc.BadRequest (long keys clipped). */
 export function mapEntryPath(field: string, key: string): string {
-  return `${field}[${JSON.stringify(key)}]`;
+  return `${field}[${JSON.stringify(clip(key, MAX_KEY_CHARS))}]`;
+}
+
+/** At most `max` characters, the last one an ellipsis when something was cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

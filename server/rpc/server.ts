@@ -179,9 +179,14 @@ function isReady(jobService: JobService, logger: Logger): boolean {
 
 function warnAboutSecurity(logger: Logger, authenticator: BearerTokenAuthenticator, tls: TlsSettings | undefined): void {
   if (!authenticator.enabled) {
-    logger.warn('authentication is off (no tokens configured): every caller is tenant "default"; set STEADYTUNE_TOKENS or STEADYTUNE_TOKENS_FILE');
+    logger.warn(
+      'authentication is off (no tokens configured): every caller is tenant "default"; ' +
+        'set STEADYTUNE_TOKENS or STEADYTUNE_TOKENS_FILE',
+    );
   } else if (tls === undefined) {
-    logger.warn('bearer tokens travel in plaintext: set STEADYTUNE_TLS_CERT and STEADYTUNE_TLS_KEY (or terminate TLS in front)');
+    logger.warn(
+      'bearer tokens travel in plaintext: set STEADYTUNE_TLS_CERT and STEADYTUNE_TLS_KEY (or terminate TLS in front)',
+    );
   }
   logger.info('rpc security', {
     authentication: authenticator.enabled,

@@ -268,11 +268,15 @@ function resolveOptimizer(v: FieldViolations, optimizer: WireOptimizerSpec | und
   };
 }
 
+/** Node timers hold at most 2^31-1 ms (~24.8 days); a longer one fires at once instead. */
+const MAX_RUNTIME_SECONDS = 24 * 24 * 3600;
+
 function resolveMaxRuntime(v: FieldViolations, duration: Duration | undefined, path: string): number {
   if (duration === undefined) return 0;
   const { seconds, nanos } = duration;
   const ms = seconds * 1000 + Math.floor(nanos / 1e6);
   if (seconds < 0 || nanos < 0 || nanos >= 1e9) v.add(path, 'must be a non-negative google.protobuf.Duration');
   else if (ms <= 0) v.add(path, 'must be at least 1ms when set (leave unset for no limit)');
+  else if (seconds >= MAX_RUNTIME_SECONDS) v.add(path, `must be under ${MAX_RUNTIME_SECONDS}s (24 days); leave unset for no limit`);
   return ms;
 }

@@ -6,8 +6,9 @@ import { DEFAULT_RPC_LIMITS } from '../../server/rpc/limits.js';
 
 describe('configuration from the environment', () => {
   it('uses the documented defaults', () => {
-    const { api, ...core } = loadConfig({}, '/srv');
+    const { api, durability, ...core } = loadConfig({}, '/srv');
     assert.deepEqual(api, { tokens: [], limits: DEFAULT_RPC_LIMITS });
+    assert.deepEqual(durability, { store: 'sqlite', checkpointEverySteps: 50, checkpointsKept: 2 });
     assert.deepEqual(core, {
       port: 50051,
       host: '0.0.0.0',
@@ -32,8 +33,25 @@ describe('configuration from the environment', () => {
       },
       '/srv',
     );
-    const { api: _api, ...core } = config;
+    const { api: _api, durability: _durability, ...core } = config;
     assert.deepEqual(core, { port: 0, host: '127.0.0.1', dataDir: '/var/lib/steadytune', concurrency: 4, backend: 'wasm', logLevel: 'debug', metricsPort: 0 });
+  });
+
+  it('reads the persistence settings and refuses bad ones', () => {
+    const { durability } = loadConfig(
+      { STEADYTUNE_STORE: 'Memory', STEADYTUNE_CHECKPOINT_EVERY_STEPS: '0', STEADYTUNE_CHECKPOINTS_KEPT: '5' },
+      '/srv',
+    );
+    assert.deepEqual(durability, { store: 'memory', checkpointEverySteps: 0, checkpointsKept: 5 });
+    assert.throws(
+      () => loadConfig({ STEADYTUNE_STORE: 'redis', STEADYTUNE_CHECKPOINTS_KEPT: '0' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /STEADYTUNE_STORE="redis": expected one of sqlite, memory/);
+        assert.match(error.message, /STEADYTUNE_CHECKPOINTS_KEPT="0": expected an integer in 1\.\.100/);
+        return true;
+      },
+    );
   });
 
   it('reports every invalid variable at once', () => {

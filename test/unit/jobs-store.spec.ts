@@ -93,6 +93,22 @@ for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => 
     assert.deepEqual((await store.addNotice(job.id, 'wasm fallback')).notices, ['wasm fallback']);
   });
 
+  test('unfinished: every tenant’s live jobs, oldest first; runtime and checkpoint steps are kept', async () => {
+    const store = kind.open().store;
+    const a = (await store.create(command(), 1)).job;
+    const b = (await store.create(command({ tenant: 't2' }), 2)).job;
+    const c = (await store.create(command(), 3)).job;
+    await store.transition(a.id, { from: ['QUEUED'], to: 'RUNNING', time: 4, reason: '' });
+    await store.transition(a.id, { from: ['RUNNING'], to: 'CANCELLING', time: 5, reason: 'asked' });
+    await store.transition(c.id, { from: ['QUEUED'], to: 'CANCELLED', time: 6, reason: 'asked' });
+    assert.deepEqual((await store.unfinished()).map((job) => [job.id, job.state]), [[a.id, 'CANCELLING'], [b.id, 'QUEUED']]);
+    assert.equal(a.runtimeMs, 0);
+    assert.equal((await store.setRuntime(a.id, 1234)).runtimeMs, 1234);
+    const run = { seed: 1, state: 'RUNNING' as const, steps: 12, totalSteps: 40, meanStepSeconds: 0.5, durationMs: 6, checkpointStep: 10 };
+    assert.deepEqual((await store.putRun(a.id, run)).runs[0], run);
+    await assert.rejects(store.setRuntime('nope', 1), isJobError('not_found'));
+  });
+
   test('list: newest first, paged by opaque tokens, filtered by state and labels', async () => {
     const store = kind.open().store;
     const ids: string[] = [];

@@ -57,6 +57,17 @@ describe('domain errors → gRPC status', () => {
     assert.equal(toServiceError(new DatasetNotFoundError('ds_1'), logger).code, status.NOT_FOUND);
   });
 
+  it('keeps message and details small whatever the request quoted (they travel in trailers)', () => {
+    const huge = 'k'.repeat(200_000);
+    const violations = Array.from({ length: 50 }, (_, i) => ({ field: `labels["${huge}"]`, description: `${i} ${huge}` }));
+    const mapped = toServiceError(new JobError('invalid_argument', `invalid: ${huge}`, violations), logger);
+    assert.ok((mapped.details ?? '').length <= 512);
+    const trailer = mapped.metadata?.get(STATUS_DETAILS_KEY)[0];
+    assert.ok(trailer instanceof Buffer && trailer.length < 4096, `details trailer ${String(trailer?.length)} bytes`);
+    const listed = BadRequest.decode(richStatus(mapped).details[0]?.value ?? Buffer.alloc(0)).fieldViolations;
+    assert.ok(listed.length >= 1 && listed.every((v) => v.field.length <= 160 && v.description.length <= 240));
+  });
+
   it('hides unknown errors behind INTERNAL and logs them with a reference', () => {
     lines.length = 0;
     const mapped = toServiceError(new Error('secret path /etc/x'), logger);

@@ -129,11 +129,21 @@ describe('FineTuneSpec validation', () => {
     assert.ok(violations.has('spec.model.transformer.heads'));
   });
 
+  it('caps max_runtime below what a Node timer can hold (a longer one would fire at once)', () => {
+    const spec = (seconds: number) => FineTuneSpec.fromPartial({ train: mnistTrain, maxRuntime: { seconds, nanos: 0 } });
+    assert.ok(violationsOf(() => toJobSpec(spec(2 ** 40))).has('spec.max_runtime'));
+    assert.equal(toJobSpec(spec(7 * 24 * 3600)).maxRuntimeMs, 7 * 24 * 3600 * 1000);
+  });
+
   it('validates labels and names map entries in the field path', () => {
     const violations = violationsOf(() =>
       startJobCommand({ spec: FineTuneSpec.fromPartial({ train: mnistTrain }), idempotencyKey: '', displayName: '', labels: { 'Bad Key': 'x', ok: 'y'.repeat(300) } }, 't'),
     );
     assert.ok(violations.has('labels["Bad Key"]'));
+    const longKey = violationsOf(() =>
+      startJobCommand({ spec: FineTuneSpec.fromPartial({ train: mnistTrain }), idempotencyKey: '', displayName: '', labels: { ['K'.repeat(100_000)]: 'x' } }, 't'),
+    );
+    assert.ok(longKey.has(`labels["${'K'.repeat(63)}…"]`), [...longKey.keys()].join());
     assert.ok(violations.has('labels["ok"]'));
   });
 

@@ -1,0 +1,92 @@
+// What a restarted job must not say twice. A run resumes from its newest checkpoint, which is
+// at or before the last step its log holds (the step's event is appended before its checkpoint
+// is written), so the trainer replays the steps in between: identical steps, already logged.
+// The log is the record, so the filter is drawn from it, per seed: progress the log already
+// has (a step or epoch event at or below the last logged one, a second run_started) is dropped,
+// everything after it is appended as usual. Sequence numbers stay dense, and every step appears
+// once. The checkpoint is chosen at or below the last logged step for the same reason: a run
+// restarted past its log would leave a hole in the steps.
+import type { TrainerCheckpoint } from '../engine/types.js';
+import type { CheckpointFiles } from './checkpoint-files.js';
+import type { EventLog } from './event-log.js';
+import type { TrainProgress } from './worker-protocol.js';
+
+/** What a seed's run has already put in the job's event log. */
+export interface LoggedProgress {
+  /** A run_started event was appended (by this or an earlier process). */
+  readonly started: boolean;
+  /** A run_finished event was appended. */
+  readonly finished: boolean;
+  /** Highest step of its step events; 0 for none. */
+  readonly lastStep: number;
+  /** Highest step of its epoch events; 0 for none. */
+  readonly lastEpochStep: number;
+}
+
+export const NOTHING_LOGGED: LoggedProgress = { started: false, finished: false, lastStep: 0, lastEpochStep: 0 };
+
+/** Per seed, what the job's log holds: the dedupe filter of a resumed execution. */
+export async function loggedProgress(eventLog: EventLog, jobId: string): Promise<Map<number, LoggedProgress>> {
+  const bySeed = new Map<number, LoggedProgress>();
+  for (const event of await eventLog.read(jobId, 0)) {
+    const { body } = event;
+    const seen = bySeed.get(event.seed) ?? NOTHING_LOGGED;
+    if (body.kind === 'run_started') bySeed.set(event.seed, { ...seen, started: true });
+    if (body.kind === 'run_finished') bySeed.set(event.seed, { ...seen, finished: true });
+    if (body.kind === 'step') bySeed.set(event.seed, { ...seen, lastStep: Math.max(seen.lastStep, body.step.step) });
+    if (body.kind === 'epoch') bySeed.set(event.seed, { ...seen, lastEpochStep: Math.max(seen.lastEpochStep, body.step) });
+  }
+  return bySeed;
+}
+
+/** True for progress the log does not have yet. */
+export function isNewProgress(logged: LoggedProgress, progress: TrainProgress): boolean {
+  switch (progress.kind) {
+    case 'started':
+      return !logged.started;
+    case 'step':
+      return progress.telemetry.step > logged.lastStep;
+    case 'epoch':
+      return progress.report.step > logged.lastEpochStep;
+    case 'notice':
+    case 'checkpoint':
+      return true;
+  }
+}
+
+/** Where a run continues: its newest checkpoint the log covers, and a notice saying so (if it ran before). */
+export async function resumePoint(
+  checkpoints: CheckpointFiles,
+  jobId: string,
+  seed: number,
+  logged: LoggedProgress,
+): Promise<{ readonly checkpoint?: TrainerCheckpoint; readonly notice?: string }> {
+  if (!logged.started) return {};
+  const checkpoint = await checkpoints.latest(jobId, seed, logged.lastStep);
+  if (checkpoint === undefined) {
+    return { notice: `seed ${seed}: no checkpoint; restarting from step 0 (steps up to ${logged.lastStep} are already logged)` };
+  }
+  return { checkpoint, notice: `seed ${seed}: resuming from the checkpoint at step ${checkpoint.step}` };
+}
+
+/**
+ * Time spent RUNNING, summed over restarts: `base` is what earlier processes recorded, this
+ * process adds from start() on. A kill -9 loses at most the time since the last record.
+ */
+export class RuntimeMeter {
+  private since?: number;
+
+  constructor(private readonly base: number, private readonly clock: () => number) {}
+
+  start(): void {
+    this.since ??= this.clock();
+  }
+
+  get running(): boolean {
+    return this.since !== undefined;
+  }
+
+  totalMs(): number {
+    return Math.round(this.base + (this.since === undefined ? 0 : this.clock() - this.since));
+  }
+}

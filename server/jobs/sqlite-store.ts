@@ -1,0 +1,291 @@
+// The durable JobStore: the same contract as InMemoryJobStore (the same spec file runs against
+// both), rows in SQLite. Every write is one transaction, and better-sqlite3 is synchronous, so
+// a read-check-write (compare-and-set transitions, idempotency keys) cannot interleave with
+// another call of this process; BEGIN IMMEDIATE serialises against other processes too.
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { BackendName, Evaluation } from '../engine/types.js';
+import type { Statement } from 'better-sqlite3';
+import { decodeValue, encodeValue, type SqliteDatabase } from './sqlite-database.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  decodeCursor,
+  encodeCursor,
+  filterFingerprint,
+  pendingRun,
+  type JobStore,
+  type StateChange,
+} from './store.js';
+import {
+  JobError,
+  type Job,
+  type JobSpec,
+  type JobState,
+  type ListJobsQuery,
+  type RunState,
+  type SeedRun,
+  type StabilitySummary,
+  type StartJobCommand,
+  type StateTransition,
+} from './types.js';
+
+interface JobRow {
+  readonly id: string;
+  readonly tenant: string;
+  readonly display_name: string;
+  readonly spec: Buffer;
+  readonly request_spec: Buffer;
+  readonly idempotency_key: string;
+  readonly state: JobState;
+  readonly reason: string;
+  readonly create_time: number;
+  readonly backend: BackendName | '';
+  readonly notices: string;
+  readonly summary: Buffer | null;
+  readonly runtime_ms: number;
+}
+
+interface RunRow {
+  readonly seed: number;
+  readonly state: RunState;
+  readonly steps: number;
+  readonly total_steps: number;
+  readonly mean_step_seconds: number;
+  readonly duration_ms: number;
+  readonly checkpoint_step: number | null;
+  readonly error: string | null;
+  readonly metrics: Buffer | null;
+}
+
+/** Decoded specs kept: the live jobs and the recently listed ones. */
+const SPEC_CACHE_SIZE = 1024;
+
+export class SqliteJobStore implements JobStore {
+  private readonly statements = new Map<string, Statement>();
+  /** Specs never change after create: decoded once per job, not on every read of its row. */
+  private readonly specs = new Map<string, { readonly spec: JobSpec; readonly requestSpec: unknown }>();
+
+  constructor(private readonly db: SqliteDatabase) {}
+
+  async create(command: StartJobCommand, now: number): Promise<{ job: Job; created: boolean }> {
+    return this.db.transaction(() => {
+      if (command.idempotencyKey !== '') {
+        const existing = this
+          .sql('SELECT job_id FROM idempotency_keys WHERE tenant = ? AND key = ?')
+          .get(command.tenant, command.idempotencyKey) as { job_id: string } | undefined;
+        if (existing !== undefined) {
+          const job = this.mustGet(existing.job_id);
+          if (!isDeepStrictEqual(job.spec, command.spec)) {
+            throw new JobError(
+              'already_exists',
+              `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
+            );
+          }
+          return { job, created: false };
+        }
+      }
+      const id = randomUUID();
+      this
+        .sql(`INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason,
+                    create_time, backend, notices, summary, runtime_ms)
+                  VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', '', ?, '', '[]', NULL, 0)`)
+        .run(id, command.tenant, command.displayName, encodeValue(command.spec), encodeValue(command.requestSpec),
+          command.idempotencyKey, now);
+      const label = this.sql('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
+      for (const [key, value] of Object.entries(command.labels)) label.run(id, key, value);
+      this.insertTransition(id, 0, { state: 'QUEUED', time: now, reason: '' });
+      command.spec.seeds.forEach((seed, position) => this.writeRun(id, position, pendingRun(seed)));
+      if (command.idempotencyKey !== '') {
+        this.sql('INSERT INTO idempotency_keys (tenant, key, job_id) VALUES (?, ?, ?)').run(command.tenant, command.idempotencyKey, id);
+      }
+      return { job: this.mustGet(id), created: true };
+    }).immediate();
+  }
+
+  async get(tenant: string, jobId: string): Promise<Job | undefined> {
+    const row = this.sql('SELECT * FROM jobs WHERE id = ? AND tenant = ?').get(jobId, tenant) as JobRow | undefined;
+    return row === undefined ? undefined : this.assemble(row);
+  }
+
+  async list(query: ListJobsQuery): Promise<{ jobs: Job[]; nextPageToken: string }> {
+    const pageSize = query.pageSize <= 0 ? DEFAULT_PAGE_SIZE : Math.min(query.pageSize, MAX_PAGE_SIZE);
+    const filter = filterFingerprint(query);
+    const cursor = query.pageToken === '' ? undefined : decodeCursor(query.pageToken, filter);
+    const where = ['tenant = ?'];
+    const params: (string | number)[] = [query.tenant];
+    if (query.state !== undefined) {
+      where.push('state = ?');
+      params.push(query.state);
+    }
+    for (const [key, value] of Object.entries(query.labelSelector)) {
+      where.push('EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = ? AND l.value = ?)');
+      params.push(key, value);
+    }
+    if (cursor !== undefined) {
+      // Strictly after the cursor in newest-first order (create_time desc, then id desc).
+      where.push('(create_time < ? OR (create_time = ? AND id < ?))');
+      params.push(cursor.createTime, cursor.createTime, cursor.id);
+    }
+    const rows = this
+      .sql(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY create_time DESC, id DESC LIMIT ?`)
+      .all(...params, pageSize + 1) as JobRow[];
+    const jobs = rows.slice(0, pageSize).map((row) => this.assemble(row));
+    const last = jobs.at(-1);
+    const nextPageToken =
+      rows.length > pageSize && last !== undefined ? encodeCursor({ createTime: last.createTime, id: last.id, filter }) : '';
+    return { jobs, nextPageToken };
+  }
+
+  async transition(jobId: string, change: StateChange): Promise<Job> {
+    return this.db.transaction(() => {
+      const job = this.mustGet(jobId);
+      if (!change.from.includes(job.state)) {
+        throw new JobError('failed_precondition', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
+      }
+      this.insertTransition(jobId, job.transitions.length, { state: change.to, time: change.time, reason: change.reason });
+      const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
+      this
+        .sql('UPDATE jobs SET state = ?, reason = ? WHERE id = ?')
+        .run(change.to, explainsEnd ? change.reason : job.reason, jobId);
+      return this.mustGet(jobId);
+    }).immediate();
+  }
+
+  async putRun(jobId: string, run: SeedRun): Promise<Job> {
+    return this.db.transaction(() => {
+      if (!this.exists(jobId)) throw notFound(jobId);
+      // Replaces in place (same position) or appends after the job's other runs.
+      const { position } = this.sql(`SELECT COALESCE(
+          (SELECT position FROM job_runs WHERE job_id = @job AND seed = @seed),
+          (SELECT COUNT(*) FROM job_runs WHERE job_id = @job)) AS position`).get({ job: jobId, seed: run.seed }) as { position: number };
+      this.writeRun(jobId, position, run);
+      return this.mustGet(jobId);
+    }).immediate();
+  }
+
+  async setSummary(jobId: string, summary: StabilitySummary): Promise<Job> {
+    return this.update(jobId, 'UPDATE jobs SET summary = ? WHERE id = ?', encodeValue(summary));
+  }
+
+  async setBackend(jobId: string, backend: BackendName): Promise<Job> {
+    return this.update(jobId, 'UPDATE jobs SET backend = ? WHERE id = ?', backend);
+  }
+
+  async addNotice(jobId: string, message: string): Promise<Job> {
+    return this.db.transaction(() => {
+      const job = this.mustGet(jobId);
+      // Every seed reports the same fallback notes; keep each once.
+      if (job.notices.includes(message)) return job;
+      return this.update(jobId, 'UPDATE jobs SET notices = ? WHERE id = ?', JSON.stringify([...job.notices, message]));
+    }).immediate();
+  }
+
+  async setRuntime(jobId: string, runtimeMs: number): Promise<Job> {
+    return this.update(jobId, 'UPDATE jobs SET runtime_ms = ? WHERE id = ?', runtimeMs);
+  }
+
+  async unfinished(): Promise<Job[]> {
+    const rows = this
+      .sql(`SELECT * FROM jobs WHERE state IN ('QUEUED', 'RUNNING', 'CANCELLING') ORDER BY create_time, id`)
+      .all() as JobRow[];
+    return rows.map((row) => this.assemble(row));
+  }
+
+  /** Prepared once per SQL text: compiling a statement costs more than running these. */
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (statement === undefined) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  private exists(jobId: string): boolean {
+    return this.sql('SELECT 1 FROM jobs WHERE id = ?').get(jobId) !== undefined;
+  }
+
+  private update(jobId: string, sql: string, value: string | number | Buffer): Job {
+    const { changes } = this.sql(sql).run(value, jobId);
+    if (changes === 0) throw notFound(jobId);
+    return this.mustGet(jobId);
+  }
+
+  private insertTransition(jobId: string, position: number, transition: StateTransition): void {
+    this
+      .sql('INSERT INTO job_transitions (job_id, position, state, time, reason) VALUES (?, ?, ?, ?, ?)')
+      .run(jobId, position, transition.state, transition.time, transition.reason);
+  }
+
+  private writeRun(jobId: string, position: number, run: SeedRun): void {
+    this
+      .sql(`INSERT OR REPLACE INTO job_runs (job_id, seed, position, state, steps, total_steps, mean_step_seconds,
+                  duration_ms, checkpoint_step, error, metrics)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(jobId, run.seed, position, run.state, run.steps, run.totalSteps, run.meanStepSeconds, run.durationMs,
+        run.checkpointStep ?? null, run.error ?? null, run.metrics === undefined ? null : encodeValue(run.metrics));
+  }
+
+  private mustGet(jobId: string): Job {
+    const row = this.sql('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+    if (row === undefined) throw notFound(jobId);
+    return this.assemble(row);
+  }
+
+  private specsOf(row: JobRow): { readonly spec: JobSpec; readonly requestSpec: unknown } {
+    let decoded = this.specs.get(row.id);
+    if (decoded === undefined) {
+      decoded = { spec: decodeValue<JobSpec>(row.spec), requestSpec: decodeValue<unknown>(row.request_spec) };
+      // Bounded: the oldest entry goes first (a Map iterates in insertion order).
+      if (this.specs.size >= SPEC_CACHE_SIZE) this.specs.delete(this.specs.keys().next().value ?? '');
+      this.specs.set(row.id, decoded);
+    }
+    return decoded;
+  }
+
+  /** A row and its children as the immutable Job the in-memory store would hold. */
+  private assemble(row: JobRow): Job {
+    const transitions = this
+      .sql('SELECT state, time, reason FROM job_transitions WHERE job_id = ? ORDER BY position')
+      .all(row.id) as StateTransition[];
+    const runs = (this.sql('SELECT * FROM job_runs WHERE job_id = ? ORDER BY position').all(row.id) as RunRow[]).map(toSeedRun);
+    const labels = this.sql('SELECT key, value FROM job_labels WHERE job_id = ?').all(row.id) as { key: string; value: string }[];
+    return {
+      id: row.id,
+      tenant: row.tenant,
+      displayName: row.display_name,
+      labels: Object.fromEntries(labels.map(({ key, value }) => [key, value])),
+      ...this.specsOf(row),
+      idempotencyKey: row.idempotency_key,
+      state: row.state,
+      transitions: transitions.map(({ state, time, reason }) => ({ state, time, reason })),
+      reason: row.reason,
+      createTime: row.create_time,
+      backend: row.backend,
+      notices: JSON.parse(row.notices) as string[],
+      runs,
+      ...(row.summary === null ? {} : { summary: decodeValue<StabilitySummary>(row.summary) }),
+      lastSequence: 0,
+      runtimeMs: row.runtime_ms,
+    };
+  }
+}
+
+function toSeedRun(row: RunRow): SeedRun {
+  return {
+    seed: row.seed,
+    state: row.state,
+    steps: row.steps,
+    totalSteps: row.total_steps,
+    meanStepSeconds: row.mean_step_seconds,
+    durationMs: row.duration_ms,
+    ...(row.metrics === null ? {} : { metrics: decodeValue<Evaluation>(row.metrics) }),
+    ...(row.error === null ? {} : { error: row.error }),
+    ...(row.checkpoint_step === null ? {} : { checkpointStep: row.checkpoint_step }),
+  };
+}
+
+function notFound(jobId: string): JobError {
+  return new JobError('not_found', `job ${jobId} not found`);
+}
