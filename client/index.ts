@@ -8,7 +8,9 @@ export {
   type ListJobsInput,
   type EvaluateInput,
   type PredictInput,
+  type RegisterDatasetInput,
 } from './private/steadytune-client.js';
+export { DEFAULT_UPLOAD_CHUNK_BYTES, type UploadDatasetInput } from './private/dataset-upload.js';
 export { SteadytuneError, statusCodeName, type FieldViolation } from './private/errors.js';
 export { DEFAULT_RETRY, type RetryOptions } from './private/retry.js';
 export { DEFAULT_MAX_RECONNECTS, type StreamMetricsOptions } from './private/metrics-stream.js';
@@ -27,6 +29,11 @@ export {
   ModelSpec,
   MlpModel,
   TransformerModel,
+  DenseHead,
+  MobileNetV2Model,
+  GloveBagModel,
+  TfjsLayersModel,
+  HfEncoderModel,
   Pooling,
   MethodSpec,
   Fft,
@@ -37,19 +44,38 @@ export {
   NoisyTune,
   Lnsr,
   Swa,
+  AutoRemedy,
+  AutoRemedy_Policy,
+  autoRemedy_PolicyToJSON,
   OptimizerSpec,
   OptimizerKind,
   LrSchedule,
   builtinNameToJSON,
   alphaScheduleToJSON,
   imbalanceKindToJSON,
+  optimizerKindToJSON,
 } from './gen/steadytune/v1/spec.js';
+export {
+  Dataset,
+  DatasetFiles,
+  DatasetFormat,
+  DatasetInputKind,
+  DatasetOptions,
+  DatasetReport,
+  DatasetSplitSummary,
+  RegisterDatasetResponse,
+  UploadDatasetResponse,
+  ListDatasetsResponse,
+  datasetFormatFromJSON,
+  datasetFormatToJSON,
+} from './gen/steadytune/v1/dataset.js';
 export {
   Job,
   JobState,
   RunState,
   Verdict,
   SeedRun,
+  RunPhase,
   StateTransition,
   EvalMetrics,
   Stat,

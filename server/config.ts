@@ -3,6 +3,8 @@
 //   STEADYTUNE_PORT          TCP port to listen on (0 = any free port)   default 50051
 //   STEADYTUNE_HOST          interface to bind                           default 0.0.0.0
 //   STEADYTUNE_DATA_DIR      job store, event logs, checkpoints          default ./.data
+//   STEADYTUNE_DATA_ROOT     files clients may name (RegisterDataset paths, layers_model and
+//                            hf_encoder model paths); nothing outside it   default <data dir>/datasets
 //   STEADYTUNE_CONCURRENCY   worker threads training at once (1..64)     default 2
 //   STEADYTUNE_BACKEND       tensorflow | wasm | cpu | auto              default auto
 //   STEADYTUNE_LOG_LEVEL     debug | info | warn | error                 default info
@@ -14,6 +16,18 @@
 //   STEADYTUNE_CHECKPOINT_EVERY_STEPS checkpoint runs every n steps and at epoch
 //                                     ends (0 = epoch ends only)                default 50
 //   STEADYTUNE_CHECKPOINTS_KEPT       newest checkpoints kept per run (1..100)  default 2
+//
+// Scale-out (scaleout-config.ts; deploy/README.md). Unset or embedded = one process as above.
+//   STEADYTUNE_MODE              embedded | api (Trainer API, enqueues, streams) |
+//                                worker (claims and trains jobs, serves health only)  default embedded
+//   STEADYTUNE_REDIS_URL         redis:// queue (BullMQ) and event log (streams)   api/worker: required
+//   STEADYTUNE_DATABASE_URL      postgres:// job store shared by every pod          api/worker: required
+//   STEADYTUNE_REDIS_PREFIX      namespace of Redis keys and channels              default steadytune
+//   STEADYTUNE_WORKER_LOCK_MS    a dead worker's jobs go back to the queue after   default 30000
+//   STEADYTUNE_STALLED_CHECK_MS  how often workers look for such jobs              default 30000
+//   STEADYTUNE_MAX_JOB_STARTS    claims of one job before it fails                 default 10
+// In scale-out STEADYTUNE_STORE is not read; checkpoints go to STEADYTUNE_DATA_DIR, which every
+// pod must share (a ReadWriteMany volume).
 //
 // Authentication (api-config.ts). Tokens are given as sha256 hex digests, never in the clear
 // (`npm run -s token -- new <tenant>` makes a token and its digest). With both unset
@@ -30,6 +44,7 @@
 // Limits (0 = no limit where allowed):
 //   STEADYTUNE_MAX_MESSAGE_BYTES          largest request (RESOURCE_EXHAUSTED)   default 4194304
 //   STEADYTUNE_MAX_PREDICT_EXAMPLES       examples per Predict (INVALID_ARGUMENT) default 1024
+//   STEADYTUNE_MAX_UPLOAD_BYTES           bytes of one UploadDataset (INVALID_ARGUMENT) default 67108864
 //   STEADYTUNE_MAX_ACTIVE_JOBS_PER_TENANT queued+running jobs of one tenant      default 16
 //   STEADYTUNE_MAX_ACTIVE_JOBS            queued+running jobs of all tenants     default 64
 //   STEADYTUNE_MAX_STREAMS_PER_JOB        open StreamMetrics calls on one job    default 16
@@ -40,6 +55,7 @@
 import path from 'node:path';
 import { loadApiConfig, type ApiConfig, type EnvReader } from './api-config.js';
 import { loadDurabilityConfig, type DurabilityConfig } from './durability-config.js';
+import { loadScaleOutConfig, type ScaleOutConfig } from './scaleout-config.js';
 import type { BackendName } from './engine/types.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -51,6 +67,8 @@ export interface Config {
   readonly host: string;
   /** Absolute path. */
   readonly dataDir: string;
+  /** Absolute path of the directory client-named files resolve under; default <dataDir>/datasets. */
+  readonly dataRoot?: string;
   readonly concurrency: number;
   readonly backend: BackendChoice;
   readonly logLevel: LogLevel;
@@ -59,6 +77,8 @@ export interface Config {
   readonly api?: ApiConfig;
   /** Store kind and checkpointing; DEFAULT_DURABILITY (SQLite) when absent. */
   readonly durability?: DurabilityConfig;
+  /** STEADYTUNE_MODE=api|worker and its backing services; absent = embedded. */
+  readonly scaleOut?: ScaleOutConfig;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     port: integer('STEADYTUNE_PORT', 50051, 0, 65535),
     host: read('STEADYTUNE_HOST', '0.0.0.0'),
     dataDir: path.resolve(cwd, read('STEADYTUNE_DATA_DIR', './.data')),
+    ...(read('STEADYTUNE_DATA_ROOT', '') === '' ? {} : { dataRoot: path.resolve(cwd, read('STEADYTUNE_DATA_ROOT', '')) }),
     concurrency: integer('STEADYTUNE_CONCURRENCY', 2, 1, 64),
     backend: oneOf('STEADYTUNE_BACKEND', 'auto', BACKEND_CHOICES),
     logLevel: oneOf('STEADYTUNE_LOG_LEVEL', 'info', LOG_LEVELS),
@@ -113,7 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     api: loadApiConfig(reader, cwd),
     durability: loadDurabilityConfig(reader),
   };
+  // Only in api/worker mode, so an embedded configuration reads as it did before scale-out.
+  const scaleOut = loadScaleOutConfig(reader);
   if (/\s/.test(config.host)) problems.push(`STEADYTUNE_HOST=${JSON.stringify(config.host)}: must not contain spaces`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return scaleOut === undefined ? config : { ...config, scaleOut };
 }

@@ -18,6 +18,9 @@ import {
   startTracing,
 } from './observability/index.js';
 import { startServer } from './rpc/server.js';
+import { ApiJobService } from './jobs/scaleout/api-job-service.js';
+import { openScaleOutBackends } from './jobs/scaleout/backends.js';
+import { startWorkerRole } from './worker-role.js';
 
 /** How long calls still open at shutdown may take before they are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -39,9 +42,13 @@ export interface RunningSteadytune {
 }
 
 export async function startSteadytune(config: Config, logger: Logger): Promise<RunningSteadytune> {
+  const { scaleOut } = config;
+  if (scaleOut?.mode === 'worker') return startWorkerRole(config, scaleOut, logger, RUN_STOP_GRACE_MS);
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
-  const persistence = openPersistence({
+  // API pods (STEADYTUNE_MODE=api) use the shared store, log and queue; they train nothing.
+  const shared = scaleOut === undefined ? undefined : await openScaleOutBackends({ ...scaleOut, clock });
+  const persistence = shared ?? openPersistence({
     kind: durability.store,
     dataDir: config.dataDir,
     checkpointEverySteps: durability.checkpointEverySteps,
@@ -49,12 +56,16 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     clock,
     onWarning: (message) => logger.warn(message),
   });
+  const dataRoot = config.dataRoot ?? path.join(config.dataDir, 'datasets');
+  // One registry for the dataset RPCs and the jobs that train on what they registered.
+  const datasets = new InMemoryDatasetRegistry({ dataRoot, clock });
   const pool = new WorkerPool({
     size: config.concurrency,
     cancelGraceMs: RUN_STOP_GRACE_MS,
     config: {
       ...(config.backend === 'auto' ? {} : { backendPreference: config.backend }),
       dataDir: config.dataDir,
+      dataRoot,
     },
     logger: logger.child({ component: 'workers' }),
   });
@@ -65,21 +76,27 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
   const jobMetrics = new JobMetricsRecorder(metrics, {
     onError: (error) => logger.warn('metrics update failed', { error }),
   });
+  const store = jobMetrics.observeStore(persistence.store);
+  const eventLog = jobMetrics.observeEventLog(persistence.eventLog);
   const jobService = new EmbeddedJobService({
-    store: jobMetrics.observeStore(persistence.store),
-    eventLog: jobMetrics.observeEventLog(persistence.eventLog),
-    ...(persistence.durability === undefined ? {} : { durability: persistence.durability }),
+    store,
+    eventLog,
+    ...('durability' in persistence && persistence.durability !== undefined ? { durability: persistence.durability } : {}),
     pool,
     modelDir: path.join(config.dataDir, 'models'),
     clock,
     logger: logger.child({ component: 'jobs' }),
-    datasets: new InMemoryDatasetRegistry({ dataRoot: path.join(config.dataDir, 'datasets') }),
+    datasets,
   });
   // Listen first: health answers NOT_SERVING while the workers load TF.js, then SERVING.
+  const served = shared === undefined
+    ? jobService
+    : new ApiJobService({ store, eventLog, queue: shared.queue, embedded: jobService, clock, logger: logger.child({ component: 'jobs' }) });
   const server = await startServer({
     port: config.port,
     host: config.host,
-    jobService,
+    jobService: served,
+    datasets,
     logger: logger.child({ component: 'rpc' }),
     interceptors: [rpcMetricsInterceptor(metrics)],
     ...config.api, // tokens, TLS, limits
@@ -99,7 +116,7 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
   const stop = (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
     stopping ??= (async () => {
       server.drain();
-      await jobService.shutdown();
+      await served.shutdown();
       await server.close(graceMs);
       await metricsServer.close();
       await persistence.close();
@@ -124,6 +141,7 @@ async function main(): Promise<void> {
   const tracing = startTracing();
   const app = await startSteadytune(config, logger);
   logger.info('steadytune ready', {
+    mode: config.scaleOut?.mode ?? 'embedded',
     port: app.port,
     host: config.host,
     concurrency: config.concurrency,

@@ -59,7 +59,7 @@ for (const inputSize of args.sizes.split(',').map(Number)) {
     for (const hiddenUnits of [[], [256]]) {
       const spec = { family: 'mobilenet_v2' as const, inputSize, trainableBlocks, hiddenUnits, dropout: 0.1 };
       const run = await trainHead((_, inputs, numClasses, seed) => createMobileNetClassifier(spec, backbone.tail, inputs, numClasses, seed),
-        features[0], features[1], { epochs, learningRate: 1e-3, batchSize: 64, seed: SEED });
+        features[0], features[1], { epochs, learningRate: 1e-3, batchSize: 64, seed: SEED, model: spec });
       console.log(`  head [${hiddenUnits}]: ${format(run.evaluation)}; ${run.meanStepMs.toFixed(1)} ms/step (${run.seconds.toFixed(1)} s)`);
     }
     backbone.dispose();

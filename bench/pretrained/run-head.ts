@@ -2,7 +2,7 @@
 // trainer (FFT, AdamW, linear decay) and returns its validation evaluation and timings.
 import { train } from '../../server/engine/trainer.js';
 import type { ModelBuilder } from '../../server/engine/models/index.js';
-import type { Evaluation, ExampleSet, RunSpec } from '../../server/engine/types.js';
+import type { Evaluation, ExampleSet, ModelSpec, RunSpec } from '../../server/engine/types.js';
 
 export interface HeadRun {
   readonly evaluation: Evaluation;
@@ -12,11 +12,11 @@ export interface HeadRun {
 
 export async function trainHead(
   build: ModelBuilder, trainSet: ExampleSet, validation: ExampleSet,
-  options: { epochs: number; learningRate: number; batchSize: number; seed: number },
+  options: { epochs: number; learningRate: number; batchSize: number; seed: number; model?: ModelSpec },
 ): Promise<HeadRun> {
   const spec: RunSpec = {
-    // The pretrained families are not in ModelSpec yet: the builder override ignores this placeholder.
-    model: { family: 'mlp', hiddenUnits: [], dropout: 0 },
+    // `build` closes over the backbone's artifacts; the spec names the family for backend checks.
+    model: options.model ?? { family: 'mlp', hiddenUnits: [], dropout: 0 },
     method: { kind: 'fft' },
     optimizer: {
       kind: 'adamw', learningRate: options.learningRate, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,

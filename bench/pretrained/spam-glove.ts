@@ -62,6 +62,6 @@ for (const [name, table, trainEmbedding, hiddenUnits, learningRate] of [
 ] as const) {
   const spec = { family: 'glove_bag' as const, trainEmbedding, hiddenUnits, dropout: 0.1 };
   const run = await trainHead((_, inputs, numClasses, seed) => createGloveBagClassifier(spec, table, inputs, numClasses, seed),
-    trainSet, validation, { epochs, learningRate, batchSize: 32, seed: SEED });
+    trainSet, validation, { epochs, learningRate, batchSize: 32, seed: SEED, model: spec });
   console.log(`${name}: ${format(run.evaluation)}; ${run.meanStepMs.toFixed(1)} ms/step (${run.seconds.toFixed(1)} s)`);
 }

@@ -19,6 +19,7 @@ import { renderReport } from './report.js';
 import { learningRateLabel } from './report-format.js';
 import type { RunResult } from './run-result.js';
 import { mostSeedSensitive, summarizeCells } from './summary.js';
+import { keepSection } from '../auto-remedy/report.js';
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 const CACHE_DIR = fileURLToPath(new URL('./.cache/', import.meta.url));
@@ -131,7 +132,9 @@ async function main(): Promise<void> {
     reusedRuns: grid.reused + sensitivity.reused,
     workers: options.workers,
   });
-  await fs.writeFile(path.join(outputDir, 'STABILITY.md'), markdown);
+  // The auto-remedy benchmark owns the last section: kept as it is.
+  const previous = await fs.readFile(path.join(outputDir, 'STABILITY.md'), 'utf8').catch(() => '');
+  await fs.writeFile(path.join(outputDir, 'STABILITY.md'), keepSection(markdown, previous));
   // One run per line: diffs between reruns stay readable.
   await fs.writeFile(path.join(outputDir, 'stability-runs.json'), `[\n${allResults.map((result) => JSON.stringify(result)).join(',\n')}\n]\n`);
   log(`wrote ${path.join(outputDir, 'STABILITY.md')} in ${(wallSeconds / 60).toFixed(1)} min`);

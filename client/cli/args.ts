@@ -40,12 +40,25 @@ const START_OPTIONS = {
   hidden: { type: 'string' },
   'full-conflict-every': { type: 'string' },
   ensemble: { type: 'boolean' },
+  'auto-remedy': { type: 'string' },
   label: { type: 'string', multiple: true },
   'display-name': { type: 'string' },
   'idempotency-key': { type: 'string' },
   wait: { type: 'boolean' },
   watch: { type: 'boolean' },
 } satisfies OptionSpecs;
+
+/** Where a comparison goes: files by extension (.html report, .svg figure) and the report's title. */
+const REPORT_OPTIONS = {
+  out: { type: 'string', multiple: true },
+  title: { type: 'string' },
+} satisfies OptionSpecs;
+
+/** `start`'s spec flags, one job per method instead of --method, and the report outputs. */
+const COMPARE_OPTIONS = (() => {
+  const { method: _method, 'idempotency-key': _key, 'display-name': _name, wait: _wait, watch: _watch, ...spec } = START_OPTIONS;
+  return { ...spec, ...REPORT_OPTIONS, methods: { type: 'string' }, 'compare-id': { type: 'string' } } satisfies OptionSpecs;
+})();
 
 export const COMMAND_OPTIONS = {
   start: START_OPTIONS,
@@ -60,6 +73,25 @@ export const COMMAND_OPTIONS = {
   get: {},
   cancel: {},
   eval: { ensemble: { type: 'boolean' }, seed: { type: 'string' } },
+  compare: COMPARE_OPTIONS,
+  report: REPORT_OPTIONS,
+  datasets: {
+    format: { type: 'string' },
+    train: { type: 'string' },
+    validation: { type: 'string' },
+    'train-images': { type: 'string' },
+    'train-labels': { type: 'string' },
+    'validation-images': { type: 'string' },
+    'validation-labels': { type: 'string' },
+    'class-names': { type: 'string' },
+    'validation-fraction': { type: 'string' },
+    'seq-len': { type: 'string' },
+    'image-size': { type: 'string' },
+    color: { type: 'boolean' },
+    'display-name': { type: 'string' },
+    'page-size': { type: 'string' },
+    'page-token': { type: 'string' },
+  },
   help: {},
 } satisfies Record<string, OptionSpecs>;
 
@@ -170,7 +202,7 @@ Usage: steadytune <command> [flags]
 Commands:
   start [flags]            start a fine-tune; prints the job id
       --spec FILE            FineTuneSpec as JSON or YAML (flags below override it)
-      --dataset NAME         mnist | fashion-mnist          --classes 3,8
+      --dataset NAME         mnist | fashion-mnist | ds_...  --classes 3,8
       --imbalance K:R[:S]    none | long_tailed:100 | step:10 (ratio R, seed S)
       --method NAME          fft | dsgd | focal | pcgrad | noisytune | lnsr | swa
       --lambda X --schedule linear|cosine|linear_descending|static   (dsgd)
@@ -178,6 +210,8 @@ Commands:
       --lr X  --batch-size N  --accumulation N  --epochs N  --hidden 256,128
       --seeds 42,52 | N      explicit seeds, or the first N paper seeds (42, 52, ...)
       --max-examples N  --full-conflict-every K  --ensemble
+      --auto-remedy P[:W[:G[:R]]]  remedy collapsed runs: P = restart (next seed) | continue
+                             (under dsgd) | default; W steps with gradient norm < G; R remedies
       --label k=v (repeatable)  --display-name NAME  --idempotency-key KEY
       --wait                 block until the job ends, then print its results
       --watch                continue as 'watch'
@@ -186,6 +220,21 @@ Commands:
   get JOB                  job details, runs and stability summary
   cancel JOB               ask a job to stop
   eval JOB [--ensemble] [--seed N]   evaluate a finished job's models
+  compare --methods fft,dsgd,... [start's spec flags] [--out report.html] [--out figure.svg]
+                           one job per method (default: all seven) with the same spec, followed
+                           to the end; prints the paper-style table (ACC ± STD, min, max,
+                           collapsed, degenerate, step time, peak memory)
+      --compare-id ID        follow the jobs of an earlier compare (idempotency keys derive from it)
+      --title TEXT           title of the report and figure
+  report JOB... [--out report.html] [--out figure.svg] [--title TEXT]   the same for existing jobs
+  datasets register --format F --train PATH [--validation PATH]   register files under the
+                           server's data root (idx: --train-images P --train-labels P, ...)
+      --class-names a,b  --validation-fraction X  --seq-len N  --image-size N  --color
+      --display-name NAME
+  datasets upload --format F --train FILE|DIR [...]   the same from local files (streamed)
+  datasets list [--page-size N] [--page-token T]
+  datasets get DATASET
+  (start --dataset ds_... trains on a registered dataset; its validation split validates)
 
 Global flags:
   --server HOST:PORT       default $STEADYTUNE_ADDRESS or 127.0.0.1:50051

@@ -149,8 +149,21 @@ export function jobDetail(job: Job): string {
   }
   if (job.notices.length > 0) sections.push(['notices', ...job.notices.map((notice) => `  ${notice}`)].join('\n'));
   if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
+  const phases = remedyPhaseLines(job.runs);
+  if (phases !== undefined) sections.push(phases);
   if (job.summary !== undefined) sections.push(summaryLines(job.summary));
   return sections.join('\n\n');
+}
+
+/** The phases of runs auto-remedy intervened in, one line each; undefined when it did not. */
+export function remedyPhaseLines(runs: readonly SeedRun[]): string | undefined {
+  const remedied = runs.filter((run) => run.phases.length > 1);
+  if (remedied.length === 0) return undefined;
+  const phase = (p: SeedRun['phases'][number]): string => {
+    const verdict = p.verdict === 0 ? 'running' : enumLabel(verdictToJSON(p.verdict), 'VERDICT_');
+    return `${describeMethod(p.method)}@${p.seed} steps ${p.startStep}-${p.endStep} ${verdict}`;
+  };
+  return ['auto-remedy phases', ...remedied.map((run) => `  seed ${run.seed}: ${run.phases.map(phase).join(' -> ')}`)].join('\n');
 }
 
 /** What `watch` and `start --wait` end with: outcome, per-seed results, stability summary. */
@@ -158,6 +171,8 @@ export function jobResults(job: Job): string {
   const outcome = `job ${job.id} ${jobStateLabel(job)}${job.reason ? `: ${job.reason}` : ''}`;
   const sections = [outcome];
   if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
+  const phases = remedyPhaseLines(job.runs);
+  if (phases !== undefined) sections.push(phases);
   sections.push(summaryLines(job.summary));
   return sections.join('\n\n');
 }

@@ -2,6 +2,8 @@
 import { GrpcStatus, SteadytuneClient, SteadytuneError } from '../index.js';
 import { parseCommandLine, parseCount, stringFlag, USAGE, UsageError, type CommandName } from './args.js';
 import { cancelCommand, evalCommand, getCommand, jobsCommand, startCommand, watchCommand } from './commands.js';
+import { datasetsCommand } from './datasets.js';
+import { compareCommand, reportCommand } from './compare.js';
 import {
   EXIT_INTERRUPTED,
   EXIT_OK,
@@ -21,6 +23,9 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, (context: CommandContext) =
   get: getCommand,
   cancel: cancelCommand,
   eval: evalCommand,
+  datasets: datasetsCommand,
+  compare: compareCommand,
+  report: reportCommand,
 };
 
 export interface CliEnvironment {

@@ -3,12 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import {
   AlphaSchedule,
+  AutoRemedy_Policy,
   BuiltinName,
   BuiltinSplit,
   FineTuneSpec,
   ImbalanceKind,
   builtinDataset,
   specDefaults,
+  type AutoRemedy,
   type MethodSpec,
 } from '../index.js';
 import { parseCount, parseCountList, parseNumber, parseSeeds, stringFlag, UsageError, type FlagValues } from './args.js';
@@ -31,11 +33,11 @@ const IMBALANCES: Record<string, ImbalanceKind> = {
   step: ImbalanceKind.IMBALANCE_KIND_STEP,
 };
 
-type MethodName = NonNullable<MethodSpec['method']>['$case'];
-const METHOD_NAMES: readonly MethodName[] = ['fft', 'dsgd', 'focal', 'pcgrad', 'noisytune', 'lnsr', 'swa'];
+export type MethodName = NonNullable<MethodSpec['method']>['$case'];
+export const METHOD_NAMES: readonly MethodName[] = ['fft', 'dsgd', 'focal', 'pcgrad', 'noisytune', 'lnsr', 'swa'];
 
 /** Which method each method-parameter flag belongs to, so a stray one is an error, not a no-op. */
-const PARAMETER_METHODS: Record<string, readonly MethodName[]> = {
+export const PARAMETER_METHODS: Record<string, readonly MethodName[]> = {
   lambda: ['dsgd'],
   schedule: ['dsgd'],
   gamma: ['focal'],
@@ -131,7 +133,11 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   const text = (name: string): string | undefined => stringFlag(flags, name);
 
   const datasetText = text('dataset');
-  if (datasetText !== undefined) {
+  if (datasetText?.startsWith('ds_')) {
+    // A registered dataset: its own validation split validates.
+    spec.train = { source: { $case: 'datasetId', value: datasetText }, classes: spec.train?.classes ?? [], maxExamples: spec.train?.maxExamples ?? 0 };
+    spec.validation = { source: { $case: 'datasetId', value: datasetText }, classes: [...spec.train.classes], maxExamples: 0 };
+  } else if (datasetText !== undefined) {
     const name = lookup('dataset', DATASETS, datasetText);
     spec.train = builtinDataset(name, BuiltinSplit.BUILTIN_SPLIT_TRAIN, spec.train?.classes);
     spec.validation = builtinDataset(name, BuiltinSplit.BUILTIN_SPLIT_VALIDATION, spec.validation?.classes ?? spec.train.classes);
@@ -176,7 +182,27 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   const seeds = text('seeds');
   if (seeds !== undefined) spec.seeds = parseSeeds(seeds);
   if (flags['ensemble'] === true) spec.ensemble = true;
+  const remedy = text('auto-remedy');
+  if (remedy !== undefined) spec.autoRemedy = parseAutoRemedy(remedy);
   return spec;
+}
+
+const REMEDY_POLICIES: Record<string, AutoRemedy_Policy> = {
+  default: AutoRemedy_Policy.POLICY_UNSPECIFIED,
+  restart: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED,
+  continue: AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD,
+};
+
+/** `restart`, `continue:20:0.001:3` (policy, window steps, minimum gradient norm, remedies); omitted parts are the server's defaults. */
+export function parseAutoRemedy(text: string): AutoRemedy {
+  const [policyText = '', windowText, normText, restartsText, ...extra] = text.split(':');
+  if (extra.length > 0) throw new UsageError(`--auto-remedy: expected POLICY[:WINDOW[:MIN_GRADIENT_NORM[:MAX_RESTARTS]]], got '${text}'`);
+  return {
+    policy: lookup('auto-remedy', REMEDY_POLICIES, policyText),
+    windowSteps: windowText === undefined ? 0 : parseCount('auto-remedy', windowText),
+    minGradientNorm: normText === undefined ? 0 : parseNumber('auto-remedy', normText),
+    maxRestarts: restartsText === undefined ? 0 : parseCount('auto-remedy', restartsText),
+  };
 }
 
 const SPEC_FIELDS = Object.keys(FineTuneSpec.fromJSON({}));

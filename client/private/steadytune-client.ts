@@ -8,6 +8,15 @@ import {
   type ClientUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
+import type {
+  Dataset,
+  DatasetFiles,
+  DatasetFormat,
+  DatasetOptions,
+  ListDatasetsResponse,
+  RegisterDatasetResponse,
+  UploadDatasetResponse,
+} from '../gen/steadytune/v1/dataset.js';
 import type { DatasetRef, FineTuneSpec } from '../gen/steadytune/v1/spec.js';
 import {
   JobState,
@@ -22,6 +31,7 @@ import {
   type StreamMetricsResponse,
 } from '../gen/steadytune/v1/trainer.js';
 import { SteadytuneError, toSteadytuneError } from './errors.js';
+import { uploadOnce, type UploadDatasetInput } from './dataset-upload.js';
 import { resumableMetricsStream, type StreamMetricsOptions } from './metrics-stream.js';
 import { cancelledError, DEFAULT_RETRY, runWithRetry, type RetryOptions } from './retry.js';
 
@@ -69,6 +79,15 @@ export interface PredictInput {
   /** 0 or absent means the ensemble vote. */
   seed?: number;
   examples: Partial<Example>[];
+}
+
+export interface RegisterDatasetInput {
+  format: DatasetFormat;
+  /** Paths relative to the server's data root. */
+  train: Partial<DatasetFiles>;
+  validation?: Partial<DatasetFiles>;
+  options?: Partial<DatasetOptions>;
+  displayName?: string;
 }
 
 type UnaryMethod<Request, Response> = (
@@ -165,6 +184,38 @@ export class SteadytuneClient {
       segmentIds: example.segmentIds ?? [],
     }));
     return this.unary(this.trainer.predict, { jobId: input.jobId, seed: input.seed ?? 0, examples }, true, options);
+  }
+
+  /** Content-addressed, so safe to retry: the same files register under the same id. */
+  registerDataset(input: RegisterDatasetInput, options: RequestOptions = {}): Promise<RegisterDatasetResponse> {
+    const files = (given: Partial<DatasetFiles>): DatasetFiles => ({ path: '', imagesPath: '', labelsPath: '', ...given });
+    const request = {
+      format: input.format,
+      train: files(input.train),
+      validation: input.validation === undefined ? undefined : files(input.validation),
+      options: { classNames: [], seqLen: 0, maxVocabSize: 0, minWordCount: 0, imageSize: 0, color: false, ...input.options },
+      displayName: input.displayName ?? '',
+    };
+    return this.unary(this.trainer.registerDataset, request, true, options);
+  }
+
+  /** Streams the files in chunks; retried whole on transient failures (the result is content-addressed). */
+  uploadDataset(input: UploadDatasetInput, options: RequestOptions = {}): Promise<UploadDatasetResponse> {
+    const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
+    const deadline = deadlineMs === undefined ? undefined : new Date(Date.now() + deadlineMs);
+    const open = this.trainer.uploadDataset.bind(this.trainer);
+    return runWithRetry({ idempotent: true, retry: this.retry, deadline, signal: options.signal }, () =>
+      uploadOnce(open, this.callMetadata(), deadline, options.signal, input));
+  }
+
+  async getDataset(datasetId: string, options: RequestOptions = {}): Promise<Dataset> {
+    const response = await this.unary(this.trainer.getDataset, { datasetId }, true, options);
+    if (response.dataset === undefined) throw new SteadytuneError({ code: GrpcStatus.INTERNAL, details: 'GetDataset response carried no dataset' });
+    return response.dataset;
+  }
+
+  listDatasets(input: { pageSize?: number; pageToken?: string } = {}, options: RequestOptions = {}): Promise<ListDatasetsResponse> {
+    return this.unary(this.trainer.listDatasets, { pageSize: input.pageSize ?? 0, pageToken: input.pageToken ?? '' }, true, options);
   }
 
   /**

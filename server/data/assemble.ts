@@ -33,6 +33,8 @@ export interface AssembledDataset {
   /** Examples whose text lost tokens to seqLen. */
   readonly truncatedTexts: number;
   readonly notes: readonly string[];
+  /** Image folders: the stored image shape (features are height x width x channels, channels last). */
+  readonly imageShape?: { readonly height: number; readonly width: number; readonly channels: 1 | 3 };
 }
 
 const KIND_WORDS: Record<RowInput['kind'], string> = { features: 'features', text: 'text', pair: 'a text pair' };

@@ -39,6 +39,45 @@ export async function readConfinedFile(
     return ref.bytes;
   }
   const requested = ref.path;
+  const real = await resolveConfinedPath(requested, dataRoot, field, violations);
+  if (real === undefined) return undefined;
+  // O_NOFOLLOW: if the resolved path is swapped for a symlink after the check, the open fails.
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    violations.add(field, `${JSON.stringify(requested)} cannot be opened`);
+    return undefined;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      violations.add(field, `${JSON.stringify(requested)} is not a regular file`);
+      return undefined;
+    }
+    if (stat.size > limits.maxBytes) {
+      violations.add(field, `file is ${stat.size} bytes; the limit is ${limits.maxBytes}`);
+      return undefined;
+    }
+    const bytes = new Uint8Array(await handle.readFile());
+    // The file may have grown between stat and read.
+    if (bytes.byteLength > limits.maxBytes) {
+      violations.add(field, `file is over the limit of ${limits.maxBytes} bytes`);
+      return undefined;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The real path of `requested` under the data root, or undefined after adding a violation:
+ * lexical `..` escapes and symlinks pointing out are both refused.
+ */
+export async function resolveConfinedPath(
+  requested: string, dataRoot: string | undefined, field: string, violations: ViolationCollector,
+): Promise<string | undefined> {
   if (dataRoot === undefined) {
     violations.add(field, 'reading files needs a configured data root');
     return undefined;
@@ -67,32 +106,26 @@ export async function readConfinedFile(
     violations.add(field, `${JSON.stringify(requested)} is a link pointing outside the data root`);
     return undefined;
   }
-  // O_NOFOLLOW: if the resolved path is swapped for a symlink after the check, the open fails.
-  let handle: fs.FileHandle;
+  return real;
+}
+
+/**
+ * Names of the entries of a directory under the data root, sorted by code units, hidden ones
+ * (starting with '.') left out; undefined after adding a violation on `field`.
+ */
+export async function listConfinedDirectory(
+  requested: string, dataRoot: string | undefined, field: string, violations: ViolationCollector,
+): Promise<Array<{ name: string; directory: boolean }> | undefined> {
+  const real = await resolveConfinedPath(requested, dataRoot, field, violations);
+  if (real === undefined) return undefined;
   try {
-    handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    violations.add(field, `${JSON.stringify(requested)} cannot be opened`);
+    const entries = await fs.readdir(real, { withFileTypes: true });
+    return entries
+      .filter((entry) => !entry.name.startsWith('.'))
+      .map((entry) => ({ name: entry.name, directory: entry.isDirectory() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch (error) {
+    violations.add(field, `${JSON.stringify(requested)} ${hasErrorCode(error, 'ENOTDIR') ? 'is not a directory' : 'cannot be listed'}`);
     return undefined;
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) {
-      violations.add(field, `${JSON.stringify(requested)} is not a regular file`);
-      return undefined;
-    }
-    if (stat.size > limits.maxBytes) {
-      violations.add(field, `file is ${stat.size} bytes; the limit is ${limits.maxBytes}`);
-      return undefined;
-    }
-    const bytes = new Uint8Array(await handle.readFile());
-    // The file may have grown between stat and read.
-    if (bytes.byteLength > limits.maxBytes) {
-      violations.add(field, `file is over the limit of ${limits.maxBytes} bytes`);
-      return undefined;
-    }
-    return bytes;
-  } finally {
-    await handle.close();
   }
 }

@@ -59,3 +59,21 @@ export function hashDatasetContent(dataset: HashableDataset): string {
   }
   return hash.digest('hex');
 }
+
+/**
+ * sha256 of one split's content (labels, classes, inputs): names a built-in split in cache
+ * keys, where no registry hash exists.
+ */
+export function hashExampleSet(set: ExampleSet): string {
+  const hash = createHash('sha256');
+  hash.update('steadytune-split-v1\n');
+  hash.update(JSON.stringify({ numClasses: set.numClasses, classNames: set.classNames ?? null, shape: shapeOf(set) }));
+  hash.update(uint32(set.labels.length));
+  updateTyped(hash, set.labels);
+  if (set.inputs.kind === 'features') updateTyped(hash, set.inputs.values);
+  else {
+    updateTyped(hash, set.inputs.ids);
+    if (set.inputs.segmentIds) updateTyped(hash, set.inputs.segmentIds);
+  }
+  return hash.digest('hex');
+}

@@ -6,7 +6,7 @@
 // Record layout: "steadytune-f32-v1\n", uint32 LE header length, JSON header (the full key and
 // the shape), zero padding to a 4-byte boundary, then the float32 LE values.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -58,7 +58,8 @@ class FloatRecordDirectory {
     prefix.writeUInt32LE(headerBytes.byteLength, Buffer.byteLength(MAGIC));
     const padding = Buffer.alloc((4 - (prefix.byteLength % 4)) % 4);
     const target = this.fileFor(header.key);
-    const temporary = `${target}.${process.pid}.${Date.now()}.tmp`;
+    // Unique per writer: two worker threads of one process may store the same key at once.
+    const temporary = `${target}.${process.pid}.${randomUUID()}.tmp`;
     await fs.writeFile(temporary, Buffer.concat([prefix, padding, Buffer.from(values.buffer, values.byteOffset, values.byteLength)]));
     await fs.rename(temporary, target);
   }

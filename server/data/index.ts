@@ -8,7 +8,7 @@ import type { DatasetRegistry } from './registry.js';
 
 export type DatasetRef =
   | { readonly builtin: BuiltinDatasetName; readonly split: SplitName }
-  | { readonly datasetId: string; readonly split: SplitName };
+  | { readonly tenant: string; readonly datasetId: string; readonly split: SplitName };
 
 export interface LoadOptions extends BuiltinOptions {
   /** Needed for `datasetId` refs. */
@@ -47,7 +47,7 @@ export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): P
     };
   }
   if (!options.registry) throw new Error('loadDataset: a datasetId ref needs options.registry');
-  const dataset = await options.registry.get(ref.datasetId);
+  const dataset = await options.registry.get(ref.tenant, ref.datasetId);
   const examples = ref.split === 'train' ? dataset.train : dataset.validation;
   return {
     examples,
@@ -63,9 +63,11 @@ export { applyImbalance, imbalancedClassCounts } from './imbalance.js';
 export type { ImbalanceKind, ImbalanceSpec } from './imbalance.js';
 export { InMemoryDatasetRegistry } from './registry.js';
 export type {
-  DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistryOptions, SplitSummary,
+  DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistrationResult, RegistryOptions, SplitSummary,
 } from './registry.js';
-export type { DatasetSource, IdxFiles, IdxSource, TabularSource } from './source.js';
+export type { DatasetFormat, DatasetSource, IdxFiles, IdxSource, TabularSource } from './source.js';
+export type { FolderRef, ImageFolderSource, ImageShape } from './image-folder.js';
+export { hashExampleSet } from './content-hash.js';
 export type { FileRef } from './confined-file.js';
 export type { TextOptions } from './assemble.js';
 export { DEFAULT_DATA_LIMITS } from './limits.js';
@@ -74,3 +76,8 @@ export { DatasetNotFoundError, DatasetUnavailableError, DatasetValidationError }
 export type { DataError, FieldViolation } from './errors.js';
 export { encodeTexts, Vocabulary } from './tokenizer.js';
 export type { TextExample } from './tokenizer.js';
+export { FileFeatureCache, FileVectorCache, vocabularyKey } from './features-cache.js';
+export {
+  DEFAULT_MODEL_MAX_BYTES, gloveFileChunks, readHfCheckpointFiles, readLayersModelFiles, WINK_GLOVE_SOURCE,
+} from './pretrained-files.js';
+export type { HfCheckpointFiles, LayersModelFiles, PretrainedFileOptions } from './pretrained-files.js';

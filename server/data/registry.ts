@@ -1,13 +1,14 @@
 // The dataset registry: validates a source once, fingerprints it, and keeps the built splits
-// for jobs to load by id. In memory for now; the durability issue adds a SQLite
-// implementation of the same interface.
+// for jobs to load by id, per tenant. In memory for now: a persistent implementation of the
+// same interface is still to come.
 
 import type { ExampleSet } from '../engine/types.js';
 import { hashDatasetContent } from './content-hash.js';
 import { DatasetNotFoundError } from './errors.js';
 import { countClasses } from './example-set.js';
 import { resolveLimits, type DataLimits } from './limits.js';
-import { readDatasetSource, type DatasetSource } from './source.js';
+import type { AssembledDataset } from './assemble.js';
+import { readDatasetSource, type DatasetFormat, type DatasetSource } from './source.js';
 import type { Vocabulary } from './tokenizer.js';
 
 export interface SplitSummary {
@@ -25,6 +26,8 @@ export interface DatasetReport {
   readonly seqLen?: number;
   readonly vocabSize?: number;
   readonly textPairs?: boolean;
+  /** Image folders: the stored image shape. */
+  readonly imageShape?: { readonly height: number; readonly width: number; readonly channels: 1 | 3 };
   readonly classNames: readonly string[];
   readonly train: SplitSummary;
   readonly validation: SplitSummary;
@@ -38,12 +41,22 @@ export interface DatasetRegistration {
   readonly id: string;
   /** sha256 (hex) of the canonical content; see content-hash.ts. */
   readonly contentHash: string;
+  /** The caller's name for it (the first registration's, for repeated content). */
+  readonly displayName: string;
+  readonly format: DatasetFormat;
   readonly classNames: readonly string[];
   /** Training examples per class id. */
   readonly classCounts: readonly number[];
   /** Train plus validation. */
   readonly numExamples: number;
   readonly report: DatasetReport;
+  /** Epoch milliseconds of the tenant's first registration of this content. */
+  readonly createTime: number;
+}
+
+export interface RegistrationResult extends DatasetRegistration {
+  /** False when the tenant had already registered the same content. */
+  readonly created: boolean;
 }
 
 export interface RegisteredDataset extends DatasetRegistration {
@@ -53,75 +66,110 @@ export interface RegisteredDataset extends DatasetRegistration {
   readonly vocabulary?: Vocabulary;
 }
 
+/** Every method is tenant-scoped: another tenant's dataset is not found. */
 export interface DatasetRegistry {
   /** Validates and stores a source; throws DatasetValidationError listing every violation. */
-  register(source: DatasetSource): Promise<DatasetRegistration>;
-  /** Throws DatasetNotFoundError for an unknown id. */
-  get(id: string): Promise<RegisteredDataset>;
+  register(tenant: string, source: DatasetSource, details?: { readonly displayName?: string }): Promise<RegistrationResult>;
+  /** Throws DatasetNotFoundError for an unknown id, or one of another tenant. */
+  get(tenant: string, id: string): Promise<RegisteredDataset>;
+  /** The tenant's datasets, newest first. */
+  list(tenant: string): Promise<DatasetRegistration[]>;
 }
 
 export interface RegistryOptions {
   /** Directory that path sources resolve under; without it only uploaded bytes are accepted. */
   readonly dataRoot?: string;
   readonly limits?: Partial<DataLimits>;
+  /** Epoch milliseconds; default Date.now. */
+  readonly clock?: () => number;
+}
+
+type StoredContent = Omit<RegisteredDataset, 'displayName' | 'format' | 'createTime'>;
+
+interface TenantEntry {
+  readonly displayName: string;
+  readonly format: DatasetFormat;
+  readonly createTime: number;
 }
 
 function summarize(set: ExampleSet): SplitSummary {
   return { numExamples: set.labels.length, classCounts: countClasses(set.labels, set.numClasses) };
 }
 
-function registrationOf(stored: RegisteredDataset): DatasetRegistration {
-  const { id, contentHash, classNames, classCounts, numExamples, report } = stored;
-  return { id, contentHash, classNames, classCounts, numExamples, report };
+function reportOf(dataset: AssembledDataset): DatasetReport {
+  const inputs = dataset.train.inputs;
+  return {
+    inputKind: inputs.kind,
+    ...(inputs.kind === 'features'
+      ? { featureDim: inputs.dim }
+      : { seqLen: inputs.seqLen, vocabSize: inputs.vocabSize, textPairs: inputs.segmentIds !== undefined }),
+    ...(dataset.imageShape === undefined ? {} : { imageShape: dataset.imageShape }),
+    classNames: dataset.classNames,
+    train: summarize(dataset.train),
+    validation: summarize(dataset.validation),
+    truncatedTexts: dataset.truncatedTexts,
+    notes: dataset.notes,
+  };
 }
 
+function registrationOf(content: StoredContent, entry: TenantEntry): DatasetRegistration {
+  const { id, contentHash, classNames, classCounts, numExamples, report } = content;
+  return { id, contentHash, classNames, classCounts, numExamples, report, ...entry };
+}
+
+/**
+ * Content is stored once however many tenants register it; each tenant sees only the ids it
+ * registered itself. In memory: registrations do not survive a restart.
+ */
 export class InMemoryDatasetRegistry implements DatasetRegistry {
-  private readonly datasets = new Map<string, RegisteredDataset>();
+  private readonly contents = new Map<string, StoredContent>();
+  private readonly tenants = new Map<string, Map<string, TenantEntry>>();
   private readonly limits: DataLimits;
+  private readonly clock: () => number;
 
   constructor(private readonly options: RegistryOptions = {}) {
     this.limits = resolveLimits(options.limits);
+    this.clock = options.clock ?? Date.now;
   }
 
-  async register(source: DatasetSource): Promise<DatasetRegistration> {
+  async register(tenant: string, source: DatasetSource, details: { readonly displayName?: string } = {}): Promise<RegistrationResult> {
     const dataset = await readDatasetSource(source, { dataRoot: this.options.dataRoot, limits: this.limits });
     const contentHash = hashDatasetContent(dataset);
     const id = `ds_${contentHash.slice(0, 32)}`;
-    const existing = this.datasets.get(id);
-    if (existing) return registrationOf(existing);
-
-    const { train, validation, classNames, vocabulary } = dataset;
-    const trainSummary = summarize(train);
-    const inputs = train.inputs;
-    const report: DatasetReport = {
-      inputKind: inputs.kind,
-      ...(inputs.kind === 'features'
-        ? { featureDim: inputs.dim }
-        : { seqLen: inputs.seqLen, vocabSize: inputs.vocabSize, textPairs: inputs.segmentIds !== undefined }),
-      classNames,
-      train: trainSummary,
-      validation: summarize(validation),
-      truncatedTexts: dataset.truncatedTexts,
-      notes: dataset.notes,
-    };
-    const stored: RegisteredDataset = {
-      id,
-      contentHash,
-      classNames,
-      classCounts: trainSummary.classCounts,
-      numExamples: train.labels.length + validation.labels.length,
-      report,
-      train,
-      validation,
-      ...(vocabulary ? { vocabulary } : {}),
-    };
-    this.datasets.set(id, stored);
-    return registrationOf(stored);
+    let content = this.contents.get(id);
+    if (content === undefined) {
+      const { train, validation, classNames, vocabulary } = dataset;
+      const report = reportOf(dataset);
+      content = {
+        id, contentHash, classNames, classCounts: report.train.classCounts, report, train, validation,
+        numExamples: train.labels.length + validation.labels.length,
+        ...(vocabulary ? { vocabulary } : {}),
+      };
+      this.contents.set(id, content);
+    }
+    const entries = this.tenants.get(tenant) ?? new Map<string, TenantEntry>();
+    this.tenants.set(tenant, entries);
+    const existing = entries.get(id);
+    if (existing !== undefined) return { ...registrationOf(content, existing), created: false };
+    const entry: TenantEntry = { displayName: details.displayName ?? '', format: source.format, createTime: this.clock() };
+    entries.set(id, entry);
+    return { ...registrationOf(content, entry), created: true };
   }
 
-  async get(id: string): Promise<RegisteredDataset> {
-    const stored = this.datasets.get(id);
-    if (!stored) throw new DatasetNotFoundError(id);
-    return stored;
+  async get(tenant: string, id: string): Promise<RegisteredDataset> {
+    const entry = this.tenants.get(tenant)?.get(id);
+    const content = this.contents.get(id);
+    if (entry === undefined || content === undefined) throw new DatasetNotFoundError(id);
+    return { ...content, ...entry };
+  }
+
+  async list(tenant: string): Promise<DatasetRegistration[]> {
+    const entries = [...(this.tenants.get(tenant) ?? new Map<string, TenantEntry>())];
+    return entries
+      .flatMap(([id, entry]) => {
+        const content = this.contents.get(id);
+        return content === undefined ? [] : [registrationOf(content, entry)];
+      })
+      .sort((a, b) => b.createTime - a.createTime || (a.id < b.id ? -1 : 1));
   }
 }

@@ -9,6 +9,7 @@ import { parseCsvRows } from './csv.js';
 import { ViolationCollector } from './errors.js';
 import { countClasses, selectExamples, splitPerClass } from './example-set.js';
 import { idxToExamples, parseIdx } from './idx.js';
+import { readImageFolder, type ImageFolderSource } from './image-folder.js';
 import { decodeUtf8, parseJsonlRows, type ParsedRows } from './jsonl.js';
 import type { DataLimits } from './limits.js';
 
@@ -39,7 +40,8 @@ export interface IdxSource {
   readonly validationFraction?: number;
 }
 
-export type DatasetSource = TabularSource | IdxSource;
+export type DatasetSource = TabularSource | IdxSource | ImageFolderSource;
+export type DatasetFormat = DatasetSource['format'];
 
 export interface ReadContext {
   /** Paths in a source resolve under this directory and may not leave it. */
@@ -124,8 +126,10 @@ export async function readDatasetSource(source: DatasetSource, context: ReadCont
       return readTabular(source, context, violations);
     case 'idx':
       return readIdx(source, context, violations);
+    case 'image_folder':
+      return readImageFolder(source, context, violations);
     default:
-      violations.add('format', `must be "jsonl", "csv" or "idx", got ${JSON.stringify((source as { format: unknown }).format)}`);
+      violations.add('format', `must be "jsonl", "csv", "idx" or "image_folder", got ${JSON.stringify((source as { format: unknown }).format)}`);
       violations.throwIfAny('dataset rejected');
       throw new Error('unreachable');
   }

@@ -123,6 +123,12 @@ export type TrainableFamily = ModelFamily | 'convnet';
 export const TRAINING_KERNELS: Readonly<Record<TrainableFamily, readonly string[]>> = {
   mlp: ['BatchMatMul', 'Transpose', 'Relu', 'Step', 'Softmax'],
   transformer: ['BatchMatMul', 'Transpose', 'GatherV2', 'ScatterNd', 'Softmax', 'Sigmoid', 'Rsqrt', 'NotEqual'],
+  // The tail's 3x3 depthwise convolution is shifted slices of a padded map (mobilenet-tail.ts).
+  mobilenet_v2: ['BatchMatMul', 'Transpose', 'Relu6', 'Step', 'LessEqual', 'PadV2', 'Slice', 'Mean', 'Softmax'],
+  glove_bag: ['BatchMatMul', 'Transpose', 'GatherV2', 'ScatterNd', 'NotEqual', 'Relu', 'Step', 'Softmax'],
+  // The body is frozen: only the dense head trains.
+  layers_model: ['BatchMatMul', 'Transpose', 'Relu', 'Step', 'Softmax'],
+  hf_encoder: ['BatchMatMul', 'Transpose', 'GatherV2', 'ScatterNd', 'Softmax', 'Sigmoid', 'Rsqrt', 'NotEqual'],
   convnet: ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNative',
     'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'],
 };

@@ -6,4 +6,9 @@ export { evaluateWeights, predict } from './inference.js';
 export { createMethod } from './methods/index.js';
 export type { TrainingMethod } from './methods/method.js';
 export { dynamicScaler } from './scaler.js';
-export { buildModel, describeInputs, type InputMeta, type ModelBuilder } from './models/index.js';
+export { buildModel, describeInputs, modelBuilderWith, type BackboneArtifacts, type InputMeta, type ModelBuilder } from './models/index.js';
+export {
+  cachedFeatureSet, cachedWordVectors, gloveEmbeddingTable, layersModelFeatureExtractor, loadLayersBackbone,
+  loadMobileNetV2Backbone, mapHfCheckpoint, mobilenetFeatureExtractor, parseHfConfig, parseSafetensors,
+  parseTokenizerJson, parseVocabTxt, type FeatureExtractor, type FeatureStore, type LayersBackbone, type MobileNetBackbone, type VectorStore, type WordVectors,
+} from './models/pretrained/index.js';

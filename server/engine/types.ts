@@ -2,6 +2,8 @@
 // (no tensors, no classes) so it crosses worker-thread boundaries by structured clone
 // and can be persisted by jobs/ without the engine knowing where.
 
+import type { PretrainedModelSpec } from './models/pretrained/specs.js';
+
 /** Dense feature vectors, row-major: values.length === count * dim. */
 export interface FeatureInputs {
   readonly kind: 'features';
@@ -77,7 +79,13 @@ export interface TransformerModelSpec {
   readonly dropout: number;
 }
 
-export type ModelSpec = MlpModelSpec | TransformerModelSpec;
+/** Pretrained backbones with a new head; their artifacts reach the model through a ModelBuilder closure. */
+export type {
+  FeatureHeadSpec, GloveBagModelSpec, HfEncoderModelSpec, LayersModelModelSpec, MobileNetV2ModelSpec, PretrainedFamily,
+  PretrainedModelSpec,
+} from './models/pretrained/specs.js';
+
+export type ModelSpec = MlpModelSpec | TransformerModelSpec | PretrainedModelSpec;
 export type ModelFamily = ModelSpec['family'];
 
 /** Everything that determines one seeded training run. */

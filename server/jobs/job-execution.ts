@@ -6,10 +6,15 @@
 import type { Evaluation } from '../engine/types.js';
 import type { Durability } from './checkpoint-files.js';
 import type { EventLog } from './event-log.js';
-import { isNewProgress, loggedProgress, NOTHING_LOGGED, resumePoint, RuntimeMeter, type LoggedProgress } from './job-resume.js';
+import {
+  afterPhaseStart, checkpointSlot, isNewProgress, loggedProgress, NOTHING_LOGGED, resumePoint, RuntimeMeter, type LoggedProgress,
+} from './job-resume.js';
+import { currentPhaseIndex, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
 import type { ModelFiles } from './model-files.js';
 import { summarizeJob } from './job-summary.js';
 import { SeedRuns } from './seed-runs.js';
+import { JobPhaseTrace } from './job-phase-trace.js';
+import type { JobTraceParent } from '../observability/index.js';
 import type { JobStore } from './store.js';
 import { TaskCancelledError, type TaskHandle, type WorkerPool } from './worker-pool.js';
 import type { DatasetInput, TrainProgress, TrainRequest, TrainResult } from './worker-protocol.js';
@@ -52,6 +57,7 @@ export class JobExecution {
   private readonly finished = new Map<number, Evaluation>();
   private readonly runs: SeedRuns;
   private readonly runtime: RuntimeMeter;
+  private readonly trace: JobPhaseTrace;
   private logged = new Map<number, LoggedProgress>();
   private validationLabels?: Int32Array;
   private runtimeRecordedAt = 0;
@@ -59,8 +65,12 @@ export class JobExecution {
   private stop?: StopRequest;
   private deadline?: NodeJS.Timeout;
 
-  /** @param resumed the job was left unfinished by an earlier process */
-  constructor(private readonly job: Job, private readonly context: ExecutionContext, private readonly resumed = false) {
+  /**
+   * @param resumed the job was left unfinished by an earlier process
+   * @param traceParent the StartFineTune call's span, where the job's phase spans hang (kept in memory only)
+   */
+  constructor(private readonly job: Job, private readonly context: ExecutionContext, private readonly resumed = false, traceParent?: JobTraceParent) {
+    this.trace = new JobPhaseTrace(job.id, traceParent, job.spec.run.epochs, context.logger);
     this.runtime = new RuntimeMeter(job.runtimeMs, context.clock);
     this.runs = new SeedRuns(job.id, job.runs, context.store, context.eventLog, context.clock);
     this.done = this.execute();
@@ -70,7 +80,11 @@ export class JobExecution {
   cancel(reason: string): Promise<Job> {
     return this.serial(async () => {
       const current = await this.current();
-      if (current.state === 'CANCELLING') return current;
+      if (current.state === 'CANCELLING') {
+        // Moved there by another process (an API pod in scale-out): this one stops the runs.
+        if (this.stop === undefined || this.stop.end === 'SUSPENDED') this.requestStop({ end: 'CANCELLED', reason: current.transitions.at(-1)?.reason ?? reason });
+        return current;
+      }
       const job = await this.moveTo(['QUEUED', 'RUNNING'], 'CANCELLING', reason);
       this.requestStop({ end: 'CANCELLED', reason });
       return job;
@@ -120,7 +134,9 @@ export class JobExecution {
           this.context.datasetInput(job.spec.validation, 'validation'),
         ]);
         const { spec } = job;
-        await Promise.all(open.map((seed) => this.runSeed(seed, { kind: 'train', train, validation, imbalance: spec.imbalance, run: { ...spec.run, seed } })));
+        await Promise.all(open.map((seed) => this.runSeed(seed, {
+          kind: 'train', train, validation, imbalance: spec.imbalance, run: { ...spec.run, seed }, ...remedyRequestFor(spec, this.runs.get(seed)),
+        })));
       }
       await this.serial(() => this.finish());
     } catch (error) {
@@ -129,12 +145,14 @@ export class JobExecution {
       await this.serial(() => this.end(['QUEUED', 'RUNNING', 'CANCELLING'], 'FAILED', messageOf(error))).catch(() => {});
     } finally {
       clearTimeout(this.deadline);
+      this.trace.close();
     }
   }
 
   private async runSeed(seed: number, base: TrainRequest): Promise<void> {
     const request = await this.withCheckpoint(seed, base);
     const handle = this.context.pool.run(request, (progress) => {
+      this.trace.onProgress(seed, progress);
       void this.serial(() => this.onProgress(seed, progress)).catch((error: unknown) =>
         this.context.logger.error('could not record progress', { jobId: this.job.id, seed, error }),
       );
@@ -147,6 +165,8 @@ export class JobExecution {
       await this.serial(() => this.onResult(seed, result));
     } catch (error) {
       await this.serial(() => this.onRunError(seed, error));
+    } finally {
+      this.trace.runEnded(seed, this.runs.get(seed));
     }
   }
 
@@ -154,7 +174,8 @@ export class JobExecution {
   private async withCheckpoint(seed: number, request: TrainRequest): Promise<TrainRequest> {
     const { durability } = this.context;
     if (durability === undefined) return request;
-    const { checkpoint, notice } = await resumePoint(durability.checkpoints, this.job.id, seed, this.logged.get(seed) ?? NOTHING_LOGGED);
+    const phase = currentPhaseIndex(this.runs.get(seed));
+    const { checkpoint, notice } = await resumePoint(durability.checkpoints, this.job.id, seed, this.logged.get(seed) ?? NOTHING_LOGGED, phase);
     if (notice !== undefined) await this.serial(() => this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message: notice }));
     return { ...request, checkpointEverySteps: durability.checkpointEverySteps, ...(checkpoint === undefined ? {} : { resumeFrom: checkpoint }) };
   }
@@ -193,17 +214,26 @@ export class JobExecution {
       case 'checkpoint': {
         const { durability } = this.context;
         if (durability === undefined) return;
-        await durability.checkpoints.save(jobId, seed, progress.step, progress.encoded);
+        const slot = checkpointSlot(seed, progress.phase);
+        await this.trace.checkpoint(seed, progress.step, () => durability.checkpoints.save(jobId, slot, progress.step, progress.encoded));
         await this.runs.put({ ...this.runs.get(seed), checkpointStep: progress.step });
         await this.recordRuntime();
         return;
       }
+      case 'phase':
+        await eventLog.append(jobId, seed, { kind: 'notice', message: progress.notice });
+        await store.addNotice(jobId, progress.notice);
+        await this.runs.put(withPhaseChange(this.runs.get(seed), progress.ended, progress.next));
+        // The new phase logs its steps from its start again.
+        this.logged.set(seed, afterPhaseStart(this.logged.get(seed) ?? NOTHING_LOGGED, progress.next.startStep));
+        return;
     }
   }
 
   private async onResult(seed: number, result: TrainResult): Promise<void> {
     if (result.validationLabels.length > 0) this.validationLabels = result.validationLabels;
-    const base = { ...this.runs.get(seed), meanStepSeconds: result.meanStepSeconds, durationMs: this.runs.durationMs(seed) };
+    const row = withPeakMemory(this.runs.get(seed), result.peakMemoryBytes);
+    const base = { ...row, meanStepSeconds: result.meanStepSeconds, durationMs: this.runs.durationMs(seed) };
     if (result.stopped && this.stop?.end === 'SUSPENDED') {
       // Stays RUNNING with its checkpoint: the next start continues it.
       await this.runs.put({ ...base, steps: Math.max(base.steps, result.steps) });
@@ -220,7 +250,8 @@ export class JobExecution {
       return;
     }
     this.finished.set(seed, result.validation);
-    await this.runs.finish({ ...base, steps: result.steps, state: 'SUCCEEDED', metrics: result.validation });
+    const closed = withLastPhaseClosed(base, this.job.spec, result.steps, result.validation.verdict);
+    await this.runs.finish({ ...closed, steps: result.steps, state: 'SUCCEEDED', metrics: result.validation });
   }
 
   private async onRunError(seed: number, error: unknown): Promise<void> {

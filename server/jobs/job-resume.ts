@@ -9,6 +9,7 @@
 import type { TrainerCheckpoint } from '../engine/types.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { EventLog } from './event-log.js';
+import { phaseStartOf } from './remedy-policy.js';
 import type { TrainProgress } from './worker-protocol.js';
 
 /** What a seed's run has already put in the job's event log. */
@@ -35,8 +36,26 @@ export async function loggedProgress(eventLog: EventLog, jobId: string): Promise
     if (body.kind === 'run_finished') bySeed.set(event.seed, { ...seen, finished: true });
     if (body.kind === 'step') bySeed.set(event.seed, { ...seen, lastStep: Math.max(seen.lastStep, body.step.step) });
     if (body.kind === 'epoch') bySeed.set(event.seed, { ...seen, lastEpochStep: Math.max(seen.lastEpochStep, body.step) });
+    const phase = body.kind === 'notice' ? phaseStartOf(body.message) : undefined;
+    if (phase !== undefined && phase.runSeed === event.seed) bySeed.set(event.seed, afterPhaseStart(seen, phase.startStep));
   }
   return bySeed;
+}
+
+/**
+ * An auto-remedy phase trains its steps from startStep again (another method or seed): what
+ * the log holds of the phase before it counts from there, so its steps are logged too.
+ */
+export function afterPhaseStart(logged: LoggedProgress, startStep: number): LoggedProgress {
+  return { ...logged, started: true, lastStep: startStep, lastEpochStep: startStep };
+}
+
+/**
+ * Where a run's phase keeps its checkpoints: phase 0 under the run's seed (the layout of runs
+ * without remedies), phase k under seed + k * 2^32, so phases never mix their step numbers.
+ */
+export function checkpointSlot(seed: number, phaseIndex: number): number {
+  return seed + phaseIndex * 2 ** 32;
 }
 
 /** True for progress the log does not have yet. */
@@ -48,21 +67,27 @@ export function isNewProgress(logged: LoggedProgress, progress: TrainProgress): 
       return progress.telemetry.step > logged.lastStep;
     case 'epoch':
       return progress.report.step > logged.lastEpochStep;
+    case 'loading':
     case 'notice':
     case 'checkpoint':
+    case 'phase':
       return true;
   }
 }
 
-/** Where a run continues: its newest checkpoint the log covers, and a notice saying so (if it ran before). */
+/**
+ * Where a run continues: its newest checkpoint (of its current phase) the log covers, and a
+ * notice saying so (if it ran before).
+ */
 export async function resumePoint(
   checkpoints: CheckpointFiles,
   jobId: string,
   seed: number,
   logged: LoggedProgress,
+  phaseIndex = 0,
 ): Promise<{ readonly checkpoint?: TrainerCheckpoint; readonly notice?: string }> {
   if (!logged.started) return {};
-  const checkpoint = await checkpoints.latest(jobId, seed, logged.lastStep);
+  const checkpoint = await checkpoints.latest(jobId, checkpointSlot(seed, phaseIndex), logged.lastStep);
   if (checkpoint === undefined) {
     return { notice: `seed ${seed}: no checkpoint; restarting from step 0 (steps up to ${logged.lastStep} are already logged)` };
   }

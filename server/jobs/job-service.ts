@@ -2,6 +2,7 @@
 // happens in the pool's worker threads; this module only moves plain data around.
 import type { DatasetRegistry } from '../data/index.js';
 import type { Durability } from './checkpoint-files.js';
+import { currentTraceParent, type JobTraceParent } from '../observability/index.js';
 import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
 import { DirectoryModelFiles, type ModelFiles } from './model-files.js';
@@ -46,6 +47,11 @@ export interface EmbeddedJobServiceOptions {
    * (checkpoint, stop, stay RUNNING) instead of failing them.
    */
   readonly durability?: Durability;
+  /**
+   * false in scale-out workers: the store is shared, so its unfinished jobs are other workers'
+   * and come back through the queue (runClaimed), not through startWorkers(). Default true.
+   */
+  readonly resumeUnfinishedOnStart?: boolean;
 }
 
 const SHUTDOWN_REASON = 'interrupted: the server shut down';
@@ -66,7 +72,7 @@ export class EmbeddedJobService implements JobService {
    * worker threads; ready() turns true once they are up.
    */
   async startWorkers(): Promise<void> {
-    if (this.options.durability !== undefined) await this.resumeUnfinished();
+    if (this.options.durability !== undefined && this.options.resumeUnfinishedOnStart !== false) await this.resumeUnfinished();
     await this.options.pool.start();
     this.started = true;
   }
@@ -80,11 +86,23 @@ export class EmbeddedJobService implements JobService {
     }
   }
 
-  private launch(job: Job, resumed: boolean): void {
+  /**
+   * Scale-out workers: runs a job claimed from the shared queue as a restart would resume it
+   * (checkpoints, no step logged twice). Resolves once it ended, or was suspended by shutdown().
+   */
+  async runClaimed(job: Job): Promise<void> {
+    if (!this.accepting) throw new JobError('failed_precondition', 'the service is shutting down and takes no new jobs');
+    // A duplicate delivery while this process still runs the job joins the running execution.
+    if (!this.executions.has(job.id)) this.launch(job, false);
+    await this.executions.get(job.id)?.done;
+  }
+
+  private launch(job: Job, resumed: boolean, traceParent?: JobTraceParent): void {
     const execution = new JobExecution(
       job,
-      { ...this.options, models: this.models, datasetInput: (selection, split) => this.datasetInput(selection, split) },
+      { ...this.options, models: this.models, datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split) },
       resumed,
+      traceParent,
     );
     this.executions.set(job.id, execution);
     void execution.done.finally(() => this.executions.delete(job.id));
@@ -92,10 +110,12 @@ export class EmbeddedJobService implements JobService {
 
   async start(command: StartJobCommand): Promise<{ job: Job; created: boolean }> {
     if (!this.accepting) throw new JobError('failed_precondition', 'the service is shutting down and takes no new jobs');
+    // Called inside the StartFineTune handler: its server span is the active one here.
+    const traceParent = currentTraceParent();
     const { job, created } = await this.options.store.create(command, this.options.clock());
     if (created) {
       await this.options.eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
-      this.launch(job, false);
+      this.launch(job, false, traceParent);
       this.options.logger.info('job queued', { jobId: job.id, tenant: job.tenant, seeds: job.spec.seeds.length });
     }
     return { job: await this.withLastSequence(job), created };
@@ -144,7 +164,7 @@ export class EmbeddedJobService implements JobService {
   ): Promise<EvaluationReport> {
     const job = await this.mustGet(tenant, jobId);
     const { card, models } = await this.loadModels(job, options.seed);
-    const dataset = await this.datasetInput(options.dataset ?? job.spec.validation, 'validation');
+    const dataset = await this.datasetInput(tenant, options.dataset ?? job.spec.validation, 'validation');
     const result = await this.onPool({ kind: 'evaluate', card, models, dataset });
     const metrics = result.evaluations.map((e) => e.metrics);
     const ensemble = options.ensemble
@@ -235,16 +255,22 @@ export class EmbeddedJobService implements JobService {
     }
   }
 
-  private async datasetInput(selection: DatasetSelection, split: 'train' | 'validation'): Promise<DatasetInput> {
+  /** Registered datasets are the job's tenant's: another tenant's id is not found. */
+  private async datasetInput(tenant: string, selection: DatasetSelection, split: 'train' | 'validation'): Promise<DatasetInput> {
     const { source } = selection;
     if (source.kind === 'builtin') return { selection };
     if (this.options.datasets === undefined) {
       throw new JobError('failed_precondition', 'this server has no dataset registry; use a built-in dataset');
     }
     try {
-      const dataset = await this.options.datasets.get(source.datasetId);
+      const dataset = await this.options.datasets.get(tenant, source.datasetId);
       const examples = split === 'train' ? dataset.train : dataset.validation;
-      return { selection, preloaded: { examples, classNames: dataset.classNames } };
+      return {
+        selection,
+        preloaded: { examples, classNames: dataset.classNames },
+        contentKey: `${dataset.contentHash}/${split}`,
+        ...(dataset.vocabulary === undefined ? {} : { vocabulary: dataset.vocabulary.tokens }),
+      };
     } catch (error) {
       throw toJobError(error);
     }

@@ -93,6 +93,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'runs: peak memory and auto-remedy phases',
+    sql: `
+      ALTER TABLE job_runs ADD COLUMN peak_memory_bytes INTEGER;
+      ALTER TABLE job_runs ADD COLUMN phases BLOB;
+    `,
+  },
 ];
 
 export interface OpenOptions {

@@ -23,6 +23,7 @@ import {
   type JobSpec,
   type JobState,
   type ListJobsQuery,
+  type RunPhase,
   type RunState,
   type SeedRun,
   type StabilitySummary,
@@ -56,6 +57,8 @@ interface RunRow {
   readonly checkpoint_step: number | null;
   readonly error: string | null;
   readonly metrics: Buffer | null;
+  readonly peak_memory_bytes: number | null;
+  readonly phases: Buffer | null;
 }
 
 /** Decoded specs kept: the live jobs and the recently listed ones. */
@@ -221,10 +224,11 @@ export class SqliteJobStore implements JobStore {
   private writeRun(jobId: string, position: number, run: SeedRun): void {
     this
       .sql(`INSERT OR REPLACE INTO job_runs (job_id, seed, position, state, steps, total_steps, mean_step_seconds,
-                  duration_ms, checkpoint_step, error, metrics)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(jobId, run.seed, position, run.state, run.steps, run.totalSteps, run.meanStepSeconds, run.durationMs,
-        run.checkpointStep ?? null, run.error ?? null, run.metrics === undefined ? null : encodeValue(run.metrics));
+        run.checkpointStep ?? null, run.error ?? null, run.metrics === undefined ? null : encodeValue(run.metrics),
+        run.peakMemoryBytes ?? null, run.phases === undefined ? null : encodeValue(run.phases));
   }
 
   private mustGet(jobId: string): Job {
@@ -283,6 +287,8 @@ function toSeedRun(row: RunRow): SeedRun {
     ...(row.metrics === null ? {} : { metrics: decodeValue<Evaluation>(row.metrics) }),
     ...(row.error === null ? {} : { error: row.error }),
     ...(row.checkpoint_step === null ? {} : { checkpointStep: row.checkpoint_step }),
+    ...(row.peak_memory_bytes === null ? {} : { peakMemoryBytes: row.peak_memory_bytes }),
+    ...(row.phases === null ? {} : { phases: decodeValue<RunPhase[]>(row.phases) }),
   };
 }
 

@@ -4,10 +4,12 @@ import type {
   BackendName,
   Evaluation,
   FullConflict,
+  MethodSpec,
   RunSpec,
   StepTelemetry,
   Verdict,
 } from '../engine/types.js';
+import type { RemedySettings } from './remedy-policy.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -44,6 +46,8 @@ export interface JobSpec {
   /** 0 = no limit. */
   readonly maxRuntimeMs: number;
   readonly ensemble: boolean;
+  /** Absent: runs are left as they train (auto-remedy is opt-in). */
+  readonly autoRemedy?: RemedySettings;
 }
 
 export interface StateTransition {
@@ -64,6 +68,22 @@ export interface SeedRun {
   readonly error?: string;
   /** Step of the run's newest durable checkpoint (absent: none yet); a restart resumes there. */
   readonly checkpointStep?: number;
+  /** Highest TF.js tensor memory its worker held at a step, over every process that trained it. */
+  readonly peakMemoryBytes?: number;
+  /** Its stretches under one seed and method, oldest first; the last one is open while it trains. */
+  readonly phases?: readonly RunPhase[];
+}
+
+/** One stretch of a run: auto-remedy ends a collapsed phase and starts the next. */
+export interface RunPhase {
+  readonly seed: number;
+  readonly method: MethodSpec;
+  readonly startStep: number;
+  readonly endStep: number;
+  /** Validation verdict when the phase ended; absent while it trains. */
+  readonly verdict?: Verdict;
+  /** Why it ended (the remedy's trigger); empty for the run's last phase. */
+  readonly reason: string;
 }
 
 export interface Stat {

@@ -37,6 +37,7 @@ async function runTask(message: ToWorker): Promise<void> {
       case 'train':
         result = await runTrain(request, {
           backend: selected.name,
+          config,
           stopRequest: () => {
             const flag = Atomics.load(cancelFlag, 0);
             return flag === STOP_FLAG.none ? 'continue' : flag === STOP_FLAG.suspend ? 'suspend' : 'stop';
@@ -45,10 +46,10 @@ async function runTask(message: ToWorker): Promise<void> {
         });
         break;
       case 'evaluate':
-        result = await runEvaluate(request);
+        result = await runEvaluate(request, config);
         break;
       case 'predict':
-        result = await runPredict(request);
+        result = await runPredict(request, config);
         break;
     }
     post({ kind: 'result', taskId, result }, transferablesOf(resultArrays(result)));

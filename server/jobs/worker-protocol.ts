@@ -13,7 +13,8 @@ import type {
   Weights,
 } from '../engine/types.js';
 import type { SelectedDataset } from './dataset-selection.js';
-import type { DatasetSelection, ImbalanceSpec } from './types.js';
+import type { RemedySettings } from './remedy-policy.js';
+import type { DatasetSelection, ImbalanceSpec, RunPhase } from './types.js';
 
 /** workerData of every pool thread: worker-bootstrap.mjs imports `entry`, which reads `config`. */
 export interface WorkerData {
@@ -25,8 +26,10 @@ export interface WorkerData {
 export interface WorkerConfig {
   /** Preferred TF.js backend; the worker falls back (tensorflow > wasm > cpu) and says so. */
   readonly backendPreference?: BackendName;
-  /** Root of registered datasets, for the data layer. */
+  /** The server's data directory: backbone feature and vector caches live under it. */
   readonly dataDir?: string;
+  /** Where clients' pretrained files (layers_model, hf_encoder paths) are resolved; they may not leave it. */
+  readonly dataRoot?: string;
 }
 
 /** What a model was trained on: enough to rebuild it for Evaluate/Predict. */
@@ -39,6 +42,8 @@ export interface ModelCard {
   readonly inputs: ModelInputs;
   readonly numClasses: number;
   readonly classNames: readonly string[];
+  /** glove_bag, hf_encoder: the training vocabulary's tokens, to rebuild the pretrained embeddings. */
+  readonly vocabulary?: readonly string[];
 }
 
 /** A dataset for a worker to use: built-ins it loads itself, registered ones travel along. */
@@ -46,6 +51,10 @@ export interface DatasetInput {
   readonly selection: DatasetSelection;
   /** The registry lives on the main thread, so registered datasets are sent as examples. */
   readonly preloaded?: SelectedDataset;
+  /** Registered datasets: content hash and split, naming the content in backbone feature caches. */
+  readonly contentKey?: string;
+  /** Registered text datasets: token strings by id. */
+  readonly vocabulary?: readonly string[];
 }
 
 export interface TrainRequest {
@@ -58,6 +67,16 @@ export interface TrainRequest {
   readonly resumeFrom?: TrainerCheckpoint;
   /** A 'checkpoint' progress every n optimizer steps and at epoch ends (0: epoch ends only; absent: never). */
   readonly checkpointEverySteps?: number;
+  /** Auto-remedy of this run (absent: off). */
+  readonly remedy?: RemedyRequest;
+}
+
+export interface RemedyRequest {
+  readonly settings: RemedySettings;
+  /** The job's seeds: a restart under a new seed takes none of them. */
+  readonly reservedSeeds: readonly number[];
+  /** Phases earlier processes recorded; the run continues in the last one (resumeFrom is of it). */
+  readonly phases: readonly RunPhase[];
 }
 
 export interface SeedWeights {
@@ -92,6 +111,8 @@ export interface TrainResult {
   /** The validation split's labels, for scoring the seeds' ensemble vote. */
   readonly validationLabels: Int32Array;
   readonly card: ModelCard;
+  /** Highest tf.memory().numBytes seen after a step of this task. */
+  readonly peakMemoryBytes: number;
 }
 
 export interface EvaluateResult {
@@ -116,12 +137,19 @@ export type ResultOf<R extends TaskRequest> = R extends TrainRequest
 
 /** Progress of a training task, in the order the trainer produced it. */
 export type TrainProgress =
+  /** The worker took the task and loads its data: what separates queue wait from data load. */
+  | { readonly kind: 'loading' }
   | { readonly kind: 'started'; readonly backend: BackendName; readonly examples: number; readonly totalSteps: number }
   | { readonly kind: 'step'; readonly telemetry: StepTelemetry }
   | { readonly kind: 'epoch'; readonly report: EpochReport }
   | { readonly kind: 'notice'; readonly message: string }
-  /** The state after `step`, encoded here in the worker (checkpoint-codec.ts) for the main thread to store. */
-  | { readonly kind: 'checkpoint'; readonly step: number; readonly encoded: Uint8Array };
+  /**
+   * The state after `step`, encoded here in the worker (checkpoint-codec.ts) for the main thread to
+   * store; `phase` is the run's phase it belongs to (0 unless auto-remedy started another).
+   */
+  | { readonly kind: 'checkpoint'; readonly step: number; readonly phase: number; readonly encoded: Uint8Array }
+  /** Auto-remedy ended a collapsed phase and starts `next`; `notice` says so in the log. */
+  | { readonly kind: 'phase'; readonly ended: RunPhase; readonly next: RunPhase; readonly notice: string };
 
 /** Values of a task's shared stop flag. 'suspend' = checkpoint, then stop (to resume later). */
 export const STOP_FLAG = { none: 0, cancel: 1, suspend: 2 } as const;

@@ -3,21 +3,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { trainingFallbackFor } from '../engine/backend.js';
 import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../engine/index.js';
-import type { BackendName, ExampleSet, RunSpec, TrainerCheckpoint } from '../engine/types.js';
-import { applyImbalance, loadDataset } from '../data/index.js';
+import type { BackendName, ExampleSet, TrainerCheckpoint } from '../engine/types.js';
+import { applyImbalance } from '../data/index.js';
 import { encodeCheckpoint } from './checkpoint-codec.js';
-import { applySelection, type SelectedDataset } from './dataset-selection.js';
+import { trainWithRemedies } from './remedy-runner.js';
+import { loadEvaluationData, loadTrainingData, predictionInputs } from './task-data.js';
 import type {
-  DatasetInput,
   EvaluateRequest,
   EvaluateResult,
   ModelCard,
-  ModelInputs,
   PredictRequest,
   PredictResult,
   TrainProgress,
   TrainRequest,
   TrainResult,
+  WorkerConfig,
 } from './worker-protocol.js';
 
 export interface TrainContext {
@@ -25,9 +25,11 @@ export interface TrainContext {
   /** What the pool asks of this task now: go on, stop, or checkpoint and stop ('suspend'). */
   readonly stopRequest: () => 'continue' | 'stop' | 'suspend';
   readonly report: (progress: TrainProgress) => void;
+  readonly config: WorkerConfig;
 }
 
 export async function runTrain(request: TrainRequest, context: TrainContext): Promise<TrainResult> {
+  context.report({ kind: 'loading' });
   // A family whose gradient kernels the worker's backend lacks trains on a fallback, this task only.
   const fallback = trainingFallbackFor(request.run.model.family, context.backend);
   if (fallback.note === undefined) return trainOn(request, context);
@@ -41,37 +43,33 @@ export async function runTrain(request: TrainRequest, context: TrainContext): Pr
 }
 
 async function trainOn(request: TrainRequest, context: TrainContext): Promise<TrainResult> {
-  const loadedTrain = await loadInput(request.train, 'train');
-  const validation = await loadInput(request.validation, 'validation');
-  const trainSet = imbalanced(loadedTrain.examples, request);
-  const card = modelCard(request.run, trainSet, loadedTrain.classNames);
+  // Imbalance comes after the backbone's features (cached per dataset) and the selection.
+  const data = await loadTrainingData(request, context.config, (message) => context.report({ kind: 'notice', message }));
+  const { validation, card } = data;
+  const trainSet = imbalanced(data.train.examples, request);
   const totalSteps = plannedOptimizerSteps(request.run, trainSet.labels.length);
   context.report({ kind: 'started', backend: context.backend, examples: trainSet.labels.length, totalSteps });
   const stoppedEarly = (): TrainResult => ({
     kind: 'train', backend: context.backend, stopped: true, steps: request.resumeFrom?.step ?? 0, meanStepSeconds: 0, weights: [],
-    validationLabels: validation.examples.labels, card,
+    validationLabels: validation.examples.labels, card, peakMemoryBytes: 0,
   });
   // Data loading can take seconds: honour a cancel that came meanwhile.
   if (context.stopRequest() !== 'continue') return stoppedEarly();
-  const outcome = await train(
-    {
-      spec: request.run, train: trainSet, validation: validation.examples,
-      ...(request.resumeFrom === undefined ? {} : { resumeFrom: request.resumeFrom }),
-      checkpointEverySteps: request.checkpointEverySteps ?? 0,
-    },
-    {
-      onStep: (telemetry) => context.report({ kind: 'step', telemetry }),
-      onEpochEnd: (report) => context.report({ kind: 'epoch', report }),
-      onNotice: (message) => context.report({ kind: 'notice', message }),
-      now: () => performance.now(),
-      // Only for a host that stores them: encoding a checkpoint is not free.
-      ...(request.checkpointEverySteps === undefined
-        ? {}
-        : { onCheckpoint: (checkpoint: TrainerCheckpoint) => context.report({ kind: 'checkpoint', step: checkpoint.step, encoded: encodeCheckpoint(checkpoint) }) }),
-      // The flag is shared memory: it is seen even while cancel messages would sit in a busy queue.
-      betweenSteps: async () => context.stopRequest(),
-    },
-  );
+  const { outcome, peakMemoryBytes } = await trainWithRemedies({
+    run: request.run,
+    ...(request.resumeFrom === undefined ? {} : { resumeFrom: request.resumeFrom }),
+    // Only for a host that stores them: encoding a checkpoint is not free.
+    ...(request.checkpointEverySteps === undefined ? {} : { durableEverySteps: request.checkpointEverySteps }),
+    ...(request.remedy === undefined ? {} : { remedy: request.remedy }),
+    trainPhase: (phase, hooks) =>
+      train({ spec: phase.run, train: trainSet, validation: validation.examples, buildModel: data.builder, ...phaseStart(phase) }, hooks),
+    report: context.report,
+    // The flag is shared memory: it is seen even while cancel messages would sit in a busy queue.
+    stopRequest: context.stopRequest,
+    now: () => performance.now(),
+    memoryBytes: () => tf.memory().numBytes,
+    encode: encodeCheckpoint,
+  });
   return {
     kind: 'train',
     backend: context.backend,
@@ -82,35 +80,34 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
     ...(outcome.validation === undefined ? {} : { validation: outcome.validation }),
     validationLabels: validation.examples.labels,
     card,
+    peakMemoryBytes,
   };
 }
 
-export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateResult> {
-  const dataset = await loadInput(request.dataset, 'dataset');
+/** Where an auto-remedy phase starts, as the engine's TrainRequest fields. */
+function phaseStart(
+  phase: { readonly resumeFrom?: TrainerCheckpoint; readonly checkpointEverySteps: number },
+): { readonly resumeFrom?: TrainerCheckpoint; readonly checkpointEverySteps: number } {
+  return { ...(phase.resumeFrom === undefined ? {} : { resumeFrom: phase.resumeFrom }), checkpointEverySteps: phase.checkpointEverySteps };
+}
+
+export async function runEvaluate(request: EvaluateRequest, config: WorkerConfig): Promise<EvaluateResult> {
+  const { dataset, builder } = await loadEvaluationData(request.card, request.dataset, config);
   checkClassCount(dataset.examples.numClasses, request.card);
   const evaluations = [];
   for (const model of request.models) {
-    evaluations.push({ seed: model.seed, metrics: await evaluateWeights(request.card.model, model.weights, dataset.examples) });
+    evaluations.push({ seed: model.seed, metrics: await evaluateWeights(request.card.model, model.weights, dataset.examples, builder) });
   }
   return { kind: 'evaluate', evaluations, labels: dataset.examples.labels };
 }
 
-export async function runPredict(request: PredictRequest): Promise<PredictResult> {
+export async function runPredict(request: PredictRequest, config: WorkerConfig): Promise<PredictResult> {
+  const { inputs, builder } = await predictionInputs(request.card, request.inputs, config);
   const predictions = [];
   for (const model of request.models) {
-    predictions.push({ seed: model.seed, predictions: await predict(request.card.model, model.weights, request.inputs) });
+    predictions.push({ seed: model.seed, predictions: await predict(request.card.model, model.weights, inputs, builder) });
   }
   return { kind: 'predict', predictions };
-}
-
-async function loadInput(input: DatasetInput, field: string): Promise<SelectedDataset> {
-  if (input.preloaded !== undefined) return applySelection(input.preloaded, input.selection, field);
-  const { source } = input.selection;
-  if (source.kind !== 'builtin') {
-    throw new Error(`registered dataset ${source.datasetId} must be resolved on the main thread and sent along`);
-  }
-  const loaded = await loadDataset({ builtin: source.name, split: source.split });
-  return applySelection({ examples: loaded.examples, classNames: loaded.classNames }, input.selection, field);
 }
 
 function imbalanced(examples: ExampleSet, request: TrainRequest): ExampleSet {
@@ -121,14 +118,6 @@ function imbalanced(examples: ExampleSet, request: TrainRequest): ExampleSet {
     ratio: imbalance.ratio,
     seed: imbalance.seed,
   });
-}
-
-function modelCard(run: RunSpec, trainSet: ExampleSet, classNames: readonly string[]): ModelCard {
-  const { inputs } = trainSet;
-  const modelInputs: ModelInputs = inputs.kind === 'features'
-    ? { kind: 'features', dim: inputs.dim }
-    : { kind: 'tokens', seqLen: inputs.seqLen, vocabSize: inputs.vocabSize, hasSegments: inputs.segmentIds !== undefined };
-  return { model: run.model, inputs: modelInputs, numClasses: trainSet.numClasses, classNames };
 }
 
 function checkClassCount(numClasses: number, card: ModelCard): void {

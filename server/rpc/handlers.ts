@@ -14,9 +14,12 @@ import type {
   TrainerServer,
 } from '../../client/gen/steadytune/v1/trainer.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { DatasetRegistry } from '../data/index.js';
 import type { JobService } from '../jobs/types.js';
 import type { Logger } from '../logger.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
+import { createDatasetHandlers } from './dataset-handlers.js';
+import { checkRegisteredDatasets } from './dataset-checks.js';
 import { serviceError, toServiceError, unavailable } from './errors.js';
 import type { JobAdmission } from './job-admission.js';
 import { eventToWire, evaluationReportToWire, jobToWire, predictionToWire } from './mapping.js';
@@ -35,6 +38,10 @@ export interface TrainerHandlerOptions {
   readonly admission: JobAdmission;
   readonly streamSlots: StreamSlots;
   readonly maxPredictExamples: number;
+  /** Registered datasets (per tenant); without it only built-in datasets can be used. */
+  readonly datasets?: DatasetRegistry;
+  /** Largest UploadDataset stream, all chunks together. */
+  readonly maxUploadBytes: number;
 }
 
 export const DRAINING_MESSAGE = 'server is shutting down; retry (streams: resume from the next sequence)';
@@ -59,6 +66,7 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
   return {
     startFineTune: unary(async (request, tenant) => {
       const command = startJobCommand(request, tenant);
+      await checkRegisteredDatasets(command.spec, tenant, options.datasets);
       const { job, created } = await admission.admit(command, () => jobService.start(command));
       return { job: jobToWire(job), created };
     }),
@@ -82,6 +90,7 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
       return { predictions: rows.map(predictionToWire) };
     }),
     streamMetrics: (call) => void streamMetrics(call, options),
+    ...createDatasetHandlers({ ...options, drainingMessage: DRAINING_MESSAGE, unary }),
   };
 }
 

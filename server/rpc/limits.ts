@@ -9,12 +9,16 @@ export interface RpcLimits extends JobLimits, StreamLimits {
   readonly maxReceiveMessageBytes: number;
   /** More examples in one Predict call is INVALID_ARGUMENT: the caller must split the batch. */
   readonly maxPredictExamples: number;
+  /** Bytes of one UploadDataset stream, all chunks together; more is INVALID_ARGUMENT. */
+  readonly maxUploadBytes: number;
 }
 
 export const DEFAULT_RPC_LIMITS: RpcLimits = {
   // grpc-js's own default, stated so that it is visible and configurable.
   maxReceiveMessageBytes: 4 * 1024 * 1024,
   maxPredictExamples: MAX_PREDICT_EXAMPLES,
+  // The data layer's default file limit: the decompressed fashion-mnist training images fit.
+  maxUploadBytes: 64 * 1024 * 1024,
   maxActiveJobsPerTenant: 16,
   maxActiveJobs: 64,
   maxStreamsPerJob: 16,

@@ -1,7 +1,7 @@
 // Domain values (server/jobs, server/engine) → generated wire types. Pure functions; the only
 // place that knows both shapes.
 import type { Duration } from '../../client/gen/google/protobuf/duration.js';
-import { FineTuneSpec } from '../../client/gen/steadytune/v1/spec.js';
+import { AlphaSchedule, FineTuneSpec, type MethodSpec as WireMethodSpec } from '../../client/gen/steadytune/v1/spec.js';
 import {
   JobState as WireJobState,
   RunState as WireRunState,
@@ -10,19 +10,21 @@ import {
   type EvaluateResponse,
   type Job as WireJob,
   type Prediction,
+  type RunPhase as WireRunPhase,
   type SeedRun as WireSeedRun,
   type StabilitySummary as WireStabilitySummary,
   type Stat as WireStat,
   type StepMetrics,
   type StreamMetricsResponse,
 } from '../../client/gen/steadytune/v1/trainer.js';
-import type { Evaluation, StepTelemetry } from '../engine/types.js';
+import type { AlphaScheduleKind, Evaluation, MethodSpec, StepTelemetry } from '../engine/types.js';
 import type {
   EvaluationReport,
   Job,
   JobEvent,
   JobState,
   PredictionRow,
+  RunPhase,
   RunState,
   SeedRun,
   StabilitySummary,
@@ -93,7 +95,46 @@ export function seedRunToWire(run: SeedRun): WireSeedRun {
     metrics: run.metrics === undefined ? undefined : evaluationToWire(run.metrics),
     error: run.error ?? '',
     duration: millisecondsToDuration(run.durationMs),
+    peakMemoryBytes: run.peakMemoryBytes ?? 0,
+    phases: (run.phases ?? []).map(runPhaseToWire),
   };
+}
+
+function runPhaseToWire(phase: RunPhase): WireRunPhase {
+  return {
+    seed: phase.seed,
+    method: methodToWire(phase.method),
+    startStep: phase.startStep,
+    endStep: phase.endStep,
+    verdict: phase.verdict === undefined ? WireVerdict.VERDICT_UNSPECIFIED : VERDICTS_TO_WIRE[phase.verdict],
+    reason: phase.reason,
+  };
+}
+
+const ALPHA_SCHEDULES_TO_WIRE: Readonly<Record<AlphaScheduleKind, AlphaSchedule>> = {
+  linear: AlphaSchedule.ALPHA_SCHEDULE_LINEAR,
+  cosine: AlphaSchedule.ALPHA_SCHEDULE_COSINE,
+  linear_descending: AlphaSchedule.ALPHA_SCHEDULE_LINEAR_DESCENDING,
+  static: AlphaSchedule.ALPHA_SCHEDULE_STATIC,
+};
+
+/** A resolved method with every parameter explicit (a phase may run another method than the spec names). */
+export function methodToWire(method: MethodSpec): WireMethodSpec {
+  switch (method.kind) {
+    case 'fft':
+    case 'pcgrad':
+      return { method: { $case: method.kind, value: {} } };
+    case 'dsgd':
+      return { method: { $case: 'dsgd', value: { lambda: method.lambda, schedule: ALPHA_SCHEDULES_TO_WIRE[method.schedule] } } };
+    case 'focal':
+      return { method: { $case: 'focal', value: { gamma: method.gamma, classWeights: [...(method.classWeights ?? [])] } } };
+    case 'noisytune':
+      return { method: { $case: 'noisytune', value: { noise: method.noise } } };
+    case 'lnsr':
+      return { method: { $case: 'lnsr', value: { noiseStd: method.noiseStd, weight: method.weight } } };
+    case 'swa':
+      return { method: { $case: 'swa', value: { window: method.window } } };
+  }
 }
 
 export function evaluationToWire(e: Evaluation): EvalMetrics {

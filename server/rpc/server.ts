@@ -10,6 +10,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
 import { TrainerService } from '../../client/gen/steadytune/v1/trainer.js';
+import type { DatasetRegistry } from '../data/index.js';
 import type { JobService } from '../jobs/types.js';
 import type { Logger } from '../logger.js';
 import { authenticationInterceptor, BearerTokenAuthenticator, type TenantToken } from './auth.js';
@@ -37,6 +38,8 @@ export interface ServerOptions {
   readonly port: number;
   readonly host: string;
   readonly jobService: JobService;
+  /** Registered datasets, per tenant (the dataset RPCs); absent: built-in datasets only. */
+  readonly datasets?: DatasetRegistry;
   readonly logger: Logger;
   /** How often the health status re-reads jobService.ready(). */
   readonly readinessPollMs?: number;
@@ -93,6 +96,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       admission: new JobAdmission(jobService, limits, () => authenticator.tenants()),
       streamSlots: new StreamSlots(limits),
       maxPredictExamples: limits.maxPredictExamples,
+      maxUploadBytes: limits.maxUploadBytes,
+      ...(options.datasets === undefined ? {} : { datasets: options.datasets }),
     }),
   );
   const health = new HealthImplementation();

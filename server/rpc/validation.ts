@@ -6,11 +6,10 @@ import {
   type DatasetRef,
   type FineTuneSpec,
   type MethodSpec as WireMethodSpec,
-  type ModelSpec as WireModelSpec,
   type OptimizerSpec as WireOptimizerSpec,
 } from '../../client/gen/steadytune/v1/spec.js';
 import type { Duration } from '../../client/gen/google/protobuf/duration.js';
-import type { MethodSpec, ModelSpec, OptimizerSpec } from '../engine/types.js';
+import type { MethodSpec, OptimizerSpec } from '../engine/types.js';
 import type { DatasetSelection, ImbalanceSpec, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';
 import {
@@ -19,8 +18,9 @@ import {
   IMBALANCE_KINDS,
   LR_SCHEDULES,
   OPTIMIZER_KINDS,
-  POOLINGS,
 } from './spec-enums.js';
+import { resolveModel } from './model-spec.js';
+import { resolveAutoRemedy } from './auto-remedy.js';
 
 /** The paper's ten seeds: 42, 52, ..., 132. */
 export const DEFAULT_SEEDS: readonly number[] = Array.from({ length: 10 }, (_, i) => 42 + 10 * i);
@@ -60,7 +60,12 @@ export function resolveSpec(v: FieldViolations, spec: FineTuneSpec, path: string
     seeds,
     maxRuntimeMs: resolveMaxRuntime(v, spec.maxRuntime, `${path}.max_runtime`),
     ensemble: spec.ensemble,
+    ...withAutoRemedy(resolveAutoRemedy(v, spec.autoRemedy, `${path}.auto_remedy`)),
   };
+}
+
+function withAutoRemedy(settings: JobSpec['autoRemedy']): Pick<JobSpec, 'autoRemedy'> {
+  return settings === undefined ? {} : { autoRemedy: settings };
 }
 
 // Only returned alongside violations (toJobSpec throws before anyone sees it).
@@ -173,37 +178,6 @@ function resolveImbalance(v: FieldViolations, spec: FineTuneSpec, path: string):
   // No documented default for the ratio: an unset (zero) ratio with a real kind is a mistake.
   const ratio = v.real(`${path}.imbalance.ratio`, imbalance.ratio, { min: 1, max: 1e6 });
   return { kind, ratio, seed: imbalance.seed };
-}
-
-function resolveModel(v: FieldViolations, model: WireModelSpec | undefined, path: string, train?: DatasetSelection): ModelSpec {
-  const family = model?.family;
-  if (family === undefined) return { family: 'mlp', hiddenUnits: [256, 128], dropout: 0 };
-  if (family.$case === 'mlp') {
-    const mlp = family.value;
-    if (mlp.hiddenUnits.length > 16) v.add(`${path}.mlp.hidden_units`, 'at most 16 layers');
-    mlp.hiddenUnits.forEach((units, i) => v.integer(`${path}.mlp.hidden_units[${i}]`, units, units, 1, 16384));
-    return {
-      family: 'mlp',
-      hiddenUnits: mlp.hiddenUnits.length === 0 ? [256, 128] : [...mlp.hiddenUnits],
-      dropout: v.real(`${path}.mlp.dropout`, mlp.dropout, { min: 0, max: 1, openMax: true }),
-    };
-  }
-  const t = family.value;
-  const at = `${path}.transformer`;
-  // Built-ins are dense pixel vectors; a transformer needs token ids from a registered text set.
-  if (train?.source.kind === 'builtin') v.add(at, `needs a tokenized dataset; ${train.source.name} has feature vectors`);
-  const dModel = v.integer(`${at}.d_model`, t.dModel, 128, 1, 4096);
-  const heads = v.integer(`${at}.heads`, t.heads, 4, 1, 64);
-  if (dModel % heads !== 0) v.add(`${at}.heads`, `must divide d_model (${dModel})`);
-  return {
-    family: 'transformer',
-    dModel,
-    heads,
-    layers: v.integer(`${at}.layers`, t.layers, 2, 1, 48),
-    ffDim: v.integer(`${at}.ff_dim`, t.ffDim, 512, 1, 16384),
-    pooling: v.enumValue(`${at}.pooling`, t.pooling, POOLINGS, 'Pooling') ?? 'cls',
-    dropout: v.real(`${at}.dropout`, t.dropout, { min: 0, max: 1, openMax: true }),
-  };
 }
 
 // No method is the service's reason to exist: DSGD with its documented defaults.

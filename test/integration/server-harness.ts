@@ -13,6 +13,7 @@ import {
   type FineTuneSpec,
   type StreamMetricsResponse,
 } from '../../client/index.js';
+import type { DurabilityConfig } from '../../server/durability-config.js';
 import { createLogger, silentLogger, type LogLevel } from '../../server/logger.js';
 import { startSteadytune, type RunningSteadytune } from '../../server/main.js';
 
@@ -23,12 +24,21 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(options: { concurrency?: number } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  readonly concurrency?: number;
+  /** Store and checkpoint cadence; main.ts's defaults (SQLite, every 50 steps) when absent. */
+  readonly durability?: DurabilityConfig;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'steadytune-it-'));
   // STEADYTUNE_TEST_LOG_LEVEL=debug shows the server's logs while debugging a test.
   const level = process.env['STEADYTUNE_TEST_LOG_LEVEL'] as LogLevel | undefined;
   const app = await startSteadytune(
-    { port: 0, host: '127.0.0.1', dataDir, concurrency: options.concurrency ?? 2, backend: 'auto', logLevel: 'info', metricsPort: 0 },
+    {
+      port: 0, host: '127.0.0.1', dataDir, concurrency: options.concurrency ?? 2, backend: 'auto', logLevel: 'info', metricsPort: 0,
+      ...(options.durability === undefined ? {} : { durability: options.durability }),
+    },
     level === undefined ? silentLogger : createLogger({ level, write: (line) => void process.stderr.write(line) }),
   );
   const address = `127.0.0.1:${app.port}`;

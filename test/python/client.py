@@ -19,6 +19,7 @@ import tempfile
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_ROOT = os.path.join(REPO_ROOT, "proto")
 PROTO_FILES = [
+    "steadytune/v1/dataset.proto",
     "steadytune/v1/spec.proto",
     "steadytune/v1/trainer.proto",
     "google/rpc/status.proto",

@@ -80,6 +80,7 @@ describe('TLS and limit settings', () => {
     const { api } = loadConfig({
       STEADYTUNE_MAX_MESSAGE_BYTES: '65536',
       STEADYTUNE_MAX_PREDICT_EXAMPLES: '8',
+      STEADYTUNE_MAX_UPLOAD_BYTES: '4096',
       STEADYTUNE_MAX_ACTIVE_JOBS_PER_TENANT: '1',
       STEADYTUNE_MAX_ACTIVE_JOBS: '0',
       STEADYTUNE_MAX_STREAMS_PER_JOB: '2',
@@ -88,6 +89,7 @@ describe('TLS and limit settings', () => {
     assert.deepEqual(api?.limits, {
       maxReceiveMessageBytes: 65536,
       maxPredictExamples: 8,
+      maxUploadBytes: 4096,
       maxActiveJobsPerTenant: 1,
       maxActiveJobs: 0,
       maxStreamsPerJob: 2,

@@ -30,6 +30,10 @@ export async function startFakeTrainer(script: Partial<TrainerServer>): Promise<
     streamMetrics: (call) => call.emit('error', unimplemented),
     evaluate: (call, callback) => callback(unimplemented),
     predict: (call, callback) => callback(unimplemented),
+    registerDataset: (call, callback) => callback(unimplemented),
+    uploadDataset: (call, callback) => callback(unimplemented),
+    getDataset: (call, callback) => callback(unimplemented),
+    listDatasets: (call, callback) => callback(unimplemented),
     ...script,
   };
   // Count every call and record its metadata before handing it to the script.

@@ -96,7 +96,8 @@ describe('progress', () => {
     const epoch = epochLine(42, { epoch: 1, step: 200, validation: metrics(0.9) }, 3);
     assert.equal(epoch, 'seed 42 epoch 2/3 step 200: val acc 0.9000 bal 0.8900 f1 0.8800 loss 0.3000 verdict ok');
     const finished = runFinishedLine(42, {
-      run: { seed: 42, state: RunState.RUN_STATE_SUCCEEDED, steps: 9, totalSteps: 9, meanStepSeconds: 0, metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED), error: '', duration: undefined },
+      run: { seed: 42, state: RunState.RUN_STATE_SUCCEEDED, steps: 9, totalSteps: 9, meanStepSeconds: 0, metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED), error: '', duration: undefined,
+        peakMemoryBytes: 0, phases: [] },
     });
     assert.match(finished, /^seed 42: succeeded acc 0\.5000 .* verdict collapsed$/);
   });

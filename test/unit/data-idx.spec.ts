@@ -62,12 +62,12 @@ describe('IDX datasets', () => {
     await root.write('images.idx.gz', gzipSync(encodeIdx(0x08, [4, 1, 2], [0, 255, 51, 102, 0, 0, 255, 255])));
     await root.write('labels.idx', encodeIdx(0x08, [4], [0, 1, 0, 1]));
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    const { id, classCounts, report } = await registry.register({
+    const { id, classCounts, report } = await registry.register('default', {
       format: 'idx', train: { images: { path: 'images.idx.gz' }, labels: { path: 'labels.idx' } }, validationFraction: 0,
     });
     assert.deepEqual(classCounts, [2, 2]);
     assert.equal(report.featureDim, 2);
-    const { examples } = await loadDataset({ datasetId: id, split: 'train' }, { registry });
+    const { examples } = await loadDataset({ tenant: 'default', datasetId: id, split: 'train' }, { registry });
     assert.deepEqual(Array.from(examples.inputs.kind === 'features' ? examples.inputs.values : []),
       [0, 1, 0.2, 0.4, 0, 0, 1, 1].map(Math.fround));
   });
@@ -77,13 +77,13 @@ describe('IDX datasets', () => {
     await root.write('lab3.idx', encodeIdx(0x08, [3], [0, 1, 5]));
     await root.write('lab2.idx', encodeIdx(0x08, [2], [0, 1]));
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    await expectViolation(registry.register({
+    await expectViolation(registry.register('default', {
       format: 'idx', train: { images: { path: 'img3.idx' }, labels: { path: 'lab3.idx' } }, classNames: ['a', 'b'],
     }), 'labels[2]', /class id 5/);
-    await expectViolation(registry.register({
+    await expectViolation(registry.register('default', {
       format: 'idx', train: { images: { path: 'img3.idx' }, labels: { path: 'lab2.idx' } },
     }), 'labels', /2 labels for 3 images/);
-    await expectViolation(registry.register({
+    await expectViolation(registry.register('default', {
       format: 'idx', train: { images: { path: '../img3.idx' }, labels: { path: 'lab2.idx' } },
     }), 'images.path', /escapes/);
   });

@@ -23,10 +23,10 @@ describe('dataset registry', () => {
   after(async () => { await root.remove(); });
 
   it('gives the same hash, id and class counts on every registration', async () => {
-    const first = await new InMemoryDatasetRegistry({ dataRoot: root.dir }).register({ format: 'jsonl', train: { path: 'mail.jsonl' } });
+    const first = await new InMemoryDatasetRegistry({ dataRoot: root.dir }).register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    const second = await registry.register({ format: 'jsonl', train: { path: 'mail.jsonl' } });
-    const again = await registry.register({ format: 'jsonl', train: { path: 'mail.jsonl' } });
+    const second = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
+    const again = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
     assert.match(first.contentHash, /^[0-9a-f]{64}$/);
     assert.equal(second.contentHash, first.contentHash);
     assert.equal(again.id, second.id);
@@ -39,14 +39,14 @@ describe('dataset registry', () => {
 
   it('hashes content, not format: the same rows as CSV or uploaded bytes hash alike', async () => {
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    const fromJsonl = await registry.register({ format: 'jsonl', train: { path: 'mail.jsonl' } });
-    const fromCsv = await registry.register({ format: 'csv', train: { path: 'mail.csv' } });
-    const uploaded = await new InMemoryDatasetRegistry().register({
+    const fromJsonl = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
+    const fromCsv = await registry.register('default', { format: 'csv', train: { path: 'mail.csv' } });
+    const uploaded = await new InMemoryDatasetRegistry().register('default', {
       format: 'csv', train: { bytes: new TextEncoder().encode(CSV) },
     });
     assert.equal(fromCsv.contentHash, fromJsonl.contentHash);
     assert.equal(uploaded.contentHash, fromJsonl.contentHash);
-    const relabelled = await registry.register({
+    const relabelled = await registry.register('default', {
       format: 'csv', train: { bytes: new TextEncoder().encode(CSV.replace('ham,r5', 'spam,r5')) },
     });
     assert.notEqual(relabelled.contentHash, fromJsonl.contentHash);
@@ -54,13 +54,13 @@ describe('dataset registry', () => {
 
   it('loads registered splits by id and reports unknown ids', async () => {
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    const { id, report } = await registry.register({ format: 'jsonl', train: { path: 'mail.jsonl' }, validationFraction: 0.5 });
+    const { id, report } = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' }, validationFraction: 0.5 });
     assert.deepEqual(report.train.classCounts, [2, 1]);
     assert.deepEqual(report.validation.classCounts, [1, 1]);
-    const validation = await loadDataset({ datasetId: id, split: 'validation' }, { registry });
+    const validation = await loadDataset({ tenant: 'default', datasetId: id, split: 'validation' }, { registry });
     // Held out: the last ham (r5) and the last spam (r3), in file order.
     assert.deepEqual(Array.from(validation.examples.labels), [1, 0]);
     assert.deepEqual(Array.from(validation.examples.inputs.kind === 'features' ? validation.examples.inputs.values : []), [1, 1, 0.75, 0.5]);
-    await assert.rejects(registry.get('ds_missing'), DatasetNotFoundError);
+    await assert.rejects(registry.get('default', 'ds_missing'), DatasetNotFoundError);
   });
 });

@@ -53,10 +53,10 @@ describe('text datasets', () => {
     ]));
     const validation = await root.write('validation.jsonl', jsonl([{ label: 'pos', text: 'great film' }]));
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    const { id, report } = await registry.register({
+    const { id, report } = await registry.register('default', {
       format: 'jsonl', train: { path: train }, validation: { path: validation }, text: { seqLen: 5 },
     });
-    const dataset = await registry.get(id);
+    const dataset = await registry.get('default', id);
     assert.deepEqual(dataset.vocabulary?.tokens, ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'film', 'bad', 'good']);
     assert.equal(report.seqLen, 5);
     assert.equal(report.textPairs, false);

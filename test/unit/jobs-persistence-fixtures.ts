@@ -8,6 +8,8 @@ import { openJobDatabase, type SqliteDatabase } from '../../server/jobs/sqlite-d
 import { SqliteEventLog } from '../../server/jobs/sqlite-event-log.js';
 import { SqliteJobStore } from '../../server/jobs/sqlite-store.js';
 import { InMemoryJobStore, type JobStore } from '../../server/jobs/store.js';
+import { postgresAndRedis } from '../fixtures/scaleout-persistence.js';
+import { scaleOutServices } from '../fixtures/scaleout-services.js';
 
 export interface Persistence {
   readonly store: JobStore;
@@ -56,4 +58,11 @@ export function sqliteFiles(): PersistenceKind & { file(): string; opened: Sqlit
   };
 }
 
-export const PERSISTENCE_KINDS: readonly PersistenceKind[] = [inMemory(), sqliteFiles()];
+// PostgreSQL + Redis (scale-out) only where the test services are up; jobs-scaleout.spec.ts
+// says when they are skipped.
+const scaleOut = scaleOutServices();
+export const PERSISTENCE_KINDS: readonly PersistenceKind[] = [
+  inMemory(),
+  sqliteFiles(),
+  ...(scaleOut === undefined ? [] : [postgresAndRedis(scaleOut)]),
+];

@@ -46,7 +46,7 @@ describe('SQLite persistence', () => {
     // A later migration is applied once, on the next open.
     const next = [...MIGRATIONS, { version: 99, name: 'test', sql: 'CREATE TABLE extra (x INTEGER)' }];
     assert.equal(migrate(db, next), 99);
-    assert.throws(() => migrate(db, MIGRATIONS), /schema version 99, this server knows up to 1/);
+    assert.throws(() => migrate(db, MIGRATIONS), new RegExp(`schema version 99, this server knows up to ${MIGRATIONS.at(-1)?.version}`));
   });
 
   test('jobs, runs, typed arrays and idempotency keys survive reopening the file', async () => {

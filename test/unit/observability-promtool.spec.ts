@@ -2,7 +2,6 @@
 // expression of the Grafana dashboard, and the /metrics exposition, default Node metrics
 // included. Skips when promtool is not installed, unless STEADYTUNE_REQUIRE_PROMTOOL=1 (CI).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,26 +11,14 @@ import { dashboardExpressions } from '../../deploy/grafana/dashboard.js';
 import type { StepTelemetry } from '../../server/engine/types.js';
 import type { JobEventBody } from '../../server/jobs/types.js';
 import { AUTO_REMEDY_NOTICE_PREFIX, SteadytuneMetrics, type JobMetricLabels } from '../../server/observability/index.js';
+import { promtool, promtoolSkip, type PromtoolOutcome } from '../fixtures/promtool.js';
 
 const PROMETHEUS_DIR = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 
-function promtoolAvailable(): boolean {
-  return spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
-}
+const skip = promtoolSkip();
 
-const required = process.env['STEADYTUNE_REQUIRE_PROMTOOL'] === '1';
-const available = promtoolAvailable();
-if (required && !available) {
-  // A hard failure, not a skip: CI installs promtool and must not pass without it.
-  test('promtool is installed (STEADYTUNE_REQUIRE_PROMTOOL=1)', () => {
-    assert.fail('promtool not found on PATH: install Debian package `prometheus` (apt-get install prometheus)');
-  });
-}
-const skip = available ? false : 'promtool not found on PATH (apt-get install prometheus); set STEADYTUNE_REQUIRE_PROMTOOL=1 to make this a failure';
-
-function promtool(args: readonly string[], input?: string): { status: number | null; output: string } {
-  const result = spawnSync('promtool', args, { input, encoding: 'utf8', cwd: PROMETHEUS_DIR, timeout: 60_000 });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+function promtoolHere(args: readonly string[], input?: string): PromtoolOutcome {
+  return promtool(args, { cwd: PROMETHEUS_DIR, input });
 }
 
 /**
@@ -46,18 +33,18 @@ function toPromql(expression: string): string {
 
 describe('promtool', { skip }, () => {
   test('check rules: deploy/prometheus/alerts.yml', () => {
-    const { status, output } = promtool(['check', 'rules', 'alerts.yml']);
+    const { status, output } = promtoolHere(['check', 'rules', 'alerts.yml']);
     assert.equal(status, 0, output);
     assert.match(output, /SUCCESS: 4 rules found/);
   });
 
   test('check config: deploy/prometheus/prometheus.yml (scrape config + rule files)', () => {
-    const { status, output } = promtool(['check', 'config', 'prometheus.yml']);
+    const { status, output } = promtoolHere(['check', 'config', 'prometheus.yml']);
     assert.equal(status, 0, output);
   });
 
   test('test rules: deploy/prometheus/alerts.test.yml', () => {
-    const { status, output } = promtool(['test', 'rules', 'alerts.test.yml']);
+    const { status, output } = promtoolHere(['test', 'rules', 'alerts.test.yml']);
     assert.equal(status, 0, output);
   });
 
@@ -70,7 +57,7 @@ describe('promtool', { skip }, () => {
     try {
       const file = path.join(dir, 'dashboard-expressions.yml');
       writeFileSync(file, `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`);
-      const { status, output } = promtool(['check', 'rules', file]);
+      const { status, output } = promtoolHere(['check', 'rules', file]);
       assert.equal(status, 0, `${output}\n${expressions.map((e, i) => `${i}: ${toPromql(e)}`).join('\n')}`);
       assert.match(output, new RegExp(`SUCCESS: ${expressions.length} rules found`));
     } finally {
@@ -87,7 +74,7 @@ describe('promtool', { skip }, () => {
     for (const family of ['steadytune_gradient_conflict_cosine_bucket', 'steadytune_rpc_duration_seconds_bucket', 'nodejs_heap_size_used_bytes', 'process_cpu_seconds_total']) {
       assert.match(exposition, new RegExp(`^${family}`, 'm'));
     }
-    const { status, output } = promtool(['check', 'metrics'], exposition);
+    const { status, output } = promtoolHere(['check', 'metrics'], exposition);
     assert.equal(status, 0, output);
     assert.equal(output.trim(), '');
   });

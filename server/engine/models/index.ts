@@ -1,10 +1,12 @@
 import type { ExampleInputs, ModelSpec } from '../types.js';
 import type { ClassifierModel } from './classifier.js';
 import { createMlp } from './mlp.js';
+import { buildPretrainedModel, type BackboneArtifacts } from './pretrained/builder.js';
 import { createTransformerClassifier } from './transformer.js';
 
 export type { Batch, ClassifierModel, ForwardOptions } from './classifier.js';
 export { HEAD_BIAS_NAME, HEAD_KERNEL_NAME } from './mlp.js';
+export type { BackboneArtifacts } from './pretrained/builder.js';
 
 /** What a model needs to know about its inputs (the examples themselves are not needed). */
 export type InputMeta =
@@ -19,8 +21,9 @@ export function describeInputs(inputs: ExampleInputs): InputMeta {
 
 export type ModelBuilder = (spec: ModelSpec, inputs: InputMeta, numClasses: number, seed: number) => ClassifierModel;
 
-/** A freshly initialised model of the spec's family. */
-export const buildModel: ModelBuilder = (spec, inputs, numClasses, seed) => {
+function buildWith(
+  spec: ModelSpec, inputs: InputMeta, numClasses: number, seed: number, artifacts: BackboneArtifacts | undefined,
+): ClassifierModel {
   switch (spec.family) {
     case 'mlp':
       if (inputs.kind !== 'features') throw new Error('the mlp family needs feature inputs, got token ids');
@@ -28,5 +31,15 @@ export const buildModel: ModelBuilder = (spec, inputs, numClasses, seed) => {
     case 'transformer':
       if (inputs.kind !== 'tokens') throw new Error('the transformer family needs token inputs, got feature vectors');
       return createTransformerClassifier(spec, inputs, numClasses, seed);
+    default:
+      return buildPretrainedModel(spec, inputs, numClasses, seed, artifacts);
   }
-};
+}
+
+/** A freshly initialised model of the spec's family (pretrained families that need artifacts: modelBuilderWith). */
+export const buildModel: ModelBuilder = (spec, inputs, numClasses, seed) => buildWith(spec, inputs, numClasses, seed, undefined);
+
+/** A builder for every family that hands a pretrained family the artifacts the host loaded for it. */
+export function modelBuilderWith(artifacts: BackboneArtifacts | undefined): ModelBuilder {
+  return (spec, inputs, numClasses, seed) => buildWith(spec, inputs, numClasses, seed, artifacts);
+}

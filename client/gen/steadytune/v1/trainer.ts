@@ -13,6 +13,8 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -22,7 +24,17 @@ import {
 } from "@grpc/grpc-js";
 import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { DatasetRef, FineTuneSpec } from "./spec.js";
+import {
+  GetDatasetRequest,
+  GetDatasetResponse,
+  ListDatasetsRequest,
+  ListDatasetsResponse,
+  RegisterDatasetRequest,
+  RegisterDatasetResponse,
+  UploadDatasetRequest,
+  UploadDatasetResponse,
+} from "./dataset.js";
+import { DatasetRef, FineTuneSpec, MethodSpec } from "./spec.js";
 
 export const protobufPackage = "steadytune.v1";
 
@@ -427,7 +439,33 @@ export interface SeedRun {
   /** Validation metrics of the final weights. */
   metrics?: EvalMetrics | undefined;
   error: string;
-  duration?: Duration | undefined;
+  duration?:
+    | Duration
+    | undefined;
+  /**
+   * Most TF.js tensor memory (bytes) the run's worker held after an optimizer step: weights,
+   * optimizer and method state; a step's transient activations are not sampled.
+   */
+  peakMemoryBytes: number;
+  /**
+   * The run's stretches under one seed and method, oldest first: one unless auto-remedy
+   * intervened. The last phase produced the run's metrics.
+   */
+  phases: RunPhase[];
+}
+
+export interface RunPhase {
+  seed: number;
+  method?:
+    | MethodSpec
+    | undefined;
+  /** Optimizer steps of the phase: it trained from start_step to end_step. */
+  startStep: number;
+  endStep: number;
+  /** Validation verdict when the phase ended (collapsed for a remedied phase). */
+  verdict: Verdict;
+  /** Why the phase ended: the remedy's trigger, or empty for the run's last phase. */
+  reason: string;
 }
 
 export interface EvalMetrics {
@@ -3871,6 +3909,8 @@ function createBaseSeedRun(): SeedRun {
     metrics: undefined,
     error: "",
     duration: undefined,
+    peakMemoryBytes: 0,
+    phases: [],
   };
 }
 
@@ -3899,6 +3939,12 @@ export const SeedRun: MessageFns<SeedRun> = {
     }
     if (message.duration !== undefined) {
       Duration.encode(message.duration, writer.uint32(66).fork()).join();
+    }
+    if (message.peakMemoryBytes !== 0) {
+      writer.uint32(72).uint64(message.peakMemoryBytes);
+    }
+    for (const v of message.phases) {
+      RunPhase.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -3980,6 +4026,22 @@ export const SeedRun: MessageFns<SeedRun> = {
             message.duration = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.peakMemoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.phases.push(RunPhase.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4010,6 +4072,14 @@ export const SeedRun: MessageFns<SeedRun> = {
       metrics: isSet(object.metrics) ? EvalMetrics.fromJSON(object.metrics) : undefined,
       error: isSet(object.error) ? globalThis.String(object.error) : "",
       duration: isSet(object.duration) ? Duration.fromJSON(object.duration) : undefined,
+      peakMemoryBytes: isSet(object.peakMemoryBytes)
+        ? globalThis.Number(object.peakMemoryBytes)
+        : isSet(object.peak_memory_bytes)
+        ? globalThis.Number(object.peak_memory_bytes)
+        : 0,
+      phases: globalThis.Array.isArray(object?.phases)
+        ? object.phases.map((e: any) => RunPhase.fromJSON(e))
+        : [],
     };
   },
 
@@ -4039,6 +4109,12 @@ export const SeedRun: MessageFns<SeedRun> = {
     if (message.duration !== undefined) {
       obj.duration = Duration.toJSON(message.duration);
     }
+    if (message.peakMemoryBytes !== 0) {
+      obj.peakMemoryBytes = Math.round(message.peakMemoryBytes);
+    }
+    if (message.phases?.length) {
+      obj.phases = message.phases.map((e) => RunPhase.toJSON(e));
+    }
     return obj;
   },
 
@@ -4059,6 +4135,167 @@ export const SeedRun: MessageFns<SeedRun> = {
     message.duration = (object.duration !== undefined && object.duration !== null)
       ? Duration.fromPartial(object.duration)
       : undefined;
+    message.peakMemoryBytes = object.peakMemoryBytes ?? 0;
+    message.phases = object.phases?.map((e) => RunPhase.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRunPhase(): RunPhase {
+  return { seed: 0, method: undefined, startStep: 0, endStep: 0, verdict: 0, reason: "" };
+}
+
+export const RunPhase: MessageFns<RunPhase> = {
+  encode(message: RunPhase, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seed !== 0) {
+      writer.uint32(8).uint32(message.seed);
+    }
+    if (message.method !== undefined) {
+      MethodSpec.encode(message.method, writer.uint32(18).fork()).join();
+    }
+    if (message.startStep !== 0) {
+      writer.uint32(24).uint64(message.startStep);
+    }
+    if (message.endStep !== 0) {
+      writer.uint32(32).uint64(message.endStep);
+    }
+    if (message.verdict !== 0) {
+      writer.uint32(40).int32(message.verdict);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunPhase {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunPhase();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = MethodSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startStep = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.endStep = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunPhase {
+    return {
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      method: isSet(object.method) ? MethodSpec.fromJSON(object.method) : undefined,
+      startStep: isSet(object.startStep)
+        ? globalThis.Number(object.startStep)
+        : isSet(object.start_step)
+        ? globalThis.Number(object.start_step)
+        : 0,
+      endStep: isSet(object.endStep)
+        ? globalThis.Number(object.endStep)
+        : isSet(object.end_step)
+        ? globalThis.Number(object.end_step)
+        : 0,
+      verdict: isSet(object.verdict) ? verdictFromJSON(object.verdict) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RunPhase): unknown {
+    const obj: any = {};
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.method !== undefined) {
+      obj.method = MethodSpec.toJSON(message.method);
+    }
+    if (message.startStep !== 0) {
+      obj.startStep = Math.round(message.startStep);
+    }
+    if (message.endStep !== 0) {
+      obj.endStep = Math.round(message.endStep);
+    }
+    if (message.verdict !== 0) {
+      obj.verdict = verdictToJSON(message.verdict);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunPhase>, I>>(base?: I): RunPhase {
+    return RunPhase.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunPhase>, I>>(object: I): RunPhase {
+    const message = createBaseRunPhase();
+    message.seed = object.seed ?? 0;
+    message.method = (object.method !== undefined && object.method !== null)
+      ? MethodSpec.fromPartial(object.method)
+      : undefined;
+    message.startStep = object.startStep ?? 0;
+    message.endStep = object.endStep ?? 0;
+    message.verdict = object.verdict ?? 0;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -4757,6 +4994,56 @@ export const TrainerService = {
     responseSerialize: (value: PredictResponse): Buffer => Buffer.from(PredictResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PredictResponse => PredictResponse.decode(value),
   },
+  /**
+   * Validates files under the server's data root and registers them for this tenant; a
+   * rejected dataset (INVALID_ARGUMENT, each bad row and field named) registers nothing.
+   */
+  registerDataset: {
+    path: "/steadytune.v1.Trainer/RegisterDataset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterDatasetRequest): Buffer =>
+      Buffer.from(RegisterDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterDatasetRequest => RegisterDatasetRequest.decode(value),
+    responseSerialize: (value: RegisterDatasetResponse): Buffer =>
+      Buffer.from(RegisterDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterDatasetResponse => RegisterDatasetResponse.decode(value),
+  },
+  /**
+   * The same from bytes the client streams: a header, then the files in chunks. Nothing is
+   * registered unless the whole upload is valid; one over the server's size limit is
+   * INVALID_ARGUMENT (the chunk that crossed it is named).
+   */
+  uploadDataset: {
+    path: "/steadytune.v1.Trainer/UploadDataset" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: UploadDatasetRequest): Buffer => Buffer.from(UploadDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadDatasetRequest => UploadDatasetRequest.decode(value),
+    responseSerialize: (value: UploadDatasetResponse): Buffer =>
+      Buffer.from(UploadDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadDatasetResponse => UploadDatasetResponse.decode(value),
+  },
+  /** NOT_FOUND for unknown ids and other tenants' datasets. */
+  getDataset: {
+    path: "/steadytune.v1.Trainer/GetDataset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDatasetRequest): Buffer => Buffer.from(GetDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDatasetRequest => GetDatasetRequest.decode(value),
+    responseSerialize: (value: GetDatasetResponse): Buffer => Buffer.from(GetDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDatasetResponse => GetDatasetResponse.decode(value),
+  },
+  listDatasets: {
+    path: "/steadytune.v1.Trainer/ListDatasets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDatasetsRequest): Buffer => Buffer.from(ListDatasetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDatasetsRequest => ListDatasetsRequest.decode(value),
+    responseSerialize: (value: ListDatasetsResponse): Buffer =>
+      Buffer.from(ListDatasetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDatasetsResponse => ListDatasetsResponse.decode(value),
+  },
 } as const;
 
 export interface TrainerServer extends UntypedServiceImplementation {
@@ -4773,6 +5060,20 @@ export interface TrainerServer extends UntypedServiceImplementation {
   evaluate: handleUnaryCall<EvaluateRequest, EvaluateResponse>;
   /** Class probabilities from one seed's model, or the ensemble vote. */
   predict: handleUnaryCall<PredictRequest, PredictResponse>;
+  /**
+   * Validates files under the server's data root and registers them for this tenant; a
+   * rejected dataset (INVALID_ARGUMENT, each bad row and field named) registers nothing.
+   */
+  registerDataset: handleUnaryCall<RegisterDatasetRequest, RegisterDatasetResponse>;
+  /**
+   * The same from bytes the client streams: a header, then the files in chunks. Nothing is
+   * registered unless the whole upload is valid; one over the server's size limit is
+   * INVALID_ARGUMENT (the chunk that crossed it is named).
+   */
+  uploadDataset: handleClientStreamingCall<UploadDatasetRequest, UploadDatasetResponse>;
+  /** NOT_FOUND for unknown ids and other tenants' datasets. */
+  getDataset: handleUnaryCall<GetDatasetRequest, GetDatasetResponse>;
+  listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
 }
 
 export interface TrainerClient extends Client {
@@ -4880,6 +5181,77 @@ export interface TrainerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PredictResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Validates files under the server's data root and registers them for this tenant; a
+   * rejected dataset (INVALID_ARGUMENT, each bad row and field named) registers nothing.
+   */
+  registerDataset(
+    request: RegisterDatasetRequest,
+    callback: (error: ServiceError | null, response: RegisterDatasetResponse) => void,
+  ): ClientUnaryCall;
+  registerDataset(
+    request: RegisterDatasetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterDatasetResponse) => void,
+  ): ClientUnaryCall;
+  registerDataset(
+    request: RegisterDatasetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterDatasetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The same from bytes the client streams: a header, then the files in chunks. Nothing is
+   * registered unless the whole upload is valid; one over the server's size limit is
+   * INVALID_ARGUMENT (the chunk that crossed it is named).
+   */
+  uploadDataset(
+    callback: (error: ServiceError | null, response: UploadDatasetResponse) => void,
+  ): ClientWritableStream<UploadDatasetRequest>;
+  uploadDataset(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadDatasetResponse) => void,
+  ): ClientWritableStream<UploadDatasetRequest>;
+  uploadDataset(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadDatasetResponse) => void,
+  ): ClientWritableStream<UploadDatasetRequest>;
+  uploadDataset(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadDatasetResponse) => void,
+  ): ClientWritableStream<UploadDatasetRequest>;
+  /** NOT_FOUND for unknown ids and other tenants' datasets. */
+  getDataset(
+    request: GetDatasetRequest,
+    callback: (error: ServiceError | null, response: GetDatasetResponse) => void,
+  ): ClientUnaryCall;
+  getDataset(
+    request: GetDatasetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDatasetResponse) => void,
+  ): ClientUnaryCall;
+  getDataset(
+    request: GetDatasetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDatasetResponse) => void,
+  ): ClientUnaryCall;
+  listDatasets(
+    request: ListDatasetsRequest,
+    callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
+  ): ClientUnaryCall;
+  listDatasets(
+    request: ListDatasetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
+  ): ClientUnaryCall;
+  listDatasets(
+    request: ListDatasetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
   ): ClientUnaryCall;
 }
 

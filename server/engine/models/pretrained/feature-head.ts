@@ -4,7 +4,7 @@ import { mixSeed } from '../../random.js';
 import type { Batch, ClassifierModel, ForwardOptions } from '../classifier.js';
 import { HEAD_BIAS_NAME, HEAD_KERNEL_NAME } from '../mlp.js';
 import type { ParameterFactory } from '../parameters.js';
-import { asModelFamily, type FeatureHeadSpec, type PretrainedFamily } from './specs.js';
+import type { FeatureHeadSpec, PretrainedFamily } from './specs.js';
 
 /** Hidden ReLU layers and the class head on top of a backbone's pooled features. */
 export interface DenseHead {
@@ -72,7 +72,7 @@ export function createFeatureHeadClassifier(
 ): ClassifierModel {
   const head = createDenseHead(params, family, featureDim, spec, numClasses);
   return {
-    family: asModelFamily(family),
+    family: family,
     numClasses,
     trainable: head.variables,
     headKernel: head.headKernel,

@@ -7,7 +7,7 @@ import { ParameterFactory } from '../parameters.js';
 import { registrableName } from '../parameter-names.js';
 import { applyClassHead, applyHiddenLayers, createDenseHead } from './feature-head.js';
 import type { WordVectors } from './glove-filter.js';
-import { asModelFamily, type GloveBagModelSpec } from './specs.js';
+import type { GloveBagModelSpec } from './specs.js';
 
 export { cachedWordVectors, filterWinkEmbeddings, type VectorStore, type WordVectors } from './glove-filter.js';
 
@@ -65,7 +65,7 @@ export function createGloveBagClassifier(
   const head = createDenseHead(new ParameterFactory(seed), 'glove_bag', table.dim, spec, numClasses);
   const trainable = spec.trainEmbedding ? [embedding as tf.Variable, ...head.variables] : head.variables;
   return {
-    family: asModelFamily('glove_bag'),
+    family: 'glove_bag',
     numClasses,
     trainable,
     headKernel: head.headKernel,

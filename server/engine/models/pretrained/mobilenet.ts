@@ -11,7 +11,7 @@ import {
   createTail, extractTailWeights, MAX_TRAINABLE_BLOCKS, PREFIX_CHANNELS, PREFIX_OUTPUT,
 } from './mobilenet-tail.js';
 import { loadNsfwjsMobileNetV2Artifacts, NSFWJS_MOBILENET_V2_ID } from './nsfwjs-mobilenet.js';
-import { asModelFamily, type MobileNetV2ModelSpec } from './specs.js';
+import type { MobileNetV2ModelSpec } from './specs.js';
 
 // MobileNetV2 (nsfwjs's weights) as a backbone. The frozen prefix runs once per dataset in the
 // extractor; its output is what the classifier trains on: pooled 1280-d features when the
@@ -180,7 +180,7 @@ export function createMobileNetClassifier(
   const head = createDenseHead(new ParameterFactory(seed), 'mobilenet_v2', PREFIX_CHANNELS[0], spec, numClasses);
   const trainable = [...tailModel.variables, ...head.variables];
   return {
-    family: asModelFamily('mobilenet_v2'),
+    family: 'mobilenet_v2',
     numClasses,
     trainable,
     headKernel: head.headKernel,

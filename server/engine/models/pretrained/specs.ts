@@ -1,6 +1,5 @@
-// Model specs of the pretrained families, as plain data. They belong in types.ts's ModelSpec
-// union once the proto carries them; until then they live here and the lead wires them in.
-import type { ModelFamily } from '../../types.js';
+// Model specs of the pretrained families, as plain data: members of types.ts's ModelSpec union
+// (re-exported there), kept beside the builders that read them.
 
 export type PretrainedFamily = 'mobilenet_v2' | 'glove_bag' | 'layers_model' | 'hf_encoder';
 
@@ -47,11 +46,3 @@ export interface HfEncoderModelSpec {
 }
 
 export type PretrainedModelSpec = MobileNetV2ModelSpec | GloveBagModelSpec | LayersModelModelSpec | HfEncoderModelSpec;
-
-/**
- * ClassifierModel.family is typed by types.ts's ModelFamily, which does not list these families
- * yet: this is the one place they are narrowed to it. Becomes the identity once types.ts has them.
- */
-export function asModelFamily(family: PretrainedFamily): ModelFamily {
-  return family as string as ModelFamily;
-}

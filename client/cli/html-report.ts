@@ -1,0 +1,171 @@
+// The comparison as one self-contained HTML page: setup, the paper-style table, the stability
+// figure (inline SVG), every run with its phases. No scripts, no external resources: it can
+// be mailed, attached to a ticket or opened offline. A pure function from data to text.
+import {
+  autoRemedy_PolicyToJSON,
+  imbalanceKindToJSON,
+  optimizerKindToJSON,
+  runStateToJSON,
+  verdictToJSON,
+  type FineTuneSpec,
+  type RunPhase,
+  type SeedRun,
+} from '../index.js';
+import {
+  COMPARISON_HEADERS,
+  comparisonCells,
+  formatBytes,
+  formatStepTime,
+  percent,
+  voteCells,
+  type ComparedJob,
+  type ComparisonRow,
+} from './comparison.js';
+import { enumLabel, formatTimestamp } from './format.js';
+import { describeDataset, describeMethod, jobStateLabel } from './reports.js';
+
+export interface HtmlReportInput {
+  readonly title: string;
+  readonly generatedAt: Date;
+  readonly rows: readonly ComparisonRow[];
+  readonly jobs: readonly ComparedJob[];
+  /** renderStabilityFigure's output; absent when no run has metrics yet. */
+  readonly figureSvg?: string;
+}
+
+const escapeHtml = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+const STYLE = `
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
+.meta { color: #666; margin-top: 0; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #e5e5e5; }
+th { background: #f5f5f5; text-align: left; white-space: nowrap; }
+td:first-child { white-space: nowrap; }
+ul.jobs { font-size: 0.85rem; padding-left: 1.2rem; }
+ul.jobs code { color: #444; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.vote td { color: #555; font-style: italic; }
+td.bad { color: #b00020; font-weight: 600; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; font-size: 0.9rem; }
+dt { color: #666; }
+dd { margin: 0; }
+figure { margin: 1rem 0; overflow-x: auto; }
+figcaption, .note { color: #666; font-size: 0.85rem; }
+code { font-size: 0.85rem; }
+`;
+
+/** What the compared jobs share (the spec without its method), from the first job. */
+function setupEntries(spec: FineTuneSpec | undefined): [string, string][] {
+  if (spec === undefined) return [];
+  const imbalance = spec.imbalance;
+  const optimizer = spec.optimizer;
+  const model = spec.model?.family;
+  const remedy = spec.autoRemedy;
+  return [
+    ['train', describeDataset(spec.train)],
+    ['validation', spec.validation === undefined ? 'default' : describeDataset(spec.validation)],
+    ['imbalance', imbalance === undefined ? 'none' : `${enumLabel(imbalanceKindToJSON(imbalance.kind), 'IMBALANCE_KIND_')} ${imbalance.ratio}:1`],
+    ['model', model === undefined ? 'default' : model.$case === 'mlp' ? `mlp ${model.value.hiddenUnits.join('-') || 'default'}` : model.$case],
+    ['optimizer', optimizer === undefined ? 'default' : `${enumLabel(optimizerKindToJSON(optimizer.kind), 'OPTIMIZER_KIND_')} lr ${optimizer.learningRate || 'default'}`],
+    ['batch', `${spec.batchSize || 'default'} × accumulation ${spec.gradientAccumulation || 1}`],
+    ['epochs', String(spec.epochs || 'default')],
+    ['seeds', spec.seeds.length === 0 ? "the paper's ten" : spec.seeds.join(', ')],
+    ['auto-remedy', remedy === undefined ? 'off' : enumLabel(autoRemedy_PolicyToJSON(remedy.policy), 'POLICY_')],
+  ];
+}
+
+function jobsListHtml(jobs: readonly ComparedJob[]): string {
+  const items = jobs.map(({ label, job }) =>
+    `<li>${escapeHtml(label)}: <code>${escapeHtml(job.id)}</code> ${escapeHtml(jobStateLabel(job))}${job.reason === '' ? '' : ` (${escapeHtml(job.reason)})`}</li>`);
+  return `<ul class="jobs">${items.join('')}</ul>`;
+}
+
+function tableRow(cells: readonly string[], options: { vote?: boolean; bad?: readonly number[] } = {}): string {
+  const tds = cells.map((cell, column) => {
+    const classes = [column === 0 ? '' : 'num', options.bad?.includes(column) === true ? 'bad' : ''].filter((c) => c !== '');
+    return `<td${classes.length === 0 ? '' : ` class="${classes.join(' ')}"`}>${escapeHtml(cell)}</td>`;
+  });
+  return `<tr${options.vote === true ? ' class="vote"' : ''}>${tds.join('')}</tr>`;
+}
+
+function comparisonTableHtml(rows: readonly ComparisonRow[]): string {
+  const head = `<tr>${COMPARISON_HEADERS.map((header) => `<th>${escapeHtml(header)}</th>`).join('')}</tr>`;
+  const body = rows.flatMap((row) => {
+    const bad = [row.collapsed > 0 ? 6 : -1, row.degenerate > 0 ? 7 : -1];
+    const vote = voteCells(row);
+    return [tableRow(comparisonCells(row), { bad }), ...(vote === undefined ? [] : [tableRow(vote, { vote: true })])];
+  });
+  return `<table class="comparison"><thead>${head}</thead><tbody>${body.join('')}</tbody></table>`;
+}
+
+function phaseText(phase: RunPhase): string {
+  const verdict = phase.verdict === 0 ? 'running' : enumLabel(verdictToJSON(phase.verdict), 'VERDICT_');
+  return `${describeMethod(phase.method)} seed ${phase.seed}, steps ${phase.startStep}–${phase.endStep}: ${verdict}`;
+}
+
+function runRow(label: string, run: SeedRun): string {
+  const metrics = run.metrics;
+  const verdict = metrics === undefined ? '-' : enumLabel(verdictToJSON(metrics.verdict), 'VERDICT_');
+  // A single phase is the run itself; more than one is worth spelling out.
+  const phases = run.phases.length > 1 ? run.phases.map(phaseText).join(' → ') : '';
+  const cells = [
+    `<td>${escapeHtml(label)}</td>`,
+    `<td class="num">${run.seed}</td>`,
+    `<td>${escapeHtml(enumLabel(runStateToJSON(run.state), 'RUN_STATE_'))}</td>`,
+    `<td class="num">${percent(metrics?.accuracy)}</td>`,
+    `<td class="num">${percent(metrics?.balancedAccuracy)}</td>`,
+    `<td${verdict === 'ok' || verdict === '-' ? '' : ' class="bad"'}>${escapeHtml(verdict)}</td>`,
+    `<td class="num">${formatStepTime(run.meanStepSeconds > 0 ? run.meanStepSeconds : undefined)}</td>`,
+    `<td class="num">${formatBytes(run.peakMemoryBytes)}</td>`,
+    `<td>${escapeHtml(phases || run.error)}</td>`,
+  ];
+  return `<tr>${cells.join('')}</tr>`;
+}
+
+function runsTableHtml(jobs: readonly ComparedJob[]): string {
+  const headers = ['method', 'seed', 'state', 'acc %', 'bal acc %', 'verdict', 'step time', 'peak memory', 'phases / error'];
+  const rows = jobs.flatMap(({ label, job }) => job.runs.map((run) => runRow(label, run)));
+  return `<table class="runs"><thead><tr>${headers.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+export function renderHtmlReport(input: HtmlReportInput): string {
+  const setup = setupEntries(input.jobs[0]?.job.spec)
+    .map(([name, value]) => `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(value)}</dd>`)
+    .join('');
+  // The SVG is our own output (figure.ts escapes its text): inlined as is.
+  const figure = input.figureSvg === undefined
+    ? '<p class="note">No run has validation metrics yet.</p>'
+    : `<figure>${input.figureSvg.replace(/^<\?xml[^>]*>\s*/, '')}<figcaption>Validation accuracy per seed: a dot per run ` +
+      '(red cross: collapsed, orange: degenerate) beside a box of the quartiles, whiskers at 1.5 IQR.</figcaption></figure>';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(input.title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>${escapeHtml(input.title)}</h1>
+<p class="meta">steadytune stability report, generated ${escapeHtml(formatTimestamp(input.generatedAt))}</p>
+<h2>Setup</h2>
+<dl>${setup}</dl>
+<h2>Methods over seeds</h2>
+${comparisonTableHtml(input.rows)}
+<p class="note">Accuracy on the validation set, mean ± sample std over the seeds that finished; min and max of accuracy.
+Collapsed: one class takes (almost) every prediction. Degenerate: varied predictions, near-chance balanced accuracy.
+Step time: mean optimizer-step time. Peak memory: the most tensor memory a run's worker held after a step.</p>
+<h2>Stability figure</h2>
+${figure}
+<h2>Every run</h2>
+${runsTableHtml(input.jobs)}
+<h2>Jobs</h2>
+${jobsListHtml(input.jobs)}
+</body>
+</html>
+`;
+}

@@ -1,0 +1,164 @@
+// Auto-remedy as pure decisions on telemetry: when a run counts as collapsed, which of its
+// checkpoints count as healthy, and what to do about a collapse. No tensors, no I/O: the
+// worker (remedy-runner.ts) feeds it what the trainer reports and acts on the answer.
+import type { MethodSpec, StepTelemetry, Verdict } from '../engine/types.js';
+
+/** Every auto-remedy notice starts with this (observability counts them by it). */
+export const AUTO_REMEDY_PREFIX = 'auto-remedy:';
+
+export type RemedyPolicy = 'continue_under_dsgd' | 'restart_next_seed';
+
+export interface RemedySettings {
+  readonly policy: RemedyPolicy;
+  /** Consecutive steps the gradient norm must stay below minGradientNorm. */
+  readonly windowSteps: number;
+  readonly minGradientNorm: number;
+  /** Remedies per run; a collapse after the last one ends the run as it is. */
+  readonly maxRestarts: number;
+}
+
+/**
+ * What an AutoRemedy with zero fields means. The policy is the one bench/STABILITY.md
+ * ("Auto-remedy") found to recover more collapsed runs.
+ */
+export const DEFAULT_REMEDY: RemedySettings = {
+  policy: 'restart_next_seed',
+  windowSteps: 20,
+  minGradientNorm: 1e-3,
+  maxRestarts: 3,
+};
+
+/** The method CONTINUE_UNDER_DSGD switches to: the paper's DSGD with its defaults. */
+export const REMEDY_DSGD: MethodSpec = { kind: 'dsgd', lambda: 1, schedule: 'linear' };
+/** The k-th restart of seed s runs under s + k * RESTART_SEED_STRIDE (skipping seeds in use). */
+export const RESTART_SEED_STRIDE = 1000;
+
+/** What the telemetry of the current phase says so far. */
+export interface CollapseWatch {
+  /** Latest step seen. */
+  readonly step: number;
+  /** Consecutive steps, ending at `step`, whose gradient norm was below the minimum. */
+  readonly lowGradientSteps: number;
+  /** Verdict of the latest epoch-end validation; absent before the first. */
+  readonly verdict?: Verdict;
+}
+
+export const FRESH_WATCH: CollapseWatch = { step: 0, lowGradientSteps: 0 };
+
+export function watchStep(watch: CollapseWatch, telemetry: Pick<StepTelemetry, 'step' | 'gradientNorm'>, settings: RemedySettings): CollapseWatch {
+  // NaN is not "vanishing": a diverged run is not the collapse this remedies.
+  const low = telemetry.gradientNorm < settings.minGradientNorm;
+  return { ...watch, step: telemetry.step, lowGradientSteps: low ? watch.lowGradientSteps + 1 : 0 };
+}
+
+export function watchEvaluation(watch: CollapseWatch, verdict: Verdict): CollapseWatch {
+  return { ...watch, verdict };
+}
+
+export interface CollapseSignal {
+  readonly step: number;
+  /** For notices and RunPhase.reason. */
+  readonly reason: string;
+}
+
+/** A collapse needs both signals: one-class validation predictions and a vanishing gradient. */
+export function collapseSignal(watch: CollapseWatch, settings: RemedySettings): CollapseSignal | undefined {
+  if (watch.verdict !== 'collapsed' || watch.lowGradientSteps < settings.windowSteps) return undefined;
+  return {
+    step: watch.step,
+    reason:
+      `collapsed at step ${watch.step}: one class on validation, ` +
+      `gradient norm < ${settings.minGradientNorm} for ${watch.lowGradientSteps} steps`,
+  };
+}
+
+/**
+ * A checkpoint worth returning to: the latest validation (if any) was not one-class and the
+ * gradient was not vanishing at that step.
+ */
+export function isHealthy(watch: CollapseWatch): boolean {
+  return watch.verdict !== 'collapsed' && watch.lowGradientSteps === 0;
+}
+
+/** The phase a run trains in now. */
+export interface CurrentPhase {
+  /** The run's own seed (the job's seed slot); phases may train under other seeds. */
+  readonly runSeed: number;
+  /** 0 for the run's first phase. */
+  readonly index: number;
+  readonly seed: number;
+  readonly method: MethodSpec;
+}
+
+export type RemedyDecision =
+  | { readonly kind: 'continue'; readonly method: MethodSpec; readonly fromStep: number; readonly notice: string }
+  | { readonly kind: 'restart'; readonly seed: number; readonly notice: string }
+  | { readonly kind: 'give_up'; readonly notice: string };
+
+export interface RemedyInput {
+  readonly settings: RemedySettings;
+  readonly signal: CollapseSignal;
+  readonly current: CurrentPhase;
+  /** Seeds the job's runs use and seeds earlier phases trained under: a restart takes none of them. */
+  readonly usedSeeds: ReadonlySet<number>;
+  /** Step of the newest healthy checkpoint of the current phase (0: only its start is healthy). */
+  readonly healthyStep: number;
+}
+
+export function decideRemedy(input: RemedyInput): RemedyDecision {
+  const { settings, signal, current } = input;
+  const remedies = current.index;
+  const giveUp = (why: string): RemedyDecision => ({
+    kind: 'give_up',
+    notice: `${AUTO_REMEDY_PREFIX} seed ${current.runSeed}: ${signal.reason}; no further remedy (${why}), the run ends as it is`,
+  });
+  if (remedies >= settings.maxRestarts) return giveUp(`max_restarts ${settings.maxRestarts} reached`);
+  const next = current.index + 1;
+  const what = `(remedy ${next} of ${settings.maxRestarts})`;
+  if (settings.policy === 'restart_next_seed') {
+    const seed = nextUnusedSeed(current.runSeed, input.usedSeeds);
+    return {
+      kind: 'restart',
+      seed,
+      notice: `${phaseStartPrefix(current.runSeed, next, 0)} ${signal.reason}; restarting under seed ${seed} ${what}`,
+    };
+  }
+  // Same seed, same data order, same method from the same state: the collapse would repeat.
+  if (sameMethod(current.method, REMEDY_DSGD)) return giveUp('it already trains under dsgd λ=1, linear');
+  return {
+    kind: 'continue',
+    method: REMEDY_DSGD,
+    fromStep: input.healthyStep,
+    notice:
+      `${phaseStartPrefix(current.runSeed, next, input.healthyStep)} ${signal.reason}; continuing from the ` +
+      `${input.healthyStep === 0 ? 'start' : `healthy checkpoint at step ${input.healthyStep}`} under dsgd λ=1, linear ${what}`,
+  };
+}
+
+/** seed + 1000 k for the smallest k >= 1 whose seed is unused (uint32, like the wire's seeds). */
+export function nextUnusedSeed(runSeed: number, used: ReadonlySet<number>): number {
+  for (let k = 1; ; k += 1) {
+    const seed = (runSeed + k * RESTART_SEED_STRIDE) % 2 ** 32;
+    if (!used.has(seed)) return seed;
+  }
+}
+
+function sameMethod(a: MethodSpec, b: MethodSpec): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function phaseStartPrefix(runSeed: number, phase: number, fromStep: number): string {
+  return `${AUTO_REMEDY_PREFIX} seed ${runSeed} phase ${phase + 1} from step ${fromStep}:`;
+}
+
+const PHASE_START = /^auto-remedy: seed (\d+) phase (\d+) from step (\d+):/;
+
+/**
+ * The phase a notice starts, if it is a phase-start notice: its run's seed, 0-based phase index
+ * and first step. A resumed job reads phase boundaries in its log this way.
+ */
+export function phaseStartOf(message: string): { readonly runSeed: number; readonly index: number; readonly startStep: number } | undefined {
+  const match = PHASE_START.exec(message);
+  if (match === null) return undefined;
+  return { runSeed: Number(match[1]), index: Number(match[2]) - 1, startStep: Number(match[3]) };
+}

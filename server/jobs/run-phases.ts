@@ -1,0 +1,35 @@
+// A run's phases and peak memory as the main thread records them on its SeedRun row: pure
+// functions from the row and a worker report to the next row.
+import type { Verdict } from '../engine/types.js';
+import type { RemedyRequest } from './worker-protocol.js';
+import type { JobSpec, RunPhase, SeedRun } from './types.js';
+
+/** What a run's training task needs to apply (or, after a restart, go on with) auto-remedy. */
+export function remedyRequestFor(spec: JobSpec, run: SeedRun): { readonly remedy?: RemedyRequest } {
+  if (spec.autoRemedy === undefined) return {};
+  return { remedy: { settings: spec.autoRemedy, reservedSeeds: [...spec.seeds], phases: [...(run.phases ?? [])] } };
+}
+
+/** Index of the phase the run trains in now (0 without remedies). */
+export function currentPhaseIndex(run: SeedRun): number {
+  return Math.max(0, (run.phases?.length ?? 0) - 1);
+}
+
+/** The row once a remedy ended its open phase and opened `next`. */
+export function withPhaseChange(run: SeedRun, ended: RunPhase, next: RunPhase): SeedRun {
+  // The open phase (if recorded: a run's first one is not until it ends) is replaced by how it ended.
+  return { ...run, phases: [...(run.phases ?? []).slice(0, -1), ended, next] };
+}
+
+/** The row's phases once the run ended after `steps` with `verdict` (absent: it produced no metrics). */
+export function withLastPhaseClosed(run: SeedRun, spec: JobSpec, steps: number, verdict: Verdict | undefined): SeedRun {
+  const phases = run.phases ?? [];
+  const last: RunPhase = phases.at(-1) ?? { seed: run.seed, method: spec.run.method, startStep: 0, endStep: 0, reason: '' };
+  const closed: RunPhase = { ...last, endStep: steps, ...(verdict === undefined ? {} : { verdict }) };
+  return { ...run, phases: [...phases.slice(0, -1), closed] };
+}
+
+export function withPeakMemory(run: SeedRun, bytes: number): SeedRun {
+  const peak = Math.max(run.peakMemoryBytes ?? 0, bytes);
+  return peak === 0 ? run : { ...run, peakMemoryBytes: peak };
+}

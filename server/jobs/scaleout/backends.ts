@@ -1,0 +1,80 @@
+// The connections a scale-out process holds: a PostgreSQL pool (the store, migrated here), a
+// Redis command connection (event appends and reads, cancel publishes), one Redis subscriber
+// per process (event wake-ups) and one for the cancel channel (workers), plus BullMQ's own.
+import type { ConnectionOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Pool } from 'pg';
+import { AppendNotifications } from './append-notifications.js';
+import { JobQueue } from './job-queue.js';
+import { migratePostgres } from './postgres-schema.js';
+import { PostgresJobStore } from './postgres-store.js';
+import { RedisEventLog } from './redis-event-log.js';
+
+export interface ScaleOutBackendOptions {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly redisPrefix: string;
+  readonly clock: () => number;
+  /** Connections to PostgreSQL; default 10. */
+  readonly databasePoolSize?: number;
+}
+
+export interface ScaleOutBackends {
+  readonly store: PostgresJobStore;
+  readonly eventLog: RedisEventLog;
+  readonly queue: JobQueue;
+  /** For BullMQ workers (they open their own connections from it). */
+  readonly queueConnection: ConnectionOptions;
+  /** A fresh subscriber connection (workers' cancel channel); closed with the rest. */
+  subscriber(): Redis;
+  close(): Promise<void>;
+}
+
+export async function openScaleOutBackends(options: ScaleOutBackendOptions): Promise<ScaleOutBackends> {
+  const pool = new Pool({ connectionString: options.databaseUrl, max: options.databasePoolSize ?? 10 });
+  // An idle client's error (the server restarted) would otherwise be an uncaught exception.
+  pool.on('error', () => {});
+  const redisConnections: Redis[] = [];
+  const connect = (): Redis => {
+    const redis = new Redis(options.redisUrl, { lazyConnect: true });
+    redis.on('error', () => {}); // ioredis reconnects by itself; failed commands reject
+    redisConnections.push(redis);
+    return redis;
+  };
+  // BullMQ blocks on its connections: it needs commands never to give up while Redis reconnects.
+  const queueConnection: ConnectionOptions = { url: options.redisUrl, maxRetriesPerRequest: null };
+  let queue: JobQueue | undefined;
+  const close = async (): Promise<void> => {
+    await queue?.close().catch(() => {});
+    for (const redis of redisConnections.splice(0)) redis.disconnect();
+    await pool.end().catch(() => {});
+  };
+  try {
+    await migratePostgres(pool);
+    const redis = connect();
+    const notifier = connect();
+    await Promise.all([redis.connect(), notifier.connect()]);
+    queue = new JobQueue(queueConnection, options.redisPrefix, redis);
+    const eventLog = new RedisEventLog({
+      redis,
+      notifications: new AppendNotifications(notifier),
+      prefix: options.redisPrefix,
+      clock: options.clock,
+    });
+    return {
+      store: new PostgresJobStore(pool),
+      eventLog,
+      queue,
+      queueConnection,
+      subscriber: () => {
+        const subscriber = connect();
+        void subscriber.connect().catch(() => {});
+        return subscriber;
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,107 @@
+// The dataset RPCs: register from the data root, upload by client stream, get, list. Thin:
+// check the request, call the registry with the caller's tenant, map the answer.
+import { status as GrpcStatus, type handleClientStreamingCall, type handleUnaryCall, type Metadata } from '@grpc/grpc-js';
+import type {
+  GetDatasetRequest,
+  GetDatasetResponse,
+  ListDatasetsRequest,
+  ListDatasetsResponse,
+  RegisterDatasetRequest,
+  RegisterDatasetResponse,
+  UploadDatasetRequest,
+  UploadDatasetResponse,
+} from '../../client/gen/steadytune/v1/dataset.js';
+import { DatasetValidationError, type DatasetRegistry, type DatasetSource } from '../data/index.js';
+import { JobError } from '../jobs/types.js';
+import type { Logger } from '../logger.js';
+import {
+  datasetSource, filesFromPaths, REGISTER_FIELDS, renameFields, resolveFormat, resolveOptions, UPLOAD_FIELDS,
+} from './dataset-requests.js';
+import { datasetToWire } from './dataset-mapping.js';
+import { checkDisplayName, readUpload } from './dataset-upload.js';
+import { UNAUTHENTICATED_MESSAGE } from './auth.js';
+import { serviceError, toServiceError, unavailable } from './errors.js';
+import { FieldViolations } from './field-violations.js';
+
+export interface DatasetHandlerOptions {
+  readonly datasets?: DatasetRegistry;
+  readonly maxUploadBytes: number;
+  readonly logger: Logger;
+  readonly drainSignal: AbortSignal;
+  readonly drainingMessage: string;
+  readonly tenantOf: (metadata: Metadata) => string | undefined;
+  /** The Trainer handlers' wrapper: drain and tenant checks, errors mapped. */
+  readonly unary: <Request, Response>(work: (request: Request, tenant: string) => Promise<Response>) => handleUnaryCall<Request, Response>;
+}
+
+export interface DatasetHandlers {
+  registerDataset: handleUnaryCall<RegisterDatasetRequest, RegisterDatasetResponse>;
+  uploadDataset: handleClientStreamingCall<UploadDatasetRequest, UploadDatasetResponse>;
+  getDataset: handleUnaryCall<GetDatasetRequest, GetDatasetResponse>;
+  listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
+}
+
+const DATASET_ID = /^ds_[0-9a-f]{32}$/;
+
+export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHandlers {
+  const { unary, logger } = options;
+  const registry = (): DatasetRegistry => {
+    if (options.datasets === undefined) throw new JobError('failed_precondition', 'this server has no dataset registry');
+    return options.datasets;
+  };
+  /** Registers, reporting violations under the request's own field names. */
+  const register = async (tenant: string, source: DatasetSource, displayName: string, rules: ReadonlyArray<[RegExp, string]>) => {
+    try {
+      const registered = await registry().register(tenant, source, { displayName });
+      return { dataset: datasetToWire(registered), created: registered.created };
+    } catch (error) {
+      if (!(error instanceof DatasetValidationError)) throw error;
+      throw new DatasetValidationError(error.message, renameFields(error.violations, rules), error.omittedViolations);
+    }
+  };
+  return {
+    registerDataset: unary(async (request: RegisterDatasetRequest, tenant) => {
+      const v = new FieldViolations();
+      const format = resolveFormat(v, request.format, 'format');
+      if (request.train === undefined) v.add('train', 'required');
+      const train = filesFromPaths(v, format, request.train ?? { path: '', imagesPath: '', labelsPath: '' }, 'train');
+      const validation = request.validation && filesFromPaths(v, format, request.validation, 'validation');
+      const resolved = resolveOptions(v, format, request.options, 'options');
+      checkDisplayName(v, request.displayName, 'display_name');
+      v.throwIfAny('RegisterDatasetRequest');
+      if (format === undefined) throw new Error('unreachable: a missing format is a violation');
+      return register(tenant, datasetSource(format, train, validation, resolved), request.displayName, REGISTER_FIELDS);
+    }),
+    uploadDataset: (call, callback) => {
+      if (options.drainSignal.aborted) return callback(unavailable(options.drainingMessage));
+      const tenant = options.tenantOf(call.metadata);
+      if (tenant === undefined) return callback(serviceError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
+      readUpload(call, options.maxUploadBytes)
+        .then((upload) => register(tenant, upload.source, upload.displayName, UPLOAD_FIELDS))
+        .then((response) => callback(null, response), (error: unknown) => callback(toServiceError(error, logger)));
+    },
+    getDataset: unary(async (request: GetDatasetRequest, tenant) => {
+      checkDatasetId(request.datasetId);
+      return { dataset: datasetToWire(await registry().get(tenant, request.datasetId)) };
+    }),
+    listDatasets: unary(async (request: ListDatasetsRequest, tenant) => {
+      const v = new FieldViolations();
+      const pageSize = v.integer('page_size', request.pageSize, 50, 1, 200);
+      // The token is the next offset in base 36: opaque to clients, checked strictly here.
+      const offset = request.pageToken === '' ? 0 : Number.parseInt(request.pageToken, 36);
+      if (request.pageToken !== '' && !/^[0-9a-z]{1,10}$/.test(request.pageToken)) v.add('page_token', 'is not a token this service issued');
+      v.throwIfAny('ListDatasetsRequest');
+      const all = await registry().list(tenant);
+      const page = all.slice(offset, offset + pageSize);
+      const next = offset + pageSize < all.length ? (offset + pageSize).toString(36) : '';
+      return { datasets: page.map(datasetToWire), nextPageToken: next };
+    }),
+  };
+}
+
+function checkDatasetId(datasetId: string): void {
+  const v = new FieldViolations();
+  if (datasetId === '') v.add('dataset_id', 'required');
+  else if (!DATASET_ID.test(datasetId)) v.add('dataset_id', `must match ${DATASET_ID.source}`);
+  v.throwIfAny('GetDatasetRequest');
+}

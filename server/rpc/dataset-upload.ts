@@ -1,0 +1,102 @@
+// UploadDataset's client stream → a DatasetSource over the uploaded bytes. The header comes
+// first, then chunks; everything is buffered (up to the configured limit) and only validated
+// once the stream ends, so a broken or cancelled upload registers nothing.
+import type { UploadDatasetRequest, UploadHeader } from '../../client/gen/steadytune/v1/dataset.js';
+import type { DatasetFormat, DatasetSource } from '../data/index.js';
+import { FieldViolations } from './field-violations.js';
+import { datasetSource, resolveFormat, resolveOptions, type SplitFiles } from './dataset-requests.js';
+
+export interface ParsedUpload {
+  readonly source: DatasetSource;
+  readonly displayName: string;
+}
+
+const MAX_FILE_NAME_CHARS = 512;
+const SPLITS = ['train', 'validation'] as const;
+
+/** Reads the whole stream; throws JobError('invalid_argument') naming the bad part. */
+export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, maxBytes: number): Promise<ParsedUpload> {
+  let header: UploadHeader | undefined;
+  const files = new Map<string, Buffer[]>();
+  let total = 0;
+  let index = 0;
+  for await (const message of messages) {
+    const part = message.part;
+    const at = `requests[${index}]`;
+    index += 1;
+    if (index === 1) {
+      if (part?.$case !== 'header') fail(`${at}.header`, 'the first message must be the header');
+      header = part.value;
+      continue;
+    }
+    if (part?.$case !== 'chunk') fail(`${at}.chunk`, 'every message after the header must be a chunk');
+    const { file, data } = part.value;
+    if (file === '' || file.length > MAX_FILE_NAME_CHARS) fail(`${at}.chunk.file`, `must name the file (1..${MAX_FILE_NAME_CHARS} characters)`);
+    total += data.byteLength;
+    // Checked as bytes arrive: an oversized upload is refused before it is all buffered.
+    if (total > maxBytes) fail(`${at}.chunk.data`, `the upload is over the ${maxBytes}-byte limit`);
+    const parts = files.get(file) ?? [];
+    parts.push(data);
+    files.set(file, parts);
+  }
+  if (header === undefined) fail('header', 'the upload is empty: send the header, then the files in chunks');
+  const v = new FieldViolations();
+  const format = resolveFormat(v, header.format, 'header.format');
+  const options = resolveOptions(v, format, header.options, 'header.options');
+  checkDisplayName(v, header.displayName, 'header.display_name');
+  const joined = new Map([...files].map(([name, parts]) => [name, new Uint8Array(Buffer.concat(parts))]));
+  const splits = format === undefined ? undefined : splitFiles(v, format, joined);
+  v.throwIfAny('UploadDataset');
+  if (format === undefined || splits === undefined) throw new Error('unreachable: violations were thrown');
+  return { source: datasetSource(format, splits.train, splits.validation, options), displayName: header.displayName };
+}
+
+/** The uploaded files by split, per the naming UploadChunk documents. */
+function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMap<string, Uint8Array>): { train: SplitFiles; validation?: SplitFiles } | undefined {
+  const known = new Set<string>();
+  const bytes = (name: string): { bytes: Uint8Array } | undefined => {
+    known.add(name);
+    const data = files.get(name);
+    return data === undefined ? undefined : { bytes: data };
+  };
+  const result: Partial<Record<(typeof SPLITS)[number], SplitFiles>> = {};
+  for (const split of SPLITS) {
+    let entry: SplitFiles | undefined;
+    if (format === 'jsonl' || format === 'csv') {
+      const file = bytes(split);
+      entry = file && { file };
+    } else if (format === 'idx') {
+      const images = bytes(`${split}/images`);
+      const labels = bytes(`${split}/labels`);
+      if ((images === undefined) !== (labels === undefined)) v.add(`files["${split}/${images ? 'labels' : 'images'}"]`, 'missing: IDX needs images and labels');
+      entry = images && labels && { images, labels };
+    } else {
+      const prefix = `${split}/`;
+      const folder = new Map([...files].filter(([name]) => name.startsWith(prefix)).map(([name, data]) => [name.slice(prefix.length), data]));
+      folder.forEach((_, name) => known.add(prefix + name));
+      entry = folder.size > 0 ? { folder: { files: folder } } : undefined;
+    }
+    if (entry !== undefined) result[split] = entry;
+  }
+  for (const name of files.keys()) {
+    if (!known.has(name)) v.add(`files[${JSON.stringify(name)}]`, `is not a file name a ${format} upload takes (see UploadChunk)`);
+  }
+  if (result.train === undefined) {
+    v.add('files["train"]', `missing: the upload has no training files for ${format}`);
+    return undefined;
+  }
+  return { train: result.train, ...(result.validation === undefined ? {} : { validation: result.validation }) };
+}
+
+export function checkDisplayName(v: FieldViolations, name: string, field: string): void {
+  if (name.length > 256) v.add(field, 'at most 256 characters');
+  // eslint-disable-next-line no-control-regex -- control characters break logs and terminals
+  if (/[\u0000-\u001f\u007f]/.test(name)) v.add(field, 'must not contain control characters');
+}
+
+function fail(field: string, description: string): never {
+  const v = new FieldViolations();
+  v.add(field, description);
+  v.throwIfAny('UploadDataset');
+  throw new Error('unreachable');
+}
