@@ -14,28 +14,10 @@ import { PostgresJobStore } from '../../server/jobs/scaleout/postgres-store.js';
 import { RedisEventLog } from '../../server/jobs/scaleout/redis-event-log.js';
 import { JobError, type JobEvent, type JobSpec, type StartJobCommand } from '../../server/jobs/types.js';
 import { SCALEOUT_SKIP_REASON, deleteRedisPrefix, scaleOutServices, uniqueName } from '../fixtures/scaleout-services.js';
+import { smallJobSpec } from '../fixtures/job-spec.js';
 
 function sampleSpec(seeds: number[] = [1, 2]): JobSpec {
-  return {
-    train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [], maxExamples: 100 },
-    validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 50 },
-    imbalance: { kind: 'none', ratio: 1, seed: 0 },
-    run: {
-      model: { family: 'mlp', hiddenUnits: [16], dropout: 0 },
-      method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
-      optimizer: {
-        kind: 'adam', learningRate: 0.001, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-        momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
-      },
-      batchSize: 8,
-      gradientAccumulation: 1,
-      epochs: 1,
-      fullConflictEvery: 0,
-    },
-    seeds,
-    maxRuntimeMs: 0,
-    ensemble: false,
-  };
+  return smallJobSpec({ seeds });
 }
 
 describe('scale-out configuration', () => {

@@ -6,27 +6,9 @@ import { InMemoryEventLog } from '../../server/jobs/event-log.js';
 import { InMemoryJobStore } from '../../server/jobs/store.js';
 import type { JobSpec, StartJobCommand } from '../../server/jobs/types.js';
 import { JobMetricsRecorder, SteadytuneMetrics } from '../../server/observability/index.js';
+import { smallJobSpec } from '../fixtures/job-spec.js';
 
-const SPEC: JobSpec = {
-  train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [], maxExamples: 100 },
-  validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 50 },
-  imbalance: { kind: 'none', ratio: 1, seed: 0 },
-  run: {
-    model: { family: 'mlp', hiddenUnits: [16], dropout: 0 },
-    method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
-    optimizer: {
-      kind: 'adamw', learningRate: 0.001, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-      momentum: 0, warmupFraction: 0, lrSchedule: 'linear', clipNorm: 0,
-    },
-    batchSize: 8,
-    gradientAccumulation: 1,
-    epochs: 1,
-    fullConflictEvery: 0,
-  },
-  seeds: [1, 2],
-  maxRuntimeMs: 0,
-  ensemble: false,
-};
+const SPEC: JobSpec = smallJobSpec();
 
 function command(idempotencyKey = ''): StartJobCommand {
   return { tenant: 't1', spec: SPEC, requestSpec: {}, idempotencyKey, displayName: 'd', labels: {} };
