@@ -57,8 +57,11 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     onWarning: (message) => logger.warn(message),
   });
   const dataRoot = config.dataRoot ?? path.join(config.dataDir, 'datasets');
-  // One registry for the dataset RPCs and the jobs that train on what they registered.
-  const datasets = new InMemoryDatasetRegistry({ dataRoot, clock });
+  // One registry for the dataset RPCs and the jobs that train on what they registered; durable
+  // with the sqlite store, so a job resumed after a restart still finds its dataset.
+  const datasets = 'openDatasetRegistry' in persistence && persistence.openDatasetRegistry !== undefined
+    ? persistence.openDatasetRegistry({ dataRoot, clock })
+    : new InMemoryDatasetRegistry({ dataRoot, clock });
   const pool = new WorkerPool({
     size: config.concurrency,
     cancelGraceMs: RUN_STOP_GRACE_MS,

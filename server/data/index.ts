@@ -61,13 +61,13 @@ export { BUILTIN_DATASET_NAMES, FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } f
 export type { BuiltinDatasetName, BuiltinOptions, SplitName } from './builtin.js';
 export { applyImbalance, imbalancedClassCounts } from './imbalance.js';
 export type { ImbalanceKind, ImbalanceSpec } from './imbalance.js';
-export { InMemoryDatasetRegistry } from './registry.js';
+export { InMemoryDatasetRegistry, readDatasetContent } from './registry.js';
 export type {
-  DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistrationResult, RegistryOptions, SplitSummary,
+  DatasetContent, DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistrationResult, RegistryOptions, SplitSummary,
 } from './registry.js';
 export type { DatasetFormat, DatasetSource, IdxFiles, IdxSource, TabularSource } from './source.js';
 export type { FolderRef, ImageFolderSource, ImageShape } from './image-folder.js';
-export { hashExampleSet } from './content-hash.js';
+export { hashDatasetContent, hashExampleSet } from './content-hash.js';
 export type { FileRef } from './confined-file.js';
 export type { TextOptions } from './assemble.js';
 export { DEFAULT_DATA_LIMITS } from './limits.js';

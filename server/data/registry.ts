@@ -1,6 +1,7 @@
 // The dataset registry: validates a source once, fingerprints it, and keeps the built splits
-// for jobs to load by id, per tenant. In memory for now: a persistent implementation of the
-// same interface is still to come.
+// for jobs to load by id, per tenant. This file holds the contract, the read-and-fingerprint
+// step every implementation shares, and the in-memory one; the durable one (SQLite rows plus
+// content files) lives with the embedded store in jobs/.
 
 import type { ExampleSet } from '../engine/types.js';
 import { hashDatasetContent } from './content-hash.js';
@@ -84,7 +85,8 @@ export interface RegistryOptions {
   readonly clock?: () => number;
 }
 
-type StoredContent = Omit<RegisteredDataset, 'displayName' | 'format' | 'createTime'>;
+/** The tenant-independent part of a registration: stored once per content, however many register it. */
+export type DatasetContent = Omit<RegisteredDataset, 'displayName' | 'format' | 'createTime'>;
 
 interface TenantEntry {
   readonly displayName: string;
@@ -112,7 +114,25 @@ function reportOf(dataset: AssembledDataset): DatasetReport {
   };
 }
 
-function registrationOf(content: StoredContent, entry: TenantEntry): DatasetRegistration {
+/** Reads, validates and fingerprints a source: the work every registry does before it stores anything. */
+export async function readDatasetContent(source: DatasetSource, options: RegistryOptions = {}): Promise<DatasetContent> {
+  const dataset = await readDatasetSource(source, { dataRoot: options.dataRoot, limits: resolveLimits(options.limits) });
+  const contentHash = hashDatasetContent(dataset);
+  const { train, validation, classNames, vocabulary } = dataset;
+  const report = reportOf(dataset);
+  return {
+    id: datasetIdOf(contentHash), contentHash, classNames, classCounts: report.train.classCounts, report, train, validation,
+    numExamples: train.labels.length + validation.labels.length,
+    ...(vocabulary ? { vocabulary } : {}),
+  };
+}
+
+/** Content-addressed ids: the same content gets the same id on every server. */
+function datasetIdOf(contentHash: string): string {
+  return `ds_${contentHash.slice(0, 32)}`;
+}
+
+function registrationOf(content: DatasetContent, entry: TenantEntry): DatasetRegistration {
   const { id, contentHash, classNames, classCounts, numExamples, report } = content;
   return { id, contentHash, classNames, classCounts, numExamples, report, ...entry };
 }
@@ -122,31 +142,20 @@ function registrationOf(content: StoredContent, entry: TenantEntry): DatasetRegi
  * registered itself. In memory: registrations do not survive a restart.
  */
 export class InMemoryDatasetRegistry implements DatasetRegistry {
-  private readonly contents = new Map<string, StoredContent>();
+  private readonly contents = new Map<string, DatasetContent>();
   private readonly tenants = new Map<string, Map<string, TenantEntry>>();
-  private readonly limits: DataLimits;
   private readonly clock: () => number;
 
   constructor(private readonly options: RegistryOptions = {}) {
-    this.limits = resolveLimits(options.limits);
     this.clock = options.clock ?? Date.now;
   }
 
   async register(tenant: string, source: DatasetSource, details: { readonly displayName?: string } = {}): Promise<RegistrationResult> {
-    const dataset = await readDatasetSource(source, { dataRoot: this.options.dataRoot, limits: this.limits });
-    const contentHash = hashDatasetContent(dataset);
-    const id = `ds_${contentHash.slice(0, 32)}`;
-    let content = this.contents.get(id);
-    if (content === undefined) {
-      const { train, validation, classNames, vocabulary } = dataset;
-      const report = reportOf(dataset);
-      content = {
-        id, contentHash, classNames, classCounts: report.train.classCounts, report, train, validation,
-        numExamples: train.labels.length + validation.labels.length,
-        ...(vocabulary ? { vocabulary } : {}),
-      };
-      this.contents.set(id, content);
-    }
+    const read = await readDatasetContent(source, this.options);
+    const { id } = read;
+    // Repeated content keeps the first copy, so every tenant's splits are the same objects.
+    const content = this.contents.get(id) ?? read;
+    this.contents.set(id, content);
     const entries = this.tenants.get(tenant) ?? new Map<string, TenantEntry>();
     this.tenants.set(tenant, entries);
     const existing = entries.get(id);

@@ -101,6 +101,32 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE job_runs ADD COLUMN phases BLOB;
     `,
   },
+  {
+    version: 3,
+    name: 'registered datasets: content metadata and per-tenant registrations',
+    sql: `
+      -- One row per content (content-addressed id); the examples live in content_file.
+      CREATE TABLE dataset_contents (
+        id TEXT PRIMARY KEY,
+        content_hash TEXT NOT NULL,
+        class_names TEXT NOT NULL,
+        class_counts TEXT NOT NULL,
+        num_examples INTEGER NOT NULL,
+        report BLOB NOT NULL,
+        content_file TEXT NOT NULL,
+        content_bytes INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE dataset_registrations (
+        tenant TEXT NOT NULL,
+        dataset_id TEXT NOT NULL REFERENCES dataset_contents (id),
+        display_name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        create_time INTEGER NOT NULL,
+        PRIMARY KEY (tenant, dataset_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX dataset_registrations_by_tenant_newest ON dataset_registrations (tenant, create_time DESC, dataset_id);
+    `,
+  },
 ];
 
 export interface OpenOptions {
