@@ -1,5 +1,5 @@
 // The benchmark's data: each setting's imbalanced training set and balanced evaluation set,
-// cut deterministically from the official Fashion-MNIST splits.
+// cut deterministically from the official Fashion-MNIST splits (SpamAssassin: spam-data.ts).
 import type { ExampleSet } from '../../server/engine/index.js';
 import { applyImbalance, FASHION_MNIST_CLASS_NAMES, loadDataset } from '../../server/data/index.js';
 import { countClasses, selectExamples } from '../../server/data/example-set.js';
@@ -67,7 +67,14 @@ export async function loadFashionSplits(): Promise<FashionSplits> {
   return { train: train.examples, test: test.examples };
 }
 
-export function buildSettingData(id: SettingId, fashion: FashionSplits): SettingData {
+/** Where the settings' data comes from: Fashion-MNIST's splits, and the SpamAssassin setting built whole. */
+export interface SettingSources {
+  readonly fashion: FashionSplits;
+  readonly spam: SettingData;
+}
+
+export function buildSettingData(id: SettingId, sources: SettingSources): SettingData {
+  const { fashion } = sources;
   switch (id) {
     case 'fmnist-lt100': {
       const train = applyImbalance(fashion.train, { kind: 'long-tailed', ratio: 100, seed: IMBALANCE_SEED, maxPerClass: HEAD_CLASS_SIZE });
@@ -79,5 +86,7 @@ export function buildSettingData(id: SettingId, fashion: FashionSplits): Setting
       const train = applyImbalance(pair, { kind: 'step', ratio: 20, seed: IMBALANCE_SEED, maxPerClass: HEAD_CLASS_SIZE });
       return described(train, selectClasses(fashion.test, [TSHIRT, SHIRT], names));
     }
+    case 'spam-glove-step20':
+      return sources.spam;
   }
 }

@@ -37,7 +37,7 @@ export function splitAvailable(methods: readonly MethodVariant[]): { available: 
 
 const PRETRAINED_DIR = new URL('../../server/engine/models/pretrained/', import.meta.url);
 
-/** Settings that wait on the pretrained-backbone work, stated as found on disk at run time. */
+/** Settings that wait on the pretrained-backbone work, stated as found on disk at run time (the GloVe setting runs). */
 export function pendingBackbones(): string[] {
   const files = existsSync(PRETRAINED_DIR) ? readdirSync(PRETRAINED_DIR) : [];
   const has = (pattern: RegExp): boolean => files.some((file) => pattern.test(file));
@@ -45,7 +45,6 @@ export function pendingBackbones(): string[] {
     ? 'its module under server/engine/models/pretrained/ was still being written when this ran and is not wired into this benchmark yet'
     : 'its module under server/engine/models/pretrained/ has not landed';
   return [
-    `SpamAssassin with the GloVe bag-of-embeddings backbone: ${state(has(/glove/i))}.`,
     `Frozen MobileNetV2 (nsfwjs) features: ${state(has(/mobilenet/i))}; the pretrained body here is the mnist MLP.`,
   ];
 }

@@ -33,9 +33,9 @@ export async function writeFigure(
   return { file: `${name}.svg`, caption, place, png };
 }
 
-/** The headline cell, each setting's whole grid (one column per learning rate and method), and the λ / schedule sweep. */
+/** The headline cell, each setting's whole grid (one column per learning rate and method), and each λ / schedule sweep. */
 export async function writeAllFigures(
-  folder: string, cells: ReadonlyMap<string, CellSummary>, headline: CellSummary | undefined,
+  folder: string, cells: ReadonlyMap<string, CellSummary>, headline: CellSummary | undefined, sweeps: readonly CellSummary[],
   settings: readonly SettingSpec[], methods: readonly MethodVariant[], learningRates: readonly number[],
 ): Promise<WrittenFigure[]> {
   const cellsAt = (settingId: string, rate: number, labels: readonly string[], study: 'grid' | 'sensitivity'): CellSummary[] =>
@@ -54,14 +54,14 @@ export async function writeAllFigures(
     written.push(await writeFigure(folder, `stability-figure-${spec.id}`, spec.id, `${spec.title}: every run of the grid`,
       `${spec.title}: every run of the grid, balanced accuracy per seed`, gridCells, 84));
   }
-  if (headline) {
-    const where = `${titleOf(headline.settingId)}, lr ${learningRateLabel(headline.learningRate)}`;
+  for (const target of sweeps) {
+    const where = `${titleOf(target.settingId)}, lr ${learningRateLabel(target.learningRate)}`;
     const sweep = [
-      ...cellsAt(headline.settingId, headline.learningRate, ['fft', 'dsgd'], 'grid'),
-      ...cellsAt(headline.settingId, headline.learningRate, SENSITIVITY.map((variant) => variant.label), 'sensitivity'),
+      ...cellsAt(target.settingId, target.learningRate, ['fft', 'dsgd'], 'grid'),
+      ...cellsAt(target.settingId, target.learningRate, SENSITIVITY.map((variant) => variant.label), 'sensitivity'),
     ];
-    written.push(await writeFigure(folder, 'stability-figure-sensitivity', 'sensitivity', `DSGD λ and schedule sweep (${where})`,
-      `DSGD λ and schedule sweep (${where}): balanced accuracy per seed`, sweep));
+    written.push(await writeFigure(folder, `stability-figure-sensitivity-${target.settingId}`, `sensitivity-${target.settingId}`,
+      `DSGD λ and schedule sweep (${where})`, `DSGD λ and schedule sweep (${where}): balanced accuracy per seed`, sweep));
   }
   return written.filter((figure): figure is WrittenFigure => figure !== undefined);
 }

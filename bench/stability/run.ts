@@ -1,6 +1,6 @@
 // The stability benchmark: seeds × methods × learning rates on small imbalanced Fashion-MNIST
-// tasks from an mnist-pretrained MLP body, then the λ / schedule sweep on the most
-// seed-sensitive cell. Writes bench/STABILITY.md, the figures and the per-run JSON.
+// tasks from an mnist-pretrained MLP body and on SpamAssassin from a GloVe-initialised bag of
+// embeddings, then the λ / schedule sweep on each backbone's most seed-sensitive cell. Writes bench/STABILITY.md, the figures and the per-run JSON.
 //   node --import tsx bench/stability/run.ts [--quick] [--workers N] [--fresh]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -9,12 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { selectBackend } from '../../server/engine/backend.js';
 import type { Weights } from '../../server/engine/index.js';
 import { buildSettingData, loadFashionSplits, type SettingData } from './datasets.js';
+import { buildSpamSetting, gloveBackbone } from './spam-data.js';
 import { environmentLines, pendingBackbones, splitAvailable } from './environment.js';
 import { writeAllFigures } from './figures.js';
 import { pretrainedBody } from './pretrained-body.js';
 import { runOnWorkers, type PoolRunFailure } from './pool.js';
 import { buildJobs, protocolLines } from './plan.js';
-import { LEARNING_RATES, METHODS, PAPER_SEEDS, SENSITIVITY, SETTINGS, jobKey, type RunJob, type SettingId } from './protocol.js';
+import {
+  LEARNING_RATES, METHODS, PAPER_SEEDS, SENSITIVITY, SETTINGS, backboneOf, jobKey, type Backbone, type RunJob, type SettingId,
+} from './protocol.js';
+import type { EmbeddingTable } from '../../server/engine/models/pretrained/index.js';
 import { renderReport } from './report.js';
 import { learningRateLabel } from './report-format.js';
 import type { RunResult } from './run-result.js';
@@ -55,7 +59,7 @@ async function loadRunCache(file: string): Promise<Map<string, RunResult>> {
 
 async function runJobs(
   jobs: readonly RunJob[], cache: Map<string, RunResult>, cacheFile: string, workers: number,
-  shared: { settings: Partial<Record<SettingId, SettingData>>; bodyWeights: Weights },
+  shared: { settings: Partial<Record<SettingId, SettingData>>; bodyWeights: Weights; gloveTable?: EmbeddingTable },
 ): Promise<{ results: RunResult[]; failures: PoolRunFailure[]; reused: number }> {
   const reused = jobs.filter((job) => cache.has(jobKey(job)));
   const pending = jobs.filter((job) => !cache.has(jobKey(job)));
@@ -89,12 +93,15 @@ async function main(): Promise<void> {
   const backend = await selectBackend('wasm');
   const environment = environmentLines(backend.name, options.workers);
   const fashion = await loadFashionSplits();
-  const settings = SETTINGS.map((spec) => ({ spec, data: buildSettingData(spec.id, fashion) }));
+  const spam = buildSpamSetting();
+  const glove = await gloveBackbone(path.join(CACHE_DIR, 'vectors'), spam.tokens, log);
+  const settings = SETTINGS.map((spec) => ({ spec, data: buildSettingData(spec.id, { fashion, spam: spam.data }) }));
   const body = await pretrainedBody(CACHE_DIR, log);
   const { available: methods, missing } = splitAvailable(METHODS);
   const shared = {
     settings: Object.fromEntries(settings.map(({ spec, data }) => [spec.id, data])) as Partial<Record<SettingId, SettingData>>,
     bodyWeights: body.weights,
+    gloveTable: glove.table,
   };
 
   const cacheFile = path.join(CACHE_DIR, options.quick ? 'quick-runs.jsonl' : 'runs.jsonl');
@@ -104,21 +111,23 @@ async function main(): Promise<void> {
   const gridCells = summarizeCells(grid.results);
   const headline = mostSeedSensitive(gridCells.values());
 
-  const sensitivityJobs = headline
-    ? buildJobs(SETTINGS.filter((s) => s.id === headline.settingId), SENSITIVITY, [headline.learningRate], seeds, 'sensitivity')
-    : [];
+  // The sweep runs on each backbone's most seed-sensitive FFT cell (the MLP's and the GloVe bag's).
+  const backbones = [...new Set(SETTINGS.map((spec) => spec.backbone))];
+  const sweeps = backbones.flatMap((backbone: Backbone) => mostSeedSensitive(gridCells.values(), (id) => backboneOf(id) === backbone) ?? []);
+  const sensitivityJobs = sweeps.flatMap((target) =>
+    buildJobs(SETTINGS.filter((s) => s.id === target.settingId), SENSITIVITY, [target.learningRate], seeds, 'sensitivity'));
   const sensitivity = await runJobs(sensitivityJobs, cache, cacheFile, options.workers, shared);
   const allResults = [...grid.results, ...sensitivity.results];
   const cells = summarizeCells(allResults);
 
-  const figures = await writeAllFigures(outputDir, cells, headline, settings.map(({ spec }) => spec), methods, learningRates);
+  const figures = await writeAllFigures(outputDir, cells, headline, sweeps, settings.map(({ spec }) => spec), methods, learningRates);
   const wallSeconds = (performance.now() - started) / 1000;
   const markdown = renderReport({
     quick: options.quick,
     generatedAt: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     wallSeconds,
     environment,
-    protocolLines: protocolLines(body, seeds, learningRates, methods),
+    protocolLines: protocolLines(body, glove, seeds, learningRates, methods),
     settings,
     notRun: [...missing, ...pendingBackbones()],
     methods,
@@ -126,6 +135,7 @@ async function main(): Promise<void> {
     seeds,
     cells,
     headline,
+    sweeps,
     sensitivity: SENSITIVITY,
     figures,
     failures: [...grid.failures, ...sensitivity.failures],

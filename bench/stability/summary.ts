@@ -92,11 +92,12 @@ export function pairedComparison(baseline: CellSummary, other: CellSummary): Pai
   };
 }
 
-/** The grid's FFT cell with the largest spread of balanced accuracy (failed runs break ties). */
-export function mostSeedSensitive(cells: Iterable<CellSummary>): CellSummary | undefined {
+/** The grid's FFT cell with the largest spread of balanced accuracy (failed runs break ties), optionally among some settings. */
+export function mostSeedSensitive(cells: Iterable<CellSummary>, among?: (settingId: SettingId) => boolean): CellSummary | undefined {
   let best: CellSummary | undefined;
   for (const cell of cells) {
     if (cell.study !== 'grid' || cell.label !== 'fft') continue;
+    if (among !== undefined && !among(cell.settingId)) continue;
     const score = (c: CellSummary): [number, number] => [c.balancedAccuracy.std, c.collapsed + c.degenerate];
     if (best === undefined) {
       best = cell;

@@ -2,15 +2,25 @@
 // on the setting data and pretrained body it was started with.
 import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '../../server/engine/backend.js';
-import { train, type StepTelemetry, type Weights } from '../../server/engine/index.js';
+import { modelBuilderWith, train, type StepTelemetry, type TrainRequest, type Weights } from '../../server/engine/index.js';
+import type { EmbeddingTable } from '../../server/engine/models/pretrained/index.js';
 import type { SettingData } from './datasets.js';
-import { runSpecOf, type RunJob, type SettingId } from './protocol.js';
+import { backboneOf, runSpecOf, type RunJob, type SettingId } from './protocol.js';
 import type { RunResult } from './run-result.js';
 
 export interface StabilityWorkerData {
   readonly entry: string;
   readonly settings: Readonly<Partial<Record<SettingId, SettingData>>>;
   readonly bodyWeights: Weights;
+  /** The GloVe-initialised embedding table of the SpamAssassin setting (absent when it is not run). */
+  readonly gloveTable?: EmbeddingTable;
+}
+
+/** The MLP settings start from the pretrained body's weights; the GloVe setting's builder closes over the table. */
+function backboneStart(job: RunJob, data: StabilityWorkerData): Pick<TrainRequest, 'initialWeights' | 'buildModel'> {
+  if (backboneOf(job.settingId) === 'mnist-mlp') return { initialWeights: data.bodyWeights };
+  if (data.gloveTable === undefined) throw new Error(`worker has no GloVe table for setting ${job.settingId}`);
+  return { buildModel: modelBuilderWith({ family: 'glove_bag', table: data.gloveTable }) };
 }
 
 export type ToWorker = { readonly kind: 'run'; readonly index: number; readonly job: RunJob };
@@ -27,7 +37,7 @@ async function runJob(job: RunJob, data: StabilityWorkerData): Promise<RunResult
   const steps: StepTelemetry[] = [];
   const started = performance.now();
   const outcome = await train(
-    { spec: runSpecOf(job), train: setting.train, validation: setting.test, initialWeights: data.bodyWeights },
+    { spec: runSpecOf(job), train: setting.train, validation: setting.test, ...backboneStart(job, data) },
     { onStep: (telemetry) => steps.push(telemetry), onEpochEnd: () => undefined, now: () => performance.now() },
   );
   const evaluation = outcome.validation;
