@@ -1,5 +1,5 @@
-// The two benchmark models and their data, with the shapes of bench/throughput/run.ts (keep the
-// two in step): MLP 784-400-200-10 and transformer d128 h4 L4 ff512 over 64 tokens, batch 32.
+// The two benchmark models and their data, shared with bench/throughput/run.ts: MLP
+// 784-400-200-10 and transformer d128 h4 L4 ff512 over 64 tokens, batch 32.
 // The same specs are written for PyTorch in torch_peer.py.
 import * as tf from '@tensorflow/tfjs';
 import { disposeBatch, makeBatch } from '../../server/engine/batching.js';

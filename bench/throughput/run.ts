@@ -11,24 +11,24 @@ import { disposeBatch, makeBatch } from '../../server/engine/batching.js';
 import { createMethod } from '../../server/engine/methods/index.js';
 import type { TrainingMethod } from '../../server/engine/methods/method.js';
 import type { ClassifierModel } from '../../server/engine/models/classifier.js';
-import { createMlp } from '../../server/engine/models/mlp.js';
-import { createTransformerClassifier } from '../../server/engine/models/transformer.js';
 import { createOptimizer, type ParameterOptimizer } from '../../server/engine/optimizer.js';
-import { seededRandom } from '../../server/engine/random.js';
 import { optimizerStep } from '../../server/engine/step.js';
-import type { BackendName, ExampleSet, MethodSpec, OptimizerSpec, RunSpec } from '../../server/engine/types.js';
+import type { BackendName, ExampleSet, MethodSpec, RunSpec } from '../../server/engine/types.js';
+import {
+  BATCH,
+  DSGD,
+  OPTIMIZER,
+  TOTAL_STEPS,
+  mlpWorkload as peerMlpWorkload,
+  transformerWorkload as peerTransformerWorkload,
+  type Workload as PeerWorkload,
+} from '../peer/workloads.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(`--${name}`);
 const listOption = (name: string, fallback: string[]): string[] =>
   args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1].split(',') ?? fallback;
 
-const BATCH = 32;
-const OPTIMIZER: OptimizerSpec = {
-  kind: 'adamw', learningRate: 1e-4, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-  momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
-};
-const DSGD: MethodSpec = { kind: 'dsgd', lambda: 1, schedule: 'linear' };
 
 interface Workload {
   readonly label: string;
@@ -55,48 +55,17 @@ const VARIANTS: readonly Variant[] = [
   { label: 'PCGrad', method: { kind: 'pcgrad' }, path: 'bare' },
 ];
 
+// The models and data are bench/peer's, so the PyTorch comparison times exactly these shapes.
+function withRounds(workload: PeerWorkload, rounds: number, stepsPerRound: number): Workload {
+  return { label: workload.label, build: workload.build, data: workload.data, rounds, stepsPerRound };
+}
+
 function mlpWorkload(quick: boolean): Workload {
-  const dim = 784;
-  const count = BATCH * 8;
-  const random = seededRandom(1);
-  const values = Float32Array.from({ length: count * dim }, () => random.next());
-  const labels = Int32Array.from({ length: count }, () => Math.floor(random.next() * 10));
-  return {
-    label: 'MLP 784-400-200-10',
-    build: (seed) => createMlp({ family: 'mlp', hiddenUnits: [400, 200], dropout: 0.1 }, dim, 10, seed),
-    data: { inputs: { kind: 'features', values, dim }, labels, numClasses: 10 },
-    rounds: quick ? 4 : 12,
-    stepsPerRound: quick ? 3 : 4,
-  };
+  return withRounds(peerMlpWorkload(), quick ? 4 : 12, quick ? 3 : 4);
 }
 
 function transformerWorkload(quick: boolean): Workload {
-  const seqLen = 64;
-  const vocabSize = 5000;
-  const count = BATCH * 4;
-  const random = seededRandom(2);
-  // Real lengths 16..64, [CLS]-like id 1 first, then padding: the mask does real work.
-  const ids = new Int32Array(count * seqLen);
-  for (let row = 0; row < count; row++) {
-    const length = 16 + Math.floor(random.next() * (seqLen - 15));
-    for (let position = 0; position < length; position++) {
-      ids[row * seqLen + position] = position === 0 ? 1 : 2 + Math.floor(random.next() * (vocabSize - 2));
-    }
-  }
-  const labels = Int32Array.from({ length: count }, () => Math.floor(random.next() * 2));
-  return {
-    label: 'transformer d128 h4 L4 ff512, 64 tokens',
-    build: (seed) =>
-      createTransformerClassifier(
-        { family: 'transformer', dModel: 128, heads: 4, layers: 4, ffDim: 512, pooling: 'cls', dropout: 0.1 },
-        { vocabSize, seqLen, hasSegments: false },
-        2,
-        seed,
-      ),
-    data: { inputs: { kind: 'tokens', ids, seqLen, vocabSize }, labels, numClasses: 2 },
-    rounds: quick ? 1 : 3,
-    stepsPerRound: 2,
-  };
+  return withRounds(peerTransformerWorkload(), quick ? 1 : 3, 2);
 }
 
 interface Runner {
@@ -108,7 +77,6 @@ interface Runner {
   step: number;
 }
 
-const TOTAL_STEPS = 1000;
 
 async function runStep(runner: Runner, workload: Workload): Promise<void> {
   const { variant, model, method, optimizer } = runner;

@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 
 export type SqliteDatabase = Database.Database;
 
@@ -191,4 +191,23 @@ export function encodeValue(value: unknown): Buffer {
 
 export function decodeValue<T>(bytes: Buffer): T {
   return deserialize(bytes) as T;
+}
+
+/**
+ * Statements prepared once per SQL text and reused: compiling a statement costs more than
+ * running the small queries the store and the event log issue on every training step.
+ */
+export class PreparedStatements {
+  private readonly byText = new Map<string, Statement>();
+
+  constructor(private readonly db: SqliteDatabase) {}
+
+  get(text: string): Statement {
+    let statement = this.byText.get(text);
+    if (statement === undefined) {
+      statement = this.db.prepare(text);
+      this.byText.set(text, statement);
+    }
+    return statement;
+  }
 }

@@ -5,7 +5,7 @@
 import { TERMINAL_STATES, type JobEvent, type JobEventBody } from './types.js';
 import type { EventLog } from './event-log.js';
 import type { Statement } from 'better-sqlite3';
-import { decodeValue, encodeValue, type SqliteDatabase } from './sqlite-database.js';
+import { decodeValue, encodeValue, PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 
 export interface SqliteEventLogOptions {
   /** Epoch milliseconds for event times. */
@@ -28,10 +28,11 @@ export class SqliteEventLog implements EventLog {
   /** Per job, followers parked until the next append. */
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly pollMs: number;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: PreparedStatements;
 
   constructor(private readonly db: SqliteDatabase, private readonly options: SqliteEventLogOptions) {
     this.pollMs = options.pollMs ?? 1000;
+    this.statements = new PreparedStatements(db);
   }
 
   async append(jobId: string, seed: number, body: JobEventBody): Promise<JobEvent> {
@@ -99,12 +100,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   private sql(text: string): Statement {
-    let statement = this.statements.get(text);
-    if (statement === undefined) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+    return this.statements.get(text);
   }
 
   private wake(jobId: string): void {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { BackendName, Evaluation } from '../engine/types.js';
 import type { Statement } from 'better-sqlite3';
-import { decodeValue, encodeValue, type SqliteDatabase } from './sqlite-database.js';
+import { decodeValue, encodeValue, PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,
@@ -65,11 +65,13 @@ interface RunRow {
 const SPEC_CACHE_SIZE = 1024;
 
 export class SqliteJobStore implements JobStore {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: PreparedStatements;
   /** Specs never change after create: decoded once per job, not on every read of its row. */
   private readonly specs = new Map<string, { readonly spec: JobSpec; readonly requestSpec: unknown }>();
 
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = new PreparedStatements(db);
+  }
 
   async create(command: StartJobCommand, now: number): Promise<{ job: Job; created: boolean }> {
     return this.db.transaction(() => {
@@ -195,14 +197,8 @@ export class SqliteJobStore implements JobStore {
     return rows.map((row) => this.assemble(row));
   }
 
-  /** Prepared once per SQL text: compiling a statement costs more than running these. */
   private sql(text: string): Statement {
-    let statement = this.statements.get(text);
-    if (statement === undefined) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+    return this.statements.get(text);
   }
 
   private exists(jobId: string): boolean {
