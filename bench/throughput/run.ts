@@ -1,6 +1,7 @@
 // Step throughput per method, model and backend, in one process so the ratios share a machine
-// state. Variants are interleaved in rounds (A B C A B C ...) so drift from other load on the
-// machine spreads over all of them; each figure is the median step time.
+// state. Variants are interleaved in rounds, each round in a new seeded order (A C B, B A C,
+// ...), so drift from other load on the machine spreads over all of them and none always
+// follows the same one; each figure is the median step time.
 //
 //   npm run bench:throughput -- [--quick] [--backends=wasm,cpu] [--models=mlp,transformer]
 //                               [--cpu-transformer]   (the transformer on cpu: ~10 s/step)
@@ -13,6 +14,7 @@ import type { TrainingMethod } from '../../server/engine/methods/method.js';
 import type { ClassifierModel } from '../../server/engine/models/classifier.js';
 import { createOptimizer, type ParameterOptimizer } from '../../server/engine/optimizer.js';
 import { optimizerStep } from '../../server/engine/step.js';
+import { seededRandom, shuffledIndices } from '../../server/engine/random.js';
 import type { BackendName, ExampleSet, MethodSpec, RunSpec } from '../../server/engine/types.js';
 import {
   BATCH,
@@ -61,7 +63,7 @@ function withRounds(workload: PeerWorkload, rounds: number, stepsPerRound: numbe
 }
 
 function mlpWorkload(quick: boolean): Workload {
-  return withRounds(peerMlpWorkload(), quick ? 4 : 12, quick ? 3 : 4);
+  return withRounds(peerMlpWorkload(), quick ? 4 : 150, quick ? 3 : 4);
 }
 
 function transformerWorkload(quick: boolean): Workload {
@@ -120,21 +122,25 @@ const median = (values: number[]): number => {
 };
 
 async function measure(workload: Workload, backend: BackendName): Promise<void> {
-  const runners: Runner[] = VARIANTS.map((variant) => {
-    const model = workload.build(42);
-    return {
-      variant, model, method: createMethod(variant.method), optimizer: createOptimizer(OPTIMIZER, model.trainable),
-      times: [], step: 0,
-    };
-  });
+  // One model and optimizer for every variant: with a model each, where their tensors landed
+  // in memory moved the ratios by a few percent (a step's cost does not depend on the values).
+  const model = workload.build(42);
+  const optimizer = createOptimizer(OPTIMIZER, model.trainable);
+  const runners: Runner[] = VARIANTS.map((variant) => ({
+    variant, model, method: createMethod(variant.method), optimizer, times: [], step: 0,
+  }));
   const parameters = runners[0].model.trainable.reduce((sum, variable) => sum + variable.size, 0);
   for (const runner of runners) {
     await runStep(runner, workload); // warm-up: kernel setup, first allocations
     runner.times.length = 0;
   }
   const tensorsBefore = tf.memory().numTensors;
+  const order = seededRandom(11);
   for (let round = 0; round < workload.rounds; round++) {
-    for (const runner of runners) {
+    // A fresh seeded order each round: a fixed order made FFT always follow PCGrad's larger
+    // working set and read ~3% slow, which biased every ratio against it.
+    for (const index of shuffledIndices(runners.length, order)) {
+      const runner = runners[index];
       for (let i = 0; i < workload.stepsPerRound; i++) await runStep(runner, workload);
     }
   }
@@ -150,9 +156,9 @@ async function measure(workload: Workload, backend: BackendName): Promise<void> 
   if (leaked !== 0) console.log(`(tensor count changed by ${leaked} during measurement)`);
   for (const runner of runners) {
     runner.method.dispose?.();
-    runner.optimizer.dispose();
-    runner.model.dispose();
   }
+  optimizer.dispose();
+  model.dispose();
 }
 
 async function main(): Promise<void> {

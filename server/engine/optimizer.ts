@@ -2,14 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerSpec, OptimizerState } from './types.js';
 import { parameterName } from './models/parameter-names.js';
 import { exportWeights } from './models/weight-transfer.js';
-import { adamUpdate, fastKernelsActive } from './kernels/index.js';
+import { adamUpdate, fastKernelsActive, gradientNormOf, normFromSquaresOf } from './kernels/index.js';
 
 // AdamW / Adam / SGD written directly on tf.Variables (not tf.train.*) so the state is ours to
 // export and import for checkpoints. Formulas follow PyTorch's torch.optim so numbers compare.
 
 export interface ParameterOptimizer {
-  /** One update from gradients keyed by tf variable name. Call inside tf.tidy. */
-  applyGradients(grads: tf.NamedTensorMap, learningRate: number): void;
+  /**
+   * One update from gradients keyed by tf variable name. Call inside tf.tidy. Returns the global
+   * norm of `grads` where the update read it in passing (the fused Adam kernels), else undefined.
+   */
+  applyGradients(grads: tf.NamedTensorMap, learningRate: number): tf.Scalar | undefined;
   exportState(): OptimizerState;
   importState(state: OptimizerState): void;
   dispose(): void;
@@ -51,6 +54,9 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
       updates += 1;
       const biasCorrection1 = 1 - spec.beta1 ** updates;
       const biasCorrection2 = 1 - spec.beta2 ** updates;
+      // Sums of squares of the gradients as given (adam's L2 term changes them: no norm then).
+      const squares: tf.Scalar[] = [];
+      let normInPassing = spec.kind === 'adamw' || spec.weightDecay === 0;
       for (const variable of variables) {
         let gradient = grads[variable.name];
         if (gradient === undefined) throw new Error(`no gradient for '${variable.name}'`);
@@ -60,14 +66,16 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
         if (first && second && fastKernelsActive()) {
           // One kernel instead of ~15 stock ops per variable (kernels/adam.ts); same f32 math.
           const decay = spec.kind === 'adamw' && spec.weightDecay > 0 ? 1 - learningRate * spec.weightDecay : 1;
-          const [nextValue, nextFirst, nextSecond] = adamUpdate(variable, gradient, first, second, {
+          const [nextValue, nextFirst, nextSecond, gradientSquares] = adamUpdate(variable, gradient, first, second, {
             beta1: spec.beta1, beta2: spec.beta2, biasCorrection1, biasCorrection2,
             epsilon: spec.epsilon, learningRate, decay,
           });
+          squares.push(gradientSquares as tf.Scalar);
           first.assign(nextFirst);
           second.assign(nextSecond);
           variable.assign(nextValue);
         } else if (first && second) {
+          normInPassing = false;
           first.assign(tf.add(tf.mul(spec.beta1, first), tf.mul(1 - spec.beta1, gradient)));
           second.assign(tf.add(tf.mul(spec.beta2, second), tf.mul(1 - spec.beta2, tf.square(gradient))));
           const denominator = tf.add(tf.sqrt(tf.div(second, biasCorrection2)), spec.epsilon);
@@ -77,10 +85,12 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
             : variable;
           variable.assign(tf.sub(decayed, tf.mul(learningRate, update)));
         } else {
+          normInPassing = false;
           if (first) first.assign(tf.add(tf.mul(spec.momentum, first), gradient));
           variable.assign(tf.sub(variable, tf.mul(learningRate, first ?? gradient)));
         }
       }
+      return normInPassing ? normFromSquaresOf(squares) : undefined;
     },
     exportState() {
       const named = namedSlots();
@@ -120,6 +130,8 @@ export function learningRateAt(spec: OptimizerSpec, step: number, totalSteps: nu
 
 /** sqrt(sum of squares) over every gradient tensor. */
 export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
+  // One kernel instead of two per variable plus addN and sqrt (kernels/telemetry-kernels.ts).
+  if (fastKernelsActive()) return gradientNormOf(Object.values(grads));
   return tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
 }
 

@@ -3,10 +3,9 @@ import type { ExampleSet, RunSpec } from './types.js';
 import type { ClassifierModel } from './models/classifier.js';
 import type { TrainingMethod } from './methods/method.js';
 import { makeBatch } from './batching.js';
-import { perExampleCrossEntropy } from './loss.js';
 import { clipByGlobalNorm, globalNorm, type ParameterOptimizer } from './optimizer.js';
 import { deriveSeed } from './random.js';
-import { conflictSums, fullGroupGradients, headGroupGradients } from './telemetry.js';
+import { conflictSums, fullGroupGradients, microBatchSums, stepReadout } from './telemetry.js';
 
 /** Everything one optimizer step needs. */
 export interface StepPlan {
@@ -59,12 +58,18 @@ function accumulate<T extends Sum>(total: T | undefined, next: T): T {
   return sum as T;
 }
 
+/** The mean of accumulated micro-batch gradients; a single micro-batch's are already the mean. */
+function meanOf(grads: tf.NamedTensorMap, microBatches: number): tf.NamedTensorMap {
+  if (microBatches === 1) return grads;
+  const mean: tf.NamedTensorMap = {};
+  for (const [name, gradient] of Object.entries(grads)) mean[name] = tf.div(gradient, microBatches);
+  return mean;
+}
+
 interface MicroBatchTotals {
   grads?: tf.NamedTensorMap;
-  lossSum?: tf.Tensor;
-  correctCount?: tf.Tensor;
-  headWrong?: tf.Tensor;
-  headCorrect?: tf.Tensor;
+  /** Loss sum, correct count and head group gradients (telemetry.ts microBatchSums). */
+  sums?: tf.Tensor1D;
   fullWrong?: tf.NamedTensorMap;
   fullCorrect?: tf.NamedTensorMap;
 }
@@ -91,39 +96,30 @@ export function optimizerStep(plan: StepPlan): StepResult {
         };
         const result = method.gradient(context);
         alpha = result.alpha;
-        const head = headGroupGradients(result.forward, batch.labels);
         const full = plan.withFullConflict ? fullGroupGradients(context) : undefined;
         return {
           grads: result.grads,
-          lossSum: tf.sum(perExampleCrossEntropy(result.forward.logits, batch.labels)),
-          correctCount: tf.sum(result.forward.correct),
-          headWrong: head.wrong,
-          headCorrect: head.correct,
+          sums: microBatchSums(result.forward, batch.labels),
           ...(full ? { fullWrong: full.wrong, fullCorrect: full.correct } : {}),
         };
       });
       examples += indices.length;
       totals.grads = accumulate(totals.grads, parts.grads);
-      totals.lossSum = accumulate(totals.lossSum, parts.lossSum);
-      totals.correctCount = accumulate(totals.correctCount, parts.correctCount);
-      totals.headWrong = accumulate(totals.headWrong, parts.headWrong);
-      totals.headCorrect = accumulate(totals.headCorrect, parts.headCorrect);
+      totals.sums = accumulate(totals.sums, parts.sums);
       if (parts.fullWrong && parts.fullCorrect) {
         totals.fullWrong = accumulate(totals.fullWrong, parts.fullWrong);
         totals.fullCorrect = accumulate(totals.fullCorrect, parts.fullCorrect);
       }
     });
-    const { grads, lossSum, correctCount, headWrong, headCorrect, fullWrong, fullCorrect } = totals;
-    if (!grads || !lossSum || !correctCount || !headWrong || !headCorrect) throw new Error('optimizer step without micro-batches');
-    const mean: tf.NamedTensorMap = {};
-    for (const [name, gradient] of Object.entries(grads)) mean[name] = tf.div(gradient, plan.microBatches.length);
-    const norm = globalNorm(mean);
-    plan.optimizer.applyGradients(clipByGlobalNorm(mean, norm, spec.optimizer.clipNorm), plan.learningRate);
-    return tf.concat([
-      tf.stack([lossSum, correctCount, norm]),
-      conflictSums(headWrong, headCorrect),
-      ...(fullWrong && fullCorrect ? [conflictSums(fullWrong, fullCorrect)] : []),
-    ]) as tf.Tensor1D;
+    const { grads, sums, fullWrong, fullCorrect } = totals;
+    if (!grads || !sums) throw new Error('optimizer step without micro-batches');
+    const mean = meanOf(grads, plan.microBatches.length);
+    const { clipNorm } = spec.optimizer;
+    // Clipping needs the norm first; without it the fused Adam reads it in passing (no extra pass).
+    const clipNormOf = clipNorm > 0 ? globalNorm(mean) : undefined;
+    const readInPassing = plan.optimizer.applyGradients(clipNormOf ? clipByGlobalNorm(mean, clipNormOf, clipNorm) : mean, plan.learningRate);
+    const readout = stepReadout(sums, clipNormOf ?? readInPassing ?? globalNorm(mean));
+    return fullWrong && fullCorrect ? tf.concat([readout, conflictSums(fullWrong, fullCorrect)]) as tf.Tensor1D : readout;
   });
   return { readout, alpha, examples };
 }

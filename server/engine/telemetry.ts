@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FullConflict } from './types.js';
 import { groupWeights, weightedGradient, type ForwardRecord, type MicroBatchContext } from './methods/method.js';
+import { perExampleCrossEntropy } from './loss.js';
+import { fastKernelsActive, headSumsOf, stepReadoutOf } from './kernels/index.js';
 
 // Gradient conflict between the misclassified (W) and correct (C) examples: the quantity DSGD
 // is about (DSGD.md). Tensors stay on the device; the trainer reads all scalars in one go.
@@ -31,6 +33,30 @@ export function headGroupGradients(forward: ForwardRecord, labels: tf.Tensor1D):
       return tf.div(tf.concat([tf.reshape(kernel, [-1]), tf.sum(masked, 0)]), n) as tf.Tensor1D;
     };
     return { wrong: groupGradient(tf.sub(1, correct)), correct: groupGradient(correct) };
+  });
+}
+
+/**
+ * One micro-batch's [loss sum, correct count, head g_W, head g_C] as one tensor (layout:
+ * kernels/telemetry-kernels.ts), so micro-batches accumulate with one add. One kernel where the
+ * engine's kernels run; the same quantities in stock ops elsewhere (native TensorFlow).
+ */
+export function microBatchSums(forward: ForwardRecord, labels: tf.Tensor1D): tf.Tensor1D {
+  if (fastKernelsActive()) return headSumsOf(forward.logits, labels, forward.pooled, forward.correct);
+  return tf.tidy(() => {
+    const head = headGroupGradients(forward, labels);
+    const counts = tf.stack([tf.sum(perExampleCrossEntropy(forward.logits, labels)), tf.sum(forward.correct)]);
+    return tf.concat([counts, head.wrong, head.correct]) as tf.Tensor1D;
+  });
+}
+
+/** The step's readout head: [loss sum, correct count, gradient norm, head dot, |g_W|^2, |g_C|^2] (step.ts READOUT). */
+export function stepReadout(sums: tf.Tensor1D, norm: tf.Scalar): tf.Tensor1D {
+  if (fastKernelsActive()) return stepReadoutOf(sums, norm);
+  return tf.tidy(() => {
+    const groupSize = (sums.size - 2) / 2;
+    const [counts, wrong, correct] = tf.split(sums, [2, groupSize, groupSize]);
+    return tf.concat([counts, tf.reshape(norm, [1]), conflictSums(wrong, correct)]) as tf.Tensor1D;
   });
 }
 

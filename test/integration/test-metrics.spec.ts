@@ -50,8 +50,9 @@ describe('metrics during a real fine-tune', () => {
 
   it('shows the job running and its step series moving, lints clean mid-training, then matches the event log exactly', async (t) => {
     const { client } = server;
-    // All the digits, one seed: hundreds of steps, so several scrapes land while it trains.
-    const started = await client.startFineTune({ spec: tinySpec({ examples: 0, seeds: [7] }) });
+    // All the digits, one seed, 20 epochs: thousands of steps (a few seconds at least, however
+    // fast the engine gets), so several scrapes land while it trains; it is cancelled below.
+    const started = await client.startFineTune({ spec: tinySpec({ examples: 0, seeds: [7], epochs: 20 }) });
     const jobId = started.job?.id ?? assert.fail('no job id');
 
     const stepsSeen: number[] = [];

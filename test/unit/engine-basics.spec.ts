@@ -76,7 +76,7 @@ describe('optimizer', () => {
     const parameter = tf.variable(tf.scalar(1));
     const optimizer = createOptimizer(optimizerSpec({ kind, weightDecay: 0.01, momentum: 0.9, ...overrides }), [parameter]);
     const trace = gradients.map((g) => {
-      tf.tidy(() => optimizer.applyGradients({ [parameter.name]: tf.scalar(g) }, 0.1));
+      tf.tidy(() => { optimizer.applyGradients({ [parameter.name]: tf.scalar(g) }, 0.1); });
       return parameter.dataSync()[0];
     });
     optimizer.dispose();
@@ -101,7 +101,7 @@ describe('optimizer', () => {
   it('exports and re-imports its state', () => {
     const parameter = tf.variable(tf.tensor1d([1, 2]));
     const optimizer = createOptimizer(optimizerSpec(), [parameter]);
-    tf.tidy(() => optimizer.applyGradients({ [parameter.name]: tf.tensor1d([0.5, -1]) }, 0.1));
+    tf.tidy(() => { optimizer.applyGradients({ [parameter.name]: tf.tensor1d([0.5, -1]) }, 0.1); });
     const state = optimizer.exportState();
     assert.equal(state.updates, 1);
     assert.equal(state.slots.length, 2);

@@ -21,6 +21,7 @@ import { createOptimizer } from '../../server/engine/optimizer.js';
 import { relaxedSimdAvailable } from '../../server/engine/kernels/relaxed-simd.js';
 import type { OptimizerSpec } from '../../server/engine/types.js';
 import { plainGradient } from '../../server/engine/methods/method.js';
+import { dsgdExampleWeights } from '../../server/engine/methods/dsgd.js';
 import type { Batch, ClassifierModel } from '../../server/engine/models/classifier.js';
 import { createMlp } from '../../server/engine/models/mlp.js';
 import { createTransformerClassifier } from '../../server/engine/models/transformer.js';
@@ -184,7 +185,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
         };
         const run = (fast: boolean): Float32Array[] => {
           setFastKernelsEnabled(fast);
-          const variables = [tf.variable(normal([13, 5], 24)), tf.variable(normal([7], 25))];
+          // 8,192 * 2 + 3 floats: the wasm update runs in chunks of 8,192 (registry.ts).
+          const variables = [tf.variable(normal([13, 5], 24)), tf.variable(normal([7], 25)), tf.variable(normal([8192 * 2 + 3], 26))];
           const optimizer = createOptimizer(spec, variables);
           for (let step = 0; step < 3; step++) {
             tf.tidy(() => {
@@ -234,6 +236,26 @@ for (const backend of ['cpu', 'wasm'] as const) {
         for (const [key, values] of stock) assertClose(fast.get(key) ?? new Float32Array(), values, `${name} ${key}`);
         tf.dispose([batch.inputs, batch.labels]);
         model.dispose();
+      }
+    });
+
+    test('DSGD weights kernel equals the stock-op weights bitwise (some wrong, none wrong)', () => {
+      const cases: Array<[number[], number[]]> = [
+        [[1, 0, 1, 1], [Math.fround(0.3), 1, Math.fround(0.3), Math.fround(0.3)]],
+        [[1, 1, 1], [1, 1, 1]], // W empty: plain gradient descent, alpha counts as 1
+      ];
+      for (const [mask, expected] of cases) {
+        const weights = (fast: boolean): Float32Array => {
+          setFastKernelsEnabled(fast);
+          try {
+            return tf.tidy(() => dsgdExampleWeights(tf.tensor1d(mask), 0.3).dataSync() as Float32Array);
+          } finally {
+            setFastKernelsEnabled(true);
+          }
+        };
+        const fast = weights(true);
+        assert.deepEqual(fast, weights(false), `mask ${mask}`);
+        assert.deepEqual([...fast], expected, `mask ${mask}`);
       }
     });
 

@@ -26,13 +26,18 @@ export function coefficientList(c: AdamCoefficients): number[] {
   return [c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.biasCorrection1, c.biasCorrection2, c.epsilon, c.learningRate, c.decay];
 }
 
-/** m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2; p' = p decay - lr (m'/bc1) / (sqrt(v'/bc2) + eps). */
+/**
+ * m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2; p' = p decay - lr (m'/bc1) / (sqrt(v'/bc2) + eps).
+ * Returns sum g^2 (in double): the gradient norm's share of this variable, read in passing.
+ */
 export function adamReference(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array,
-  outParam: Float32Array, outM: Float32Array, outV: Float32Array, coefficients: number[]): void {
+  outParam: Float32Array, outM: Float32Array, outV: Float32Array, coefficients: number[]): number {
   const f = Math.fround;
   const [b1, omb1, b2, omb2, bc1, bc2, eps, lr, decay] = coefficients.map(f);
+  let squares = 0;
   for (let i = 0; i < param.length; i++) {
     const g = grad[i];
+    squares += g * g;
     const nextM = f(f(b1 * m[i]) + f(omb1 * g));
     const nextV = f(f(b2 * v[i]) + f(omb2 * f(g * g)));
     const denominator = f(f(Math.sqrt(f(nextV / bc2))) + eps);
@@ -41,13 +46,17 @@ export function adamReference(param: Float32Array, grad: Float32Array, m: Float3
     outV[i] = nextV;
     outParam[i] = f(f(param[i] * decay) - f(lr * update));
   }
+  return squares;
 }
 
-/** The same update in f32x4 lanes, scalar f32 for the last count % 4 elements. */
+/**
+ * The same update in f32x4 lanes, scalar f32 for the last count % 4 elements; the f32 at
+ * `squares` receives sum g^2 (callers keep `count` moderate so f32 lanes stay accurate).
+ */
 export function buildAdamUpdate(): FunctionBuilder {
-  const pointerCount = 7;
+  const pointerCount = 8;
   const f = new FunctionBuilder('adamUpdate', [...Array<'i32'>(pointerCount + 1).fill('i32'), ...Array<'f32'>(COEFFICIENT_ORDER.length).fill('f32')]);
-  const [param, grad, m, v, outParam, outM, outV, count] = Array.from({ length: pointerCount + 1 }, (_, i) => f.param(i));
+  const [param, grad, m, v, outParam, outM, outV, squares, count] = Array.from({ length: pointerCount + 1 }, (_, i) => f.param(i));
   const scalars = COEFFICIENT_ORDER.map((_, i) => f.param(pointerCount + 1 + i));
   const vectors = scalars.map((scalar) => {
     const splat = f.local('v128');
@@ -56,6 +65,10 @@ export function buildAdamUpdate(): FunctionBuilder {
   });
   const offset = f.local('i32');
   const bytes = f.local('i32');
+  const squareLanes = f.local('v128');
+  const squareTail = f.local('f32');
+  f.f32Const(0).f32x4Splat().set(squareLanes);
+  f.f32Const(0).set(squareTail);
   f.get(count).i32Const(4).i32Mul().set(bytes);
   const emitLanes = (vectorised: boolean): void => {
     const constant = vectorised ? vectors : scalars;
@@ -76,6 +89,8 @@ export function buildAdamUpdate(): FunctionBuilder {
       if (vectorised) f.v128Store(); else f.f32Store();
     };
     load(grad); f.set(g);
+    const squareSum = vectorised ? squareLanes : squareTail;
+    f.get(squareSum).get(g).get(g); mul(); add(); f.set(squareSum);
     f.get(b1); load(m); mul(); f.get(omb1).get(g); mul(); add(); f.set(nextM);
     f.get(b2); load(v); mul(); f.get(omb2).get(g).get(g); mul(); mul(); add(); f.set(nextV);
     store(outM, nextM);
@@ -91,5 +106,10 @@ export function buildAdamUpdate(): FunctionBuilder {
   };
   f.forSteps(offset, () => f.i32Const(0), bytes, 16, () => emitLanes(true));
   f.forSteps(offset, () => f.get(offset), bytes, 4, () => emitLanes(false));
+  f.get(squares);
+  f.get(squareLanes).f32x4ExtractLane(0).get(squareLanes).f32x4ExtractLane(1).f32Add();
+  f.get(squareLanes).f32x4ExtractLane(2).get(squareLanes).f32x4ExtractLane(3).f32Add().f32Add();
+  f.get(squareTail).f32Add();
+  f.f32Store();
   return f;
 }

@@ -7,6 +7,8 @@ import { ADAM_UPDATE, coefficientList, type AdamCoefficients } from './adam.js';
 import { GATHER_ROWS } from './extra-kernels.js';
 import { GELU_GRADIENT, GELU_INNER } from './gelu-kernels.js';
 import { DENSE, type DenseActivation } from './dense-products.js';
+import { DSGD_WEIGHTS } from './example-weights.js';
+import { GRADIENT_NORM, HEAD_SUMS, numberedInputs, STEP_READOUT } from './telemetry-kernels.js';
 
 /** Runs one of the engine's kernels (registered on first use). */
 function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor {
@@ -59,7 +61,7 @@ export function matMulOf(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, tr
   return stridedMatMul(a, b, plan, [m, n]) as tf.Tensor2D;
 }
 
-/** [param', m', v'] of one Adam/AdamW step for one variable (adam.ts). */
+/** [param', m', v', sum of grad^2] of one Adam/AdamW step for one variable (adam.ts). */
 export function adamUpdate(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, coefficients: AdamCoefficients): tf.Tensor[] {
   registerFastKernels();
   return tf.engine().runKernel(ADAM_UPDATE, { param, grad, m, v }, { coefficients: coefficientList(coefficients) }) as tf.Tensor[];
@@ -83,4 +85,29 @@ export function gatherRowsOf(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor2D {
 /** act(x W + b): x [m, k], W [k, n], b [n] -> [m, n] in one kernel (dense-products.ts). */
 export function denseForwardOf(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, activation: DenseActivation): tf.Tensor2D {
   return runKernel(DENSE, { x, w, bias }, { activation }) as tf.Tensor2D;
+}
+
+/** sqrt(sum of squares) over all `gradients`, one kernel (telemetry-kernels.ts). */
+export function gradientNormOf(gradients: readonly tf.Tensor[]): tf.Scalar {
+  return runKernel(GRADIENT_NORM, numberedInputs(gradients)) as tf.Scalar;
+}
+
+/** sqrt of the sum of scalars that are already sums of squares (the fused Adam's by-product). */
+export function normFromSquaresOf(squares: readonly tf.Scalar[]): tf.Scalar {
+  return runKernel(GRADIENT_NORM, numberedInputs(squares), { squared: true }) as tf.Scalar;
+}
+
+/** One micro-batch's [loss sum, correct count, g_W, g_C] of the head (telemetry-kernels.ts). */
+export function headSumsOf(logits: tf.Tensor2D, labels: tf.Tensor1D, pooled: tf.Tensor2D, correct: tf.Tensor1D): tf.Tensor1D {
+  return runKernel(HEAD_SUMS, { logits, labels, pooled, correct }) as tf.Tensor1D;
+}
+
+/** [loss sum, correct count, norm, head dot, |g_W|^2, |g_C|^2] from accumulated head sums. */
+export function stepReadoutOf(sums: tf.Tensor1D, norm: tf.Scalar): tf.Tensor1D {
+  return runKernel(STEP_READOUT, { sums, norm }) as tf.Tensor1D;
+}
+
+/** DSGD's loss weights from the correctness mask: 1 wrong, alpha correct (1 if none is wrong). */
+export function dsgdWeightsOf(correct: tf.Tensor1D, alpha: number): tf.Tensor1D {
+  return runKernel(DSGD_WEIGHTS, { correct }, { alpha }) as tf.Tensor1D;
 }

@@ -8,13 +8,19 @@ export {
   columnSumsOf,
   denseForwardOf,
   denseLayout,
+  dsgdWeightsOf,
   gatherRowsOf,
   geluGradientOf,
   geluInnerOf,
+  gradientNormOf,
+  headSumsOf,
   matMulOf,
+  normFromSquaresOf,
+  stepReadoutOf,
   stridedMatMul,
   transpose2d,
 } from './fast-ops.js';
+export { headSumsLength } from './telemetry-kernels.js';
 export type { AdamCoefficients } from './adam.js';
 export type { OperandLayout, StridedMatMulPlan } from './reference-kernels.js';
 export { attentionContext, attentionScores, type AttentionGeometry } from './attention.js';

@@ -17,13 +17,17 @@ import { GATHER_ROWS, registerCpuExtras, registerWasmExtras } from './extra-kern
 import { GELU_GRADIENT, GELU_INNER } from './gelu-kernels.js';
 import { shareIdentityOnWasm } from './shared-identity.js';
 import { DENSE, K_SLICE, packedProduct, registerCpuDense, registerWasmDense } from './dense-products.js';
+import { GRADIENT_NORM, HEAD_SUMS, NORM_CHUNK, STEP_READOUT } from './telemetry-kernels.js';
+import { registerTelemetryKernels } from './telemetry-registration.js';
+import { DSGD_WEIGHTS, registerExampleWeightKernels } from './example-weights.js';
 import { heapAddress, sizeOf, type CpuBackendView, type WasmBackendView } from './backend-views.js';
 
 export const STRIDED_MATMUL = 'SteadytuneStridedMatMul';
 export const BATCHED_TRANSPOSE = 'SteadytuneBatchedTranspose';
 export const COLUMN_SUMS = 'SteadytuneColumnSums';
 
-const FAST_KERNEL_NAMES = [STRIDED_MATMUL, BATCHED_TRANSPOSE, COLUMN_SUMS, ADAM_UPDATE, GELU_INNER, GELU_GRADIENT, GATHER_ROWS, DENSE] as const;
+const FAST_KERNEL_NAMES = [STRIDED_MATMUL, BATCHED_TRANSPOSE, COLUMN_SUMS, ADAM_UPDATE, GELU_INNER, GELU_GRADIENT, GATHER_ROWS, DENSE,
+  GRADIENT_NORM, HEAD_SUMS, STEP_READOUT, DSGD_WEIGHTS] as const;
 const FAST_BACKENDS = ['wasm', 'cpu'] as const;
 
 const LAYOUT_FIELDS = 5;
@@ -142,6 +146,10 @@ function registerWasm(): void {
 
 const ADAM_INPUTS = ['param', 'grad', 'm', 'v'] as const;
 
+/**
+ * Outputs [param', m', v', sum g^2]. The update runs in chunks of NORM_CHUNK floats so the
+ * squares' f32 lanes stay accurate; chunk totals add up in double.
+ */
 function registerWasmAdam(): void {
   tf.registerKernel({
     kernelName: ADAM_UPDATE, backendName: 'wasm',
@@ -150,14 +158,21 @@ function registerWasmAdam(): void {
       const kernels = simdKernelsFor(view.wasm.asm.memory);
       const param = inputs.param as tf.TensorInfo;
       const outputs = [0, 1, 2].map(() => view.makeOutput([...param.shape], 'float32'));
+      const squares = view.makeOutput([], 'float32');
       const address = (info: tf.TensorInfo): number => heapAddress(view, info);
+      const [p, g, m, v] = ADAM_INPUTS.map((name) => address(inputs[name] as tf.TensorInfo));
+      const [outParam, outM, outV] = outputs.map(address);
+      const squaresAt = address(squares);
       const size = sizeOf(param.shape);
-      kernels.adamUpdate(
-        ...ADAM_INPUTS.map((name) => address(inputs[name] as tf.TensorInfo)) as [number, number, number, number],
-        ...outputs.map(address) as [number, number, number],
-        size, ...(attrs?.coefficients as number[]),
-      );
-      return outputs;
+      let total = 0;
+      for (let done = 0; done < size; done += NORM_CHUNK) {
+        const at = 4 * done;
+        kernels.adamUpdate(p + at, g + at, m + at, v + at, outParam + at, outM + at, outV + at, squaresAt,
+          Math.min(NORM_CHUNK, size - done), ...(attrs?.coefficients as number[]));
+        total += view.wasm.HEAPF32[squaresAt / 4];
+      }
+      view.wasm.HEAPF32[squaresAt / 4] = total;
+      return [...outputs, squares];
     },
   });
 }
@@ -170,8 +185,11 @@ function registerCpuAdam(): void {
       const param = inputs.param as tf.TensorInfo;
       const [p, g, m, v] = ADAM_INPUTS.map((name) => cpu.readSync((inputs[name] as tf.TensorInfo).dataId) as Float32Array);
       const outputs = [0, 1, 2].map(() => new Float32Array(p.length));
-      adamReference(p, g, m, v, outputs[0], outputs[1], outputs[2], attrs?.coefficients as number[]);
-      return outputs.map((values) => cpu.makeTensorInfo([...param.shape], 'float32', values));
+      const squares = adamReference(p, g, m, v, outputs[0], outputs[1], outputs[2], attrs?.coefficients as number[]);
+      return [
+        ...outputs.map((values) => cpu.makeTensorInfo([...param.shape], 'float32', values)),
+        cpu.makeTensorInfo([], 'float32', Float32Array.of(squares)),
+      ];
     },
   });
 }
@@ -225,17 +243,20 @@ export function setFastKernelsEnabled(on: boolean): void {
 export function registerFastKernels(): void {
   if (registered) return;
   registered = true;
+  if (tf.getKernel(DSGD_WEIGHTS, 'wasm') === undefined) registerExampleWeightKernels();
   if (tf.getKernel(STRIDED_MATMUL, 'wasm') === undefined) {
     registerWasm();
     registerWasmAdam();
     registerWasmExtras();
     registerWasmDense();
+    registerTelemetryKernels('wasm');
   }
   if (tf.getKernel(STRIDED_MATMUL, 'cpu') === undefined) {
     registerCpu();
     registerCpuAdam();
     registerCpuExtras();
     registerCpuDense();
+    registerTelemetryKernels('cpu');
   }
 }
 

@@ -9,12 +9,14 @@
 //   [2000, 128] (cache-set conflicts from 8 KB strides); 8-row tiles avoid them.
 // - columnSums: the sum over axis 0 that bias and gain gradients need.
 // - adamUpdate (adam.ts): the optimizer step of one variable in one pass.
+// - sumOfSquares (telemetry-kernels.ts): the global gradient norm's pass over memory.
 // All addresses and strides are in bytes; every function returns nothing.
 import { assembleModule, FunctionBuilder } from './wasm-assembler.js';
 import { buildGemm, buildPackedGemm, buildPackPanels } from './gemm.js';
 import { relaxedSimdAvailable } from './relaxed-simd.js';
 import { buildAdamUpdate } from './adam.js';
 import { buildGeluGradient, buildGeluInner } from './gelu-kernels.js';
+import { buildSumOfSquares } from './telemetry-kernels.js';
 
 export interface SimdKernels {
   /**
@@ -33,12 +35,14 @@ export interface SimdKernels {
   transpose(src: number, srcRow: number, dst: number, dstRow: number, rows: number, cols: number): void;
   /** dst[j] = sum_i src[i, j] for i < rows, j < cols (cols % 4 == 0), contiguous rows. */
   columnSums(src: number, dst: number, rows: number, cols: number): void;
-  /** adam.ts: one Adam/AdamW step over `count` floats; then the 9 coefficients in kernel order. */
+  /** adam.ts: one Adam/AdamW step over `count` floats, sum g^2 to `squares`; then the 9 coefficients in kernel order. */
   adamUpdate(param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number,
-    count: number, ...coefficients: number[]): void;
+    squares: number, count: number, ...coefficients: number[]): void;
   /** gelu-kernels.ts: the sigmoid argument of GELU, and GELU's gradient, over `count` floats. */
   geluInner(x: number, out: number, count: number): void;
   geluGradient(dy: number, x: number, gate: number, out: number, count: number): void;
+  /** telemetry-kernels.ts: f32 at dst = the sum of squares of `count` floats. */
+  sumOfSquares(src: number, count: number, dst: number): void;
 }
 
 const I32 = 'i32' as const;
@@ -115,7 +119,7 @@ export function simdKernelsFor(memory: WasmMemory): SimdKernels {
   if (existing !== undefined) return existing;
   const fma = relaxedSimdAvailable();
   compiled ??= new webAssembly.Module(assembleModule([
-    buildGemm('matMul', { rows: 4, vectors: 2, fma }), buildPackPanels('packPanels'), buildPackedGemm('packedMatMul', fma), buildTranspose(), buildColumnSums(), buildAdamUpdate(), buildGeluInner(), buildGeluGradient(),
+    buildGemm('matMul', { rows: 4, vectors: 2, fma }), buildPackPanels('packPanels'), buildPackedGemm('packedMatMul', fma), buildTranspose(), buildColumnSums(), buildAdamUpdate(), buildGeluInner(), buildGeluGradient(), buildSumOfSquares(),
   ]));
   const exports = new webAssembly.Instance(compiled, { env: { memory } }).exports as SimdKernels;
   const kernels: SimdKernels = {
@@ -127,6 +131,7 @@ export function simdKernelsFor(memory: WasmMemory): SimdKernels {
     adamUpdate: exports.adamUpdate,
     geluInner: exports.geluInner,
     geluGradient: exports.geluGradient,
+    sumOfSquares: exports.sumOfSquares,
   };
   instances.set(memory, kernels);
   return kernels;

@@ -110,17 +110,17 @@ function correctness(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
 }
 
 /**
- * compute(logits) behind a custom op whose gradient is zero, so to the differentiated loss it
+ * compute(input) behind a custom op whose gradient is zero, so to the differentiated loss it
  * is a constant. argmax/equal/greater have no gradient in TF.js ("gradient function not found
  * for Equal"); inside the op they are off the tape, and the mask still comes from the one
  * forward pass the loss is differentiated through.
  */
-function constantOf(logits: tf.Tensor2D, compute: (logits: tf.Tensor2D) => tf.Tensor1D): tf.Tensor1D {
+function constantOf<T extends tf.Tensor>(input: T, compute: (input: T) => tf.Tensor1D): tf.Tensor1D {
   const op = tf.customGrad((...inputs) => {
-    const x = inputs[0] as tf.Tensor2D;
+    const x = inputs[0] as T;
     return { value: compute(x), gradFunc: () => tf.zerosLike(x) };
   });
-  return op(logits) as tf.Tensor1D;
+  return op(input) as tf.Tensor1D;
 }
 
 /** Moves a tf.keep'd tensor back under the current tidy scope (clone shares the data). */
@@ -146,7 +146,8 @@ export function weightedGradient(context: MicroBatchContext, objective: Weighted
     const pooled = model.features(batch, { training: true, dropoutSeed: context.dropoutSeed });
     const logits = model.head(pooled);
     const correct = constantOf(logits, (x) => correctness(x, batch.labels));
-    const weights = constantOf(logits, (x) => objective.exampleWeights(correctness(x, batch.labels)));
+    // From the mask itself (a constant already): no second argmax over the logits.
+    const weights = constantOf(correct, (mask) => objective.exampleWeights(mask));
     const perExample = objective.perExampleLoss
       ? objective.perExampleLoss(logits, batch.labels)
       : perExampleCrossEntropy(logits, batch.labels);
