@@ -62,12 +62,13 @@ function withRounds(workload: PeerWorkload, rounds: number, stepsPerRound: numbe
   return { label: workload.label, build: workload.build, data: workload.data, rounds, stepsPerRound };
 }
 
-function mlpWorkload(quick: boolean): Workload {
-  return withRounds(peerMlpWorkload(), quick ? 4 : 150, quick ? 3 : 4);
+// Rounds: enough 2 ms wasm steps that the medians settle to ~1%; cpu steps are 30x longer.
+function mlpWorkload(quick: boolean, backend: BackendName): Workload {
+  return withRounds(peerMlpWorkload(), quick ? 4 : backend === 'wasm' ? 150 : 30, quick ? 3 : 4);
 }
 
 function transformerWorkload(quick: boolean): Workload {
-  return withRounds(peerTransformerWorkload(), quick ? 1 : 3, 2);
+  return withRounds(peerTransformerWorkload(), quick ? 1 : 6, 2);
 }
 
 interface Runner {
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
       console.log(`\n## backend ${backend}: skipped (${error instanceof Error ? error.message.split(':')[0] : error})`);
       continue;
     }
-    if (models.includes('mlp')) await measure(mlpWorkload(quick), backend);
+    if (models.includes('mlp')) await measure(mlpWorkload(quick, backend), backend);
     if (models.includes('transformer')) {
       if (backend === 'cpu' && !flag('cpu-transformer')) {
         console.log('\n(transformer on cpu skipped: ~10 s/step; pass --cpu-transformer to include it)');
