@@ -1,26 +1,22 @@
 // The composition root: configuration → logger → jobs (store, event log, worker pool) →
-// gRPC server, and the shutdown sequence. Nothing else wires concrete classes together.
+// gRPC server, and the shutdown sequence. Nothing else wires concrete classes together, except
+// the two pieces it delegates by role: worker-role.ts (a scale-out worker pod) and
+// training-wiring.ts (the training threads and metrics both of them share).
 // Integration tests call startSteadytune() so they run exactly this wiring.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryDatasetRegistry } from './data/index.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
 import { openPersistence } from './jobs/persistence.js';
-import { WorkerPool } from './jobs/worker-pool.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DEFAULT_DURABILITY } from './durability-config.js';
 import { createLogger, type Logger } from './logger.js';
-import {
-  JobMetricsRecorder,
-  SteadytuneMetrics,
-  rpcMetricsInterceptor,
-  startMetricsServer,
-  startTracing,
-} from './observability/index.js';
+import { rpcMetricsInterceptor, startMetricsServer, startTracing } from './observability/index.js';
 import { startServer } from './rpc/server.js';
 import { ApiJobService } from './jobs/scaleout/api-job-service.js';
 import { openScaleOutBackends } from './jobs/scaleout/backends.js';
 import { startWorkerRole } from './worker-role.js';
+import { wireTraining } from './training-wiring.js';
 
 /** How long calls still open at shutdown may take before they are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -56,31 +52,12 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     clock,
     onWarning: (message) => logger.warn(message),
   });
-  const dataRoot = config.dataRoot ?? path.join(config.dataDir, 'datasets');
+  const { pool, metrics, store, eventLog, dataRoot } = wireTraining(config, logger, RUN_STOP_GRACE_MS, persistence);
   // One registry for the dataset RPCs and the jobs that train on what they registered; durable
   // with the sqlite store, so a job resumed after a restart still finds its dataset.
   const datasets = 'openDatasetRegistry' in persistence && persistence.openDatasetRegistry !== undefined
     ? persistence.openDatasetRegistry({ dataRoot, clock })
     : new InMemoryDatasetRegistry({ dataRoot, clock });
-  const pool = new WorkerPool({
-    size: config.concurrency,
-    cancelGraceMs: RUN_STOP_GRACE_MS,
-    config: {
-      ...(config.backend === 'auto' ? {} : { backendPreference: config.backend }),
-      dataDir: config.dataDir,
-      dataRoot,
-    },
-    logger: logger.child({ component: 'workers' }),
-  });
-  const metrics = new SteadytuneMetrics();
-  metrics.bindWorkerPool(pool);
-  // Metrics follow the store and the event log, so worker-thread telemetry (posted to this
-  // thread and appended to the log) reaches the one registry without the jobs layer knowing.
-  const jobMetrics = new JobMetricsRecorder(metrics, {
-    onError: (error) => logger.warn('metrics update failed', { error }),
-  });
-  const store = jobMetrics.observeStore(persistence.store);
-  const eventLog = jobMetrics.observeEventLog(persistence.eventLog);
   const jobService = new EmbeddedJobService({
     store,
     eventLog,

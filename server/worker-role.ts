@@ -10,12 +10,12 @@ import { DirectoryCheckpointFiles } from './jobs/checkpoint-files.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
 import { openScaleOutBackends } from './jobs/scaleout/backends.js';
 import { QueueWorker } from './jobs/scaleout/queue-worker.js';
-import { WorkerPool } from './jobs/worker-pool.js';
 import { DEFAULT_DURABILITY } from './durability-config.js';
 import type { Logger } from './logger.js';
-import { JobMetricsRecorder, SteadytuneMetrics, startMetricsServer } from './observability/index.js';
+import { startMetricsServer } from './observability/index.js';
 import { startHealthServer } from './rpc/health-server.js';
 import type { ScaleOutConfig } from './scaleout-config.js';
+import { wireTraining } from './training-wiring.js';
 
 export interface RunningWorker {
   /** The health server's port. */
@@ -35,23 +35,8 @@ export async function startWorkerRole(
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
   const backends = await openScaleOutBackends({ ...scaleOut, clock });
-  // As in main.ts. The registry is in memory: registered datasets are per pod (builtins work everywhere).
-  const dataRoot = config.dataRoot ?? path.join(config.dataDir, 'datasets');
-  const pool = new WorkerPool({
-    size: config.concurrency,
-    cancelGraceMs: runStopGraceMs,
-    config: {
-      ...(config.backend === 'auto' ? {} : { backendPreference: config.backend }),
-      dataDir: config.dataDir,
-      dataRoot,
-    },
-    logger: logger.child({ component: 'workers' }),
-  });
-  const metrics = new SteadytuneMetrics();
-  metrics.bindWorkerPool(pool);
-  const jobMetrics = new JobMetricsRecorder(metrics, { onError: (error) => logger.warn('metrics update failed', { error }) });
-  const store = jobMetrics.observeStore(backends.store);
-  const eventLog = jobMetrics.observeEventLog(backends.eventLog);
+  const { pool, metrics, store, eventLog, dataRoot } = wireTraining(config, logger, runStopGraceMs, backends);
+  // The registry is in memory: registered datasets are per pod (builtins work everywhere).
   const jobService = new EmbeddedJobService({
     store,
     eventLog,

@@ -1,0 +1,51 @@
+// What every process that trains wires the same way, embedded or as a scale-out worker pod:
+// its training threads, and one metrics registry fed by the store and event log the jobs write
+// through (worker-thread telemetry is posted to this thread and appended to the log, so it
+// reaches the registry without the jobs layer knowing). Used by main.ts and worker-role.ts.
+import path from 'node:path';
+import type { Config } from './config.js';
+import type { EventLog } from './jobs/event-log.js';
+import type { JobStore } from './jobs/store.js';
+import { WorkerPool } from './jobs/worker-pool.js';
+import type { Logger } from './logger.js';
+import { JobMetricsRecorder, SteadytuneMetrics } from './observability/index.js';
+
+export interface TrainingWiring {
+  readonly pool: WorkerPool;
+  readonly metrics: SteadytuneMetrics;
+  /** The store and event log to hand the jobs: the given ones, observed by the metrics. */
+  readonly store: JobStore;
+  readonly eventLog: EventLog;
+  readonly dataRoot: string;
+}
+
+export function wireTraining(
+  config: Config,
+  logger: Logger,
+  runStopGraceMs: number,
+  persistence: { readonly store: JobStore; readonly eventLog: EventLog },
+): TrainingWiring {
+  const dataRoot = config.dataRoot ?? path.join(config.dataDir, 'datasets');
+  const pool = new WorkerPool({
+    size: config.concurrency,
+    cancelGraceMs: runStopGraceMs,
+    config: {
+      ...(config.backend === 'auto' ? {} : { backendPreference: config.backend }),
+      dataDir: config.dataDir,
+      dataRoot,
+    },
+    logger: logger.child({ component: 'workers' }),
+  });
+  const metrics = new SteadytuneMetrics();
+  metrics.bindWorkerPool(pool);
+  const jobMetrics = new JobMetricsRecorder(metrics, {
+    onError: (error) => logger.warn('metrics update failed', { error }),
+  });
+  return {
+    pool,
+    metrics,
+    store: jobMetrics.observeStore(persistence.store),
+    eventLog: jobMetrics.observeEventLog(persistence.eventLog),
+    dataRoot,
+  };
+}
