@@ -5,8 +5,8 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from './config.js';
-import { InMemoryDatasetRegistry } from './data/index.js';
 import { DirectoryCheckpointFiles } from './jobs/checkpoint-files.js';
+import { DATASET_CONTENT_DIR } from './jobs/file-backed-dataset-registry.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
 import { openScaleOutBackends } from './jobs/scaleout/backends.js';
 import { QueueWorker } from './jobs/scaleout/queue-worker.js';
@@ -36,7 +36,6 @@ export async function startWorkerRole(
   const durability = config.durability ?? DEFAULT_DURABILITY;
   const backends = await openScaleOutBackends({ ...scaleOut, clock });
   const { pool, metrics, store, eventLog, dataRoot } = wireTraining(config, logger, runStopGraceMs, backends);
-  // The registry is in memory: registered datasets are per pod (builtins work everywhere).
   const jobService = new EmbeddedJobService({
     store,
     eventLog,
@@ -49,7 +48,8 @@ export async function startWorkerRole(
     modelDir: path.join(config.dataDir, 'models'),
     clock,
     logger: logger.child({ component: 'jobs' }),
-    datasets: new InMemoryDatasetRegistry({ dataRoot, clock }),
+    // Registered on an API pod: the row in PostgreSQL, the content on the shared volume.
+    datasets: backends.openDatasetRegistry({ dataRoot, clock, contentDir: path.join(config.dataDir, DATASET_CONTENT_DIR) }),
   });
   const worker = new QueueWorker({
     service: jobService,

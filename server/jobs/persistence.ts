@@ -2,11 +2,12 @@
 // jobs, logs, checkpoints and registered datasets outlive the process, so restarts resume them) or memory (tests,
 // throwaway runs; a restart forgets everything, so shutdown fails running jobs instead).
 import path from 'node:path';
-import type { DatasetRegistry, RegistryOptions } from '../data/index.js';
+import type { DatasetRegistry } from '../data/index.js';
+import type { FileBackedRegistryOptions } from './file-backed-dataset-registry.js';
 import { DirectoryCheckpointFiles, type Durability } from './checkpoint-files.js';
 import { InMemoryEventLog, type EventLog } from './event-log.js';
 import { openJobDatabase } from './sqlite-database.js';
-import { DATASET_CONTENT_DIR, SqliteDatasetRegistry } from './sqlite-dataset-registry.js';
+import { SqliteDatasetRegistry } from './sqlite-dataset-registry.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { SqliteJobStore } from './sqlite-store.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -31,10 +32,10 @@ export interface Persistence {
   /** Present for the durable kind: what EmbeddedJobService needs to checkpoint and resume. */
   readonly durability?: Durability;
   /**
-   * Present for the durable kind: a dataset registry in the same database (contents under
-   * <dataDir>/datasets-store), so jobs resumed after a restart still find their datasets.
+   * Present for the durable kind: a dataset registry in the same database (contents as files in
+   * options.contentDir), so jobs resumed after a restart still find their datasets.
    */
-  readonly openDatasetRegistry?: (options: RegistryOptions) => DatasetRegistry;
+  readonly openDatasetRegistry?: (options: FileBackedRegistryOptions) => DatasetRegistry;
   /** Closes the database; call after everything using the store has stopped. */
   close(): Promise<void>;
 }
@@ -57,8 +58,7 @@ export function openPersistence(options: PersistenceOptions): Persistence {
       checkpoints: new DirectoryCheckpointFiles(path.join(options.dataDir, 'checkpoints'), options.checkpointsKept),
       checkpointEverySteps: options.checkpointEverySteps,
     },
-    openDatasetRegistry: (registryOptions) =>
-      new SqliteDatasetRegistry(db, { ...registryOptions, contentDir: path.join(options.dataDir, DATASET_CONTENT_DIR) }),
+    openDatasetRegistry: (registryOptions) => new SqliteDatasetRegistry(db, registryOptions),
     close: async () => {
       await checkpointer.close();
       db.close();

@@ -11,7 +11,6 @@
 // design already survives.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { deserialize, serialize } from 'node:v8';
 import Database, { type Statement } from 'better-sqlite3';
 
 export type SqliteDatabase = Database.Database;
@@ -185,13 +184,7 @@ export function schemaVersion(db: SqliteDatabase): number {
  * JSON they keep typed arrays, NaN and keys set to undefined, so a row reads back exactly as
  * the in-memory store would hold it. The format is documented as safe to store on disk.
  */
-export function encodeValue(value: unknown): Buffer {
-  return serialize(value);
-}
-
-export function decodeValue<T>(bytes: Buffer): T {
-  return deserialize(bytes) as T;
-}
+export { decodeValue, encodeValue } from './value-codec.js';
 
 /**
  * Statements prepared once per SQL text and reused: compiling a statement costs more than

@@ -1,11 +1,12 @@
 // Scale-out over real Redis and PostgreSQL: two API processes and two worker processes
 // (STEADYTUNE_MODE=api|worker). Jobs started through one API pod stream through the other with
-// every sequence once; a cancel crosses from an API pod to the worker that runs the job; and a
+// every sequence once; a dataset uploaded through one API pod is trained on through the other; a cancel crosses from an API pod to the worker that runs the job; and a
 // worker killed with SIGKILL mid-job has its job finished by the other worker, resumed from its
 // checkpoint on the shared data directory; one stopped with SIGTERM hands its job back at once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { JobState, type StreamMetricsResponse } from '../../client/index.js';
+import { DatasetFormat, JobState, type StreamMetricsResponse } from '../../client/index.js';
+import { jsonl, pointRows } from './dataset-fixtures.js';
 import { SCALEOUT_SKIP_REASON, scaleOutServices } from '../fixtures/scaleout-services.js';
 import { claimsOf, FAST_FAILOVER_ENV, startScaleOutCluster, type ScaleOutCluster } from './scaleout-cluster.js';
 import { assertDense, collect, tinySpec } from './server-harness.js';
@@ -70,6 +71,27 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     console.log(`scale-out: 3 jobs on ${workersUsed.size} worker(s), ${streams.map((s) => s.length).join('/')} events each`);
     first.close();
     second.close();
+  });
+
+  it('shares registered datasets: uploaded through API 1, fetched through API 2, trained on by a worker', async () => {
+    const first = apiClient(0);
+    const second = apiClient(1);
+    const files = { train: new TextEncoder().encode(jsonl(pointRows(160))) };
+    const uploaded = await first.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files, displayName: 'points' });
+    const id = uploaded.dataset?.id ?? assert.fail('no dataset id');
+    // The row is in PostgreSQL, the content on the data volume every pod mounts.
+    const fetched = await second.getDataset(id);
+    assert.deepEqual([fetched.contentHash, fetched.displayName], [uploaded.dataset?.contentHash, 'points']);
+    assert.ok((await second.listDatasets()).datasets.some((dataset) => dataset.id === id));
+    const selection = { source: { $case: 'datasetId' as const, value: id }, classes: [], maxExamples: 0 };
+    const started = await second.startFineTune({ spec: { ...tinySpec({ seeds: [5], epochs: 3 }), train: selection, validation: selection } });
+    const jobId = started.job?.id ?? assert.fail('no job');
+    const events = await collect(second.streamMetrics(jobId));
+    assert.deepEqual(states(events), [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_SUCCEEDED]);
+    const metrics = (await first.getJob(jobId)).runs[0]?.metrics ?? assert.fail('no run metrics');
+    // Two classes: the registered points, not a builtin set.
+    assert.equal(metrics.numClasses, 2);
+    assert.equal(metrics.examples, fetched.report?.validation?.numExamples);
   });
 
   it('cancels through API 2 a job that a worker is training', async () => {

@@ -1,14 +1,20 @@
-// The durable dataset registry: what a tenant registered is still there, byte for byte, after
-// the database is closed and opened again (a server restart), and a damaged content file is
-// reported, never passed off as the registered content.
+// The durable dataset registries (SQLite embedded, PostgreSQL in scale-out): what a tenant
+// registered is still there, byte for byte, after the database is closed and opened again (a
+// server restart, or another pod), and a damaged content file is reported, never passed off as
+// the registered content. PostgreSQL runs where the scale-out services are (CI), else skips.
 import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Pool } from 'pg';
 
 import { DatasetNotFoundError, DatasetUnavailableError, loadDataset, type DatasetRegistry } from '../../server/data/index.js';
-import { openJobDatabase, type SqliteDatabase } from '../../server/jobs/sqlite-database.js';
-import { DATASET_CONTENT_DIR, SqliteDatasetRegistry } from '../../server/jobs/sqlite-dataset-registry.js';
+import { DATASET_CONTENT_DIR, type FileBackedRegistryOptions } from '../../server/jobs/file-backed-dataset-registry.js';
+import { openJobDatabase } from '../../server/jobs/sqlite-database.js';
+import { SqliteDatasetRegistry } from '../../server/jobs/sqlite-dataset-registry.js';
+import { migratePostgres } from '../../server/jobs/scaleout/postgres-schema.js';
+import { PostgresDatasetRegistry } from '../../server/jobs/scaleout/postgres-dataset-registry.js';
+import { SCALEOUT_SKIP_REASON, scaleOutServices, uniqueName } from '../fixtures/scaleout-services.js';
 import { jsonl, makeTempRoot, type TempRoot } from './data-fixtures.js';
 
 const ROWS = [
@@ -23,33 +29,71 @@ const TEXTS = [
   { label: 'pos', text: 'great fun' }, { label: 'neg', text: 'dull plot' },
 ];
 
-describe('SQLite dataset registry', () => {
+/** A registry over a database that outlives each open(): a reopen is a restart or another pod. */
+interface RegistryKind {
+  readonly name: string;
+  readonly skip: string | false;
+  open(options: FileBackedRegistryOptions): Promise<{ registry: DatasetRegistry; close(): Promise<void> }>;
+  cleanup(): Promise<void>;
+}
+
+const services = scaleOutServices();
+const schema = uniqueName('registry');
+
+const KINDS: readonly RegistryKind[] = [
+  {
+    name: 'SQLite',
+    skip: false,
+    async open(options) {
+      const db = openJobDatabase(path.join(path.dirname(options.contentDir), 'steadytune.db'));
+      return { registry: new SqliteDatasetRegistry(db, options), close: async () => { db.close(); } };
+    },
+    async cleanup() {},
+  },
+  {
+    name: 'PostgreSQL',
+    skip: services === undefined ? SCALEOUT_SKIP_REASON : false,
+    async open(options) {
+      const url = services?.databaseUrl ?? '';
+      const pool = new Pool({ connectionString: url, options: `-c search_path=${schema}`, max: 2 });
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await migratePostgres(pool);
+      return { registry: new PostgresDatasetRegistry(pool, options), close: () => pool.end() };
+    },
+    async cleanup() {
+      if (services === undefined) return;
+      const admin = new Pool({ connectionString: services.databaseUrl, max: 1 });
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    },
+  },
+];
+
+for (const kind of KINDS) describe(`${kind.name} dataset registry`, { skip: kind.skip }, () => {
   let root: TempRoot;
   let clockMs = 1_000;
-  const open = (): { db: SqliteDatabase; registry: DatasetRegistry } => {
-    const db = openJobDatabase(path.join(root.dir, 'data', 'steadytune.db'));
-    const registry = new SqliteDatasetRegistry(db, {
-      dataRoot: root.dir, contentDir: path.join(root.dir, 'data', DATASET_CONTENT_DIR), clock: () => (clockMs += 1),
-    });
-    return { db, registry };
-  };
+  const contentDir = (): string => path.join(root.dir, 'data', DATASET_CONTENT_DIR);
+  const open = () => kind.open({ dataRoot: root.dir, contentDir: contentDir(), clock: () => (clockMs += 1) });
 
   before(async () => {
     root = await makeTempRoot();
     await root.write('mail.jsonl', jsonl(ROWS));
     await root.write('reviews.jsonl', jsonl(TEXTS));
   });
-  after(async () => { await root.remove(); });
+  after(async () => {
+    await root.remove();
+    await kind.cleanup();
+  });
 
   it('gets the same datasets (hash, report, examples, vocabulary) after reopening the database', async () => {
-    const first = open();
+    const first = await open();
     const mail = await first.registry.register('acme', { format: 'jsonl', train: { path: 'mail.jsonl' } }, { displayName: 'mail' });
     const reviews = await first.registry.register('acme', { format: 'jsonl', train: { path: 'reviews.jsonl' }, text: { seqLen: 4 } });
     const before = { mail: await first.registry.get('acme', mail.id), reviews: await first.registry.get('acme', reviews.id) };
     const listedBefore = await first.registry.list('acme');
-    first.db.close();
+    await first.close();
 
-    const second = open();
+    const second = await open();
     const after = { mail: await second.registry.get('acme', mail.id), reviews: await second.registry.get('acme', reviews.id) };
     // deepStrictEqual compares typed arrays element by element, and the Vocabulary's tokens.
     assert.deepStrictEqual(after.mail, before.mail);
@@ -70,17 +114,17 @@ describe('SQLite dataset registry', () => {
     assert.deepEqual(await second.registry.list('globex'), []);
     const globex = await second.registry.register('globex', { format: 'jsonl', train: { path: 'mail.jsonl' } });
     assert.equal(globex.created, true);
-    assert.deepEqual(await readdir(path.join(root.dir, 'data', DATASET_CONTENT_DIR)), [`${mail.id}.bin`, `${reviews.id}.bin`].sort());
-    second.db.close();
+    assert.deepEqual(await readdir(contentDir()), [`${mail.id}.bin`, `${reviews.id}.bin`].sort());
+    await second.close();
   });
 
   it('reports a damaged content file as unavailable', async () => {
-    const first = open();
+    const first = await open();
     const { id } = await first.registry.register('acme', { format: 'jsonl', train: { path: 'mail.jsonl' } });
-    first.db.close();
-    await writeFile(path.join(root.dir, 'data', DATASET_CONTENT_DIR, `${id}.bin`), new Uint8Array([1, 2, 3]));
-    const second = open();
+    await first.close();
+    await writeFile(path.join(contentDir(), `${id}.bin`), new Uint8Array([1, 2, 3]));
+    const second = await open();
     await assert.rejects(second.registry.get('acme', id), DatasetUnavailableError);
-    second.db.close();
+    await second.close();
   });
 });

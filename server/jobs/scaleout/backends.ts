@@ -9,6 +9,9 @@ import { JobQueue } from './job-queue.js';
 import { migratePostgres } from './postgres-schema.js';
 import { PostgresJobStore } from './postgres-store.js';
 import { RedisEventLog } from './redis-event-log.js';
+import { PostgresDatasetRegistry } from './postgres-dataset-registry.js';
+import type { DatasetRegistry } from '../../data/index.js';
+import type { FileBackedRegistryOptions } from '../file-backed-dataset-registry.js';
 
 export interface ScaleOutBackendOptions {
   readonly redisUrl: string;
@@ -27,6 +30,8 @@ export interface ScaleOutBackends {
   readonly queueConnection: ConnectionOptions;
   /** A fresh subscriber connection (workers' cancel channel); closed with the rest. */
   subscriber(): Redis;
+  /** The dataset registry every pod shares: rows in PostgreSQL, contents in options.contentDir on the shared volume. */
+  openDatasetRegistry(options: FileBackedRegistryOptions): DatasetRegistry;
   close(): Promise<void>;
 }
 
@@ -71,6 +76,7 @@ export async function openScaleOutBackends(options: ScaleOutBackendOptions): Pro
         void subscriber.connect().catch(() => {});
         return subscriber;
       },
+      openDatasetRegistry: (registryOptions) => new PostgresDatasetRegistry(pool, registryOptions),
       close,
     };
   } catch (error) {

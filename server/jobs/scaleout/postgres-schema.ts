@@ -4,6 +4,7 @@
 // worker pods starting together neither race nor see half a schema (PostgreSQL's DDL is
 // transactional). A database written by a newer server is refused.
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './postgres-transaction.js';
 
 export interface PostgresMigration {
   readonly version: number;
@@ -56,6 +57,33 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'dataset registrations',
+    sql: `
+      -- One row per content (content-addressed id); the examples live in content_file on the
+      -- shared volume, so every API and worker pod reads the same registered datasets.
+      CREATE TABLE dataset_contents (
+        id text PRIMARY KEY,
+        content_hash text NOT NULL,
+        class_names text NOT NULL,
+        class_counts text NOT NULL,
+        num_examples integer NOT NULL,
+        report bytea NOT NULL,
+        content_file text NOT NULL,
+        content_bytes bigint NOT NULL
+      );
+      CREATE TABLE dataset_registrations (
+        tenant text NOT NULL,
+        dataset_id text NOT NULL REFERENCES dataset_contents (id),
+        display_name text NOT NULL,
+        format text NOT NULL,
+        create_time bigint NOT NULL,
+        PRIMARY KEY (tenant, dataset_id)
+      );
+      CREATE INDEX dataset_registrations_by_tenant_newest ON dataset_registrations (tenant, create_time DESC, dataset_id);
+    `,
+  },
 ];
 
 /** Any fixed number: the lock only has to be the same in every steadytune process. */
@@ -63,9 +91,7 @@ const MIGRATION_LOCK_KEY = 0x5eed_7e5e;
 
 /** Applies the migrations the database lacks; returns its schema version afterwards. */
 export async function migratePostgres(pool: Pool, migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY,
@@ -82,14 +108,8 @@ export async function migratePostgres(pool: Pool, migrations: readonly PostgresM
       await client.query(migration.sql);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
     }
-    await client.query('COMMIT');
     return pending.at(-1)?.version ?? current;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function schemaVersion(client: PoolClient): Promise<number> {

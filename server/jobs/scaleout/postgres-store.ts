@@ -30,7 +30,8 @@ import {
   type StartJobCommand,
   type StateTransition,
 } from '../types.js';
-import { decodeValue, encodeValue } from './value-codec.js';
+import { decodeValue, encodeValue } from '../value-codec.js';
+import { inTransaction } from './postgres-transaction.js';
 
 interface JobRow {
   readonly id: string;
@@ -67,10 +68,8 @@ export class PostgresJobStore implements JobStore {
     const known = await this.idempotent(command);
     if (known !== undefined) return known;
     const id = randomUUID();
-    let lostTheRace = false;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    // Rolled back when another request holding the same key committed first.
+    const lostTheRace = await inTransaction(this.pool, async (client) => {
       await client.query(
         `INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason, create_time,
                            backend, labels, transitions, notices, summary, runtime_ms)
@@ -80,22 +79,14 @@ export class PostgresJobStore implements JobStore {
           JSON.stringify([{ state: 'QUEUED', time: now, reason: '' } satisfies StateTransition])],
       );
       for (const [position, seed] of command.spec.seeds.entries()) await this.writeRun(client, id, position, pendingRun(seed));
-      if (command.idempotencyKey !== '') {
-        // Waits for a concurrent transaction holding the same key, then sees its commit.
-        const claimed = await client.query(
-          'INSERT INTO idempotency_keys (tenant, key, job_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING job_id',
-          [command.tenant, command.idempotencyKey, id],
-        );
-        lostTheRace = claimed.rowCount === 0;
-      }
-      await client.query(lostTheRace ? 'ROLLBACK' : 'COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      // Before any further query: holding this client while waiting for another could exhaust the pool.
-      client.release();
-    }
+      if (command.idempotencyKey === '') return false;
+      // Waits for a concurrent transaction holding the same key, then sees its commit.
+      const claimed = await client.query(
+        'INSERT INTO idempotency_keys (tenant, key, job_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING job_id',
+        [command.tenant, command.idempotencyKey, id],
+      );
+      return claimed.rowCount === 0;
+    }, (lost) => !lost);
     if (!lostTheRace) return { job: await this.mustGet(id), created: true };
     const winner = await this.idempotent(command);
     if (winner === undefined) throw new Error(`idempotency key "${command.idempotencyKey}" vanished while in use`);
