@@ -80,7 +80,9 @@ export function buildSettingData(id: SettingId, sources: SettingSources): Settin
       const train = applyImbalance(fashion.train, { kind: 'long-tailed', ratio: 100, seed: IMBALANCE_SEED, maxPerClass: HEAD_CLASS_SIZE });
       return described(train, firstPerClass(fashion.test, LONG_TAIL_TEST_PER_CLASS));
     }
-    case 'tshirt-shirt-step20': {
+    // The MobileNet setting starts from the same pixels; run.ts swaps in the frozen prefix's features.
+    case 'tshirt-shirt-step20':
+    case 'tshirt-shirt-step20-mobilenet': {
       const names = [FASHION_MNIST_CLASS_NAMES[TSHIRT], FASHION_MNIST_CLASS_NAMES[SHIRT]];
       const pair = selectClasses(fashion.train, [TSHIRT, SHIRT], names);
       const train = applyImbalance(pair, { kind: 'step', ratio: 20, seed: IMBALANCE_SEED, maxPerClass: HEAD_CLASS_SIZE });

@@ -1,5 +1,4 @@
 // The machine and versions a report was produced on, and which optional pieces were present.
-import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { createMethod, type MethodSpec } from '../../server/engine/index.js';
@@ -33,18 +32,4 @@ export function splitAvailable(methods: readonly MethodVariant[]): { available: 
     else missing.push(`method ${method.label}: ${check.reason}`);
   }
   return { available, missing };
-}
-
-const PRETRAINED_DIR = new URL('../../server/engine/models/pretrained/', import.meta.url);
-
-/** Settings that wait on the pretrained-backbone work, stated as found on disk at run time (the GloVe setting runs). */
-export function pendingBackbones(): string[] {
-  const files = existsSync(PRETRAINED_DIR) ? readdirSync(PRETRAINED_DIR) : [];
-  const has = (pattern: RegExp): boolean => files.some((file) => pattern.test(file));
-  const state = (present: boolean): string => present
-    ? 'its module under server/engine/models/pretrained/ was still being written when this ran and is not wired into this benchmark yet'
-    : 'its module under server/engine/models/pretrained/ has not landed';
-  return [
-    `Frozen MobileNetV2 (nsfwjs) features: ${state(has(/mobilenet/i))}; the pretrained body here is the mnist MLP.`,
-  ];
 }

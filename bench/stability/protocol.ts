@@ -59,10 +59,17 @@ export const BODY_HIDDEN_UNITS: readonly number[] = [256, 128];
 /** The GloVe bag's dense stack: one hidden ReLU layer of 64 (bench/pretrained/spam-glove.ts's best), then the head. */
 export const GLOVE_HIDDEN_UNITS: readonly number[] = [64];
 
-export type SettingId = 'fmnist-lt100' | 'tshirt-shirt-step20' | 'spam-glove-step20';
+/** The MobileNet setting: 64 px inputs (28 px images upscaled, grey to RGB), the last two blocks (block_16, Conv_1) train. */
+export const MOBILENET_INPUT_SIZE = 64;
+export const MOBILENET_TRAINABLE_BLOCKS = 2;
 
-/** What a setting fine-tunes: the mnist-pretrained MLP body, or the GloVe-initialised bag of embeddings (table trains). */
-export type Backbone = 'mnist-mlp' | 'glove-bag';
+export type SettingId = 'fmnist-lt100' | 'tshirt-shirt-step20' | 'spam-glove-step20' | 'tshirt-shirt-step20-mobilenet';
+
+/**
+ * What a setting fine-tunes: the mnist-pretrained MLP body, the GloVe-initialised bag of
+ * embeddings (table trains), or ImageNet-pretrained MobileNetV2's last blocks.
+ */
+export type Backbone = 'mnist-mlp' | 'glove-bag' | 'mobilenet-v2';
 
 export interface SettingSpec {
   readonly id: SettingId;
@@ -99,6 +106,15 @@ export const SETTINGS: readonly SettingSpec[] = [
       `(step ${SPAM_STEP_RATIO}:1); evaluated on a disjoint balanced test split of ${SPAM_TEST_PER_CLASS} ham + ${SPAM_TEST_PER_CLASS} spam`,
     epochs: 5,
   },
+  {
+    id: 'tshirt-shirt-step20-mobilenet',
+    title: 'T-shirt vs shirt, step 20:1 (MobileNetV2)',
+    backbone: 'mobilenet-v2',
+    description: 'the T-shirt vs shirt data above, fine-tuned from ImageNet-pretrained MobileNetV2 (nsfwjs) at ' +
+      `${MOBILENET_INPUT_SIZE} px: the frozen prefix's feature maps computed once, the last ${MOBILENET_TRAINABLE_BLOCKS} blocks ` +
+      '(block_16, Conv_1, BN folded) train with a fresh head on their global average pool',
+    epochs: 5,
+  },
 ];
 
 export const titleOf = (settingId: string): string => SETTINGS.find((s) => s.id === settingId)?.title ?? settingId;
@@ -109,11 +125,18 @@ export function backboneOf(settingId: SettingId): Backbone {
   return spec.backbone;
 }
 
-/** The fine-tuned model: the whole MLP body, or the trainable GloVe table + hidden 64; always a fresh head, no dropout. */
+/** The fine-tuned model: the whole MLP body, the trainable GloVe table + hidden 64, or MobileNetV2's tail; always a fresh head, no dropout. */
 export function modelOf(settingId: SettingId): ModelSpec {
-  return backboneOf(settingId) === 'glove-bag'
-    ? { family: 'glove_bag', trainEmbedding: true, hiddenUnits: GLOVE_HIDDEN_UNITS, dropout: 0 }
-    : { family: 'mlp', hiddenUnits: BODY_HIDDEN_UNITS, dropout: 0 };
+  switch (backboneOf(settingId)) {
+    case 'glove-bag':
+      return { family: 'glove_bag', trainEmbedding: true, hiddenUnits: GLOVE_HIDDEN_UNITS, dropout: 0 };
+    case 'mobilenet-v2':
+      return {
+        family: 'mobilenet_v2', inputSize: MOBILENET_INPUT_SIZE, trainableBlocks: MOBILENET_TRAINABLE_BLOCKS, hiddenUnits: [], dropout: 0,
+      };
+    case 'mnist-mlp':
+      return { family: 'mlp', hiddenUnits: BODY_HIDDEN_UNITS, dropout: 0 };
+  }
 }
 
 /** One seeded fine-tuning run of the grid. */

@@ -1,6 +1,7 @@
 // The stability benchmark: seeds × methods × learning rates on small imbalanced Fashion-MNIST
-// tasks from an mnist-pretrained MLP body and on SpamAssassin from a GloVe-initialised bag of
-// embeddings, then the λ / schedule sweep on each backbone's most seed-sensitive cell. Writes bench/STABILITY.md, the figures and the per-run JSON.
+// tasks from an mnist-pretrained MLP body and from ImageNet-pretrained MobileNetV2's last blocks,
+// and on SpamAssassin from a GloVe-initialised bag of embeddings, then the λ / schedule sweep on
+// each backbone's most seed-sensitive cell. Writes bench/STABILITY.md, the figures and the per-run JSON.
 //   node --import tsx bench/stability/run.ts [--quick] [--workers N] [--fresh]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -10,13 +11,15 @@ import { selectBackend } from '../../server/engine/backend.js';
 import type { Weights } from '../../server/engine/index.js';
 import { buildSettingData, loadFashionSplits, type SettingData } from './datasets.js';
 import { buildSpamSetting, gloveBackbone } from './spam-data.js';
-import { environmentLines, pendingBackbones, splitAvailable } from './environment.js';
+import { environmentLines, splitAvailable } from './environment.js';
+import { mobileNetSetting, type MobileNetSetting } from './mobilenet-data.js';
 import { writeAllFigures } from './figures.js';
 import { pretrainedBody } from './pretrained-body.js';
 import { runOnWorkers, type PoolRunFailure } from './pool.js';
 import { buildJobs, protocolLines } from './plan.js';
 import {
   LEARNING_RATES, METHODS, PAPER_SEEDS, SENSITIVITY, SETTINGS, backboneOf, jobKey, type Backbone, type RunJob, type SettingId,
+  type SettingSpec,
 } from './protocol.js';
 import type { EmbeddingTable } from '../../server/engine/models/pretrained/index.js';
 import { renderReport } from './report.js';
@@ -95,13 +98,24 @@ async function main(): Promise<void> {
   const fashion = await loadFashionSplits();
   const spam = buildSpamSetting();
   const glove = await gloveBackbone(path.join(CACHE_DIR, 'vectors'), spam.tokens, log);
-  const settings = SETTINGS.map((spec) => ({ spec, data: buildSettingData(spec.id, { fashion, spam: spam.data }) }));
+  let mobileNet: MobileNetSetting | undefined;
+  const settings: Array<{ spec: SettingSpec; data: SettingData }> = [];
+  for (const spec of SETTINGS) {
+    const data = buildSettingData(spec.id, { fashion, spam: spam.data });
+    if (spec.backbone !== 'mobilenet-v2') {
+      settings.push({ spec, data });
+      continue;
+    }
+    mobileNet = await mobileNetSetting(data, spec.id, path.join(CACHE_DIR, 'features'), log);
+    settings.push({ spec, data: mobileNet.data });
+  }
   const body = await pretrainedBody(CACHE_DIR, log);
   const { available: methods, missing } = splitAvailable(METHODS);
   const shared = {
     settings: Object.fromEntries(settings.map(({ spec, data }) => [spec.id, data])) as Partial<Record<SettingId, SettingData>>,
     bodyWeights: body.weights,
     gloveTable: glove.table,
+    ...(mobileNet === undefined ? {} : { mobileNetTail: mobileNet.tail }),
   };
 
   const cacheFile = path.join(CACHE_DIR, options.quick ? 'quick-runs.jsonl' : 'runs.jsonl');
@@ -127,9 +141,9 @@ async function main(): Promise<void> {
     generatedAt: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     wallSeconds,
     environment,
-    protocolLines: protocolLines(body, glove, seeds, learningRates, methods),
+    protocolLines: protocolLines(body, glove, mobileNet, seeds, learningRates, methods),
     settings,
-    notRun: [...missing, ...pendingBackbones()],
+    notRun: missing,
     methods,
     learningRates,
     seeds,

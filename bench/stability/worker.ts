@@ -14,13 +14,25 @@ export interface StabilityWorkerData {
   readonly bodyWeights: Weights;
   /** The GloVe-initialised embedding table of the SpamAssassin setting (absent when it is not run). */
   readonly gloveTable?: EmbeddingTable;
+  /** Pretrained weights of MobileNetV2's trainable tail (absent when its setting is not run). */
+  readonly mobileNetTail?: Weights;
 }
 
-/** The MLP settings start from the pretrained body's weights; the GloVe setting's builder closes over the table. */
+/**
+ * The MLP settings start from the pretrained body's weights; the GloVe and MobileNet settings'
+ * builders close over the table or the tail's pretrained weights.
+ */
 function backboneStart(job: RunJob, data: StabilityWorkerData): Pick<TrainRequest, 'initialWeights' | 'buildModel'> {
-  if (backboneOf(job.settingId) === 'mnist-mlp') return { initialWeights: data.bodyWeights };
-  if (data.gloveTable === undefined) throw new Error(`worker has no GloVe table for setting ${job.settingId}`);
-  return { buildModel: modelBuilderWith({ family: 'glove_bag', table: data.gloveTable }) };
+  switch (backboneOf(job.settingId)) {
+    case 'mnist-mlp':
+      return { initialWeights: data.bodyWeights };
+    case 'glove-bag':
+      if (data.gloveTable === undefined) throw new Error(`worker has no GloVe table for setting ${job.settingId}`);
+      return { buildModel: modelBuilderWith({ family: 'glove_bag', table: data.gloveTable }) };
+    case 'mobilenet-v2':
+      if (data.mobileNetTail === undefined) throw new Error(`worker has no MobileNetV2 tail for setting ${job.settingId}`);
+      return { buildModel: modelBuilderWith({ family: 'mobilenet_v2', tail: data.mobileNetTail }) };
+  }
 }
 
 export type ToWorker = { readonly kind: 'run'; readonly index: number; readonly job: RunJob };
