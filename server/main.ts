@@ -8,7 +8,6 @@ import { pathToFileURL } from 'node:url';
 import { InMemoryDatasetRegistry } from './data/index.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
 import { openPersistence } from './jobs/persistence.js';
-import { DATASET_CONTENT_DIR } from './jobs/file-backed-dataset-registry.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DEFAULT_DURABILITY } from './durability-config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -53,11 +52,10 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     clock,
     onWarning: (message) => logger.warn(message),
   });
-  const { pool, metrics, store, eventLog, dataRoot } = wireTraining(config, logger, RUN_STOP_GRACE_MS, persistence);
+  const { pool, metrics, store, eventLog, dataRoot, contentDir } = wireTraining(config, logger, RUN_STOP_GRACE_MS, persistence);
   // One registry for the dataset RPCs and the jobs that train on what they registered; durable
   // with the sqlite store (a job resumed after a restart still finds its dataset) and shared by
   // every pod in scale-out (rows in PostgreSQL, contents on the shared volume).
-  const contentDir = path.join(config.dataDir, DATASET_CONTENT_DIR);
   const datasets = persistence.openDatasetRegistry?.({ dataRoot, clock, contentDir }) ?? new InMemoryDatasetRegistry({ dataRoot, clock });
   const jobService = new EmbeddedJobService({
     store,

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { EventLog } from './jobs/event-log.js';
+import { DATASET_CONTENT_DIR } from './jobs/file-backed-dataset-registry.js';
 import type { JobStore } from './jobs/store.js';
 import { WorkerPool } from './jobs/worker-pool.js';
 import type { Logger } from './logger.js';
@@ -17,6 +18,8 @@ export interface TrainingWiring {
   readonly store: JobStore;
   readonly eventLog: EventLog;
   readonly dataRoot: string;
+  /** Where registered datasets' contents live: every pod of a scale-out deployment must agree on it. */
+  readonly contentDir: string;
 }
 
 export function wireTraining(
@@ -47,5 +50,6 @@ export function wireTraining(
     store: jobMetrics.observeStore(persistence.store),
     eventLog: jobMetrics.observeEventLog(persistence.eventLog),
     dataRoot,
+    contentDir: path.join(config.dataDir, DATASET_CONTENT_DIR),
   };
 }

@@ -6,7 +6,6 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { DirectoryCheckpointFiles } from './jobs/checkpoint-files.js';
-import { DATASET_CONTENT_DIR } from './jobs/file-backed-dataset-registry.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
 import { openScaleOutBackends } from './jobs/scaleout/backends.js';
 import { QueueWorker } from './jobs/scaleout/queue-worker.js';
@@ -35,7 +34,7 @@ export async function startWorkerRole(
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
   const backends = await openScaleOutBackends({ ...scaleOut, clock });
-  const { pool, metrics, store, eventLog, dataRoot } = wireTraining(config, logger, runStopGraceMs, backends);
+  const { pool, metrics, store, eventLog, dataRoot, contentDir } = wireTraining(config, logger, runStopGraceMs, backends);
   const jobService = new EmbeddedJobService({
     store,
     eventLog,
@@ -49,7 +48,7 @@ export async function startWorkerRole(
     clock,
     logger: logger.child({ component: 'jobs' }),
     // Registered on an API pod: the row in PostgreSQL, the content on the shared volume.
-    datasets: backends.openDatasetRegistry({ dataRoot, clock, contentDir: path.join(config.dataDir, DATASET_CONTENT_DIR) }),
+    datasets: backends.openDatasetRegistry({ dataRoot, clock, contentDir }),
   });
   const worker = new QueueWorker({
     service: jobService,

@@ -3,7 +3,7 @@
 // prefix runs once over the setting's images and its feature maps are cached on disk
 // (bench/stability/.cache/features), so a run trains only the tail blocks (their pretrained
 // weights, plain data, go to the worker threads) and a fresh head.
-import { FileFeatureCache } from '../../server/data/features-cache.js';
+import { FileFeatureCache } from '../../server/data/index.js';
 import type { Weights } from '../../server/engine/index.js';
 import { cachedFeatureSet, loadMobileNetV2Backbone, mobilenetFeatureExtractor } from '../../server/engine/models/pretrained/index.js';
 import type { SettingData } from './datasets.js';

@@ -2,7 +2,7 @@
 import type { PretrainedBody } from './pretrained-body.js';
 import { SPAM_SEQ_LEN, SPAM_STEP_RATIO, SPAM_TRAIN_HAM, type GloveBackbone } from './spam-data.js';
 import type { MobileNetSetting } from './mobilenet-data.js';
-import { MOBILENET_INPUT_SIZE, MOBILENET_TRAINABLE_BLOCKS } from './protocol.js';
+import { MOBILENET_INPUT_SIZE, MOBILENET_TRAINABLE_BLOCKS, MOBILENET_TRAINED_BLOCKS } from './protocol.js';
 import type { MethodVariant, RunJob, SettingSpec } from './protocol.js';
 import { learningRateLabel } from './report-format.js';
 
@@ -39,7 +39,7 @@ export function protocolLines(
       `Body of the MobileNetV2 setting: the ImageNet-pretrained MobileNetV2 that npm nsfwjs bundles (loaded offline), inputs resized to ` +
         `${MOBILENET_INPUT_SIZE} px and grey replicated to RGB; everything before its last ${MOBILENET_TRAINABLE_BLOCKS} blocks stays frozen ` +
         `and runs once (${mobileNet.featureDim.toLocaleString('en-US')} feature-map values per image, cached in bench/stability/.cache/features); ` +
-        'block_16 and Conv_1 (batch norm folded into the convolutions) train from their pretrained weights, then global average pooling ' +
+        `${MOBILENET_TRAINED_BLOCKS} (batch norm folded into the convolutions) train from their pretrained weights, then global average pooling ` +
         'and a fresh Glorot head. The closest this machine gets to the paper\'s pretrained-encoder regime.',
     ]),
     'Recipe (the paper\'s, at this scale): batch 5 with gradient accumulation 2 (optimizer batch 10), AdamW (β 0.9/0.999, ' +

@@ -1,6 +1,7 @@
 // The benchmark's fixed protocol: seeds, methods, the fine-tuning recipe, the settings and
 // the learning-rate grid. Declared up front and reported as run (no tuning after the fact).
 import type { AlphaScheduleKind, MethodSpec, ModelSpec, OptimizerSpec, RunSpec } from '../../server/engine/index.js';
+import { TAIL_BLOCKS } from '../../server/engine/models/pretrained/index.js';
 import { SPAM_SEQ_LEN, SPAM_STEP_RATIO, SPAM_TEST_PER_CLASS, SPAM_TRAIN_HAM } from './spam-data.js';
 
 /** The paper's seeds: 42, 52, ..., 132. */
@@ -59,9 +60,11 @@ export const BODY_HIDDEN_UNITS: readonly number[] = [256, 128];
 /** The GloVe bag's dense stack: one hidden ReLU layer of 64 (bench/pretrained/spam-glove.ts's best), then the head. */
 export const GLOVE_HIDDEN_UNITS: readonly number[] = [64];
 
-/** The MobileNet setting: 64 px inputs (28 px images upscaled, grey to RGB), the last two blocks (block_16, Conv_1) train. */
+/** The MobileNet setting: 64 px inputs (28 px images upscaled, grey to RGB), its last blocks train (MOBILENET_TRAINED_BLOCKS). */
 export const MOBILENET_INPUT_SIZE = 64;
 export const MOBILENET_TRAINABLE_BLOCKS = 2;
+/** Their names in the network, for the report. */
+export const MOBILENET_TRAINED_BLOCKS = TAIL_BLOCKS.slice(TAIL_BLOCKS.length - MOBILENET_TRAINABLE_BLOCKS).join(', ');
 
 export type SettingId = 'fmnist-lt100' | 'tshirt-shirt-step20' | 'spam-glove-step20' | 'tshirt-shirt-step20-mobilenet';
 
@@ -112,7 +115,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     backbone: 'mobilenet-v2',
     description: 'the T-shirt vs shirt data above, fine-tuned from ImageNet-pretrained MobileNetV2 (nsfwjs) at ' +
       `${MOBILENET_INPUT_SIZE} px: the frozen prefix's feature maps computed once, the last ${MOBILENET_TRAINABLE_BLOCKS} blocks ` +
-      '(block_16, Conv_1, BN folded) train with a fresh head on their global average pool',
+      `(${MOBILENET_TRAINED_BLOCKS}, BN folded) train with a fresh head on their global average pool`,
     epochs: 5,
   },
 ];

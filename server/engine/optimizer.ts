@@ -9,10 +9,11 @@ import { adamUpdate, fastKernelsActive, gradientNormOf, normFromSquaresOf } from
 
 export interface ParameterOptimizer {
   /**
-   * One update from gradients keyed by tf variable name. Call inside tf.tidy. Returns the global
-   * norm of `grads` where the update read it in passing (the fused Adam kernels), else undefined.
+   * One update from gradients keyed by tf variable name. Call inside tf.tidy. With `readNorm`,
+   * returns the global norm of `grads` where the update can read it in passing (the fused Adam
+   * kernels), else undefined.
    */
-  applyGradients(grads: tf.NamedTensorMap, learningRate: number): tf.Scalar | undefined;
+  applyGradients(grads: tf.NamedTensorMap, learningRate: number, options?: { readonly readNorm?: boolean }): tf.Scalar | undefined;
   exportState(): OptimizerState;
   importState(state: OptimizerState): void;
   dispose(): void;
@@ -50,7 +51,7 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
     });
 
   return {
-    applyGradients(grads, learningRate) {
+    applyGradients(grads, learningRate, options = {}) {
       updates += 1;
       const biasCorrection1 = 1 - spec.beta1 ** updates;
       const biasCorrection2 = 1 - spec.beta2 ** updates;
@@ -90,7 +91,7 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
           variable.assign(tf.sub(variable, tf.mul(learningRate, first ?? gradient)));
         }
       }
-      return normInPassing ? normFromSquaresOf(squares) : undefined;
+      return options.readNorm === true && normInPassing ? normFromSquaresOf(squares) : undefined;
     },
     exportState() {
       const named = namedSlots();

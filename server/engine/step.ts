@@ -117,7 +117,9 @@ export function optimizerStep(plan: StepPlan): StepResult {
     const { clipNorm } = spec.optimizer;
     // Clipping needs the norm first; without it the fused Adam reads it in passing (no extra pass).
     const clipNormOf = clipNorm > 0 ? globalNorm(mean) : undefined;
-    const readInPassing = plan.optimizer.applyGradients(clipNormOf ? clipByGlobalNorm(mean, clipNormOf, clipNorm) : mean, plan.learningRate);
+    const readInPassing = clipNormOf === undefined
+      ? plan.optimizer.applyGradients(mean, plan.learningRate, { readNorm: true })
+      : plan.optimizer.applyGradients(clipByGlobalNorm(mean, clipNormOf, clipNorm), plan.learningRate);
     const readout = stepReadout(sums, clipNormOf ?? readInPassing ?? globalNorm(mean));
     return fullWrong && fullCorrect ? tf.concat([readout, conflictSums(fullWrong, fullCorrect)]) as tf.Tensor1D : readout;
   });

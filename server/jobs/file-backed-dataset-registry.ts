@@ -105,7 +105,11 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     const content = await readDatasetContent(source, this.options);
     const file = `${content.id}.bin`;
     let bytes = 0;
-    if (!(await this.rows.contentExists(content.id))) {
+    // Decided on the file, not only the row: registering again is how a lost or damaged content
+    // file (a restored volume, a pod with another data directory) is repaired.
+    const stored = (await this.rows.contentExists(content.id)) &&
+      (await this.readStored(file, content.id, content.classNames, content.contentHash).then(() => true, () => false));
+    if (!stored) {
       const encoded = encodeValue({
         version: 1, train: content.train, validation: content.validation, vocabulary: content.vocabulary?.tokens ?? null,
       } satisfies ContentFile);
@@ -150,12 +154,17 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     return loading;
   }
 
-  private async load(row: RegistrationRow): Promise<Examples> {
+  private load(row: RegistrationRow): Promise<Examples> {
+    return this.readStored(row.contentFile, row.datasetId, decodeNames(row), row.contentHash);
+  }
+
+  /** A content file's examples, checked against the hash its row names. */
+  private async readStored(file: string, datasetId: string, classNames: readonly string[], contentHash: string): Promise<Examples> {
     let stored: ContentFile;
     try {
-      stored = decodeValue<ContentFile>(await readFile(path.join(this.options.contentDir, row.contentFile)));
+      stored = decodeValue<ContentFile>(await readFile(path.join(this.options.contentDir, file)));
     } catch (error) {
-      throw new DatasetUnavailableError(`the stored content of dataset ${row.datasetId} cannot be read (${String(error)}); register it again`);
+      throw new DatasetUnavailableError(`the stored content of dataset ${datasetId} cannot be read (${String(error)}); register it again`);
     }
     const examples: Examples = {
       train: stored.train,
@@ -163,9 +172,9 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
       ...(stored.vocabulary === null ? {} : { vocabulary: new Vocabulary(stored.vocabulary) }),
     };
     // The hash names the content jobs and caches rely on: a damaged or swapped file must not pass for it.
-    const hash = hashDatasetContent({ classNames: decodeNames(row), ...examples });
-    if (hash !== row.contentHash) {
-      throw new DatasetUnavailableError(`the stored content of dataset ${row.datasetId} does not match its hash; register it again`);
+    const hash = hashDatasetContent({ classNames: [...classNames], ...examples });
+    if (hash !== contentHash) {
+      throw new DatasetUnavailableError(`the stored content of dataset ${datasetId} does not match its hash; register it again`);
     }
     return examples;
   }

@@ -179,12 +179,6 @@ export function schemaVersion(db: SqliteDatabase): number {
   return row.version ?? 0;
 }
 
-/**
- * Structured values (specs, evaluations, event bodies) as v8's structured-clone bytes: unlike
- * JSON they keep typed arrays, NaN and keys set to undefined, so a row reads back exactly as
- * the in-memory store would hold it. The format is documented as safe to store on disk.
- */
-export { decodeValue, encodeValue } from './value-codec.js';
 
 /**
  * Statements prepared once per SQL text and reused: compiling a statement costs more than

@@ -5,7 +5,8 @@
 import { TERMINAL_STATES, type JobEvent, type JobEventBody } from './types.js';
 import type { EventLog } from './event-log.js';
 import type { Statement } from 'better-sqlite3';
-import { decodeValue, encodeValue, PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
+import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
+import { decodeValue, encodeValue } from './value-codec.js';
 
 export interface SqliteEventLogOptions {
   /** Epoch milliseconds for event times. */

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { BackendName, Evaluation } from '../engine/types.js';
 import type { Statement } from 'better-sqlite3';
-import { decodeValue, encodeValue, PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
+import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
+import { decodeValue, encodeValue } from './value-codec.js';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,

@@ -3,7 +3,7 @@
 // server restart, or another pod), and a damaged content file is reported, never passed off as
 // the registered content. PostgreSQL runs where the scale-out services are (CI), else skips.
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
@@ -118,13 +118,26 @@ for (const kind of KINDS) describe(`${kind.name} dataset registry`, { skip: kind
     await second.close();
   });
 
-  it('reports a damaged content file as unavailable', async () => {
+  it('reports a damaged or missing content file as unavailable, and registering again repairs it', async () => {
+    const source = { format: 'jsonl', train: { path: 'mail.jsonl' } } as const;
     const first = await open();
-    const { id } = await first.registry.register('acme', { format: 'jsonl', train: { path: 'mail.jsonl' } });
+    const { id, contentHash } = await first.registry.register('acme', source);
     await first.close();
     await writeFile(path.join(contentDir(), `${id}.bin`), new Uint8Array([1, 2, 3]));
     const second = await open();
     await assert.rejects(second.registry.get('acme', id), DatasetUnavailableError);
+    const repaired = await second.registry.register('globex', source);
+    assert.equal(repaired.id, id);
     await second.close();
+    await rm(path.join(contentDir(), `${id}.bin`));
+    const third = await open();
+    await assert.rejects(third.registry.get('globex', id), /cannot be read/);
+    await third.registry.register('acme', source);
+    await third.close();
+    // A fresh process (no cached content) reads the rewritten file and its hash checks out.
+    const fourth = await open();
+    assert.equal((await fourth.registry.get('acme', id)).contentHash, contentHash);
+    assert.equal((await fourth.registry.get('globex', id)).contentHash, contentHash);
+    await fourth.close();
   });
 });

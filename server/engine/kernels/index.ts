@@ -20,7 +20,6 @@ export {
   stridedMatMul,
   transpose2d,
 } from './fast-ops.js';
-export { headSumsLength } from './telemetry-kernels.js';
 export type { AdamCoefficients } from './adam.js';
 export type { OperandLayout, StridedMatMulPlan } from './reference-kernels.js';
 export { attentionContext, attentionScores, type AttentionGeometry } from './attention.js';

@@ -1,8 +1,9 @@
 // The per-step telemetry of step.ts as three kernels. In stock ops it is ~60 small kernels
 // (per-example log-softmax loss, the head's two group gradients, the global norm, stacks and
 // concats): a fixed ~1 ms on wasm, which made the 0.4M MLP's 2.6 ms step 1.33-1.39x slower
-// (bench/README.md). Sums run in double on the host side of the heap; the norm's pass over
-// every gradient runs in f32x4 lanes, chunk totals added in double.
+// (bench/README.md). On wasm the head's two group gradients are one f32 SIMD product; the
+// losses, residuals, biases and the readout's sums run in double on the host side of the heap;
+// the norm's pass over every gradient runs in f32x4 lanes, chunk totals added in double.
 import type * as tf from '@tensorflow/tfjs';
 import { FunctionBuilder } from './wasm-assembler.js';
 
