@@ -53,6 +53,14 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
+/**
+ * How long a retry after UNAVAILABLE waits for the channel to connect. A restarted server is
+ * back within seconds, but the channel reconnects on its own backoff (grpc-js: 1 s growing by
+ * 1.6x), and attempts made in between fail at once: without this wait a call made during a
+ * restart used up its retries before the channel tried again.
+ */
+export const RECONNECT_WAIT_MS = 5_000;
+
 export interface RetryPlan {
   /** Only calls that are safe to repeat are retried. */
   idempotent: boolean;
@@ -60,6 +68,8 @@ export interface RetryPlan {
   /** Absolute deadline for the whole logical call, retries included (gRPC semantics). */
   deadline?: Date;
   signal?: AbortSignal;
+  /** Resolves once the channel is connected or at `until` (epoch ms), whichever comes first; never rejects. */
+  awaitConnection?: (until: number) => Promise<void>;
 }
 
 /**
@@ -79,6 +89,10 @@ export async function runWithRetry<T>(plan: RetryPlan, attempt: () => Promise<T>
       const waitMs = error.retryDelayMs ?? backoffDelayMs(attemptNumber, plan.retry);
       if (plan.deadline !== undefined && Date.now() + waitMs >= plan.deadline.getTime()) throw error;
       await abortableSleep(waitMs, plan.signal);
+      if (error.code === GrpcStatus.UNAVAILABLE && plan.awaitConnection !== undefined) {
+        await plan.awaitConnection(Math.min(plan.deadline?.getTime() ?? Infinity, Date.now() + RECONNECT_WAIT_MS));
+        if (plan.signal?.aborted) throw cancelledError('aborted by signal');
+      }
     }
   }
 }

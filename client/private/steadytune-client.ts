@@ -35,6 +35,9 @@ import { uploadOnce, type UploadDatasetInput } from './dataset-upload.js';
 import { resumableMetricsStream, type StreamMetricsOptions } from './metrics-stream.js';
 import { cancelledError, DEFAULT_RETRY, runWithRetry, type RetryOptions } from './retry.js';
 
+/** Longest wait between the channel's reconnect attempts (grpc-js defaults to 120 s). */
+const MAX_RECONNECT_BACKOFF_MS = 5_000;
+
 export interface SteadytuneClientOptions {
   /** Channel credentials; plaintext (insecure) when absent. */
   credentials?: ChannelCredentials;
@@ -118,7 +121,9 @@ export class SteadytuneClient {
     this.trainer = new TrainerClient(
       address,
       options.credentials ?? grpcCredentials.createInsecure(),
-      options.channelOptions,
+      // grpc-js backs reconnects off up to 120 s: a server back after a long outage would stay
+      // unreachable that long. Callers' options win.
+      { 'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS, ...options.channelOptions },
     );
     this.token = options.token;
     this.defaultDeadlineMs = options.defaultDeadlineMs;
@@ -204,7 +209,7 @@ export class SteadytuneClient {
     const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
     const deadline = deadlineMs === undefined ? undefined : new Date(Date.now() + deadlineMs);
     const open = this.trainer.uploadDataset.bind(this.trainer);
-    return runWithRetry({ idempotent: true, retry: this.retry, deadline, signal: options.signal }, () =>
+    return runWithRetry({ idempotent: true, retry: this.retry, deadline, signal: options.signal, awaitConnection: this.awaitConnection }, () =>
       uploadOnce(open, this.callMetadata(), deadline, options.signal, input));
   }
 
@@ -261,8 +266,12 @@ export class SteadytuneClient {
         });
         signal?.addEventListener('abort', cancelCall, { once: true });
       });
-    return runWithRetry({ idempotent, retry: this.retry, deadline, signal }, attempt);
+    return runWithRetry({ idempotent, retry: this.retry, deadline, signal, awaitConnection: this.awaitConnection }, attempt);
   }
+
+  /** Until the channel is READY (it connects now if idle) or `until` passes. */
+  private readonly awaitConnection = (until: number): Promise<void> =>
+    new Promise((resolve) => this.trainer.waitForReady(new Date(until), () => resolve()));
 
   private callMetadata(): Metadata {
     const metadata = new Metadata();

@@ -76,6 +76,27 @@ describe('retries', () => {
     assert.equal(trainer.calls.getJob, 3);
   });
 
+  it('rides out a server restart: a call made while the server is down succeeds once it is back on its port', async () => {
+    const script = { getJob: (call: { request: { jobId: string } }, callback: (error: null, response: { job: ReturnType<typeof runningJob> }) => void) =>
+      callback(null, { job: runningJob(call.request.jobId) }) };
+    const { client, trainer } = await setUp(script);
+    assert.equal((await client.getJob('job-1')).id, 'job-1');
+    await trainer.stop();
+    // Down for 1.5 s: far longer than the 4 fast retries (5-20 ms apart) take on their own.
+    let restarted: FakeTrainer | undefined;
+    const restarting = new Promise<void>((resolve, reject) => setTimeout(() => {
+      startFakeTrainer(script, trainer.port).then((started) => {
+        restarted = started;
+        openTrainers.push(started);
+        resolve();
+      }, reject);
+    }, 1500));
+    // Whatever the call does, the restarted trainer must be up (and so stopped in after()) before the test ends.
+    const job = await client.getJob('job-2').finally(() => restarting);
+    assert.equal(job.id, 'job-2');
+    assert.equal(restarted?.calls.getJob, 1);
+  });
+
   it('gives up after maxAttempts and surfaces the last error', async () => {
     const { client, trainer } = await setUp({ listJobs: (call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
     const error = await rejection(client.listJobs());

@@ -10,6 +10,7 @@ import { Job, JobState, TrainerService, type TrainerServer } from '../../client/
 export type RpcName = keyof typeof TrainerService;
 
 export interface FakeTrainer {
+  readonly port: number;
   address: string;
   /** Calls received per RPC, counted before the scripted handler runs. */
   calls: Record<RpcName, number>;
@@ -18,7 +19,8 @@ export interface FakeTrainer {
   stop(): Promise<void>;
 }
 
-export async function startFakeTrainer(script: Partial<TrainerServer>): Promise<FakeTrainer> {
+/** `port` 0 picks a free one; a given port lets a test restart a trainer where a client expects it. */
+export async function startFakeTrainer(script: Partial<TrainerServer>, port = 0): Promise<FakeTrainer> {
   const calls = Object.fromEntries(Object.keys(TrainerService).map((name) => [name, 0])) as Record<RpcName, number>;
   const metadataSeen: Metadata[] = [];
   const unimplemented = { code: GrpcStatus.UNIMPLEMENTED, details: 'not scripted' };
@@ -50,13 +52,14 @@ export async function startFakeTrainer(script: Partial<TrainerServer>): Promise<
 
   const server = new Server();
   server.addService(TrainerService, counted);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
     );
   });
   return {
-    address: `127.0.0.1:${port}`,
+    address: `127.0.0.1:${boundPort}`,
+    port: boundPort,
     calls,
     metadataSeen,
     stop: () =>
