@@ -206,6 +206,14 @@ export class EmbeddedJobService implements JobService {
     return this.started && this.accepting && this.options.pool.ready();
   }
 
+  /**
+   * Scale-out workers: stops a job running here as shutdown would (runs checkpoint at their next
+   * step and stop; the job stays as it is, for whichever worker claims it next).
+   */
+  async suspendJob(jobId: string, reason: string): Promise<void> {
+    await this.executions.get(jobId)?.suspend(reason);
+  }
+
   async shutdown(): Promise<void> {
     this.accepting = false;
     const running = [...this.executions.values()];

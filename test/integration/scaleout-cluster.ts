@@ -18,6 +18,8 @@ export interface ScaleOutCluster {
   readonly apis: ServerProcess[];
   readonly workers: ServerProcess[];
   readonly dataDir: string;
+  /** Namespace of the cluster's Redis keys (BullMQ's included). */
+  readonly redisPrefix: string;
   /** Starts one more worker on the same services (a replacement pod). */
   addWorker(): Promise<ServerProcess>;
   /** Ends every process (SIGKILL: nothing to keep), then removes the database, keys and files. */
@@ -65,6 +67,7 @@ export async function startScaleOutCluster(services: ScaleOutServices, options: 
       apis,
       workers,
       dataDir,
+      redisPrefix: prefix,
       addWorker: async () => {
         const worker = await start('worker');
         workers.push(worker);

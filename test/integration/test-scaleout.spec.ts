@@ -10,7 +10,9 @@ import { jsonl, pointRows } from './dataset-fixtures.js';
 import { SCALEOUT_SKIP_REASON, scaleOutServices } from '../fixtures/scaleout-services.js';
 import { claimsOf, FAST_FAILOVER_ENV, startScaleOutCluster, type ScaleOutCluster } from './scaleout-cluster.js';
 import { assertDense, collect, tinySpec } from './server-harness.js';
-import { clientFor, notices, stepNumbers } from './server-process.js';
+import { clientFor, notices, stepNumbers, type ServerProcess } from './server-process.js';
+import { Redis } from 'ioredis';
+import { QUEUE_NAME } from '../../server/jobs/scaleout/job-queue.js';
 
 const services = scaleOutServices();
 const CHECKPOINT_EVERY = 5;
@@ -186,6 +188,39 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     assert.equal(claims[1]?.resumed, true);
     assert.ok(notices(streamed).some((m) => /seed 8: resuming from the checkpoint at step \d+/.test(m)), notices(streamed).join(' | '));
     console.log(`scale-out: SIGTERM hand-over, job done ${((performance.now() - stoppedAt) / 1000).toFixed(1)} s after the stop`);
+    client.close();
+  });
+
+  it('stops training a job whose queue lock it lost (as a stalled worker would), and the job still finishes', async () => {
+    const current = cluster ?? assert.fail('cluster not started');
+    const redisUrl = services?.redisUrl ?? assert.fail('no redis');
+    await current.addWorker();
+    const client = apiClient(0);
+    const totalSteps = 1000; // 10 epochs of 100: still training when the next lock renewal fails
+    const jobId = (await client.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 10, seeds: [9] }) })).job?.id ?? assert.fail('no job');
+    const redis = new Redis(redisUrl);
+    let holder: ServerProcess | undefined;
+    const steps: number[] = [];
+    for await (const event of client.streamMetrics(jobId, { maxReconnects: 20 })) {
+      const step = event.event?.$case === 'step' ? event.event.value.step : 0;
+      if (step > 0) steps.push(step);
+      if (holder === undefined && step >= 20) {
+        holder = claimsOf(current.workers, jobId)[0]?.worker ?? assert.fail('no worker logged claiming the job');
+        // What a stall longer than the lock leaves behind: BullMQ's lock key gone.
+        assert.equal(await redis.del(`${current.redisPrefix}:${QUEUE_NAME}:${jobId}:lock`), 1);
+      }
+    }
+    redis.disconnect();
+    const job = await client.getJob(jobId);
+    assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, job.reason);
+    assert.equal(steps.at(-1), totalSteps);
+    const holderLogs = (holder ?? assert.fail('never reached step 20')).logs.filter((line) => line['jobId'] === jobId);
+    assert.ok(holderLogs.some((line) => line['msg'] === 'lost the queue lock of a job training here; suspending it'),
+      holderLogs.map((line) => line['msg']).join(' | '));
+    assert.ok(holderLogs.some((line) => line['msg'] === 'job suspended; it resumes on the next start'), 'the holder stopped its runs');
+    const claims = claimsOf(current.workers, jobId);
+    assert.ok(claims.length >= 2 && claims.slice(1).every((claim) => claim.resumed), JSON.stringify(claims.map((c) => c.resumed)));
+    console.log(`scale-out: lock lost at step 20, job claimed ${claims.length} times, ${steps.length} step events for ${totalSteps} steps`);
     client.close();
   });
 });

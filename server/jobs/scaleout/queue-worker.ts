@@ -4,7 +4,8 @@
 // claimed job's lock; a worker that dies (kill -9, node loss) stops renewing, another worker's
 // stalled check puts the job back in the queue, and whoever claims it next resumes it from its
 // newest checkpoint (JobExecution skips the steps the log already holds). A worker shutting
-// down checkpoints its jobs and hands them back to the queue at once instead.
+// down checkpoints its jobs and hands them back to the queue at once instead, and so does one
+// that finds it could not renew a job's lock (it stalled, and another worker may hold the job).
 import { WaitingError, Worker, type ConnectionOptions, type Job as QueueEntry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventLog } from '../event-log.js';
@@ -46,6 +47,8 @@ export class QueueWorker {
   private worker?: Worker<QueuedJob>;
   /** Jobs training here: id → tenant. */
   private readonly running = new Map<string, string>();
+  /** Jobs training here whose queue lock could not be renewed: handed back when they stop. */
+  private readonly lostLocks = new Set<string>();
   private stopping = false;
   private cancelPoll?: NodeJS.Timeout;
 
@@ -74,7 +77,7 @@ export class QueueWorker {
     });
     worker.on('failed', (entry, error) => void this.onQueueFailure(entry, error));
     worker.on('stalled', (jobId) => options.logger.warn('a job lost its worker; it is back in the queue', { jobId }));
-    worker.on('lockRenewalFailed', (jobIds) => options.logger.warn('could not renew job locks; another worker may take them over', { jobIds }));
+    worker.on('lockRenewalFailed', (jobIds) => this.onLocksLost(jobIds));
     worker.on('error', (error) => options.logger.warn('queue worker error', { error: error.message }));
     this.worker = worker;
     await worker.waitUntilReady();
@@ -115,12 +118,31 @@ export class QueueWorker {
     } finally {
       this.running.delete(jobId);
     }
-    if (!this.stopping) return;
+    const lostLock = this.lostLocks.delete(jobId);
+    if (!this.stopping && !lostLock) return;
     const now = await store.get(tenant, jobId);
     if (now !== undefined && !TERMINAL_STATES.has(now.state)) {
-      // Suspended by this worker's shutdown: back in the queue now, for another worker to resume.
+      // Suspended by this worker's shutdown or lost lock: back in the queue now, for another
+      // worker to resume. With the lock gone this fails, and the stalled check requeues it.
       await entry.moveToWait(token);
       throw new WaitingError();
+    }
+  }
+
+  /**
+   * Another worker may already have claimed these jobs (a stalled check saw their lock expire,
+   * e.g. after this process stalled): the ones training here checkpoint and stop at their next
+   * step instead of training on beside the new claim, and go back to the queue.
+   */
+  private onLocksLost(jobIds: readonly string[]): void {
+    const { service, logger } = this.options;
+    logger.warn('could not renew job locks; another worker may take them over', { jobIds });
+    for (const jobId of jobIds) {
+      if (!this.running.has(jobId) || this.lostLocks.has(jobId)) continue;
+      this.lostLocks.add(jobId);
+      logger.warn('lost the queue lock of a job training here; suspending it', { jobId });
+      void service.suspendJob(jobId, `worker ${this.options.name} lost the job's queue lock; another worker resumes it`)
+        .catch((error: unknown) => logger.warn('could not suspend the job', { jobId, error: String(error) }));
     }
   }
 
