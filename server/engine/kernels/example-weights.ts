@@ -19,24 +19,27 @@ export function dsgdWeightsReference(correct: Float32Array, alpha: number, out: 
   for (let i = 0; i < correct.length; i++) out[i] = f32(1 - f32(shrink * correct[i]));
 }
 
-export function registerExampleWeightKernels(): void {
-  tf.registerKernel({
-    kernelName: DSGD_WEIGHTS, backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const view = backend as WasmBackendView;
-      const correct = inputs.correct as tf.TensorInfo;
-      const out = view.makeOutput([...correct.shape], 'float32');
-      const [from, to] = [heapAddress(view, correct) / 4, heapAddress(view, out) / 4];
-      const size = sizeOf(correct.shape);
-      const heap = view.wasm.HEAPF32;
-      dsgdWeightsReference(heap.subarray(from, from + size), attrs?.alpha as number, heap.subarray(to, to + size));
-      return out;
-    },
-  });
+export function registerExampleWeightKernels(backend: 'wasm' | 'cpu'): void {
+  if (backend === 'wasm') {
+    tf.registerKernel({
+      kernelName: DSGD_WEIGHTS, backendName: 'wasm',
+      kernelFunc: ({ inputs, attrs, backend: wasm }) => {
+        const view = wasm as WasmBackendView;
+        const correct = inputs.correct as tf.TensorInfo;
+        const out = view.makeOutput([...correct.shape], 'float32');
+        const [from, to] = [heapAddress(view, correct) / 4, heapAddress(view, out) / 4];
+        const size = sizeOf(correct.shape);
+        const heap = view.wasm.HEAPF32;
+        dsgdWeightsReference(heap.subarray(from, from + size), attrs?.alpha as number, heap.subarray(to, to + size));
+        return out;
+      },
+    });
+    return;
+  }
   tf.registerKernel({
     kernelName: DSGD_WEIGHTS, backendName: 'cpu',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const cpu = backend as CpuBackendView;
+    kernelFunc: ({ inputs, attrs, backend: cpuBackend }) => {
+      const cpu = cpuBackend as CpuBackendView;
       const correct = inputs.correct as tf.TensorInfo;
       const values = cpu.readSync(correct.dataId) as Float32Array;
       const out = new Float32Array(values.length);

@@ -243,13 +243,13 @@ export function setFastKernelsEnabled(on: boolean): void {
 export function registerFastKernels(): void {
   if (registered) return;
   registered = true;
-  if (tf.getKernel(DSGD_WEIGHTS, 'wasm') === undefined) registerExampleWeightKernels();
   if (tf.getKernel(STRIDED_MATMUL, 'wasm') === undefined) {
     registerWasm();
     registerWasmAdam();
     registerWasmExtras();
     registerWasmDense();
     registerTelemetryKernels('wasm');
+    registerExampleWeightKernels('wasm');
   }
   if (tf.getKernel(STRIDED_MATMUL, 'cpu') === undefined) {
     registerCpu();
@@ -257,6 +257,7 @@ export function registerFastKernels(): void {
     registerCpuExtras();
     registerCpuDense();
     registerTelemetryKernels('cpu');
+    registerExampleWeightKernels('cpu');
   }
 }
 
