@@ -9,11 +9,15 @@ import { adamUpdate, fastKernelsActive, gradientNormOf, normFromSquaresOf } from
 
 export interface ParameterOptimizer {
   /**
-   * One update from gradients keyed by tf variable name. Call inside tf.tidy. With `readNorm`,
-   * returns the global norm of `grads` where the update can read it in passing (the fused Adam
-   * kernels), else undefined.
+   * One update from gradients keyed by tf variable name, first clipped by their global norm to
+   * the spec's clipNorm (0: no clipping). Call inside tf.tidy.
    */
-  applyGradients(grads: tf.NamedTensorMap, learningRate: number, options?: { readonly readNorm?: boolean }): tf.Scalar | undefined;
+  applyGradients(grads: tf.NamedTensorMap, learningRate: number): void;
+  /**
+   * The same update; returns the global norm of `grads` before clipping: clipping's own when it
+   * clips, else read in passing by the fused Adam kernels (a separate pass elsewhere).
+   */
+  applyGradientsReadingNorm(grads: tf.NamedTensorMap, learningRate: number): tf.Scalar;
   exportState(): OptimizerState;
   importState(state: OptimizerState): void;
   dispose(): void;
@@ -50,48 +54,59 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
       ];
     });
 
-  return {
-    applyGradients(grads, learningRate, options = {}) {
-      updates += 1;
-      const biasCorrection1 = 1 - spec.beta1 ** updates;
-      const biasCorrection2 = 1 - spec.beta2 ** updates;
-      // Sums of squares of the gradients as given (adam's L2 term changes them: no norm then).
-      const squares: tf.Scalar[] = [];
-      let normInPassing = spec.kind === 'adamw' || spec.weightDecay === 0;
-      for (const variable of variables) {
-        let gradient = grads[variable.name];
-        if (gradient === undefined) throw new Error(`no gradient for '${variable.name}'`);
-        const { first, second } = slots.get(variable) ?? {};
-        // adam and sgd: weight decay as L2 in the gradient; adamw: decoupled, below.
-        if (spec.kind !== 'adamw' && spec.weightDecay > 0) gradient = tf.add(gradient, tf.mul(spec.weightDecay, variable));
-        if (first && second && fastKernelsActive()) {
-          // One kernel instead of ~15 stock ops per variable (kernels/adam.ts); same f32 math.
-          const decay = spec.kind === 'adamw' && spec.weightDecay > 0 ? 1 - learningRate * spec.weightDecay : 1;
-          const [nextValue, nextFirst, nextSecond, gradientSquares] = adamUpdate(variable, gradient, first, second, {
-            beta1: spec.beta1, beta2: spec.beta2, biasCorrection1, biasCorrection2,
-            epsilon: spec.epsilon, learningRate, decay,
-          });
-          squares.push(gradientSquares as tf.Scalar);
-          first.assign(nextFirst);
-          second.assign(nextSecond);
-          variable.assign(nextValue);
-        } else if (first && second) {
-          normInPassing = false;
-          first.assign(tf.add(tf.mul(spec.beta1, first), tf.mul(1 - spec.beta1, gradient)));
-          second.assign(tf.add(tf.mul(spec.beta2, second), tf.mul(1 - spec.beta2, tf.square(gradient))));
-          const denominator = tf.add(tf.sqrt(tf.div(second, biasCorrection2)), spec.epsilon);
-          const update = tf.div(tf.div(first, biasCorrection1), denominator);
-          const decayed = spec.kind === 'adamw' && spec.weightDecay > 0
-            ? tf.mul(variable, 1 - learningRate * spec.weightDecay)
-            : variable;
-          variable.assign(tf.sub(decayed, tf.mul(learningRate, update)));
-        } else {
-          normInPassing = false;
-          if (first) first.assign(tf.add(tf.mul(spec.momentum, first), gradient));
-          variable.assign(tf.sub(variable, tf.mul(learningRate, first ?? gradient)));
-        }
+  /** One update; returns how to read the norm of `grads` afterwards (only the caller that wants it pays). */
+  const applyUpdate = (grads: tf.NamedTensorMap, learningRate: number): (() => tf.Scalar) => {
+    const norm = spec.clipNorm > 0 ? globalNorm(grads) : undefined;
+    const applied = norm === undefined ? grads : clipByGlobalNorm(grads, norm, spec.clipNorm);
+    updates += 1;
+    const biasCorrection1 = 1 - spec.beta1 ** updates;
+    const biasCorrection2 = 1 - spec.beta2 ** updates;
+    // Sums of squares of the gradients the fused kernels apply: the norm of `grads` unless adam's
+    // L2 term changed them (then a separate pass) or clipping scaled them (then clipping's norm).
+    const squares: tf.Scalar[] = [];
+    let normInPassing = spec.kind === 'adamw' || spec.weightDecay === 0;
+    for (const variable of variables) {
+      let gradient = applied[variable.name];
+      if (gradient === undefined) throw new Error(`no gradient for '${variable.name}'`);
+      const { first, second } = slots.get(variable) ?? {};
+      // adam and sgd: weight decay as L2 in the gradient; adamw: decoupled, below.
+      if (spec.kind !== 'adamw' && spec.weightDecay > 0) gradient = tf.add(gradient, tf.mul(spec.weightDecay, variable));
+      if (first && second && fastKernelsActive()) {
+        // One kernel instead of ~15 stock ops per variable (kernels/adam.ts); same f32 math.
+        const decay = spec.kind === 'adamw' && spec.weightDecay > 0 ? 1 - learningRate * spec.weightDecay : 1;
+        const [nextValue, nextFirst, nextSecond, gradientSquares] = adamUpdate(variable, gradient, first, second, {
+          beta1: spec.beta1, beta2: spec.beta2, biasCorrection1, biasCorrection2,
+          epsilon: spec.epsilon, learningRate, decay,
+        });
+        squares.push(gradientSquares as tf.Scalar);
+        first.assign(nextFirst);
+        second.assign(nextSecond);
+        variable.assign(nextValue);
+      } else if (first && second) {
+        normInPassing = false;
+        first.assign(tf.add(tf.mul(spec.beta1, first), tf.mul(1 - spec.beta1, gradient)));
+        second.assign(tf.add(tf.mul(spec.beta2, second), tf.mul(1 - spec.beta2, tf.square(gradient))));
+        const denominator = tf.add(tf.sqrt(tf.div(second, biasCorrection2)), spec.epsilon);
+        const update = tf.div(tf.div(first, biasCorrection1), denominator);
+        const decayed = spec.kind === 'adamw' && spec.weightDecay > 0
+          ? tf.mul(variable, 1 - learningRate * spec.weightDecay)
+          : variable;
+        variable.assign(tf.sub(decayed, tf.mul(learningRate, update)));
+      } else {
+        normInPassing = false;
+        if (first) first.assign(tf.add(tf.mul(spec.momentum, first), gradient));
+        variable.assign(tf.sub(variable, tf.mul(learningRate, first ?? gradient)));
       }
-      return options.readNorm === true && normInPassing ? normFromSquaresOf(squares) : undefined;
+    }
+    return () => norm ?? (normInPassing ? normFromSquaresOf(squares) : globalNorm(grads));
+  };
+
+  return {
+    applyGradients(grads, learningRate) {
+      applyUpdate(grads, learningRate);
+    },
+    applyGradientsReadingNorm(grads, learningRate) {
+      return applyUpdate(grads, learningRate)();
     },
     exportState() {
       const named = namedSlots();

@@ -3,7 +3,7 @@ import type { ExampleSet, RunSpec } from './types.js';
 import type { ClassifierModel } from './models/classifier.js';
 import type { TrainingMethod } from './methods/method.js';
 import { makeBatch } from './batching.js';
-import { clipByGlobalNorm, globalNorm, type ParameterOptimizer } from './optimizer.js';
+import type { ParameterOptimizer } from './optimizer.js';
 import { deriveSeed } from './random.js';
 import { conflictSums, fullGroupGradients, microBatchSums, stepReadout } from './telemetry.js';
 
@@ -113,14 +113,9 @@ export function optimizerStep(plan: StepPlan): StepResult {
     });
     const { grads, sums, fullWrong, fullCorrect } = totals;
     if (!grads || !sums) throw new Error('optimizer step without micro-batches');
-    const mean = meanOf(grads, plan.microBatches.length);
-    const { clipNorm } = spec.optimizer;
-    // Clipping needs the norm first; without it the fused Adam reads it in passing (no extra pass).
-    const clipNormOf = clipNorm > 0 ? globalNorm(mean) : undefined;
-    const readInPassing = clipNormOf === undefined
-      ? plan.optimizer.applyGradients(mean, plan.learningRate, { readNorm: true })
-      : plan.optimizer.applyGradients(clipByGlobalNorm(mean, clipNormOf, clipNorm), plan.learningRate);
-    const readout = stepReadout(sums, clipNormOf ?? readInPassing ?? globalNorm(mean));
+    // Clipped inside the optimizer; the norm before clipping is read without an extra pass where it can be.
+    const norm = plan.optimizer.applyGradientsReadingNorm(meanOf(grads, plan.microBatches.length), plan.learningRate);
+    const readout = stepReadout(sums, norm);
     return fullWrong && fullCorrect ? tf.concat([readout, conflictSums(fullWrong, fullCorrect)]) as tf.Tensor1D : readout;
   });
   return { readout, alpha, examples };

@@ -130,6 +130,18 @@ describe('optimizer', () => {
     close(clipped[0], 0.6);
     close(clipped[1], 0.8);
   });
+  it('clips inside the optimizer to its clipNorm and reports the norm from before clipping', () => {
+    const parameter = tf.variable(tf.tensor1d([0, 0]));
+    const optimizer = createOptimizer(optimizerSpec({ kind: 'sgd', learningRate: 1, clipNorm: 1 }), [parameter]);
+    // Gradient (3, 4), norm 5, clipped to norm 1: (0.6, 0.8); one SGD step at lr 1 from 0.
+    const norm = tf.tidy(() => optimizer.applyGradientsReadingNorm({ [parameter.name]: tf.tensor1d([3, 4]) }, 1).dataSync()[0]);
+    close(norm, 5);
+    const [a, b] = parameter.dataSync();
+    close(a, -0.6);
+    close(b, -0.8);
+    optimizer.dispose();
+    parameter.dispose();
+  });
 });
 
 describe('evaluation summary', () => {
