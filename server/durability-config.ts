@@ -1,5 +1,5 @@
 // Job persistence settings (documented in config.ts): which store, and how often runs checkpoint.
-import type { StoreKind } from './jobs/persistence.js';
+import type { StoreKind } from './jobs/persistence/index.js';
 
 export interface DurabilityConfig {
   /** sqlite: <dataDir>/steadytune.db, jobs resume after a restart; memory: nothing survives one. */

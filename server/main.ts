@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryDatasetRegistry } from './data/index.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
-import { openPersistence } from './jobs/persistence.js';
+import { openPersistence } from './jobs/persistence/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DEFAULT_DURABILITY } from './durability-config.js';
 import { createLogger, type Logger } from './logger.js';

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { EventLog } from './jobs/event-log.js';
-import { DATASET_CONTENT_DIR } from './jobs/file-backed-dataset-registry.js';
+import { DATASET_CONTENT_DIR } from './jobs/persistence/file-backed-dataset-registry.js';
 import type { JobStore } from './jobs/store.js';
 import { WorkerPool } from './jobs/worker-pool.js';
 import type { Logger } from './logger.js';

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from './config.js';
-import { DirectoryCheckpointFiles } from './jobs/checkpoint-files.js';
+import { DirectoryCheckpointFiles } from './jobs/persistence/checkpoint-files.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
 import { openScaleOutBackends } from './jobs/scaleout/backends.js';
 import { QueueWorker } from './jobs/scaleout/queue-worker.js';

@@ -29,7 +29,7 @@ import { mostSeedSensitive, summarizeCells } from './summary.js';
 import { keepSection } from '../auto-remedy/report.js';
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
-const CACHE_DIR = fileURLToPath(new URL('./.cache/', import.meta.url));
+const CACHE_DIR = fileURLToPath(new URL('.cache/', import.meta.url));
 
 interface Options {
   readonly quick: boolean;

@@ -4,20 +4,20 @@
 // chain, so its events keep the order the workers produced them in, a checkpoint is recorded
 // only after its step's event, and a cancel can never slip between "last run done" and the end.
 import type { Evaluation } from '../engine/types.js';
-import type { Durability } from './checkpoint-files.js';
+import type { Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import {
   afterPhaseStart, checkpointSlot, isNewProgress, loggedProgress, NOTHING_LOGGED, resumePoint, RuntimeMeter, type LoggedProgress,
 } from './job-resume.js';
 import { currentPhaseIndex, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
-import type { ModelFiles } from './model-files.js';
+import type { ModelFiles } from './persistence/model-files.js';
 import { summarizeJob } from './job-summary.js';
 import { SeedRuns } from './seed-runs.js';
 import { JobPhaseTrace } from './job-phase-trace.js';
 import type { JobTraceParent } from '../observability/index.js';
 import type { JobStore } from './store.js';
 import { TaskCancelledError, type TaskHandle, type WorkerPool } from './worker-pool.js';
-import type { DatasetInput, TrainProgress, TrainRequest, TrainResult } from './worker-protocol.js';
+import type { DatasetInput, TrainProgress, TrainRequest, TrainResult } from './worker/protocol.js';
 import {
   JobError,
   TERMINAL_STATES,

@@ -5,7 +5,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { startJobPhaseSpan, type JobPhase, type JobPhaseSpan, type JobTraceParent } from '../observability/index.js';
 import type { JobLogger, SeedRun } from './types.js';
-import type { TrainProgress } from './worker-protocol.js';
+import type { TrainProgress } from './worker/protocol.js';
 
 /** A seed's open spans; the run span is the parent of its epochs and checkpoints. */
 interface SeedSpans {

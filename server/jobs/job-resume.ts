@@ -7,10 +7,10 @@
 // once. The checkpoint is chosen at or below the last logged step for the same reason: a run
 // restarted past its log would leave a hole in the steps.
 import type { TrainerCheckpoint } from '../engine/types.js';
-import type { CheckpointFiles } from './checkpoint-files.js';
+import type { CheckpointFiles } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import { phaseStartOf } from './remedy-policy.js';
-import type { TrainProgress } from './worker-protocol.js';
+import type { TrainProgress } from './worker/protocol.js';
 
 /** What a seed's run has already put in the job's event log. */
 export interface LoggedProgress {

@@ -1,17 +1,17 @@
 // The embedded JobService: store, event log and worker pool in one process. Every TF.js call
 // happens in the pool's worker threads; this module only moves plain data around.
 import type { DatasetRegistry } from '../data/index.js';
-import type { Durability } from './checkpoint-files.js';
+import type { Durability } from './persistence/checkpoint-files.js';
 import { currentTraceParent, type JobTraceParent } from '../observability/index.js';
 import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
-import { DirectoryModelFiles, type ModelFiles } from './model-files.js';
+import { DirectoryModelFiles, type ModelFiles } from './persistence/model-files.js';
 import { toExampleInputs } from './predict-inputs.js';
 import { evaluatePredictions, majorityVote, summarizeRuns, voteShares } from './stability.js';
 import type { JobStore } from './store.js';
 import { toJobError } from './task-errors.js';
 import type { WorkerPool } from './worker-pool.js';
-import type { DatasetInput, ModelCard, ResultOf, SeedWeights, TaskRequest } from './worker-protocol.js';
+import type { DatasetInput, ModelCard, ResultOf, SeedWeights, TaskRequest } from './worker/protocol.js';
 import {
   JobError,
   TERMINAL_STATES,

@@ -1,10 +1,10 @@
 // A finished job's stability summary: statistics over its seeds' validations and, when the
 // job asks for it, their ensemble vote scored against the validation labels.
 import type { Evaluation } from '../engine/types.js';
-import type { ModelFiles } from './model-files.js';
+import type { ModelFiles } from './persistence/model-files.js';
 import { evaluatePredictions, majorityVote, summarizeRuns } from './stability.js';
 import type { WorkerPool } from './worker-pool.js';
-import type { DatasetInput } from './worker-protocol.js';
+import type { DatasetInput } from './worker/protocol.js';
 import type { DatasetSelection, Job, JobLogger, StabilitySummary } from './types.js';
 
 export interface SummaryContext {

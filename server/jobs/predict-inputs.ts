@@ -1,7 +1,7 @@
 // Predict's examples → the engine's ExampleInputs for the model they are meant for, checking
 // every example against what the model was trained on. Plain arrays: runs on the main thread.
 import type { ExampleInputs } from '../engine/types.js';
-import type { ModelInputs } from './worker-protocol.js';
+import type { ModelInputs } from './worker/protocol.js';
 import { JobError, type PredictInput } from './types.js';
 
 export function toExampleInputs(model: ModelInputs, examples: readonly PredictInput[]): ExampleInputs {

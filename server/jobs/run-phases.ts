@@ -1,7 +1,7 @@
 // A run's phases and peak memory as the main thread records them on its SeedRun row: pure
 // functions from the row and a worker report to the next row.
 import type { Verdict } from '../engine/types.js';
-import type { RemedyRequest } from './worker-protocol.js';
+import type { RemedyRequest } from './worker/protocol.js';
 import type { JobSpec, RunPhase, SeedRun } from './types.js';
 
 /** What a run's training task needs to apply (or, after a restart, go on with) auto-remedy. */

@@ -16,7 +16,7 @@ import {
   type TrainProgress,
   type WorkerData,
   type WorkerConfig,
-} from './worker-protocol.js';
+} from './worker/protocol.js';
 
 export interface WorkerPoolOptions {
   /** Worker threads; each trains one seed at a time. */
@@ -95,7 +95,7 @@ export class WorkerPool {
 
   constructor(private readonly options: WorkerPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) throw new Error(`pool size must be >= 1, got ${options.size}`);
-    this.workerUrl = options.workerUrl ?? new URL('./worker-entry.ts', import.meta.url);
+    this.workerUrl = options.workerUrl ?? new URL('./worker/entry.ts', import.meta.url);
   }
 
   get size(): number {

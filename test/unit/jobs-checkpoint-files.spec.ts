@@ -7,7 +7,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeCheckpoint } from '../../server/jobs/checkpoint-codec.js';
-import { DirectoryCheckpointFiles } from '../../server/jobs/checkpoint-files.js';
+import { DirectoryCheckpointFiles } from '../../server/jobs/persistence/checkpoint-files.js';
 import type { TrainerCheckpoint } from '../../server/engine/types.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'steadytune-ckpt-'));

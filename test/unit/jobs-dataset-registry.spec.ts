@@ -9,9 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 
 import { DatasetNotFoundError, DatasetUnavailableError, loadDataset, type DatasetRegistry } from '../../server/data/index.js';
-import { DATASET_CONTENT_DIR, type FileBackedRegistryOptions } from '../../server/jobs/file-backed-dataset-registry.js';
-import { openJobDatabase } from '../../server/jobs/sqlite-database.js';
-import { SqliteDatasetRegistry } from '../../server/jobs/sqlite-dataset-registry.js';
+import { DATASET_CONTENT_DIR, type FileBackedRegistryOptions } from '../../server/jobs/persistence/file-backed-dataset-registry.js';
+import { openJobDatabase } from '../../server/jobs/persistence/sqlite-database.js';
+import { SqliteDatasetRegistry } from '../../server/jobs/persistence/sqlite-dataset-registry.js';
 import { migratePostgres } from '../../server/jobs/scaleout/postgres-schema.js';
 import { PostgresDatasetRegistry } from '../../server/jobs/scaleout/postgres-dataset-registry.js';
 import { SCALEOUT_SKIP_REASON, scaleOutServices, uniqueName } from '../fixtures/scaleout-services.js';

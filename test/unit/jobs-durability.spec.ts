@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DirectoryCheckpointFiles } from '../../server/jobs/checkpoint-files.js';
+import { DirectoryCheckpointFiles } from '../../server/jobs/persistence/checkpoint-files.js';
 import { EmbeddedJobService } from '../../server/jobs/job-service.js';
-import { openJobDatabase, type SqliteDatabase } from '../../server/jobs/sqlite-database.js';
-import { SqliteEventLog } from '../../server/jobs/sqlite-event-log.js';
-import { SqliteJobStore } from '../../server/jobs/sqlite-store.js';
+import { openJobDatabase, type SqliteDatabase } from '../../server/jobs/persistence/sqlite-database.js';
+import { SqliteEventLog } from '../../server/jobs/persistence/sqlite-event-log.js';
+import { SqliteJobStore } from '../../server/jobs/persistence/sqlite-store.js';
 import { WorkerPool } from '../../server/jobs/worker-pool.js';
 import type { JobEvent, JobLogger, JobSpec, StartJobCommand } from '../../server/jobs/types.js';
 

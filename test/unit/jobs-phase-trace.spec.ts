@@ -8,7 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type Span
 import type { Evaluation, StepTelemetry } from '../../server/engine/types.js';
 import { JobPhaseTrace } from '../../server/jobs/job-phase-trace.js';
 import type { JobLogger } from '../../server/jobs/types.js';
-import type { TrainProgress } from '../../server/jobs/worker-protocol.js';
+import type { TrainProgress } from '../../server/jobs/worker/protocol.js';
 import { startJobPhaseSpan, startTracing, type RunningTracing } from '../../server/observability/index.js';
 
 /** Throws from onStart while `failing` is set: a broken exporter or processor. */

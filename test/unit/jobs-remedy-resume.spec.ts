@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { StepTelemetry, TrainerCheckpoint } from '../../server/engine/types.js';
 import { encodeCheckpoint } from '../../server/jobs/checkpoint-codec.js';
-import { DirectoryCheckpointFiles } from '../../server/jobs/checkpoint-files.js';
+import { DirectoryCheckpointFiles } from '../../server/jobs/persistence/checkpoint-files.js';
 import { InMemoryEventLog } from '../../server/jobs/event-log.js';
 import { checkpointSlot, loggedProgress, resumePoint } from '../../server/jobs/job-resume.js';
 import { currentPhaseIndex, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange } from '../../server/jobs/run-phases.js';

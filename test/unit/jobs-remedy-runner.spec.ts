@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Evaluation, MethodSpec, RunSpec, TrainerCheckpoint, Verdict } from '../../server/engine/types.js';
-import { engineCheckpointEvery, trainWithRemedies, type PhaseTrainer } from '../../server/jobs/remedy-runner.js';
+import { engineCheckpointEvery, trainWithRemedies, type PhaseTrainer } from '../../server/jobs/worker/remedy-runner.js';
 import type { RemedySettings } from '../../server/jobs/remedy-policy.js';
-import type { TrainProgress } from '../../server/jobs/worker-protocol.js';
+import type { TrainProgress } from '../../server/jobs/worker/protocol.js';
 
 const TOTAL_STEPS = 12;
 const STEPS_PER_EPOCH = 4;

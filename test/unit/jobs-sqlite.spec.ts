@@ -5,10 +5,10 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { migrate, MIGRATIONS, openJobDatabase, schemaVersion } from '../../server/jobs/sqlite-database.js';
-import { SqliteEventLog } from '../../server/jobs/sqlite-event-log.js';
-import { SqliteJobStore } from '../../server/jobs/sqlite-store.js';
-import { WalCheckpointer } from '../../server/jobs/wal-checkpointer.js';
+import { migrate, MIGRATIONS, openJobDatabase, schemaVersion } from '../../server/jobs/persistence/sqlite-database.js';
+import { SqliteEventLog } from '../../server/jobs/persistence/sqlite-event-log.js';
+import { SqliteJobStore } from '../../server/jobs/persistence/sqlite-store.js';
+import { WalCheckpointer } from '../../server/jobs/persistence/wal-checkpointer.js';
 import type { JobEvent, JobSpec } from '../../server/jobs/types.js';
 import { sqliteFiles } from './jobs-persistence-fixtures.js';
 

@@ -12,8 +12,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { evaluateWeights, train } from '../../server/engine/index.js';
 import { encodeSafetensors } from '../../server/engine/models/pretrained/index.js';
 import type { ExampleSet, ModelSpec } from '../../server/engine/types.js';
-import { loadEvaluationData, loadTrainingData } from '../../server/jobs/task-data.js';
-import type { DatasetInput, TrainRequest, WorkerConfig } from '../../server/jobs/worker-protocol.js';
+import { loadEvaluationData, loadTrainingData } from '../../server/jobs/worker/task-data.js';
+import type { DatasetInput, TrainRequest, WorkerConfig } from '../../server/jobs/worker/protocol.js';
 import { TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from './pretrained-fixtures.js';
 
 const OUR_TOKENS = ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'the', 'cat', 'sat', 'mat', 'dog', 'cats', 'zzz', 'on'];

@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { ExampleSet } from '../../server/engine/types.js';
-import { loadTrainingData, predictionInputs } from '../../server/jobs/task-data.js';
-import type { TrainRequest, WorkerConfig } from '../../server/jobs/worker-protocol.js';
+import { loadTrainingData, predictionInputs } from '../../server/jobs/worker/task-data.js';
+import type { TrainRequest, WorkerConfig } from '../../server/jobs/worker/protocol.js';
 
 /** Eight 28x28 "images": four dark, four bright. */
 function images(): ExampleSet {

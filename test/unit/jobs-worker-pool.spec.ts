@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TaskCancelledError, WorkerPool, WorkerTaskError } from '../../server/jobs/worker-pool.js';
-import type { TrainProgress, TrainRequest } from '../../server/jobs/worker-protocol.js';
+import type { TrainProgress, TrainRequest } from '../../server/jobs/worker/protocol.js';
 import type { JobLogger } from '../../server/jobs/types.js';
 
 const quiet: JobLogger = { info: () => {}, warn: () => {}, error: () => {} };

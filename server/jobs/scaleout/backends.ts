@@ -11,7 +11,7 @@ import { PostgresJobStore } from './postgres-store.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { PostgresDatasetRegistry } from './postgres-dataset-registry.js';
 import type { DatasetRegistry } from '../../data/index.js';
-import type { FileBackedRegistryOptions } from '../file-backed-dataset-registry.js';
+import type { FileBackedRegistryOptions } from '../persistence/file-backed-dataset-registry.js';
 
 export interface ScaleOutBackendOptions {
   readonly redisUrl: string;

@@ -9,7 +9,7 @@ import {
   type FileBackedRegistryOptions,
   type RegistrationRow,
   type RegistrationRows,
-} from '../file-backed-dataset-registry.js';
+} from '../persistence/file-backed-dataset-registry.js';
 import { inTransaction } from './postgres-transaction.js';
 
 const SELECT_REGISTRATION = `

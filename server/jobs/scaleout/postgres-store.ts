@@ -30,7 +30,7 @@ import {
   type StartJobCommand,
   type StateTransition,
 } from '../types.js';
-import { decodeValue, encodeValue } from '../value-codec.js';
+import { decodeValue, encodeValue } from '../persistence/value-codec.js';
 import { inTransaction } from './postgres-transaction.js';
 
 interface JobRow {

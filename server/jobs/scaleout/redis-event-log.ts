@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { EventLog } from '../event-log.js';
 import { TERMINAL_STATES, type JobEvent, type JobEventBody } from '../types.js';
 import type { AppendNotifications } from './append-notifications.js';
-import { decodeValue, encodeValue } from '../value-codec.js';
+import { decodeValue, encodeValue } from '../persistence/value-codec.js';
 
 export interface RedisEventLogOptions {
   /** Commands (not in subscriber mode). */

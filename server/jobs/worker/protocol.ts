@@ -11,10 +11,10 @@ import type {
   StepTelemetry,
   TrainerCheckpoint,
   Weights,
-} from '../engine/types.js';
+} from '../../engine/types.js';
 import type { SelectedDataset } from './dataset-selection.js';
-import type { RemedySettings } from './remedy-policy.js';
-import type { DatasetSelection, ImbalanceSpec, RunPhase } from './types.js';
+import type { RemedySettings } from '../remedy-policy.js';
+import type { DatasetSelection, ImbalanceSpec, RunPhase } from '../types.js';
 
 /** workerData of every pool thread: worker-bootstrap.mjs imports `entry`, which reads `config`. */
 export interface WorkerData {

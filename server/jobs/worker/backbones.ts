@@ -7,15 +7,15 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   FileFeatureCache, FileVectorCache, gloveFileChunks, readHfCheckpointFiles, readLayersModelFiles, vocabularyKey, WINK_GLOVE_SOURCE,
-} from '../data/index.js';
+} from '../../data/index.js';
 import {
   buildModel, modelBuilderWith, type InputMeta, type ModelBuilder,
   cachedFeatureSet, cachedWordVectors, gloveEmbeddingTable, layersModelFeatureExtractor, loadLayersBackbone,
   loadMobileNetV2Backbone, mapHfCheckpoint, mobilenetFeatureExtractor, parseHfConfig, parseSafetensors,
   parseTokenizerJson, parseVocabTxt, type FeatureExtractor, type LayersBackbone, type MobileNetBackbone,
-} from '../engine/index.js';
-import type { ExampleInputs, ExampleSet, ModelSpec } from '../engine/types.js';
-import type { WorkerConfig } from './worker-protocol.js';
+} from '../../engine/index.js';
+import type { ExampleInputs, ExampleSet, ModelSpec } from '../../engine/types.js';
+import type { WorkerConfig } from './protocol.js';
 
 /** The frozen GloVe table's non-GloVe rows are drawn from this seed, so Evaluate rebuilds the same table. */
 export const GLOVE_TABLE_SEED = 0;

@@ -2,12 +2,12 @@
 // (built-in, or sent along by the main thread), run through the model's frozen backbone (its
 // features cached per dataset content, so before any per-job selection), then the job's class
 // filter and example cap. Runs inside workers only.
-import { hashExampleSet, loadDataset } from '../data/index.js';
-import { describeInputs, type InputMeta, type ModelBuilder } from '../engine/index.js';
-import type { ExampleInputs, ModelSpec } from '../engine/types.js';
+import { hashExampleSet, loadDataset } from '../../data/index.js';
+import { describeInputs, type InputMeta, type ModelBuilder } from '../../engine/index.js';
+import type { ExampleInputs, ModelSpec } from '../../engine/types.js';
 import { prepareBackbone, type PreparedBackbone } from './backbones.js';
 import { applySelection, type SelectedDataset } from './dataset-selection.js';
-import type { DatasetInput, ModelCard, TrainRequest, WorkerConfig } from './worker-protocol.js';
+import type { DatasetInput, ModelCard, TrainRequest, WorkerConfig } from './protocol.js';
 
 interface WholeSplit {
   readonly loaded: SelectedDataset;

@@ -1,11 +1,11 @@
 // What a worker thread does for each task kind. Runs inside the worker only: this module
 // loads TF.js (through the engine) and must never be imported by main-thread code.
 import * as tf from '@tensorflow/tfjs';
-import { trainingFallbackFor } from '../engine/backend.js';
-import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../engine/index.js';
-import type { BackendName, ExampleSet, TrainerCheckpoint } from '../engine/types.js';
-import { applyImbalance } from '../data/index.js';
-import { encodeCheckpoint } from './checkpoint-codec.js';
+import { trainingFallbackFor } from '../../engine/backend.js';
+import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../../engine/index.js';
+import type { BackendName, ExampleSet, TrainerCheckpoint } from '../../engine/types.js';
+import { applyImbalance } from '../../data/index.js';
+import { encodeCheckpoint } from '../checkpoint-codec.js';
 import { trainWithRemedies } from './remedy-runner.js';
 import { loadEvaluationData, loadTrainingData, predictionInputs } from './task-data.js';
 import type {
@@ -18,7 +18,7 @@ import type {
   TrainRequest,
   TrainResult,
   WorkerConfig,
-} from './worker-protocol.js';
+} from './protocol.js';
 
 export interface TrainContext {
   readonly backend: BackendName;

@@ -2,16 +2,16 @@
 // jobs, logs, checkpoints and registered datasets outlive the process, so restarts resume them) or memory (tests,
 // throwaway runs; a restart forgets everything, so shutdown fails running jobs instead).
 import path from 'node:path';
-import type { DatasetRegistry } from '../data/index.js';
+import type { DatasetRegistry } from '../../data/index.js';
 import type { FileBackedRegistryOptions } from './file-backed-dataset-registry.js';
 import { DirectoryCheckpointFiles, type Durability } from './checkpoint-files.js';
-import { InMemoryEventLog, type EventLog } from './event-log.js';
+import { InMemoryEventLog, type EventLog } from '../event-log.js';
 import { openJobDatabase } from './sqlite-database.js';
 import { SqliteDatasetRegistry } from './sqlite-dataset-registry.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { SqliteJobStore } from './sqlite-store.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
-import { InMemoryJobStore, type JobStore } from './store.js';
+import { InMemoryJobStore, type JobStore } from '../store.js';
 
 export type StoreKind = 'sqlite' | 'memory';
 

@@ -2,9 +2,9 @@
 // time as the pool sends them. Errors inside a task are reported as that task's failure; an
 // error that escapes (or an out-of-memory kill) ends the thread, and the pool fails the task.
 import { parentPort, workerData } from 'node:worker_threads';
-import { selectBackend } from '../engine/backend.js';
-import type { Weights } from '../engine/types.js';
-import { runEvaluate, runPredict, runTrain } from './worker-tasks.js';
+import { selectBackend } from '../../engine/backend.js';
+import type { Weights } from '../../engine/types.js';
+import { runEvaluate, runPredict, runTrain } from './tasks.js';
 import {
   STOP_FLAG,
   transferablesOf,
@@ -15,10 +15,10 @@ import {
   type TrainProgress,
   type WorkerConfig,
   type WorkerData,
-} from './worker-protocol.js';
+} from './protocol.js';
 
 const port = parentPort;
-if (port === null) throw new Error('worker-entry.ts must run as a worker thread');
+if (port === null) throw new Error('jobs/worker/entry.ts must run as a worker thread');
 const config: WorkerConfig = (workerData as WorkerData | undefined)?.config ?? {};
 
 const selected = await selectBackend(config.backendPreference);

@@ -1,7 +1,7 @@
 // A DatasetSelection's class filter and example cap, applied to a loaded split. Pure array
 // work (no TF), run inside workers. Order: classes first (relabelled 0..k-1 in the given
 // order), then the cap; the imbalance transform comes after both, on the training split only.
-import type { ExampleInputs, ExampleSet } from '../engine/types.js';
+import type { ExampleInputs, ExampleSet } from '../../engine/types.js';
 
 /** Raised for a selection the loaded dataset cannot satisfy; carries the field that is wrong. */
 export class SelectionError extends Error {

@@ -2,8 +2,8 @@
 // job's log at the next number and StreamMetrics replays across restarts. Followers read from
 // the table and park until this process appends (an in-process wake-up) or a poll interval
 // passes (appends by another process on the same file, e.g. a second server during a handover).
-import { TERMINAL_STATES, type JobEvent, type JobEventBody } from './types.js';
-import type { EventLog } from './event-log.js';
+import { TERMINAL_STATES, type JobEvent, type JobEventBody } from '../types.js';
+import type { EventLog } from '../event-log.js';
 import type { Statement } from 'better-sqlite3';
 import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 import { decodeValue, encodeValue } from './value-codec.js';

@@ -4,7 +4,7 @@
 // another call of this process; BEGIN IMMEDIATE serialises against other processes too.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { BackendName, Evaluation } from '../engine/types.js';
+import type { BackendName, Evaluation } from '../../engine/types.js';
 import type { Statement } from 'better-sqlite3';
 import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 import { decodeValue, encodeValue } from './value-codec.js';
@@ -17,7 +17,7 @@ import {
   pendingRun,
   type JobStore,
   type StateChange,
-} from './store.js';
+} from '../store.js';
 import {
   JobError,
   type Job,
@@ -30,7 +30,7 @@ import {
   type StabilitySummary,
   type StartJobCommand,
   type StateTransition,
-} from './types.js';
+} from '../types.js';
 
 interface JobRow {
   readonly id: string;

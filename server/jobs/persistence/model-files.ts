@@ -5,10 +5,10 @@
 // never sees half a file; model.json goes last, since it names weights.bin.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME } from '../engine/weights-format.js';
-import type { NamedWeight, Weights } from '../engine/types.js';
+import { decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME } from '../../engine/weights-format.js';
+import type { NamedWeight, Weights } from '../../engine/types.js';
 import { writeAtomically } from './atomic-file.js';
-import type { ModelCard } from './worker-protocol.js';
+import type { ModelCard } from '../worker/protocol.js';
 
 export interface ModelFiles {
   save(jobId: string, seed: number, weights: Weights, card: ModelCard): Promise<void>;

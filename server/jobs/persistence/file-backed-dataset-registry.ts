@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../../engine/types.js';
 import {
   DatasetNotFoundError,
   DatasetUnavailableError,
@@ -28,7 +28,7 @@ import {
   type RegisteredDataset,
   type RegistrationResult,
   type RegistryOptions,
-} from '../data/index.js';
+} from '../../data/index.js';
 import { writeAtomically } from './atomic-file.js';
 import { decodeValue, encodeValue } from './value-codec.js';
 

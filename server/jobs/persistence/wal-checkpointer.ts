@@ -20,7 +20,7 @@ export interface WalCheckpointerOptions {
 
 /** SQLite's default automatic checkpoint threshold, in pages: restored if the thread dies. */
 const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
-const WORKER_BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+const WORKER_BOOTSTRAP = new URL('../worker-bootstrap.mjs', import.meta.url);
 const ENTRY = new URL('./wal-checkpointer-thread.ts', import.meta.url);
 
 export class WalCheckpointer {
