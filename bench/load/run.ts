@@ -1,5 +1,5 @@
 // Load on the scale-out setup, on loopback: API and worker processes over Redis and PostgreSQL
-// (test/integration/scaleout-cluster.ts), N concurrent clients. Phase 1 (jobs): each client
+// (test/fixtures/scaleout-cluster.ts), N concurrent clients. Phase 1 (jobs): each client
 // starts a tiny job through one API pod, streams it to the end through another, and gets it,
 // until --jobs are done or --seconds pass. Phase 2 (reads): the same clients call GetJob and
 // ListJobs as fast as they are answered for --read-seconds. Prints throughput and p50/p99 per
@@ -10,9 +10,9 @@
 import { parseArgs } from 'node:util';
 import { JobState, type SteadytuneClient } from '../../client/index.js';
 import { scaleOutServices } from '../../test/fixtures/scaleout-services.js';
-import { startScaleOutCluster } from '../../test/integration/scaleout-cluster.js';
-import { tinySpec } from '../../test/integration/server-harness.js';
-import { clientFor } from '../../test/integration/server-process.js';
+import { startScaleOutCluster } from '../../test/fixtures/scaleout-cluster.js';
+import { tinySpec } from '../../test/fixtures/server-harness.js';
+import { clientFor } from '../../test/fixtures/server-process.js';
 
 const { values } = parseArgs({
   options: {

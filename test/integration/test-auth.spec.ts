@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GrpcStatus, JobState, type Job, type SteadytuneClient } from '../../client/index.js';
 import { TRAINER_SERVICE_NAME } from '../../server/rpc/server.js';
-import { startConfiguredServer, tokensVariable, type ConfiguredServer } from './configured-server.js';
-import { check, healthClient, reflectionClient } from './grpc-clients.js';
-import { collect, rejection, tinySpec } from './server-harness.js';
+import { startConfiguredServer, tokensVariable, type ConfiguredServer } from '../fixtures/configured-server.js';
+import { check, healthClient, reflectionClient } from '../fixtures/grpc-clients.js';
+import { collect, rejection, tinySpec } from '../fixtures/server-harness.js';
 
 const TOKENS = { acme: 'stt_acme-test-token', globex: 'stt_globex-test-token' };
 const UNKNOWN_JOB = 'no-such-job';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AutoRemedy_Policy, JobState, Verdict, type FineTuneSpec, type Job, type StreamMetricsResponse } from '../../client/index.js';
 import { COLLAPSE_DETECTION, collapsingSpec } from '../../bench/auto-remedy/collapsing-spec.js';
-import { assertDense, collect, startTestServer, type TestServer } from './server-harness.js';
+import { assertDense, collect, startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
 /** The seed (of the paper's ten) whose FFT run collapses for good under this spec (bench/auto-remedy). */
 const COLLAPSING_SEED = 112;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JobState, RunState, type StreamMetricsResponse } from '../../client/index.js';
-import { assertDense, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { assertDense, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 describe('cancelling a running job', () => {
   let server: TestServer;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { JobState, type FineTuneSpec, type StreamMetricsResponse } from '../../client/index.js';
-import { assertDense, collect, tinySpec } from './server-harness.js';
+import { assertDense, collect, tinySpec } from '../fixtures/server-harness.js';
 import {
   clientFor,
   maxAbsDifference,
@@ -17,7 +17,7 @@ import {
   startServerProcess,
   stepNumbers,
   type ServerProcess,
-} from './server-process.js';
+} from '../fixtures/server-process.js';
 
 const EXAMPLES = 3200;
 const STEPS_PER_EPOCH = EXAMPLES / 32;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, JobState, type FineTuneSpec } from '../../client/index.js';
-import { jsonl, writeFixture } from './dataset-fixtures.js';
-import { tinySpec } from './server-harness.js';
-import { clientFor, notices, startServerProcess, stepNumbers, type ServerProcess } from './server-process.js';
+import { jsonl, writeFixture } from '../fixtures/dataset-fixtures.js';
+import { tinySpec } from '../fixtures/server-harness.js';
+import { clientFor, notices, startServerProcess, stepNumbers, type ServerProcess } from '../fixtures/server-process.js';
 
 const ROWS = 6000;
 const FEATURES = 32;

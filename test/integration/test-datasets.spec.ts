@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, GrpcStatus, type SteadytuneClient } from '../../client/index.js';
-import { startConfiguredServer, tokensVariable, type ConfiguredServer } from './configured-server.js';
+import { startConfiguredServer, tokensVariable, type ConfiguredServer } from '../fixtures/configured-server.js';
 import {
   jsonl, pointRows, pointsCsv, solidImage, tinyIdx, writeFixture, writeImageFolder,
-} from './dataset-fixtures.js';
-import { rejection, tinySpec } from './server-harness.js';
+} from '../fixtures/dataset-fixtures.js';
+import { rejection, tinySpec } from '../fixtures/server-harness.js';
 
 const TOKENS = { acme: 'stt_acme-datasets', globex: 'stt_globex-datasets' };
 const UPLOAD_LIMIT = 64 * 1024;

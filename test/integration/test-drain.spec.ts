@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { JobState, type StreamMetricsResponse } from '../../client/index.js';
-import { assertDense, collect, tinySpec } from './server-harness.js';
-import { clientFor, notices, startServerProcess, stepNumbers, type ServerProcess } from './server-process.js';
+import { assertDense, collect, tinySpec } from '../fixtures/server-harness.js';
+import { clientFor, notices, startServerProcess, stepNumbers, type ServerProcess } from '../fixtures/server-process.js';
 
 const EXAMPLES = 3200;
 const EPOCHS = 2;

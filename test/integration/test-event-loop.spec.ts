@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { JobState } from '../../client/index.js';
 import { TRAINER_SERVICE_NAME } from '../../server/rpc/server.js';
-import { check, healthClient, type HealthClient } from './grpc-clients.js';
-import { startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { check, healthClient, type HealthClient } from '../fixtures/grpc-clients.js';
+import { startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 const CHECKS = 250;
 const PAUSE_MS = 4;

@@ -11,10 +11,10 @@ import { Client, credentials, Metadata, status as GrpcStatus, type ServiceError,
 import { JobState, type SteadytuneClient } from '../../client/index.js';
 import { createLogger } from '../../server/logger.js';
 import { TRAINER_SERVICE_NAME } from '../../server/rpc/server.js';
-import { startConfiguredServer, tokensVariable, type ConfiguredServer } from './configured-server.js';
-import { fuzzRequest, randomFor, type FuzzContext, type FuzzRequest, type Random } from './fuzz-inputs.js';
-import { check, healthClient } from './grpc-clients.js';
-import { tinySpec } from './server-harness.js';
+import { startConfiguredServer, tokensVariable, type ConfiguredServer } from '../fixtures/configured-server.js';
+import { fuzzRequest, randomFor, type FuzzContext, type FuzzRequest, type Random } from '../fixtures/fuzz-inputs.js';
+import { check, healthClient } from '../fixtures/grpc-clients.js';
+import { tinySpec } from '../fixtures/server-harness.js';
 
 const SEED = Number(process.env['STEADYTUNE_FUZZ_SEED'] ?? randomInt(2 ** 31));
 const COUNT = Number(process.env['STEADYTUNE_FUZZ_COUNT'] ?? 3000);

@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { GrpcStatus } from '../../client/index.js';
 import { TRAINER_SERVICE_NAME } from '../../server/rpc/server.js';
-import { check, healthClient, type HealthClient, type ServingStatus } from './grpc-clients.js';
-import { rejection, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { check, healthClient, type HealthClient, type ServingStatus } from '../fixtures/grpc-clients.js';
+import { rejection, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 describe('health checking', () => {
   let server: TestServer;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GrpcStatus } from '../../client/index.js';
-import { rejection, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { rejection, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 describe('idempotent StartFineTune', () => {
   let server: TestServer;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JobState, RunState, type Job, type StreamMetricsResponse } from '../../client/index.js';
-import { assertDense, collect, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { assertDense, collect, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 describe('fine-tune lifecycle', () => {
   let server: TestServer;

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GrpcStatus, type Job, type StreamMetricsResponse, type SteadytuneClient } from '../../client/index.js';
-import { startConfiguredServer, tokensVariable, type ConfiguredServer } from './configured-server.js';
-import { rejection, tinySpec } from './server-harness.js';
+import { startConfiguredServer, tokensVariable, type ConfiguredServer } from '../fixtures/configured-server.js';
+import { rejection, tinySpec } from '../fixtures/server-harness.js';
 
 const TOKENS = { a: 'stt_limits-a', b: 'stt_limits-b', c: 'stt_limits-c' };
 const JOB_LIMIT_RETRY_MS = 10_000;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { check, healthClient } from './grpc-clients.js';
+import { check, healthClient } from '../fixtures/grpc-clients.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

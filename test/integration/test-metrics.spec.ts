@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JobState, type StepMetrics } from '../../client/index.js';
 import { promtool, promtoolSkip } from '../fixtures/promtool.js';
-import { collect, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { collect, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 const RUN = 'method="dsgd",model_family="mlp",backend="[a-z]+"';
 const TRAINER = 'steadytune.v1.Trainer';

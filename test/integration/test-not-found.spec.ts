@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GrpcStatus } from '../../client/index.js';
-import { collect, rejection, startTestServer, type TestServer } from './server-harness.js';
+import { collect, rejection, startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
 const UNKNOWN = 'no-such-job';
 

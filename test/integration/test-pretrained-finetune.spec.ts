@@ -13,8 +13,8 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, JobState, specDefaults, type FineTuneSpec, type ModelSpec, type SteadytuneClient } from '../../client/index.js';
 import { FASHION_MNIST_CLASS_NAMES, FASHION_MNIST_DIR } from '../../server/data/builtin.js';
-import { startConfiguredServer, type ConfiguredServer } from './configured-server.js';
-import { idxFile, jsonl, writeFixture } from './dataset-fixtures.js';
+import { startConfiguredServer, type ConfiguredServer } from '../fixtures/configured-server.js';
+import { idxFile, jsonl, writeFixture } from '../fixtures/dataset-fixtures.js';
 
 const installed = existsSync(path.join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
 // CI installs the Debian package and sets STEADYTUNE_REQUIRE_FASHION_MNIST=1: there a missing dataset fails.

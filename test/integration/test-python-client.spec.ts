@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from './server-harness.js';
+import { startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
 // Debian's interpreter, not a pyenv/venv python earlier on PATH: the apt packages live here.
 const PYTHON = '/usr/bin/python3';

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { reflectionClient, type ReflectionClient, type ReflectionRequest, type ReflectionResponse } from './grpc-clients.js';
-import { startTestServer, type TestServer } from './server-harness.js';
+import { reflectionClient, type ReflectionClient, type ReflectionRequest, type ReflectionResponse } from '../fixtures/grpc-clients.js';
+import { startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
 interface FileSummary {
   name: string;

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, JobState, type StreamMetricsResponse } from '../../client/index.js';
-import { jsonl, pointRows } from './dataset-fixtures.js';
+import { jsonl, pointRows } from '../fixtures/dataset-fixtures.js';
 import { SCALEOUT_SKIP_REASON, scaleOutServices } from '../fixtures/scaleout-services.js';
-import { claimsOf, FAST_FAILOVER_ENV, startScaleOutCluster, type ScaleOutCluster } from './scaleout-cluster.js';
-import { assertDense, collect, tinySpec } from './server-harness.js';
-import { clientFor, notices, stepNumbers, type ServerProcess } from './server-process.js';
+import { claimsOf, FAST_FAILOVER_ENV, startScaleOutCluster, type ScaleOutCluster } from '../fixtures/scaleout-cluster.js';
+import { assertDense, collect, tinySpec } from '../fixtures/server-harness.js';
+import { clientFor, notices, stepNumbers, type ServerProcess } from '../fixtures/server-process.js';
 import { Redis } from 'ioredis';
 import { QUEUE_NAME } from '../../server/jobs/scaleout/job-queue.js';
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ImbalanceKind, JobState, Verdict, type EvalMetrics, type Job, type SeedRun, type Stat } from '../../client/index.js';
 import { loadDataset } from '../../server/data/index.js';
 import { applySelection } from '../../server/jobs/worker/dataset-selection.js';
-import { collect, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { collect, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 const SEEDS = [42, 52, 62];
 const VALIDATION_EXAMPLES = 200;

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
 import { TrainerClient, type StreamMetricsResponse } from '../../client/gen/steadytune/v1/trainer.js';
 import { JobState } from '../../client/index.js';
-import { assertDense, collect, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { assertDense, collect, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 const CUT_AFTER = 6;
 

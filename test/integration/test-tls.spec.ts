@@ -10,8 +10,8 @@ import {
   tokensVariable,
   type Certificates,
   type ConfiguredServer,
-} from './configured-server.js';
-import { rejection } from './server-harness.js';
+} from '../fixtures/configured-server.js';
+import { rejection } from '../fixtures/server-harness.js';
 
 const UNKNOWN_JOB = 'no-such-job';
 /** No retries: a refused handshake should fail at once, not after the SDK's backoff. */

@@ -9,7 +9,7 @@ import { SpanKind, SpanStatusCode, type HrTime } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { JobState } from '../../client/index.js';
 import { startTracing, type RunningTracing } from '../../server/observability/index.js';
-import { collect, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { collect, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 const CHECKPOINT_EVERY_STEPS = 4;
 const CLOCK_SLACK_MS = 5;

@@ -6,7 +6,7 @@ import { BadRequest } from '../../client/gen/google/rpc/error_details.js';
 import { Status } from '../../client/gen/google/rpc/status.js';
 import { TrainerClient } from '../../client/gen/steadytune/v1/trainer.js';
 import { GrpcStatus, type FineTuneSpec } from '../../client/index.js';
-import { rejection, startTestServer, tinySpec, type TestServer } from './server-harness.js';
+import { rejection, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
 
 function badSpec(): FineTuneSpec {
   const spec = tinySpec();

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, type Dataset } from '../../client/index.js';
 import type { RegisterDatasetRequest, UploadDatasetRequest } from '../../client/gen/steadytune/v1/dataset.js';
 import { runCli } from '../../client/cli/run.js';
-import { startFakeTrainer, type FakeTrainer } from './client-fake-trainer.js';
+import { startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 const DATASET: Dataset = {
   id: 'ds_0123456789abcdef0123456789abcdef', contentHash: 'ab'.repeat(32), displayName: 'garments',

@@ -17,7 +17,7 @@ import type { StartFineTuneRequest } from '../../client/gen/steadytune/v1/traine
 import { parseCommandLine, parseSeeds, UsageError } from '../../client/cli/args.js';
 import { runCli } from '../../client/cli/run.js';
 import { parseSpecText, specFromFlags } from '../../client/cli/spec-flags.js';
-import { richStatus, startFakeTrainer, type FakeTrainer } from './client-fake-trainer.js';
+import { richStatus, startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 describe('command line grammar', () => {
   it('accepts global flags before and after the command', () => {

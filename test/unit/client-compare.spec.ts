@@ -14,7 +14,7 @@ import { renderHtmlReport } from '../../client/cli/html-report.js';
 import { remedyPhaseLines } from '../../client/cli/reports.js';
 import { runCli } from '../../client/cli/run.js';
 import { parseAutoRemedy } from '../../client/cli/spec-flags.js';
-import { startFakeTrainer, type FakeTrainer } from './client-fake-trainer.js';
+import { startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 function run(seed: number, accuracy: number, verdict: Verdict, extra: Partial<SeedRun> = {}): Partial<SeedRun> {
   return {

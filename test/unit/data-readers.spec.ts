@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { InMemoryDatasetRegistry, loadDataset, type DatasetSource } from '../../server/data/index.js';
-import { expectViolation, jsonl, makeTempRoot, type TempRoot } from './data-fixtures.js';
+import { expectViolation, jsonl, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
 let root: TempRoot;
 let outside: TempRoot;

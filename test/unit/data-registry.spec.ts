@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { DatasetNotFoundError, InMemoryDatasetRegistry, loadDataset } from '../../server/data/index.js';
-import { jsonl, makeTempRoot, type TempRoot } from './data-fixtures.js';
+import { jsonl, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
 const ROWS = [
   { id: 'r1', label: 'spam', features: [0.5, 1] },

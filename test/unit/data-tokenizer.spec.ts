@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { InMemoryDatasetRegistry } from '../../server/data/index.js';
 import { buildVocabulary, encodeTexts, splitWords } from '../../server/data/tokenizer.js';
-import { jsonl, makeTempRoot, type TempRoot } from './data-fixtures.js';
+import { jsonl, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
 describe('tokenizer', () => {
   // Counts: the 2, cat 2, dog 1, sat 1 -> by count, then alphabetically: cat, the, dog, sat.

@@ -23,8 +23,8 @@ import {
   repositoryFiles,
   serverImports,
   type ParsedDockerfile,
-} from './deploy-dockerfile-checks.js';
-import { variablesTheServerReads } from './deploy-k8s-checks.js';
+} from '../fixtures/deploy-dockerfile-checks.js';
+import { variablesTheServerReads } from '../fixtures/deploy-k8s-checks.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GPU_DOCKERFILE = path.join(ROOT, 'deploy/Dockerfile');

@@ -27,9 +27,9 @@ import {
   variablesTheServerReads,
   WORKER_DEPLOYMENT,
   type DeployResources,
-} from './deploy-k8s-checks.js';
-import { isRecord, KUSTOMIZATION_FILE, parseManifestFile, schemaProblems, unknownFields, type Manifest } from './deploy-k8s-schema.js';
-import { checkImages, checkKustomization } from './deploy-kustomization.js';
+} from '../fixtures/deploy-k8s-checks.js';
+import { isRecord, KUSTOMIZATION_FILE, parseManifestFile, schemaProblems, unknownFields, type Manifest } from '../fixtures/deploy-k8s-schema.js';
+import { checkImages, checkKustomization } from '../fixtures/deploy-kustomization.js';
 
 const K8S_DIR = fileURLToPath(new URL('../../deploy/k8s/', import.meta.url));
 const SERVER_DIR = fileURLToPath(new URL('../../server/', import.meta.url));

@@ -9,7 +9,7 @@ import { plainGradient, type MicroBatchContext } from '../../server/engine/metho
 import { createNoisyTune } from '../../server/engine/methods/noisytune.js';
 import { createLnsr, noiseStabilityPenalty } from '../../server/engine/methods/lnsr.js';
 import { createSwa } from '../../server/engine/methods/swa.js';
-import { batchOf, featureSet, linearModel } from './engine-fixtures.js';
+import { batchOf, featureSet, linearModel } from '../fixtures/engine-fixtures.js';
 
 before(async () => {
   await tf.setBackend('cpu');

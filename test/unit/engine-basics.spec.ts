@@ -6,7 +6,7 @@ import { perExampleCrossEntropy, perExampleFocal, weightedMean } from '../../ser
 import { clipByGlobalNorm, createOptimizer, globalNorm, learningRateAt } from '../../server/engine/optimizer.js';
 import { deriveSeed, seededRandom, shuffledIndices } from '../../server/engine/random.js';
 import { dynamicScaler } from '../../server/engine/scaler.js';
-import { optimizerSpec } from './engine-fixtures.js';
+import { optimizerSpec } from '../fixtures/engine-fixtures.js';
 
 const close = (actual: number, expected: number, tolerance = 1e-6): void =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} != ${expected} (±${tolerance})`);

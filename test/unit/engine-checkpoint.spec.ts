@@ -6,7 +6,7 @@ import { deserialize, serialize } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { train } from '../../server/engine/index.js';
 import type { MethodSpec, RunSpec, StepTelemetry, TrainerCheckpoint, TrainOutcome } from '../../server/engine/index.js';
-import { optimizerSpec, randomSet, runSpec, silentHooks } from './engine-fixtures.js';
+import { optimizerSpec, randomSet, runSpec, silentHooks } from '../fixtures/engine-fixtures.js';
 
 const trainSet = randomSet(36, 6, 3, 11);
 const validationSet = randomSet(20, 6, 3, 12);

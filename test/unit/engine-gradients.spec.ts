@@ -9,7 +9,7 @@ import { createPcgrad, projectConflicting } from '../../server/engine/methods/pc
 import type { ClassifierModel } from '../../server/engine/models/classifier.js';
 import { createMlp } from '../../server/engine/models/mlp.js';
 import { conflictCosine, conflictSums, fullGroupGradients, headGroupGradients } from '../../server/engine/telemetry.js';
-import { batchOf, cosine, flatGradient, linearModel, randomSet, relativeDifference } from './engine-fixtures.js';
+import { batchOf, cosine, flatGradient, linearModel, randomSet, relativeDifference } from '../fixtures/engine-fixtures.js';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -20,7 +20,7 @@ import type { ClassifierModel } from '../../server/engine/models/classifier.js';
 import { createOptimizer } from '../../server/engine/optimizer.js';
 import { train } from '../../server/engine/trainer.js';
 import type { StepTelemetry, Weights } from '../../server/engine/types.js';
-import { batchOf, featureSet, flatGradient, linearModel, norm, optimizerSpec, runSpec, silentHooks } from './engine-fixtures.js';
+import { batchOf, featureSet, flatGradient, linearModel, norm, optimizerSpec, runSpec, silentHooks } from '../fixtures/engine-fixtures.js';
 
 const LN3 = Math.log(3);
 const stalledSet = featureSet(

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { train } from '../../server/engine/trainer.js';
 import type { ExampleSet, MethodSpec } from '../../server/engine/types.js';
-import { optimizerSpec, runSpec, silentHooks } from './engine-fixtures.js';
+import { optimizerSpec, runSpec, silentHooks } from '../fixtures/engine-fixtures.js';
 
 const PIXELS = 784;
 const HEAD_COUNT = 300;

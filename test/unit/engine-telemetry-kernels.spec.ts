@@ -11,7 +11,7 @@ import { createMlp } from '../../server/engine/models/mlp.js';
 import { createOptimizer } from '../../server/engine/optimizer.js';
 import { optimizerStep, READOUT } from '../../server/engine/step.js';
 import { headGroupGradients } from '../../server/engine/telemetry.js';
-import { optimizerSpec, randomSet, runSpec } from './engine-fixtures.js';
+import { optimizerSpec, randomSet, runSpec } from '../fixtures/engine-fixtures.js';
 
 /** |actual - expected| <= tolerance * max(1, max |expected|), entry by entry. */
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string, tolerance = 1e-5): void {

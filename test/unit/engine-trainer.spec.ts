@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { evaluateWeights, predict, train } from '../../server/engine/index.js';
 import type { EpochReport, ExampleSet, MethodSpec, RunSpec, StepTelemetry } from '../../server/engine/index.js';
 import { seededRandom } from '../../server/engine/random.js';
-import { optimizerSpec, randomSet, runSpec, silentHooks } from './engine-fixtures.js';
+import { optimizerSpec, randomSet, runSpec, silentHooks } from '../fixtures/engine-fixtures.js';
 
 const trainSet = randomSet(40, 6, 3, 1);
 const validationSet = randomSet(30, 6, 3, 2);

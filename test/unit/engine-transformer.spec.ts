@@ -10,7 +10,7 @@ import { parameterName } from '../../server/engine/models/parameter-names.js';
 import { perExampleCrossEntropy } from '../../server/engine/loss.js';
 import { train } from '../../server/engine/trainer.js';
 import type { ExampleSet, TransformerModelSpec } from '../../server/engine/types.js';
-import { optimizerSpec, runSpec, silentHooks } from './engine-fixtures.js';
+import { optimizerSpec, runSpec, silentHooks } from '../fixtures/engine-fixtures.js';
 
 const SPEC: TransformerModelSpec = {
   family: 'transformer', dModel: 16, heads: 2, layers: 2, ffDim: 32, pooling: 'cls', dropout: 0.1,

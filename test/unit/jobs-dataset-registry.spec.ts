@@ -15,7 +15,7 @@ import { SqliteDatasetRegistry } from '../../server/jobs/persistence/sqlite-data
 import { migratePostgres } from '../../server/jobs/scaleout/postgres-schema.js';
 import { PostgresDatasetRegistry } from '../../server/jobs/scaleout/postgres-dataset-registry.js';
 import { SCALEOUT_SKIP_REASON, scaleOutServices, uniqueName } from '../fixtures/scaleout-services.js';
-import { jsonl, makeTempRoot, type TempRoot } from './data-fixtures.js';
+import { jsonl, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
 const ROWS = [
   { label: 'spam', features: [0.5, 1] },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EventLog } from '../../server/jobs/event-log.js';
 import type { JobEvent } from '../../server/jobs/types.js';
-import { PERSISTENCE_KINDS } from './jobs-persistence-fixtures.js';
+import { PERSISTENCE_KINDS } from '../fixtures/jobs-persistence-fixtures.js';
 
 const JOB = 'job-1';
 

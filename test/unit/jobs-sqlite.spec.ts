@@ -10,7 +10,7 @@ import { SqliteEventLog } from '../../server/jobs/persistence/sqlite-event-log.j
 import { SqliteJobStore } from '../../server/jobs/persistence/sqlite-store.js';
 import { WalCheckpointer } from '../../server/jobs/persistence/wal-checkpointer.js';
 import type { JobEvent, JobSpec } from '../../server/jobs/types.js';
-import { sqliteFiles } from './jobs-persistence-fixtures.js';
+import { sqliteFiles } from '../fixtures/jobs-persistence-fixtures.js';
 
 const SPEC: JobSpec = {
   train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [3, 5], maxExamples: 100 },

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PERSISTENCE_KINDS } from './jobs-persistence-fixtures.js';
+import { PERSISTENCE_KINDS } from '../fixtures/jobs-persistence-fixtures.js';
 import { smallJobSpec } from '../fixtures/job-spec.js';
 import { JobError, type JobSpec, type StartJobCommand } from '../../server/jobs/types.js';
 

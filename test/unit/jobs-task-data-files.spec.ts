@@ -14,7 +14,7 @@ import { encodeSafetensors } from '../../server/engine/models/pretrained/index.j
 import type { ExampleSet, ModelSpec } from '../../server/engine/types.js';
 import { loadEvaluationData, loadTrainingData } from '../../server/jobs/worker/task-data.js';
 import type { DatasetInput, TrainRequest, WorkerConfig } from '../../server/jobs/worker/protocol.js';
-import { TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from './pretrained-fixtures.js';
+import { TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from '../fixtures/pretrained-fixtures.js';
 
 const OUR_TOKENS = ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'the', 'cat', 'sat', 'mat', 'dog', 'cats', 'zzz', 'on'];
 const HOOKS = { onStep: () => undefined, onEpochEnd: () => undefined, now: () => performance.now() };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status, type Client } from '@grpc/grpc-js';
 import { SteadytuneMetrics, rpcMetricsInterceptor, startMetricsServer, statusName } from '../../server/observability/index.js';
-import { callEcho, echoClient, startEchoServer, type EchoServer } from './observability-grpc-fixture.js';
+import { callEcho, echoClient, startEchoServer, type EchoServer } from '../fixtures/observability-grpc-fixture.js';
 
 describe('rpcMetricsInterceptor', () => {
   const metrics = new SteadytuneMetrics({ defaultMetrics: false });

@@ -15,7 +15,7 @@ import {
   type JobTraceParent,
   type RunningTracing,
 } from '../../server/observability/index.js';
-import { callEcho, echoClient, startEchoServer, type EchoServer } from './observability-grpc-fixture.js';
+import { callEcho, echoClient, startEchoServer, type EchoServer } from '../fixtures/observability-grpc-fixture.js';
 
 describe('tracing', () => {
   const exporter = new InMemorySpanExporter();

@@ -15,7 +15,7 @@ import {
   type HfEncoderModelSpec, type MappedCheckpoint,
 } from '../../server/engine/models/pretrained/index.js';
 import { floatToHalf, halfToFloat } from '../../server/engine/models/pretrained/safetensors.js';
-import { referenceBertForward, TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from './pretrained-fixtures.js';
+import { referenceBertForward, TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from '../fixtures/pretrained-fixtures.js';
 
 const OUR_TOKENS = ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'the', 'cat', 'sat', 'mat', 'dog', 'cats', 'zzz', 'on'];
 /** The same two sentences in our ids and in the checkpoint's ids. */
