@@ -2,7 +2,7 @@
 
 Same shapes, batch, data, optimizer (AdamW lr 1e-4, wd 0.01) and DSGD weighting (lambda 1,
 linear schedule: per-example weights from the argmax split, one backward pass) as the engine.
-One torch thread (TFJS-NOTES.md: a second thread gave no speed-up on this 2-core machine), BLAS
+One torch thread (docs/ENGINE.md: a second thread gave no speed-up on this 2-core machine), BLAS
 threads pinned to 1 by the caller's environment.
 
 Protocol, one JSON object per line each way:

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { BackendName, ModelFamily } from './types.js';
 
 // Picks the TF.js backend a worker trains on: native TensorFlow when its binding is installed,
-// else wasm, else the pure-JS cpu backend (~20x slower than wasm; TFJS-NOTES.md). The caller
+// else wasm, else the pure-JS cpu backend (~20x slower than wasm; docs/ENGINE.md §Backend choice). The caller
 // passes any preference (the server reads STEADYTUNE_BACKEND); the engine reads no env.
 
 export interface BackendSelection {

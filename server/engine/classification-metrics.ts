@@ -4,9 +4,9 @@ import type { Evaluation, Verdict } from './types.js';
 
 /**
  * A run is 'collapsed' when one class takes at least this share of the predictions. Not 1.0:
- * a saturated run still lets a handful of outliers through (TFJS-NOTES runs predicting one
- * class had 97-99.9% on it); 0.95 also stays above the majority share of the evaluation sets
- * we use (balanced, or long-tailed validation whose head class holds well under 95%).
+ * a saturated run still lets a handful of outliers through (early runs predicting one class had
+ * 97-99.9% on it; docs/DSGD.md §Telemetry); 0.95 also stays above the majority share of the
+ * evaluation sets we use (balanced, or long-tailed validation whose head class holds well under 95%).
  */
 export const COLLAPSED_SHARE = 0.95;
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 
 // Every loss here starts from logits through log-softmax. tf.losses on softmax
 // probabilities clips at 1e-7, and a saturated example then has an exactly zero gradient:
-// that clip manufactured the "collapses" measured in TFJS-NOTES.md.
+// that clip manufactured the "collapses" in docs/ENGINE.md §Measured facts.
 
 /** log p(y_i | x_i) per example, [n]. oneHot * logSoftmax instead of gather: gather's gradient is missing on wasm. */
 export function labelLogProbability(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {

@@ -1,5 +1,5 @@
 // Differentiable building blocks with hand-written gradients, chosen for speed and for
-// kernel coverage on the wasm backend (see design/TFJS-NOTES.md):
+// kernel coverage on the wasm backend (see docs/ENGINE.md):
 // - autodiff of tf.matMul emits transposed (NT / TN) matMuls, 4-35x slower than NN on wasm;
 //   here the operand is transposed explicitly and the product is always NN.
 // - the stock tf.gather gradient needs UnsortedSegmentSum, which wasm lacks (and which takes

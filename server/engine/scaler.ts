@@ -1,6 +1,6 @@
 import type { AlphaScheduleKind } from './types.js';
 
-/** s(p) for each schedule, p = training progress in [0, 1] (DSGD.md, "The dynamic scaler"). */
+/** s(p) for each schedule, p = training progress in [0, 1] (docs/DSGD.md §The scaler). */
 const scheduleShapes: Record<AlphaScheduleKind, (progress: number) => number> = {
   linear: (p) => p,
   cosine: (p) => (1 - Math.cos(Math.PI * p)) / 2,

@@ -5,7 +5,8 @@ import { perExampleCrossEntropy } from './loss.js';
 import { fastKernelsActive, headSumsOf, stepReadoutOf } from './kernels/index.js';
 
 // Gradient conflict between the misclassified (W) and correct (C) examples: the quantity DSGD
-// is about (DSGD.md). Tensors stay on the device; the trainer reads all scalars in one go.
+// is about (docs/DSGD.md §Telemetry). Tensors stay on the device; the trainer reads all scalars
+// in one go.
 
 /** Host-side result for FullConflict and StepTelemetry.headConflictCosine. */
 export interface ConflictSums {

@@ -35,8 +35,8 @@ const K8S_DIR = fileURLToPath(new URL('../../deploy/k8s/', import.meta.url));
 const SERVER_DIR = fileURLToPath(new URL('../../server/', import.meta.url));
 
 /**
- * Set in the manifests as the intended scale-out interface (ARCHITECTURE.md, Scale-out) before
- * the server reads them. Drop a name here once the server implements it.
+ * Set in the manifests as the intended scale-out interface (docs/ARCHITECTURE.md, Runtime
+ * roles) before the server reads them. Drop a name here once the server implements it.
  */
 const PLANNED_SCALE_OUT_VARIABLES = ['STEADYTUNE_MODE', 'STEADYTUNE_REDIS_URL', 'STEADYTUNE_DATABASE_URL'];
 

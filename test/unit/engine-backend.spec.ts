@@ -52,7 +52,7 @@ describe('selectBackend', () => {
 });
 
 describe('trainingFallbackFor', () => {
-  test('wasm lacks the stock embedding and convolution gradients (probe matches TFJS-NOTES)', async () => {
+  test('wasm lacks the stock embedding and convolution gradients (probe matches docs/ENGINE.md)', async () => {
     await selectBackend('wasm');
     for (const kernel of ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'Einsum']) {
       assert.equal(tf.getKernel(kernel, 'wasm'), undefined, kernel);

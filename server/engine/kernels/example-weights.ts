@@ -10,8 +10,8 @@ export const DSGD_WEIGHTS = 'SteadytuneDsgdWeights';
 const f32 = Math.fround;
 
 /**
- * w_i = 1 - (1 - a) c_i with a = alpha when some example is wrong, else 1 (DSGD.md: with W
- * empty the step is ordinary gradient descent).
+ * w_i = 1 - (1 - a) c_i with a = alpha when some example is wrong, else 1: with W empty the
+ * step is ordinary gradient descent (docs/DSGD.md §The update).
  */
 export function dsgdWeightsReference(correct: Float32Array, alpha: number, out: Float32Array): void {
   const anyWrong = correct.some((c) => c !== 1);

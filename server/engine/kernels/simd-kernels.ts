@@ -1,5 +1,5 @@
 // Hand-written wasm SIMD (f32x4) kernels that work in place on the TF.js wasm heap. They cover
-// what the wasm backend does slowly (design/TFJS-NOTES.md, bench/README.md):
+// what the wasm backend does slowly (docs/ENGINE.md, bench/README.md):
 // - matMul (gemm.ts): its batched (rank-3) path is a scalar loop at ~3 GFLOP/s whatever the
 //   layout; this one is register-blocked (4 rows x 8 columns per tile) and reads A with arbitrary
 //   strides, so transposed operands and per-head views of [B*L, D] activations cost nothing.

@@ -6,7 +6,7 @@ import { dsgdWeightsOf, fastKernelsActive } from '../kernels/index.js';
 
 /**
  * w = 1 - (1 - alpha) * correct: 1 on W, alpha on C. With W empty the step is ordinary gradient
- * descent on the batch (DSGD.md, edge cases): alpha counts as 1 then. One kernel where the
+ * descent on the batch (docs/DSGD.md §The update): alpha counts as 1 then. One kernel where the
  * engine's kernels run (the same f32 math, kernels/example-weights.ts).
  */
 export function dsgdExampleWeights(correct: tf.Tensor1D, alpha: number): tf.Tensor1D {
@@ -20,7 +20,7 @@ export function dsgdExampleWeights(correct: tf.Tensor1D, alpha: number): tf.Tens
 
 /**
  * Dynamic Scaled Gradient Descent: g = g_W + alpha_t g_C in one backward pass, by weighting
- * each example's loss 1 if misclassified and alpha_t if correct (DSGD.md, "The update").
+ * each example's loss 1 if misclassified and alpha_t if correct (docs/DSGD.md §The update).
  */
 export function createDsgd(lambda: number, schedule: AlphaScheduleKind): TrainingMethod {
   const alphaAt = dynamicScaler(schedule, lambda);

@@ -18,7 +18,7 @@ import { perExampleCrossEntropy, weightedMean } from '../loss.js';
 //
 // Memory rules: gradient() is called inside the trainer's tf.tidy and returns tracked tensors;
 // prepare/afterStep/finalize are called outside any tidy, so wrap their work in tf.tidy
-// (variable.assign outside tidy leaks, TFJS-NOTES.md). Tensors a method keeps across steps
+// (variable.assign outside tidy leaks, docs/ENGINE.md §Measured facts). Tensors a method keeps across steps
 // (swa snapshots) must be tf.keep'd or held in non-trainable tf.Variables, and freed in dispose().
 
 /** What one micro-batch's gradient is computed from. */

@@ -5,8 +5,8 @@ import type { ParameterFactory } from './parameters.js';
 
 // One transformer encoder layer on activations kept 2-D, [batch * seqLen, dModel]: every
 // projection is then a plain 2-D matMul, the only fast stock matMul layout on wasm
-// (TFJS-NOTES.md). The two attention products (scores, context) read per-head views of those
-// activations in place (kernels/attention.ts).
+// (docs/ENGINE.md §Measured facts). The two attention products (scores, context) read per-head
+// views of those activations in place (kernels/attention.ts).
 
 export interface DenseParams {
   readonly kernel: tf.Variable;
