@@ -61,7 +61,12 @@ async function main(): Promise<number> {
       '--ensemble', '--display-name', 'demo: dsgd on long-tailed mnist', '--json',
     ];
     let startOutput = '';
-    const captured = { write: (chunk: string): boolean => ((startOutput += chunk), true) };
+    const captured = {
+      write: (chunk: string): boolean => {
+        startOutput += chunk;
+        return true;
+      },
+    };
     const startCode = await runCli(startArgs, env, { stdout: captured, stderr: process.stderr });
     const jobId = startCode === 0 ? ((JSON.parse(startOutput) as { job?: { id?: string } }).job?.id ?? '') : '';
     if (startCode !== 0 || jobId === '') return startCode || 1;

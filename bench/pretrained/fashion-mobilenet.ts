@@ -10,7 +10,7 @@ import { loadBuiltin } from '../../server/data/builtin.js';
 import { selectExamples } from '../../server/data/example-set.js';
 import { selectBackend } from '../../server/engine/backend.js';
 import { createMlp } from '../../server/engine/models/mlp.js';
-import { describeInputs } from '../../server/engine/models/index.js';
+import type { describeInputs } from '../../server/engine/models/index.js';
 import {
   cachedFeatureSet, createMobileNetClassifier, loadMobileNetV2Backbone, mobilenetFeatureExtractor,
 } from '../../server/engine/models/pretrained/index.js';

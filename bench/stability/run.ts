@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const wallSeconds = (performance.now() - started) / 1000;
   const markdown = renderReport({
     quick: options.quick,
-    generatedAt: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    generatedAt: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     wallSeconds,
     environment,
     protocolLines: protocolLines(body, glove, mobileNet, seeds, learningRates, methods),

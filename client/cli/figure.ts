@@ -193,7 +193,7 @@ export function renderStabilityFigure(rows: readonly FigureRow[], options: Figur
     parts.push(`<text class="count" x="${labelX}" y="${countY}" text-anchor="middle" fill="#666">n=${columnRows.length}${failed > 0 ? `, ${failed} failed` : ''}</text>`);
   });
   const yLabelY = MARGIN.top + plotHeight / 2;
-  return [
+  const lines = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     options.title ? `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(options.title)}</text>` : '',
@@ -202,5 +202,6 @@ export function renderStabilityFigure(rows: readonly FigureRow[], options: Figur
     `<text transform="translate(16 ${yLabelY}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel ?? 'accuracy')}</text>`,
     legend(MARGIN.left + 10, height - 14),
     '</svg>',
-  ].filter((line) => line !== '').join('\n') + '\n';
+  ];
+  return `${lines.filter((line) => line !== '').join('\n')}\n`;
 }

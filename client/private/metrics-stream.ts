@@ -1,6 +1,6 @@
 import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
 import type { StreamMetricsResponse } from '../gen/steadytune/v1/trainer.js';
-import { SteadytuneError, toSteadytuneError } from './errors.js';
+import { type SteadytuneError, toSteadytuneError } from './errors.js';
 import { abortableSleep, backoffDelayMs, cancelledError, type RetryOptions } from './retry.js';
 
 export interface StreamMetricsOptions {

@@ -31,6 +31,7 @@ import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundat
 
 export const DASHBOARD_JSON_PATH = fileURLToPath(new URL('./steadytune-dashboard.json', import.meta.url));
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own variable syntax, resolved by the dashboard
 const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 /** Every training series is filtered by the dashboard's method and model family pickers. */
 const RUN = 'method=~"$method", model_family=~"$model_family"';

@@ -11,9 +11,9 @@ import path from 'node:path';
 import type { ExampleSet } from '../engine/types.js';
 import type { AssembledDataset } from './assemble.js';
 import { listConfinedDirectory, readConfinedFile } from './confined-file.js';
-import { ViolationCollector } from './errors.js';
+import type { ViolationCollector } from './errors.js';
 import { countClasses, selectExamples, splitPerClass } from './example-set.js';
-import { decodeImage, imageValues } from './image-decode.js';
+import { type DecodedImage, decodeImage, imageValues } from './image-decode.js';
 import type { DataLimits } from './limits.js';
 
 /** A folder under the data root, or uploaded files keyed `<class>/<file name>`. */
@@ -131,7 +131,7 @@ function decodeAll(files: readonly ImageFile[], prefix: string, source: ImageFol
   const classNames: string[] = [];
   const channels = source.color === true ? 3 : 1;
   for (const file of files) {
-    let decoded;
+    let decoded: DecodedImage;
     try {
       decoded = decodeImage(file.bytes);
     } catch (error) {

@@ -29,7 +29,7 @@ export function imbalancedClassCounts(kind: ImbalanceKind, numClasses: number, r
     if (kind === 'step') return Math.floor(classId < Math.floor(numClasses / 2) ? maxPerClass : minority);
     if (numClasses === 1) return maxPerClass;
     // Same expression as LDAM's img_max * (imb_factor ** (cls_idx / (cls_num - 1.0))).
-    return Math.floor(maxPerClass * Math.pow(1 / ratio, classId / (numClasses - 1)));
+    return Math.floor(maxPerClass * (1 / ratio) ** (classId / (numClasses - 1)));
   });
 }
 

@@ -90,7 +90,7 @@ function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMa
 
 export function checkDisplayName(v: FieldViolations, name: string, field: string): void {
   if (name.length > 256) v.add(field, 'at most 256 characters');
-  // eslint-disable-next-line no-control-regex -- control characters break logs and terminals
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters break logs and terminals
   if (/[\u0000-\u001f\u007f]/.test(name)) v.add(field, 'must not contain control characters');
 }
 

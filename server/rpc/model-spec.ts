@@ -127,7 +127,7 @@ function resolveDropout(v: FieldViolations, dropout: number, at: string): number
 function checkRelativePath(v: FieldViolations, value: string, at: string): void {
   if (value === '') v.add(at, 'required: a path relative to the server\'s data root');
   else if (value.length > MAX_PATH_CHARS) v.add(at, `at most ${MAX_PATH_CHARS} characters`);
-  // eslint-disable-next-line no-control-regex -- NUL and control characters are never part of a file name we accept
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL and control characters are never part of a file name we accept
   else if (/[\u0000-\u001f]/.test(value)) v.add(at, 'must not contain control characters');
   else if (value.startsWith('/') || value.split(/[\\/]/).includes('..')) v.add(at, 'must stay inside the data root (relative, no "..")');
 }

@@ -109,7 +109,7 @@ function checkJobId(v: FieldViolations, jobId: string): void {
 
 function checkText(v: FieldViolations, field: string, text: string): void {
   if (text.length > MAX_TEXT) v.add(field, `at most ${MAX_TEXT} characters`);
-  // eslint-disable-next-line no-control-regex -- control characters break logs and terminals
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters break logs and terminals
   if (/[\u0000-\u001f\u007f]/.test(text)) v.add(field, 'must not contain control characters');
 }
 

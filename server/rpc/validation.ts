@@ -93,10 +93,9 @@ export function datasetSelection(
     return { source: { kind: 'registered', datasetId: source.value }, classes, maxExamples: ref.maxExamples };
   }
   const builtin = source.value;
-  const name =
-    builtin.name === BuiltinName.BUILTIN_NAME_UNSPECIFIED
-      ? (v.add(`${path}.builtin.name`, 'required'), undefined)
-      : v.enumValue(`${path}.builtin.name`, builtin.name, BUILTIN_NAMES, 'BuiltinName');
+  const unnamed = builtin.name === BuiltinName.BUILTIN_NAME_UNSPECIFIED;
+  if (unnamed) v.add(`${path}.builtin.name`, 'required');
+  const name = unnamed ? undefined : v.enumValue(`${path}.builtin.name`, builtin.name, BUILTIN_NAMES, 'BuiltinName');
   const split = v.enumValue(
     `${path}.builtin.split`,
     builtin.split,

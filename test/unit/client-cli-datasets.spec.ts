@@ -39,7 +39,7 @@ describe('steadytune datasets', () => {
         call.on('end', () => callback(null, { dataset: DATASET, created: false }));
       },
       getDataset: (call, callback) => callback(null, { dataset: { ...DATASET, id: call.request.datasetId } }),
-      listDatasets: (call, callback) => callback(null, { datasets: [DATASET], nextPageToken: '' }),
+      listDatasets: (_call, callback) => callback(null, { datasets: [DATASET], nextPageToken: '' }),
     });
   });
   after(async () => {

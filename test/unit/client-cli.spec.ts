@@ -130,7 +130,7 @@ describe('commands against a fake trainer', () => {
   it('exits 1 and prints code and field violations on INVALID_ARGUMENT', async () => {
     const violation = { field: 'spec.batch_size', description: 'must be 1..4096' };
     const trainer = await startFakeTrainer({
-      startFineTune: (call, callback) => callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'bad spec', { fieldViolations: [violation] })),
+      startFineTune: (_call, callback) => callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'bad spec', { fieldViolations: [violation] })),
     });
     openTrainers.push(trainer);
     const result = await cli(trainer, 'start', '--batch-size', '0');
@@ -150,7 +150,7 @@ describe('commands against a fake trainer', () => {
   for (const [state, expectedCode] of [[JobState.JOB_STATE_SUCCEEDED, 0], [JobState.JOB_STATE_FAILED, 3]] as const) {
     it(`watch prints plain lines off a TTY and exits ${expectedCode} for ${JobState[state]}`, async () => {
       const trainer = await startFakeTrainer({
-        getJob: (call, callback) => callback(null, { job: finishedJob(state) }),
+        getJob: (_call, callback) => callback(null, { job: finishedJob(state) }),
         streamMetrics: (call) => {
           for (const event of jobLog) call.write(event);
           call.end();
@@ -180,7 +180,7 @@ describe('commands against a fake trainer', () => {
   });
 
   it('get --json prints the job in proto JSON', async () => {
-    const trainer = await startFakeTrainer({ getJob: (call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }) });
+    const trainer = await startFakeTrainer({ getJob: (_call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }) });
     openTrainers.push(trainer);
     const result = await cli(trainer, 'get', 'job-9', '--json');
     const parsed = JSON.parse(result.stdout) as { id: string; state: string };

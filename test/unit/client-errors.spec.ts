@@ -39,7 +39,7 @@ describe('error decoding', () => {
       { field: 'spec.method.dsgd.lambda', description: 'must be in [0, 1]' },
     ];
     const { client } = await setUp({
-      startFineTune: (call, callback) => callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'invalid spec', { fieldViolations: violations })),
+      startFineTune: (_call, callback) => callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'invalid spec', { fieldViolations: violations })),
     });
     const error = await rejection(client.startFineTune({ spec: specDefaults() }));
     assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT);
@@ -50,7 +50,7 @@ describe('error decoding', () => {
   });
 
   it('tolerates a status without a details trailer', async () => {
-    const { client } = await setUp({ getJob: (call, callback) => callback({ code: GrpcStatus.NOT_FOUND, details: 'no job x' }) });
+    const { client } = await setUp({ getJob: (_call, callback) => callback({ code: GrpcStatus.NOT_FOUND, details: 'no job x' }) });
     const error = await rejection(client.getJob('x'));
     assert.equal(error.code, GrpcStatus.NOT_FOUND);
     assert.deepEqual(error.fieldViolations, []);
@@ -68,7 +68,7 @@ describe('retries', () => {
   it('retries GetJob on UNAVAILABLE until it succeeds', async () => {
     let failuresLeft = 2;
     const { client, trainer } = await setUp({
-      getJob: (call, callback) =>
+      getJob: (_call, callback) =>
         failuresLeft-- > 0 ? callback({ code: GrpcStatus.UNAVAILABLE, details: 'restarting' }) : callback(null, { job: runningJob('job-1') }),
     });
     const job = await client.getJob('job-1');
@@ -98,20 +98,20 @@ describe('retries', () => {
   });
 
   it('gives up after maxAttempts and surfaces the last error', async () => {
-    const { client, trainer } = await setUp({ listJobs: (call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
+    const { client, trainer } = await setUp({ listJobs: (_call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
     const error = await rejection(client.listJobs());
     assert.equal(error.code, GrpcStatus.UNAVAILABLE);
     assert.equal(trainer.calls.listJobs, fastRetry.maxAttempts);
   });
 
   it('does not retry codes that are not transient', async () => {
-    const { client, trainer } = await setUp({ getJob: (call, callback) => callback({ code: GrpcStatus.NOT_FOUND, details: 'gone' }) });
+    const { client, trainer } = await setUp({ getJob: (_call, callback) => callback({ code: GrpcStatus.NOT_FOUND, details: 'gone' }) });
     await rejection(client.getJob('job-1'));
     assert.equal(trainer.calls.getJob, 1);
   });
 
   it('does not retry StartFineTune without an idempotency key', async () => {
-    const { client, trainer } = await setUp({ startFineTune: (call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
+    const { client, trainer } = await setUp({ startFineTune: (_call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
     const error = await rejection(client.startFineTune({ spec: specDefaults() }));
     assert.equal(error.code, GrpcStatus.UNAVAILABLE);
     assert.equal(trainer.calls.startFineTune, 1);
@@ -136,7 +136,7 @@ describe('retries', () => {
   it('waits at least the RetryInfo delay before retrying RESOURCE_EXHAUSTED', async () => {
     const arrivals: number[] = [];
     const { client } = await setUp({
-      evaluate: (call, callback) => {
+      evaluate: (_call, callback) => {
         arrivals.push(Date.now());
         if (arrivals.length === 1) callback(richStatus(GrpcStatus.RESOURCE_EXHAUSTED, 'busy', { retryDelayMs: 150 }));
         else callback(null, { evaluations: [], summary: undefined, ensemble: undefined });
@@ -144,12 +144,12 @@ describe('retries', () => {
     });
     await client.evaluate({ jobId: 'job-1' });
     assert.equal(arrivals.length, 2);
-    assert.ok(arrivals[1]! - arrivals[0]! >= 140, `retried after ${arrivals[1]! - arrivals[0]!} ms`);
+    assert.ok(arrivals[1] - arrivals[0] >= 140, `retried after ${arrivals[1] - arrivals[0]} ms`);
   });
 
   it('exposes retryDelayMs on the error', async () => {
     const { client } = await setUp({
-      predict: (call, callback) => callback(richStatus(GrpcStatus.RESOURCE_EXHAUSTED, 'quota', { retryDelayMs: 2500 })),
+      predict: (_call, callback) => callback(richStatus(GrpcStatus.RESOURCE_EXHAUSTED, 'quota', { retryDelayMs: 2500 })),
     });
     // A 1 s deadline leaves no room for the 2.5 s wait, so the first error is final.
     const error = await rejection(client.predict({ jobId: 'job-1', examples: [] }, { deadlineMs: 1000 }));

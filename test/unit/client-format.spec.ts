@@ -109,7 +109,8 @@ describe('reports', () => {
     assert.equal(describeMethod(spec.method), 'dsgd(λ=1, linear)');
     assert.equal(describeMethod({ method: { $case: 'focal', value: { gamma: 2, classWeights: [] } } }), 'focal(γ=2)');
     assert.equal(describeMethod({ method: { $case: 'pcgrad', value: {} } }), 'pcgrad');
-    assert.equal(describeDataset({ ...spec.train!, classes: [3, 8] }), 'mnist[3,8]');
+    assert.ok(spec.train);
+    assert.equal(describeDataset({ ...spec.train, classes: [3, 8] }), 'mnist[3,8]');
   });
 
   it('summarises stability and per-seed results', () => {
@@ -124,7 +125,7 @@ describe('reports', () => {
     });
     const text = jobResults(job);
     assert.match(text, /^job job-1 succeeded/);
-    assert.match(text, /\n  42  succeeded  10\/10  0\.9000 +0\.8900 +0\.8800  ok +1m15s\n/);
+    assert.match(text, /\n {2}42 {2}succeeded {2}10\/10 {2}0\.9000 +0\.8900 +0\.8800 {2}ok +1m15s\n/);
     assert.match(text, /collapsed/);
     assert.match(summaryLines(job.summary), /runs 2 +collapsed 1 +degenerate 0\naccuracy +0\.7000 ± 0\.2800 \[0\.5000, 0\.9000\]/);
     assert.equal(summaryLines(undefined), 'summary: not available yet');
@@ -137,15 +138,15 @@ describe('reports', () => {
       summary: undefined,
     });
     const lines = text.split('\n');
-    assert.match(lines[0]!, /^SEED +EXAMPLES +LOSS +ACC/);
-    assert.match(lines[2]!, /^ +42 +100 +0\.3000 +0\.9000/);
-    assert.match(lines[3]!, /^vote +100 +0\.3000 +0\.9500/);
+    assert.match(lines[0], /^SEED +EXAMPLES +LOSS +ACC/);
+    assert.match(lines[2], /^ +42 +100 +0\.3000 +0\.9000/);
+    assert.match(lines[3], /^vote +100 +0\.3000 +0\.9500/);
   });
 
   it('lists jobs one per row', () => {
     const jobs = [Job.fromPartial({ id: 'job-a', state: JobState.JOB_STATE_RUNNING, spec: specDefaults(), displayName: 'demo' })];
     const lines = jobsTable(jobs).split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[2]!, /^job-a +running +dsgd\(λ=1, linear\) +mnist +10 seeds +- +demo$/);
+    assert.match(lines[2], /^job-a +running +dsgd\(λ=1, linear\) +mnist +10 seeds +- +demo$/);
   });
 });

@@ -9,11 +9,15 @@ import { parseIdx } from '../../server/data/idx.js';
 import { DEFAULT_DATA_LIMITS } from '../../server/data/limits.js';
 import { expectViolation, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
-const TYPE_BYTES: Record<number, number> = { 0x08: 1, 0x0c: 4, 0x0d: 4 };
+const TYPE_BYTES = new Map<number, number>([
+  [0x08, 1],
+  [0x0c, 4],
+  [0x0d, 4],
+]);
 
 /** Writes an IDX file: 0 0 type rank, big-endian uint32 dims, big-endian data. */
 function encodeIdx(type: 0x08 | 0x0c | 0x0d, dims: readonly number[], values: readonly number[]): Uint8Array {
-  const size = TYPE_BYTES[type] ?? 1;
+  const size = TYPE_BYTES.get(type) ?? 1;
   const bytes = new Uint8Array(4 + 4 * dims.length + values.length * size);
   const view = new DataView(bytes.buffer);
   bytes.set([0, 0, type, dims.length]);

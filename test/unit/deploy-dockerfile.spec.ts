@@ -191,7 +191,9 @@ describe('the Dockerfile checks reject broken copies', () => {
     const noHealth = brokenCopy((t) => t.replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, ''));
     assertCaught(imageProblems(noHealth, 'tensorflow'), /no HEALTHCHECK/);
     assertCaught(imageProblems(brokenCopy((t) => t.replace('EXPOSE 50051 9464', 'EXPOSE 9464')), 'tensorflow'), /does not EXPOSE 50051/);
-    const single = brokenCopy((t) => t.slice(t.indexOf('FROM ${CUDA_BASE_IMAGE} AS runtime')).replace('FROM ${CUDA_BASE_IMAGE} AS runtime', 'FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's build-arg reference, matched literally
+    const runtimeFrom = 'FROM ${CUDA_BASE_IMAGE} AS runtime';
+    const single = brokenCopy((t) => t.slice(t.indexOf(runtimeFrom)).replace(runtimeFrom, 'FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04'));
     assertCaught(imageProblems(single, 'tensorflow'), /not multi-stage/);
   });
 

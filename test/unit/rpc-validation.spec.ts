@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  AlphaSchedule,
+  type AlphaSchedule,
   BuiltinName,
   BuiltinSplit,
   FineTuneSpec,

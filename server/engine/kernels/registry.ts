@@ -164,11 +164,12 @@ function registerWasmAdam(): void {
       const [outParam, outM, outV] = outputs.map(address);
       const squaresAt = address(squares);
       const size = sizeOf(param.shape);
+      const coefficients = attrs?.coefficients as number[];
       let total = 0;
       for (let done = 0; done < size; done += NORM_CHUNK) {
         const at = 4 * done;
         kernels.adamUpdate(p + at, g + at, m + at, v + at, outParam + at, outM + at, outV + at, squaresAt,
-          Math.min(NORM_CHUNK, size - done), ...(attrs?.coefficients as number[]));
+          Math.min(NORM_CHUNK, size - done), ...coefficients);
         total += view.wasm.HEAPF32[squaresAt / 4];
       }
       view.wasm.HEAPF32[squaresAt / 4] = total;

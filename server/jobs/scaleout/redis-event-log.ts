@@ -117,7 +117,7 @@ export class RedisEventLog implements EventLog {
         if (batch.length > 0) continue;
         if (signal.aborted) return;
         const last = await this.last(jobId);
-        if (last !== undefined && last.closes && next > last.event.sequence) return;
+        if (last?.closes && next > last.event.sequence) return;
         await watch.wait(signal, this.pollMs);
       }
     } finally {
