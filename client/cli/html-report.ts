@@ -157,7 +157,8 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <h2>Methods over seeds</h2>
 ${comparisonTableHtml(input.rows)}
 <p class="note">Accuracy on the validation set, mean ± sample std over the seeds that finished; min and max of accuracy.
-Collapsed: one class takes (almost) every prediction. Degenerate: varied predictions, near-chance balanced accuracy.
+Collapsed: one class takes the predictions far beyond its share of the set while the other classes are almost never recalled.
+Degenerate: balanced accuracy near chance.
 Step time: mean optimizer-step time. Peak memory: the most tensor memory a run's worker held after a step.</p>
 <h2>Stability figure</h2>
 ${figure}

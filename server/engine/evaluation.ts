@@ -5,7 +5,7 @@ import type { ClassifierModel } from './models/classifier.js';
 import { chunks, makeBatch } from './batching.js';
 import { perExampleCrossEntropy } from './loss.js';
 
-export { COLLAPSED_SHARE, DEGENERATE_MARGIN, summarizeEvaluation } from './classification-metrics.js';
+export { summarizeEvaluation } from './classification-metrics.js';
 
 /** Pairwise cosines are taken over at most this many evenly spaced examples (O(m) via the sum trick). */
 const REPRESENTATION_SAMPLE = 256;

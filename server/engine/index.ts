@@ -3,6 +3,9 @@ export type * from './types.js';
 export { train, type TrainRequest } from './trainer.js';
 export { plannedOptimizerSteps } from './batching.js';
 export { evaluateWeights, predict } from './inference.js';
+export {
+  classificationVerdict, COLLAPSE_MAX_OTHER_RECALL, COLLAPSE_MIN_EXCESS_SHARE, DEGENERATE_MAX_ADJUSTED_BALANCED_ACCURACY, summarizeEvaluation,
+} from './classification-metrics.js';
 export { createMethod } from './methods/index.js';
 export type { TrainingMethod } from './methods/method.js';
 export { dynamicScaler } from './scaler.js';

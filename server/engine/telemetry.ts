@@ -101,4 +101,4 @@ export function fullConflict(sums: ConflictSums, wrongCount: number, correctCoun
   };
 }
 
-export { evaluateModel, summarizeEvaluation, COLLAPSED_SHARE, DEGENERATE_MARGIN } from './evaluation.js';
+export { evaluateModel, summarizeEvaluation } from './evaluation.js';

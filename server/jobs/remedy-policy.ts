@@ -39,7 +39,7 @@ export interface CollapseWatch {
   readonly step: number;
   /** Consecutive steps, ending at `step`, whose gradient norm was below the minimum. */
   readonly lowGradientSteps: number;
-  /** Verdict of the latest epoch-end validation; absent before the first. */
+  /** The engine's verdict on the latest epoch-end validation; absent before the first. */
   readonly verdict?: Verdict;
 }
 
@@ -61,7 +61,11 @@ export interface CollapseSignal {
   readonly reason: string;
 }
 
-/** A collapse needs both signals: one-class validation predictions and a vanishing gradient. */
+/**
+ * A collapse needs both signals: the engine's 'collapsed' verdict on an epoch-end validation
+ * (classificationVerdict: one class predicted far beyond its share of the validation set, the
+ * others almost never recalled) and a vanishing gradient.
+ */
 export function collapseSignal(watch: CollapseWatch, settings: RemedySettings): CollapseSignal | undefined {
   if (watch.verdict !== 'collapsed' || watch.lowGradientSteps < settings.windowSteps) return undefined;
   return {
@@ -73,7 +77,7 @@ export function collapseSignal(watch: CollapseWatch, settings: RemedySettings): 
 }
 
 /**
- * A checkpoint worth returning to: the latest validation (if any) was not one-class and the
+ * A checkpoint worth returning to: the latest validation (if any) was not collapsed and the
  * gradient was not vanishing at that step.
  */
 export function isHealthy(watch: CollapseWatch): boolean {

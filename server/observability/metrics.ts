@@ -108,8 +108,8 @@ export class SteadytuneMetrics {
       labelNames: [...RUN_LABELS, 'outcome'],
       registers,
     });
-    this.collapsedRuns = runCounter('steadytune_collapsed_runs_total', 'Seed runs whose validation verdict was collapsed (one class predicted).');
-    this.degenerateRuns = runCounter('steadytune_degenerate_runs_total', 'Seed runs whose validation verdict was degenerate (near-chance accuracy).');
+    this.collapsedRuns = runCounter('steadytune_collapsed_runs_total', 'Seed runs whose validation verdict was collapsed (one class predicted far beyond its share of the set, the others almost never recalled).');
+    this.degenerateRuns = runCounter('steadytune_degenerate_runs_total', 'Seed runs whose validation verdict was degenerate (near-chance balanced accuracy).');
     this.autoRemedies = runCounter('steadytune_auto_remedies_total', 'Automatic remedies applied during training.');
     this.jobsFinished = new Counter({
       name: 'steadytune_jobs_finished_total',
