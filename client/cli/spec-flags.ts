@@ -14,6 +14,7 @@ import {
   type MethodSpec,
 } from '../index.js';
 import { parseCount, parseCountList, parseNumber, parseSeeds, stringFlag, UsageError, type FlagValues } from './args.js';
+import { closestKey, unreadKeys, type UnreadKey } from './unread-keys.js';
 
 const DATASETS: Record<string, BuiltinName> = {
   mnist: BuiltinName.BUILTIN_NAME_MNIST,
@@ -205,11 +206,18 @@ export function parseAutoRemedy(text: string): AutoRemedy {
   };
 }
 
-const SPEC_FIELDS = Object.keys(FineTuneSpec.fromJSON({}));
-const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
-const KNOWN_SPEC_KEYS = new Set([...SPEC_FIELDS, ...SPEC_FIELDS.map(snakeCase)]);
+/** "unknown FineTuneSpec field(s): a.b (did you mean c?), ..." and "x is ignored beside y" for every unused key. */
+function unusedKeysMessage(unused: readonly UnreadKey[]): string | undefined {
+  const unknown = unused.filter((key) => key.shadowedBy === undefined).map((key) => {
+    const guess = closestKey(key.key, key.known);
+    return guess === undefined ? key.path : `${key.path} (did you mean ${guess}?)`;
+  });
+  const shadowed = unused.flatMap((key) => (key.shadowedBy === undefined ? [] : [`${key.path} is ignored beside ${key.shadowedBy}: give one of them`]));
+  const parts = [...(unknown.length > 0 ? [`unknown FineTuneSpec field(s): ${unknown.join(', ')}`] : []), ...shadowed];
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
 
-/** Parses a spec file in proto JSON form (JSON or YAML); top-level typos are errors, not silently dropped. */
+/** Parses a spec file in proto JSON form (JSON or YAML); a key it would not use, at any depth, is an error. */
 export function parseSpecText(text: string, source: string): FineTuneSpec {
   let document: unknown;
   try {
@@ -220,8 +228,8 @@ export function parseSpecText(text: string, source: string): FineTuneSpec {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new UsageError(`${source}: expected a FineTuneSpec mapping at the top level`);
   }
-  const unknown = Object.keys(document).filter((key) => !KNOWN_SPEC_KEYS.has(key));
-  if (unknown.length > 0) throw new UsageError(`${source}: unknown FineTuneSpec field(s): ${unknown.join(', ')}`);
+  const problems = unusedKeysMessage(unreadKeys(document, (watched) => FineTuneSpec.fromJSON(watched)));
+  if (problems !== undefined) throw new UsageError(`${source}: ${problems}`);
   return FineTuneSpec.fromJSON(document);
 }
 
