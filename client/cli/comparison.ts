@@ -3,6 +3,7 @@
 import { RunState, Verdict, type Job, type SeedRun, type Stat } from '../index.js';
 import type { FigureRow, FigureVerdict } from './figure.js';
 import { renderTable } from './format.js';
+import { headlineMetric, IMBALANCE_RATIO, type HeadlineMetric } from './headline.js';
 import { describeMethod } from './reports.js';
 
 /** One compared job under the name its row and figure column carry. */
@@ -26,6 +27,8 @@ export interface ComparisonRow {
   readonly peakMemoryBytes?: number;
   /** Runs auto-remedy ended a phase of. */
   readonly remedied: number;
+  /** Balanced accuracy when the runs' validation set is imbalanced, else accuracy. */
+  readonly headline: HeadlineMetric;
   /** The majority vote of the seeds' models, when the job asked for it. */
   readonly vote?: { readonly accuracy: number; readonly balancedAccuracy: number };
 }
@@ -59,6 +62,7 @@ export function comparisonRow({ label, job }: ComparedJob): ComparisonRow {
     ...(stepTimes.length === 0 ? {} : { meanStepSeconds: stepTimes.reduce((sum, s) => sum + s, 0) / stepTimes.length }),
     ...(peaks.length === 0 ? {} : { peakMemoryBytes: Math.max(...peaks) }),
     remedied: job.runs.filter((run) => run.phases.length > 1).length,
+    headline: headlineMetric(metrics),
     ...(ensemble === undefined ? {} : { vote: { accuracy: ensemble.accuracy, balancedAccuracy: ensemble.balancedAccuracy } }),
   };
 }
@@ -95,20 +99,29 @@ export function formatStepTime(seconds: number | undefined): string {
   return seconds === undefined ? '-' : `${(seconds * 1000).toFixed(1)} ms`;
 }
 
-export const COMPARISON_HEADERS = [
-  'METHOD', 'RUNS', 'ACC % (mean ± std)', 'BAL ACC % (mean ± std)', 'MIN %', 'MAX %',
-  'COLLAPSED', 'DEGENERATE', 'STEP TIME', 'PEAK MEMORY',
-] as const;
+/** The table leads with balanced accuracy when any row's validation set is imbalanced. */
+export function tableHeadline(rows: readonly ComparisonRow[]): HeadlineMetric {
+  return rows.some((row) => row.headline === 'balancedAccuracy') ? 'balancedAccuracy' : 'accuracy';
+}
 
-/** The cells of a row, in COMPARISON_HEADERS order (shared by the text table and the HTML report). */
-export function comparisonCells(row: ComparisonRow): string[] {
+/** Headers: the headline's mean ± std first, then the other's, then min and max of the headline. */
+export function comparisonHeaders(headline: HeadlineMetric): string[] {
+  const metrics = headline === 'accuracy'
+    ? ['ACC % (mean ± std)', 'BAL ACC % (mean ± std)', 'MIN %', 'MAX %']
+    : ['BAL ACC % (mean ± std)', 'ACC % (mean ± std)', 'BAL MIN %', 'BAL MAX %'];
+  return ['METHOD', 'RUNS', ...metrics, 'COLLAPSED', 'DEGENERATE', 'STEP TIME', 'PEAK MEMORY'];
+}
+
+/** The cells of a row, in comparisonHeaders order (shared by the text table and the HTML report). */
+export function comparisonCells(row: ComparisonRow, headline: HeadlineMetric): string[] {
+  const [lead, other] = headline === 'accuracy' ? [row.accuracy, row.balancedAccuracy] : [row.balancedAccuracy, row.accuracy];
   return [
     row.label,
     String(row.runs),
-    percentStat(row.accuracy),
-    percentStat(row.balancedAccuracy),
-    percent(row.accuracy?.min),
-    percent(row.accuracy?.max),
+    percentStat(lead),
+    percentStat(other),
+    percent(lead?.min),
+    percent(lead?.max),
     String(row.collapsed),
     String(row.degenerate),
     formatStepTime(row.meanStepSeconds),
@@ -116,19 +129,33 @@ export function comparisonCells(row: ComparisonRow): string[] {
   ];
 }
 
-/** A vote row under its method's row: accuracy of the ensemble, no spread. */
-export function voteCells(row: ComparisonRow): string[] | undefined {
+/** A vote row under its method's row: the ensemble's two accuracies, no spread. */
+export function voteCells(row: ComparisonRow, headline: HeadlineMetric): string[] | undefined {
   if (row.vote === undefined) return undefined;
-  return [`${row.label} vote of ${row.runs}`, '', percent(row.vote.accuracy), percent(row.vote.balancedAccuracy), '', '', '', '', '', ''];
+  const [lead, other] = headline === 'accuracy' ? [row.vote.accuracy, row.vote.balancedAccuracy] : [row.vote.balancedAccuracy, row.vote.accuracy];
+  return [`${row.label} vote of ${row.runs}`, '', percent(lead), percent(other), '', '', '', '', '', ''];
+}
+
+/** Why the table leads with balanced accuracy, when it does. */
+export function headlineNote(headline: HeadlineMetric): string | undefined {
+  return headline === 'accuracy'
+    ? undefined
+    : `balanced accuracy leads (mean, min, max): the validation set is imbalanced (largest class ≥ ${IMBALANCE_RATIO}× the smallest)`;
 }
 
 export function comparisonTable(rows: readonly ComparisonRow[]): string {
-  const lines = rows.flatMap((row) => [comparisonCells(row), ...(voteCells(row) === undefined ? [] : [voteCells(row) ?? []])]);
-  const table = renderTable([...COMPARISON_HEADERS], lines, {
+  const headline = tableHeadline(rows);
+  const lines = rows.flatMap((row) => {
+    const vote = voteCells(row, headline);
+    return [comparisonCells(row, headline), ...(vote === undefined ? [] : [vote])];
+  });
+  const table = renderTable(comparisonHeaders(headline), lines, {
     align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   });
   const remedied = rows.filter((row) => row.remedied > 0).map((row) => `${row.label} ${row.remedied}`);
-  return remedied.length === 0 ? table : `${table}\n\nruns auto-remedy intervened in: ${remedied.join(', ')}`;
+  const notes = [headlineNote(headline), remedied.length === 0 ? undefined : `runs auto-remedy intervened in: ${remedied.join(', ')}`];
+  const present = notes.filter((note): note is string => note !== undefined);
+  return present.length === 0 ? table : `${table}\n\n${present.join('\n')}`;
 }
 
 /** Every scored run as a point of the stability figure (column = row label). */

@@ -12,11 +12,13 @@ import {
   type SeedRun,
 } from '../index.js';
 import {
-  COMPARISON_HEADERS,
   comparisonCells,
+  comparisonHeaders,
   formatBytes,
   formatStepTime,
+  headlineNote,
   percent,
+  tableHeadline,
   voteCells,
   type ComparedJob,
   type ComparisonRow,
@@ -93,11 +95,12 @@ function tableRow(cells: readonly string[], options: { vote?: boolean; bad?: rea
 }
 
 function comparisonTableHtml(rows: readonly ComparisonRow[]): string {
-  const head = `<tr>${COMPARISON_HEADERS.map((header) => `<th>${escapeHtml(header)}</th>`).join('')}</tr>`;
+  const headline = tableHeadline(rows);
+  const head = `<tr>${comparisonHeaders(headline).map((header) => `<th>${escapeHtml(header)}</th>`).join('')}</tr>`;
   const body = rows.flatMap((row) => {
     const bad = [row.collapsed > 0 ? 6 : -1, row.degenerate > 0 ? 7 : -1];
-    const vote = voteCells(row);
-    return [tableRow(comparisonCells(row), { bad }), ...(vote === undefined ? [] : [tableRow(vote, { vote: true })])];
+    const vote = voteCells(row, headline);
+    return [tableRow(comparisonCells(row, headline), { bad }), ...(vote === undefined ? [] : [tableRow(vote, { vote: true })])];
   });
   return `<table class="comparison"><thead>${head}</thead><tbody>${body.join('')}</tbody></table>`;
 }
@@ -156,7 +159,8 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <dl>${setup}</dl>
 <h2>Methods over seeds</h2>
 ${comparisonTableHtml(input.rows)}
-<p class="note">Accuracy on the validation set, mean ± sample std over the seeds that finished; min and max of accuracy.
+<p class="note">${escapeHtml(headlineNote(tableHeadline(input.rows)) ?? 'accuracy leads (mean, min, max)')}: on the validation set,
+mean ± sample std over the seeds that finished.
 Collapsed: one class takes the predictions far beyond its share of the set while the other classes are almost never recalled.
 Degenerate: balanced accuracy near chance.
 Step time: mean optimizer-step time. Peak memory: the most tensor memory a run's worker held after a step.</p>

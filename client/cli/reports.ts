@@ -2,6 +2,7 @@
 import type { DatasetRef, EvalMetrics, EvaluateResponse, FineTuneSpec, Job, MethodSpec, SeedRun, StabilitySummary } from '../index.js';
 import { alphaScheduleToJSON, builtinNameToJSON, jobStateToJSON, runStateToJSON, verdictToJSON } from '../index.js';
 import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, renderTable } from './format.js';
+import { headlineMetric } from './headline.js';
 
 export function jobStateLabel(job: Pick<Job, 'state'>): string {
   return enumLabel(jobStateToJSON(job.state), 'JOB_STATE_');
@@ -83,12 +84,18 @@ export function seedResultsTable(runs: SeedRun[]): string {
   return renderTable(['SEED', 'STATE', 'STEPS', 'ACC', 'BAL ACC', 'MACRO-F1', 'VERDICT', 'TIME'], rows, { align: METRIC_ALIGN });
 }
 
-export function summaryLines(summary: StabilitySummary | undefined): string {
+/**
+ * The stability summary; balanced accuracy leads when `evaluations` (the runs' metrics) show an
+ * imbalanced validation set.
+ */
+export function summaryLines(summary: StabilitySummary | undefined, evaluations: readonly (EvalMetrics | undefined)[] = []): string {
   if (summary === undefined) return 'summary: not available yet';
+  const accuracy = `accuracy  ${formatStat(summary.accuracy)}`;
+  const balanced = `bal acc   ${formatStat(summary.balancedAccuracy)}`;
+  const imbalanced = headlineMetric([...evaluations, summary.ensemble]) === 'balancedAccuracy';
   const lines = [
     `runs ${summary.runs}  collapsed ${summary.collapsed}  degenerate ${summary.degenerate}`,
-    `accuracy  ${formatStat(summary.accuracy)}`,
-    `bal acc   ${formatStat(summary.balancedAccuracy)}`,
+    ...(imbalanced ? [`${balanced}  (headline: imbalanced validation set)`, accuracy] : [accuracy, balanced]),
     `macro-F1  ${formatStat(summary.macroF1)}`,
   ];
   if (summary.ensemble !== undefined) lines.push(`ensemble  ${ensembleLine(summary.ensemble)}`);
@@ -118,7 +125,8 @@ export function evaluationReport(response: EvaluateResponse): string {
   const table = renderTable(['SEED', 'EXAMPLES', 'LOSS', 'ACC', 'BAL ACC', 'MACRO-F1', 'REP COS', 'VERDICT'], rows, {
     align: ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
   });
-  return response.summary === undefined ? table : `${table}\n\n${summaryLines(response.summary)}`;
+  const evaluated = [...response.evaluations.map((evaluation) => evaluation.metrics), response.ensemble];
+  return response.summary === undefined ? table : `${table}\n\n${summaryLines(response.summary, evaluated)}`;
 }
 
 /** Everything `get` shows about one job. */
@@ -151,7 +159,7 @@ export function jobDetail(job: Job): string {
   if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
   const phases = remedyPhaseLines(job.runs);
   if (phases !== undefined) sections.push(phases);
-  if (job.summary !== undefined) sections.push(summaryLines(job.summary));
+  if (job.summary !== undefined) sections.push(summaryLines(job.summary, job.runs.map((run) => run.metrics)));
   return sections.join('\n\n');
 }
 
@@ -173,6 +181,6 @@ export function jobResults(job: Job): string {
   if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
   const phases = remedyPhaseLines(job.runs);
   if (phases !== undefined) sections.push(phases);
-  sections.push(summaryLines(job.summary));
+  sections.push(summaryLines(job.summary, job.runs.map((run) => run.metrics)));
   return sections.join('\n\n');
 }

@@ -71,6 +71,35 @@ describe('comparison table', () => {
     );
   });
 
+  it('leads with balanced accuracy, min and max included, when the validation set is imbalanced', () => {
+    // A 96:4 validation set: the majority-only run scores 96% accuracy and 50% balanced.
+    const on96to4 = (seed: number, confusion: number[], accuracy: number, balancedAccuracy: number, verdict: Verdict): Partial<SeedRun> => {
+      const base = run(seed, accuracy, verdict);
+      return base.metrics === undefined ? base : { ...base, metrics: { ...base.metrics, balancedAccuracy, confusion } };
+    };
+    const job = Job.fromPartial({
+      id: 'job-focal',
+      state: JobState.JOB_STATE_SUCCEEDED,
+      spec: { method: { method: { $case: 'focal', value: {} } }, seeds: [42, 52] },
+      runs: [on96to4(42, [96, 0, 4, 0], 0.96, 0.5, Verdict.VERDICT_COLLAPSED), on96to4(52, [94, 2, 1, 3], 0.97, 0.865, Verdict.VERDICT_OK)],
+    });
+    const rows = labelJobs([job]).map(comparisonRow);
+    assert.equal(rows[0]?.headline, 'balancedAccuracy');
+    assert.equal(
+      comparisonTable(rows),
+      [
+        'METHOD  RUNS  BAL ACC % (mean ± std)  ACC % (mean ± std)  BAL MIN %  BAL MAX %  COLLAPSED  DEGENERATE  STEP TIME  PEAK MEMORY',
+        '------  ----  ----------------------  ------------------  ---------  ---------  ---------  ----------  ---------  -----------',
+        'focal      2           68.25 ± 25.81        96.50 ± 0.71      50.00      86.50          1           0    10.0 ms     3.00 MiB',
+        '',
+        'balanced accuracy leads (mean, min, max): the validation set is imbalanced (largest class ≥ 1.5× the smallest)',
+      ].join('\n'),
+    );
+    const html = renderHtmlReport({ title: 't', generatedAt: new Date(0), rows, jobs: labelJobs([job]), figureSvg: '<svg/>' });
+    assert.match(html, /<th>BAL ACC % \(mean ± std\)<\/th><th>ACC % \(mean ± std\)<\/th><th>BAL MIN %<\/th>/);
+    assert.match(html, /balanced accuracy leads/);
+  });
+
   it('formats shares, spreads and sizes', () => {
     assert.equal(percentStat({ mean: 0.85781, std: 0.01424, min: 0, max: 1 }), '85.78 ± 1.42');
     assert.equal(percentStat(undefined), '-');

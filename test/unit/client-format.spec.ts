@@ -131,6 +131,17 @@ describe('reports', () => {
     assert.equal(summaryLines(undefined), 'summary: not available yet');
   });
 
+  it('leads the stability summary with balanced accuracy on an imbalanced validation set', () => {
+    const summary = {
+      runs: 1, accuracy: { mean: 0.96, std: 0, min: 0.96, max: 0.96 }, balancedAccuracy: { mean: 0.5, std: 0, min: 0.5, max: 0.5 },
+      macroF1: undefined, collapsed: 1, degenerate: 0, ensemble: undefined,
+    };
+    const majorityOnly = { ...metrics(0.96, Verdict.VERDICT_COLLAPSED), confusion: [96, 0, 4, 0] };
+    assert.match(summaryLines(summary, [majorityOnly]), /\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\]  \(headline: imbalanced validation set\)\naccuracy +0\.9600/);
+    const balanced = { ...metrics(0.9), confusion: [45, 5, 5, 45] };
+    assert.match(summaryLines(summary, [balanced]), /\naccuracy +0\.9600 .*\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\]\n/);
+  });
+
   it('tables evaluations with the ensemble vote last', () => {
     const text = evaluationReport({
       evaluations: [{ seed: 42, metrics: metrics(0.9) }],
