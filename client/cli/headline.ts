@@ -16,7 +16,8 @@ export const IMBALANCE_RATIO = 1.5;
 export function isImbalanced(metrics: EvalMetrics): boolean {
   const k = metrics.numClasses;
   if (k < 2 || metrics.confusion.length !== k * k) return false;
-  const sizes = Array.from({ length: k }, (_, t) => metrics.confusion.slice(t * k, (t + 1) * k).reduce((sum, n) => sum + n, 0)).filter((n) => n > 0);
+  const rowSum = (t: number): number => metrics.confusion.slice(t * k, (t + 1) * k).reduce((sum, n) => sum + n, 0);
+  const sizes = Array.from({ length: k }, (_, t) => rowSum(t)).filter((n) => n > 0);
   return sizes.length >= 2 && Math.max(...sizes) >= IMBALANCE_RATIO * Math.min(...sizes);
 }
 

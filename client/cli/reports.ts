@@ -159,7 +159,8 @@ export function jobDetail(job: Job): string {
   if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
   const phases = remedyPhaseLines(job.runs);
   if (phases !== undefined) sections.push(phases);
-  if (job.summary !== undefined) sections.push(summaryLines(job.summary, job.runs.map((run) => run.metrics)));
+  const evaluations = job.runs.map((run) => run.metrics);
+  if (job.summary !== undefined) sections.push(summaryLines(job.summary, evaluations));
   return sections.join('\n\n');
 }
 
@@ -181,6 +182,7 @@ export function jobResults(job: Job): string {
   if (job.runs.length > 0) sections.push(seedResultsTable(job.runs));
   const phases = remedyPhaseLines(job.runs);
   if (phases !== undefined) sections.push(phases);
-  sections.push(summaryLines(job.summary, job.runs.map((run) => run.metrics)));
+  const evaluations = job.runs.map((run) => run.metrics);
+  sections.push(summaryLines(job.summary, evaluations));
   return sections.join('\n\n');
 }

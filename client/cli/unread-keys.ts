@@ -89,7 +89,12 @@ export function unreadKeys(document: object, read: (document: unknown) => void):
     const known = [...level.asked];
     for (const key of unread) {
       const shadowedBy = shadows.get(key);
-      result.push({ path: joinPath(level.path, key), key, known, ...(shadowedBy === undefined ? {} : { shadowedBy: joinPath(level.path, shadowedBy) }) });
+      result.push({
+        path: joinPath(level.path, key),
+        key,
+        known,
+        ...(shadowedBy === undefined ? {} : { shadowedBy: joinPath(level.path, shadowedBy) }),
+      });
     }
   }
   return result;

@@ -137,7 +137,7 @@ describe('reports', () => {
       macroF1: undefined, collapsed: 1, degenerate: 0, ensemble: undefined,
     };
     const majorityOnly = { ...metrics(0.96, Verdict.VERDICT_COLLAPSED), confusion: [96, 0, 4, 0] };
-    assert.match(summaryLines(summary, [majorityOnly]), /\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\]  \(headline: imbalanced validation set\)\naccuracy +0\.9600/);
+    assert.match(summaryLines(summary, [majorityOnly]), /\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\] {2}\(headline: imbalanced validation set\)\naccuracy +0\.9600/);
     const balanced = { ...metrics(0.9), confusion: [45, 5, 5, 45] };
     assert.match(summaryLines(summary, [balanced]), /\naccuracy +0\.9600 .*\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\]\n/);
   });

@@ -9,6 +9,11 @@ function verdictOf(rows: readonly (readonly number[])[]): string {
   return classificationVerdict(rows.flat(), rows.length);
 }
 
+/** Judges a confusion matrix written as rows separated by ';': '90 10; 15 85'. */
+function judged(matrix: string): string {
+  return verdictOf(matrix.split(';').map((row) => row.trim().split(/\s+/).map(Number)));
+}
+
 /** A row of `n` examples of class `k` out of `classes`: `correct` on the diagonal, the rest predicted as class 0 (the head). */
 function rowToHead(k: number, n: number, correct: number, classes: number): number[] {
   const row = new Array<number>(classes).fill(0);
@@ -23,15 +28,15 @@ function spreadRow(n: number, classes: number): number[] {
 }
 
 describe('verdict on a balanced binary set (100:100)', () => {
-  it('a good model is ok', () => assert.equal(verdictOf([[90, 10], [15, 85]]), 'ok'));
-  it('one class for every input is collapsed', () => assert.equal(verdictOf([[100, 0], [100, 0]]), 'collapsed'));
+  it('a good model is ok', () => assert.equal(judged('90 10; 15 85'), 'ok'));
+  it('one class for every input is collapsed', () => assert.equal(judged('100 0; 100 0'), 'collapsed'));
   it('a saturated run letting a few outliers through is still collapsed', () => {
     // 97.5% of the predictions on class 0; class 1 recall 0.05.
-    assert.equal(verdictOf([[100, 0], [95, 5]]), 'collapsed');
+    assert.equal(judged('100 0; 95 5'), 'collapsed');
   });
   it('a coin flip and swapped labels are degenerate, not collapsed', () => {
-    assert.equal(verdictOf([[50, 50], [50, 50]]), 'degenerate');
-    assert.equal(verdictOf([[0, 100], [100, 0]]), 'degenerate');
+    assert.equal(judged('50 50; 50 50'), 'degenerate');
+    assert.equal(judged('0 100; 100 0'), 'degenerate');
   });
 });
 
@@ -39,19 +44,19 @@ describe('verdict on a 96:4 set (576 negatives, 24 positives)', () => {
   // The former fixed rule (one class takes >= 95% of the predictions) called all three collapsed.
   it('a good model is ok though it puts more than 95% of its predictions on the majority', () => {
     // 96.5% of predictions negative, positive recall 0.625, balanced accuracy 0.81.
-    assert.equal(verdictOf([[570, 6], [9, 15]]), 'ok');
+    assert.equal(judged('570 6; 9 15'), 'ok');
     // Exactly the 24 positives predicted positive: 96% negative predictions, a perfect model.
-    assert.equal(verdictOf([[576, 0], [0, 24]]), 'ok');
+    assert.equal(judged('576 0; 0 24'), 'ok');
     // Half the positives found, no false alarm: 98% negative predictions, balanced accuracy 0.75.
-    assert.equal(verdictOf([[576, 0], [12, 12]]), 'ok');
+    assert.equal(judged('576 0; 12 12'), 'ok');
   });
   it('a majority-only model is collapsed, with or without a stray positive', () => {
-    assert.equal(verdictOf([[576, 0], [24, 0]]), 'collapsed');
-    assert.equal(verdictOf([[575, 1], [22, 2]]), 'collapsed'); // positive recall 0.083
+    assert.equal(judged('576 0; 24 0'), 'collapsed');
+    assert.equal(judged('575 1; 22 2'), 'collapsed'); // positive recall 0.083
   });
   it('a model that flags at random is degenerate', () => {
     // Half of each class flagged positive: recall 0.5 and 0.5.
-    assert.equal(verdictOf([[288, 288], [12, 12]]), 'degenerate');
+    assert.equal(judged('288 288; 12 12'), 'degenerate');
   });
 });
 
@@ -81,10 +86,10 @@ describe('verdict on a long-tailed 6-class set (500, 200, 80, 32, 13, 5: ratio 1
 
 describe('verdict edge cases', () => {
   it('a set with one class present shows neither failure', () => {
-    assert.equal(verdictOf([[10, 0], [0, 0]]), 'ok');
+    assert.equal(judged('10 0; 0 0'), 'ok');
   });
   it('a class absent from the set that takes every prediction is a collapse', () => {
-    assert.equal(verdictOf([[0, 0, 10], [0, 0, 10], [0, 0, 0]]), 'collapsed');
+    assert.equal(judged('0 0 10; 0 0 10; 0 0 0'), 'collapsed');
   });
   it('rejects a confusion matrix of the wrong size', () => {
     assert.throws(() => classificationVerdict([1, 2, 3], 2), /3 cells for 2 classes/);
