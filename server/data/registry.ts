@@ -5,7 +5,7 @@
 
 import type { ExampleSet } from '../engine/types.js';
 import { hashDatasetContent } from './content-hash.js';
-import { DatasetNotFoundError } from './errors.js';
+import { datasetNotFound } from './errors.js';
 import { countClasses } from './example-set.js';
 import { resolveLimits, type DataLimits } from './limits.js';
 import type { AssembledDataset } from './assemble.js';
@@ -69,9 +69,9 @@ export interface RegisteredDataset extends DatasetRegistration {
 
 /** Every method is tenant-scoped: another tenant's dataset is not found. */
 export interface DatasetRegistry {
-  /** Validates and stores a source; throws DatasetValidationError listing every violation. */
+  /** Validates and stores a source; throws INVALID_ARGUMENT listing every violation. */
   register(tenant: string, source: DatasetSource, details?: { readonly displayName?: string }): Promise<RegistrationResult>;
-  /** Throws DatasetNotFoundError for an unknown id, or one of another tenant. */
+  /** Throws NOT_FOUND for an unknown id, or one of another tenant. */
   get(tenant: string, id: string): Promise<RegisteredDataset>;
   /** The tenant's datasets, newest first. */
   list(tenant: string): Promise<DatasetRegistration[]>;
@@ -168,7 +168,7 @@ export class InMemoryDatasetRegistry implements DatasetRegistry {
   async get(tenant: string, id: string): Promise<RegisteredDataset> {
     const entry = this.tenants.get(tenant)?.get(id);
     const content = this.contents.get(id);
-    if (entry === undefined || content === undefined) throw new DatasetNotFoundError(id);
+    if (entry === undefined || content === undefined) throw datasetNotFound(id);
     return { ...content, ...entry };
   }
 

@@ -1,6 +1,6 @@
 // Reads a dataset source (files under the data root, or uploaded bytes) into validated
 // train/validation ExampleSets. Every file is read and checked before anything is built,
-// and any violation throws DatasetValidationError: nothing is returned partially.
+// and any violation throws INVALID_ARGUMENT: nothing is returned partially.
 
 import type { ExampleSet } from '../engine/types.js';
 import { assembleDataset, type AssembledDataset, type TextOptions } from './assemble.js';
@@ -117,7 +117,7 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
   return { train: withClasses(train), validation: withClasses(validation), classNames, truncatedTexts: 0, notes: [] };
 }
 
-/** Reads and validates a source; throws DatasetValidationError listing every violation. */
+/** Reads and validates a source; throws INVALID_ARGUMENT listing every violation. */
 export async function readDatasetSource(source: DatasetSource, context: ReadContext): Promise<AssembledDataset> {
   const violations = new ViolationCollector();
   switch (source.format) {

@@ -3,6 +3,7 @@
 // events and checkpoint files, then the summary. All writes of a job go through one serial
 // chain, so its events keep the order the workers produced them in, a checkpoint is recorded
 // only after its step's event, and a cancel can never slip between "last run done" and the end.
+import { hasCode, ServiceError } from '../common/errors.js';
 import type { Evaluation } from '../engine/types.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
@@ -16,10 +17,9 @@ import { SeedRuns } from './seed-runs.js';
 import { JobPhaseTrace } from './job-phase-trace.js';
 import type { JobTraceParent } from '../observability/index.js';
 import type { JobStore } from './store.js';
-import { TaskCancelledError, type TaskHandle, type WorkerPool } from './worker-pool.js';
+import type { TaskHandle, WorkerPool } from './worker-pool.js';
 import type { DatasetInput, TrainProgress, TrainRequest, TrainResult } from './worker/protocol.js';
 import {
-  JobError,
   TERMINAL_STATES,
   type DatasetSelection,
   type Job,
@@ -261,7 +261,7 @@ export class JobExecution {
       return;
     }
     const base = { ...this.runs.get(seed), durationMs: this.runs.durationMs(seed) };
-    if (error instanceof TaskCancelledError) {
+    if (hasCode(error, 'CANCELLED')) {
       await this.runs.finish({ ...base, state: 'CANCELLED', error: this.stop?.reason ?? 'cancelled' });
       return;
     }
@@ -343,7 +343,7 @@ export class JobExecution {
 
   private async current(): Promise<Job> {
     const job = await this.context.store.get(this.job.tenant, this.job.id);
-    if (job === undefined) throw new JobError('not_found', `job ${this.job.id} not found`);
+    if (job === undefined) throw new ServiceError('NOT_FOUND', `job ${this.job.id} not found`);
     return job;
   }
 }

@@ -1,5 +1,6 @@
 // The embedded JobService: store, event log and worker pool in one process. Every TF.js call
 // happens in the pool's worker threads; this module only moves plain data around.
+import { ServiceError } from '../common/errors.js';
 import type { DatasetRegistry } from '../data/index.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import { currentTraceParent, type JobTraceParent } from '../observability/index.js';
@@ -9,11 +10,9 @@ import { DirectoryModelFiles, type ModelFiles } from './persistence/model-files.
 import { toExampleInputs } from './predict-inputs.js';
 import { evaluatePredictions, majorityVote, summarizeRuns, voteShares } from './stability.js';
 import type { JobStore } from './store.js';
-import { toJobError } from './task-errors.js';
 import type { WorkerPool } from './worker-pool.js';
-import type { DatasetInput, ModelCard, ResultOf, SeedWeights, TaskRequest } from './worker/protocol.js';
+import type { DatasetInput, ModelCard, SeedWeights } from './worker/protocol.js';
 import {
-  JobError,
   TERMINAL_STATES,
   type DatasetSelection,
   type EvaluationReport,
@@ -91,7 +90,7 @@ export class EmbeddedJobService implements JobService {
    * (checkpoints, no step logged twice). Resolves once it ended, or was suspended by shutdown().
    */
   async runClaimed(job: Job): Promise<void> {
-    if (!this.accepting) throw new JobError('failed_precondition', 'the service is shutting down and takes no new jobs');
+    if (!this.accepting) throw new ServiceError('FAILED_PRECONDITION', 'the service is shutting down and takes no new jobs');
     // A duplicate delivery while this process still runs the job joins the running execution.
     if (!this.executions.has(job.id)) this.launch(job, false);
     await this.executions.get(job.id)?.done;
@@ -109,7 +108,7 @@ export class EmbeddedJobService implements JobService {
   }
 
   async start(command: StartJobCommand): Promise<{ job: Job; created: boolean }> {
-    if (!this.accepting) throw new JobError('failed_precondition', 'the service is shutting down and takes no new jobs');
+    if (!this.accepting) throw new ServiceError('FAILED_PRECONDITION', 'the service is shutting down and takes no new jobs');
     // Called inside the StartFineTune handler: its server span is the active one here.
     const traceParent = currentTraceParent();
     const { job, created } = await this.options.store.create(command, this.options.clock());
@@ -134,7 +133,7 @@ export class EmbeddedJobService implements JobService {
     const job = await this.mustGet(tenant, jobId);
     const execution = this.executions.get(jobId);
     if (TERMINAL_STATES.has(job.state) || execution === undefined) {
-      throw new JobError('failed_precondition', `job ${jobId} is ${job.state} and cannot be cancelled`);
+      throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state} and cannot be cancelled`);
     }
     return this.withLastSequence(await execution.cancel('cancelled by request'));
   }
@@ -165,7 +164,7 @@ export class EmbeddedJobService implements JobService {
     const job = await this.mustGet(tenant, jobId);
     const { card, models } = await this.loadModels(job, options.seed);
     const dataset = await this.datasetInput(tenant, options.dataset ?? job.spec.validation, 'validation');
-    const result = await this.onPool({ kind: 'evaluate', card, models, dataset });
+    const result = await this.options.pool.run({ kind: 'evaluate', card, models, dataset }).result;
     const metrics = result.evaluations.map((e) => e.metrics);
     const ensemble = options.ensemble
       ? evaluatePredictions(result.labels, majorityVote(metrics.map((m) => m.predictions), card.numClasses), card.numClasses)
@@ -181,7 +180,7 @@ export class EmbeddedJobService implements JobService {
     const job = await this.mustGet(tenant, jobId);
     const { card, models } = await this.loadModels(job, seed);
     if (inputs.length === 0) return [];
-    const result = await this.onPool({ kind: 'predict', card, models, inputs: toExampleInputs(card.inputs, inputs) });
+    const result = await this.options.pool.run({ kind: 'predict', card, models, inputs: toExampleInputs(card.inputs, inputs) }).result;
     const labelName = (label: number): string => card.classNames[label] ?? String(label);
     const single = result.predictions[0];
     if (seed !== 0 && single !== undefined) {
@@ -229,7 +228,7 @@ export class EmbeddedJobService implements JobService {
 
   private async mustGet(tenant: string, jobId: string): Promise<Job> {
     const job = await this.options.store.get(tenant, jobId);
-    if (job === undefined) throw new JobError('not_found', `job ${jobId} not found`);
+    if (job === undefined) throw new ServiceError('NOT_FOUND', `job ${jobId} not found`);
     return job;
   }
 
@@ -240,14 +239,14 @@ export class EmbeddedJobService implements JobService {
   /** The models Evaluate/Predict use: one seed's, or (seed 0) every seed that finished training. */
   private async loadModels(job: Job, seed: number): Promise<{ card: ModelCard; models: SeedWeights[] }> {
     if (seed !== 0 && !job.spec.seeds.includes(seed)) {
-      throw new JobError('invalid_argument', `job ${job.id} has no seed ${seed}`, [
+      throw ServiceError.invalidArgument(`job ${job.id} has no seed ${seed}`, [
         { field: 'seed', description: `must be 0 or one of the job's seeds (${job.spec.seeds.join(', ')})` },
       ]);
     }
     const trained = job.runs.filter((run) => run.state === 'SUCCEEDED' && (seed === 0 || run.seed === seed));
     if (trained.length === 0) {
       const what = seed === 0 ? 'no trained model yet' : `no trained model for seed ${seed}`;
-      throw new JobError('failed_precondition', `job ${job.id} (${job.state}) has ${what}`);
+      throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} (${job.state}) has ${what}`);
     }
     const loaded = await Promise.all(trained.map((run) => this.models.load(job.id, run.seed)));
     const card = loaded[0]?.card;
@@ -255,32 +254,20 @@ export class EmbeddedJobService implements JobService {
     return { card, models: loaded.map((model, i) => ({ seed: trained[i]?.seed ?? 0, weights: model.weights })) };
   }
 
-  private async onPool<R extends TaskRequest>(request: R): Promise<ResultOf<R>> {
-    try {
-      return await this.options.pool.run(request).result;
-    } catch (error) {
-      throw toJobError(error);
-    }
-  }
-
   /** Registered datasets are the job's tenant's: another tenant's id is not found. */
   private async datasetInput(tenant: string, selection: DatasetSelection, split: 'train' | 'validation'): Promise<DatasetInput> {
     const { source } = selection;
     if (source.kind === 'builtin') return { selection };
     if (this.options.datasets === undefined) {
-      throw new JobError('failed_precondition', 'this server has no dataset registry; use a built-in dataset');
+      throw new ServiceError('FAILED_PRECONDITION', 'this server has no dataset registry; use a built-in dataset');
     }
-    try {
-      const dataset = await this.options.datasets.get(tenant, source.datasetId);
-      const examples = split === 'train' ? dataset.train : dataset.validation;
-      return {
-        selection,
-        preloaded: { examples, classNames: dataset.classNames },
-        contentKey: `${dataset.contentHash}/${split}`,
-        ...(dataset.vocabulary === undefined ? {} : { vocabulary: dataset.vocabulary.tokens }),
-      };
-    } catch (error) {
-      throw toJobError(error);
-    }
+    const dataset = await this.options.datasets.get(tenant, source.datasetId);
+    const examples = split === 'train' ? dataset.train : dataset.validation;
+    return {
+      selection,
+      preloaded: { examples, classNames: dataset.classNames },
+      contentKey: `${dataset.contentHash}/${split}`,
+      ...(dataset.vocabulary === undefined ? {} : { vocabulary: dataset.vocabulary.tokens }),
+    };
   }
 }

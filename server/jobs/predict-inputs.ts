@@ -2,10 +2,11 @@
 // every example against what the model was trained on. Plain arrays: runs on the main thread.
 import type { ExampleInputs } from '../engine/types.js';
 import type { ModelInputs } from './worker/protocol.js';
-import { JobError, type PredictInput } from './types.js';
+import { ServiceError, type FieldViolation } from '../common/errors.js';
+import type { PredictInput } from './types.js';
 
 export function toExampleInputs(model: ModelInputs, examples: readonly PredictInput[]): ExampleInputs {
-  const violations: { field: string; description: string }[] = [];
+  const violations: FieldViolation[] = [];
   const bad = (field: string, description: string): void => {
     violations.push({ field, description });
   };
@@ -52,7 +53,7 @@ export function toExampleInputs(model: ModelInputs, examples: readonly PredictIn
       : { kind: 'tokens', ids, seqLen, vocabSize };
   }
   if (violations.length > 0) {
-    throw new JobError('invalid_argument', `${violations.length} example(s) do not fit the model`, violations.slice(0, 50));
+    throw ServiceError.invalidArgument(`${violations.length} example(s) do not fit the model`, violations.slice(0, 50));
   }
   return inputs;
 }

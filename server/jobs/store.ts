@@ -3,9 +3,9 @@
 // same reason, even though the in-memory store answers synchronously.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { ServiceError } from '../common/errors.js';
 import type { BackendName } from '../engine/types.js';
 import {
-  JobError,
   TERMINAL_STATES,
   type Job,
   type JobState,
@@ -67,8 +67,8 @@ export class InMemoryJobStore implements JobStore {
     if (existingId !== undefined) {
       const existing = this.mustGet(existingId);
       if (!isDeepStrictEqual(existing.spec, command.spec)) {
-        throw new JobError(
-          'already_exists',
+        throw new ServiceError(
+          'ALREADY_EXISTS',
           `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${existing.id})`,
         );
       }
@@ -124,7 +124,7 @@ export class InMemoryJobStore implements JobStore {
   async transition(jobId: string, change: StateChange): Promise<Job> {
     const job = this.mustGet(jobId);
     if (!change.from.includes(job.state)) {
-      throw new JobError('failed_precondition', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
+      throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
     }
     const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
     return this.replace({
@@ -167,7 +167,7 @@ export class InMemoryJobStore implements JobStore {
 
   private mustGet(jobId: string): Job {
     const job = this.jobs.get(jobId);
-    if (job === undefined) throw new JobError('not_found', `job ${jobId} not found`);
+    if (job === undefined) throw new ServiceError('NOT_FOUND', `job ${jobId} not found`);
     return job;
   }
 
@@ -198,8 +198,8 @@ export function encodeCursor(cursor: PageCursor): string {
 }
 
 export function decodeCursor(token: string, filter: string): PageCursor {
-  const invalid = (description: string): JobError =>
-    new JobError('invalid_argument', `invalid page token: ${description}`, [{ field: 'page_token', description }]);
+  const invalid = (description: string): ServiceError =>
+    ServiceError.invalidArgument(`invalid page token: ${description}`, [{ field: 'page_token', description }]);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));

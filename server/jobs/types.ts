@@ -185,26 +185,6 @@ export interface PredictInput {
   readonly segmentIds: readonly number[];
 }
 
-/** Domain errors: rpc/ maps each kind to a gRPC status. Nothing below rpc/ knows gRPC. */
-export type JobErrorKind =
-  | 'not_found'
-  | 'already_exists'
-  | 'failed_precondition'
-  | 'resource_exhausted'
-  | 'invalid_argument';
-
-export class JobError extends Error {
-  constructor(
-    readonly kind: JobErrorKind,
-    message: string,
-    readonly fieldViolations: readonly { field: string; description: string }[] = [],
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'JobError';
-  }
-}
-
 /** The jobs layer as the rpc layer sees it. All methods are tenant-scoped. */
 export interface JobService {
   start(command: StartJobCommand): Promise<{ job: Job; created: boolean }>;

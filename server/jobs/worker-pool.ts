@@ -3,6 +3,7 @@
 // A worker that throws outside a task, runs out of memory or exits fails only its own task;
 // the pool replaces it for the next one.
 import { Worker } from 'node:worker_threads';
+import { ServiceError } from '../common/errors.js';
 import type { JobLogger } from './types.js';
 import {
   STOP_FLAG,
@@ -10,7 +11,6 @@ import {
   weightArrays,
   type FromWorker,
   type ResultOf,
-  type TaskFailure,
   type TaskRequest,
   type ToWorker,
   type TrainProgress,
@@ -31,23 +31,13 @@ export interface WorkerPoolOptions {
   readonly workerUrl?: URL;
 }
 
-/** A task failed inside or with its worker; carries the worker-side error's name and data codes. */
-export class WorkerTaskError extends Error {
-  constructor(readonly failure: TaskFailure) {
-    super(failure.message);
-    this.name = failure.name;
-  }
-}
-
-/** Cancelled before a worker picked the task up. */
-export class TaskCancelledError extends Error {
-  constructor() {
-    super('cancelled before it started');
-    this.name = 'TaskCancelledError';
-  }
+/** A task dropped from the queue by a cancel or by close(): it never reached a worker. */
+function cancelledBeforeStart(): ServiceError {
+  return new ServiceError('CANCELLED', 'cancelled before it started');
 }
 
 export interface TaskHandle<R extends TaskRequest> {
+  /** Rejects with a ServiceError: the worker's own (rebuilt), CANCELLED, UNAVAILABLE or INTERNAL. */
   readonly result: Promise<ResultOf<R>>;
   /** Ask the task to stop at its next step boundary (queued tasks are dropped). Idempotent. */
   cancel(): void;
@@ -116,7 +106,7 @@ export class WorkerPool {
 
   run<R extends TaskRequest>(request: R, onProgress: (progress: TrainProgress) => void = () => {}): TaskHandle<R> {
     if (this.closing) {
-      return { result: Promise.reject(new Error('the worker pool is shutting down')), cancel: () => {}, suspend: () => {} };
+      return { result: Promise.reject(new ServiceError('UNAVAILABLE', 'the worker pool is shutting down')), cancel: () => {}, suspend: () => {} };
     }
     let task: PendingTask | undefined;
     const result = new Promise<ResultOf<R>>((resolve, reject) => {
@@ -152,7 +142,7 @@ export class WorkerPool {
    */
   async close(): Promise<void> {
     this.closing = true;
-    for (const task of this.queue.splice(0)) task.reject(new TaskCancelledError());
+    for (const task of this.queue.splice(0)) task.reject(cancelledBeforeStart());
     const running = [...this.slots].flatMap((slot) => (slot.task === undefined ? [] : [slot.task]));
     // A task already told to suspend keeps that request: closing must not turn it into a cancel.
     for (const task of running) this.stopTask(task, STOP_FLAG.suspend);
@@ -163,7 +153,7 @@ export class WorkerPool {
     const queued = this.queue.indexOf(task);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
-      task.reject(new TaskCancelledError());
+      task.reject(cancelledBeforeStart());
       return;
     }
     // cancel overrides a pending suspend; suspend never overrides anything.
@@ -244,14 +234,14 @@ export class WorkerPool {
         // fail the waiting tasks instead of respawning forever.
         this.options.logger.error('worker thread failed to start', { error: reason.message });
         for (const queued of this.queue.splice(0)) {
-          queued.reject(new WorkerTaskError({ name: reason.name, message: `worker failed to start: ${reason.message}` }));
+          queued.reject(new ServiceError('INTERNAL', `worker failed to start: ${reason.message}`, { cause: reason }));
         }
       }
       const task = slot.task;
       slot.task = undefined;
       if (task !== undefined) {
         clearTimeout(task.graceTimer);
-        task.reject(new WorkerTaskError({ name: reason.name, message: `worker failed: ${reason.message}` }));
+        task.reject(new ServiceError('INTERNAL', `worker failed: ${reason.message}`, { cause: reason }));
       }
       this.dispatch();
     });
@@ -268,7 +258,7 @@ export class WorkerPool {
     clearTimeout(task.graceTimer);
     slot.task = undefined;
     if (message.kind === 'result') task.resolve(message.result);
-    else task.reject(new WorkerTaskError(message.failure));
+    else task.reject(ServiceError.fromWire(message.failure));
     this.dispatch();
   }
 

@@ -4,7 +4,8 @@
 // MobileNetV2). Caught here, a mismatch is INVALID_ARGUMENT instead of a failed job later.
 import type { DatasetRegistry, DatasetReport } from '../data/index.js';
 import type { ModelSpec } from '../engine/types.js';
-import { JobError, type DatasetSelection, type JobSpec } from '../jobs/types.js';
+import { ServiceError } from '../common/errors.js';
+import type { DatasetSelection, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';
 
 const TOKEN_FAMILIES: ReadonlySet<ModelSpec['family']> = new Set(['transformer', 'glove_bag', 'hf_encoder']);
@@ -15,8 +16,8 @@ export async function checkRegisteredDatasets(spec: JobSpec, tenant: string, reg
   for (const [selection, field] of selections) {
     const { source } = selection;
     if (source.kind !== 'registered') continue;
-    if (registry === undefined) throw new JobError('failed_precondition', 'this server has no dataset registry; use a built-in dataset');
-    // DatasetNotFoundError: rpc/errors.ts answers NOT_FOUND.
+    if (registry === undefined) throw new ServiceError('FAILED_PRECONDITION', 'this server has no dataset registry; use a built-in dataset');
+    // An unknown (or another tenant's) id throws NOT_FOUND.
     const { report, id } = await registry.get(tenant, source.datasetId);
     selection.classes.forEach((classId, i) => {
       if (classId >= report.classNames.length) v.add(`${field}.classes[${i}]`, `must be < ${report.classNames.length}, the classes of ${id}`);

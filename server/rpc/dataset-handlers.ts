@@ -11,8 +11,8 @@ import type {
   UploadDatasetRequest,
   UploadDatasetResponse,
 } from '../../client/gen/steadytune/v1/dataset.js';
-import { DatasetValidationError, type DatasetRegistry, type DatasetSource } from '../data/index.js';
-import { JobError } from '../jobs/types.js';
+import { hasCode, ServiceError } from '../common/errors.js';
+import type { DatasetRegistry, DatasetSource } from '../data/index.js';
 import type { Logger } from '../logger.js';
 import {
   datasetSource, filesFromPaths, REGISTER_FIELDS, renameFields, resolveFormat, resolveOptions, UPLOAD_FIELDS,
@@ -20,7 +20,7 @@ import {
 import { datasetToWire } from './dataset-mapping.js';
 import { checkDisplayName, readUpload } from './dataset-upload.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
-import { serviceError, toServiceError, unavailable } from './errors.js';
+import { grpcError, toGrpcError, unavailable } from './errors.js';
 import { FieldViolations } from './field-violations.js';
 
 export interface DatasetHandlerOptions {
@@ -46,7 +46,7 @@ const DATASET_ID = /^ds_[0-9a-f]{32}$/;
 export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHandlers {
   const { unary, logger } = options;
   const registry = (): DatasetRegistry => {
-    if (options.datasets === undefined) throw new JobError('failed_precondition', 'this server has no dataset registry');
+    if (options.datasets === undefined) throw new ServiceError('FAILED_PRECONDITION', 'this server has no dataset registry');
     return options.datasets;
   };
   /** Registers, reporting violations under the request's own field names. */
@@ -55,8 +55,8 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
       const registered = await registry().register(tenant, source, { displayName });
       return { dataset: datasetToWire(registered), created: registered.created };
     } catch (error) {
-      if (!(error instanceof DatasetValidationError)) throw error;
-      throw new DatasetValidationError(error.message, renameFields(error.violations, rules), error.omittedViolations);
+      if (!hasCode(error, 'INVALID_ARGUMENT')) throw error;
+      throw ServiceError.invalidArgument(error.message, renameFields(error.violations, rules));
     }
   };
   return {
@@ -75,10 +75,10 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
     uploadDataset: (call, callback) => {
       if (options.drainSignal.aborted) return callback(unavailable(options.drainingMessage));
       const tenant = options.tenantOf(call.metadata);
-      if (tenant === undefined) return callback(serviceError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
+      if (tenant === undefined) return callback(grpcError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
       readUpload(call, options.maxUploadBytes)
         .then((upload) => register(tenant, upload.source, upload.displayName, UPLOAD_FIELDS))
-        .then((response) => callback(null, response), (error: unknown) => callback(toServiceError(error, logger)));
+        .then((response) => callback(null, response), (error: unknown) => callback(toGrpcError(error, logger)));
     },
     getDataset: unary(async (request: GetDatasetRequest, tenant) => {
       checkDatasetId(request.datasetId);

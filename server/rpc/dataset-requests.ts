@@ -6,7 +6,8 @@ import {
   type DatasetFiles,
   type DatasetOptions,
 } from '../../client/gen/steadytune/v1/dataset.js';
-import type { DatasetFormat, DatasetSource, FieldViolation, FileRef, FolderRef } from '../data/index.js';
+import type { FieldViolation } from '../common/errors.js';
+import type { DatasetFormat, DatasetSource, FileRef, FolderRef } from '../data/index.js';
 import type { FieldViolations } from './field-violations.js';
 
 export const DATASET_FORMATS: ReadonlyMap<number, DatasetFormat> = new Map([

@@ -14,7 +14,7 @@ export interface ParsedUpload {
 const MAX_FILE_NAME_CHARS = 512;
 const SPLITS = ['train', 'validation'] as const;
 
-/** Reads the whole stream; throws JobError('invalid_argument') naming the bad part. */
+/** Reads the whole stream; throws INVALID_ARGUMENT naming the bad part. */
 export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, maxBytes: number): Promise<ParsedUpload> {
   let header: UploadHeader | undefined;
   const files = new Map<string, Buffer[]>();

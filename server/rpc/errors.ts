@@ -1,4 +1,5 @@
-// Domain errors → gRPC status. The code and message travel as usual; the details travel in the
+// The one mapping from the service's errors (common/errors.ts) to gRPC status. The code and
+// message travel as usual; the details travel in the
 // `grpc-status-details-bin` trailer as a google.rpc.Status (the "richer error model"), so any
 // gRPC client can read which fields were bad and how long to back off.
 import { randomUUID } from 'node:crypto';
@@ -6,10 +7,9 @@ import { Metadata, status as GrpcStatus, type ServerErrorResponse } from '@grpc/
 import type { Any } from '../../client/gen/google/protobuf/any.js';
 import { BadRequest, RetryInfo } from '../../client/gen/google/rpc/error_details.js';
 import { Status } from '../../client/gen/google/rpc/status.js';
-import type { DataError } from '../data/errors.js';
-import { JobError, type JobErrorKind } from '../jobs/types.js';
+import { ServiceError, type ErrorCode, type FieldViolation } from '../common/errors.js';
 import type { Logger } from '../logger.js';
-import { clip, type FieldViolation } from './field-violations.js';
+import { clip } from './field-violations.js';
 import { millisecondsToDuration } from './mapping.js';
 
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
@@ -20,47 +20,37 @@ const TYPE_URL_PREFIX = 'type.googleapis.com/';
 const MAX_MESSAGE_CHARS = 512;
 const MAX_BAD_REQUEST_BYTES = 3 * 1024;
 
-const CODES: Readonly<Record<JobErrorKind, GrpcStatus>> = {
-  not_found: GrpcStatus.NOT_FOUND,
-  already_exists: GrpcStatus.ALREADY_EXISTS,
-  failed_precondition: GrpcStatus.FAILED_PRECONDITION,
-  resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
-  invalid_argument: GrpcStatus.INVALID_ARGUMENT,
+/** The one table from the service's error codes to gRPC's. */
+export const GRPC_STATUS_OF: Readonly<Record<ErrorCode, GrpcStatus>> = {
+  INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
+  NOT_FOUND: GrpcStatus.NOT_FOUND,
+  ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
+  FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
+  RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  CANCELLED: GrpcStatus.CANCELLED,
+  INTERNAL: GrpcStatus.INTERNAL,
 };
 
-// The data layer's errors by code: class identity does not survive a worker-thread boundary,
-// the code does (and jobs/' SelectionError reuses DATASET_INVALID).
-const DATA_CODES: Readonly<Record<DataError['code'], GrpcStatus>> = {
-  DATASET_INVALID: GrpcStatus.INVALID_ARGUMENT,
-  DATASET_NOT_FOUND: GrpcStatus.NOT_FOUND,
-  DATASET_UNAVAILABLE: GrpcStatus.FAILED_PRECONDITION,
-};
-
-interface DataErrorShape {
-  readonly message: string;
-  readonly code: DataError['code'];
-  readonly violations?: readonly FieldViolation[];
-}
-
-/** Turns whatever a handler caught into the status the client sees; unknown errors are logged, not leaked. */
-export function toServiceError(error: unknown, logger: Logger): ServerErrorResponse {
-  if (error instanceof JobError) {
-    return serviceError(CODES[error.kind], error.message, {
-      violations: error.fieldViolations,
-      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-    });
-  }
-  if (isDataError(error)) {
-    return serviceError(DATA_CODES[error.code], error.message, { violations: error.violations ?? [] });
-  }
+/** Turns whatever a handler caught into the status the client sees; internal errors are logged, not leaked. */
+export function toGrpcError(error: unknown, logger: Logger): ServerErrorResponse {
+  if (error instanceof ServiceError && error.code !== 'INTERNAL') return grpcErrorOf(error);
   // A reference ties the generic message a client sees to the log line an operator reads.
   const reference = randomUUID();
   logger.error('unhandled error in rpc handler', { reference, error });
-  return serviceError(GrpcStatus.INTERNAL, `internal error (reference ${reference})`);
+  return grpcError(GrpcStatus.INTERNAL, `internal error (reference ${reference})`);
+}
+
+/** The status for a ServiceError, message and details as they are (INTERNAL ones go through toGrpcError). */
+export function grpcErrorOf(error: ServiceError): ServerErrorResponse {
+  return grpcError(GRPC_STATUS_OF[error.code], error.message, {
+    violations: error.violations,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+  });
 }
 
 export function unavailable(message: string): ServerErrorResponse {
-  return serviceError(GrpcStatus.UNAVAILABLE, message);
+  return grpcErrorOf(new ServiceError('UNAVAILABLE', message));
 }
 
 interface ErrorDetails {
@@ -68,7 +58,7 @@ interface ErrorDetails {
   readonly retryAfterMs?: number;
 }
 
-export function serviceError(code: GrpcStatus, fullMessage: string, details: ErrorDetails = {}): ServerErrorResponse {
+export function grpcError(code: GrpcStatus, fullMessage: string, details: ErrorDetails = {}): ServerErrorResponse {
   const message = clip(fullMessage, MAX_MESSAGE_CHARS);
   const anyDetails: Any[] = [];
   if (details.violations !== undefined && details.violations.length > 0) {
@@ -95,21 +85,4 @@ function badRequestWithin(violations: readonly FieldViolation[], maxBytes: numbe
 
 function packAny(typeName: string, value: Uint8Array): Any {
   return { typeUrl: `${TYPE_URL_PREFIX}${typeName}`, value: Buffer.from(value) };
-}
-
-function isDataError(error: unknown): error is DataErrorShape {
-  if (!(error instanceof Error) || !('code' in error) || typeof error.code !== 'string') return false;
-  if (!Object.hasOwn(DATA_CODES, error.code)) return false;
-  return !('violations' in error) || (Array.isArray(error.violations) && error.violations.every(isFieldViolation));
-}
-
-function isFieldViolation(value: unknown): value is FieldViolation {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    'field' in value &&
-    typeof value.field === 'string' &&
-    'description' in value &&
-    typeof value.description === 'string'
-  );
 }

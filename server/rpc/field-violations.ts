@@ -1,12 +1,7 @@
 // Collects every bad field of a request before failing, so a caller fixes them all in one
 // round trip. Field paths use the .proto names (snake_case, `[i]` for list items,
 // `["key"]` for map entries), as google.rpc.BadRequest expects.
-import { JobError } from '../jobs/types.js';
-
-export interface FieldViolation {
-  readonly field: string;
-  readonly description: string;
-}
+import { ServiceError, type FieldViolation } from '../common/errors.js';
 
 /** Listed violations are capped: details travel in a trailer, and gRPC caps headers near 8 KiB. */
 const MAX_LISTED = 50;
@@ -32,7 +27,7 @@ export class FieldViolations {
     if (this.total === 0) return;
     const shown = this.found.slice(0, MAX_IN_MESSAGE).map((v) => `${v.field}: ${v.description}`);
     if (this.total > shown.length) shown.push(`and ${this.total - shown.length} more`);
-    throw new JobError('invalid_argument', `invalid ${what}: ${shown.join('; ')}`, this.found);
+    throw ServiceError.invalidArgument(`invalid ${what}: ${shown.join('; ')}`, this.found);
   }
 
   /** An integer in [min, max]; zero means `fallback` (proto3's "zero is the default"). */

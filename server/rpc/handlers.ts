@@ -20,7 +20,7 @@ import type { Logger } from '../logger.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
 import { createDatasetHandlers } from './dataset-handlers.js';
 import { checkRegisteredDatasets } from './dataset-checks.js';
-import { serviceError, toServiceError, unavailable } from './errors.js';
+import { grpcError, toGrpcError, unavailable } from './errors.js';
 import type { JobAdmission } from './job-admission.js';
 import { eventToWire, evaluationReportToWire, jobToWire, predictionToWire } from './mapping.js';
 import { evaluateArguments, listJobsQuery, predictInputs, requireJobId, startJobCommand } from './requests.js';
@@ -58,7 +58,7 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
       if (tenant === undefined) return callback(unauthenticated());
       work(call.request, tenant).then(
         (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, logger)),
+        (error: unknown) => callback(toGrpcError(error, logger)),
       );
     };
   }
@@ -130,7 +130,7 @@ async function streamMetrics(
     else call.end();
   } catch (error) {
     if (call.cancelled) return;
-    const status = closeSignal.aborted ? unavailable(DRAINING_MESSAGE) : toServiceError(error, logger);
+    const status = closeSignal.aborted ? unavailable(DRAINING_MESSAGE) : toGrpcError(error, logger);
     call.emit('error', status);
   } finally {
     releaseSlot();
@@ -141,7 +141,7 @@ async function streamMetrics(
 }
 
 function unauthenticated() {
-  return serviceError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
+  return grpcError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
 }
 
 /** Resolves once the call's buffer drained, or when the stream is stopped (the caller checks). */

@@ -5,7 +5,8 @@
 // Counts come from JobService.list, so they include jobs resumed after a restart. Admissions
 // run one at a time, so two concurrent calls cannot both take the last slot; that holds within
 // one API process (a shared store across pods needs the check inside its own transaction).
-import { JobError, type Job, type JobService, type JobState, type StartJobCommand } from '../jobs/types.js';
+import { ServiceError } from '../common/errors.js';
+import type { Job, JobService, JobState, StartJobCommand } from '../jobs/types.js';
 
 export interface JobLimits {
   /** 0 = no limit. */
@@ -36,7 +37,7 @@ export class JobAdmission {
     const turn = this.queue.then(async () => {
       const refusal = await this.refusal(command);
       if (refusal !== undefined && !(await this.isReplay(command))) {
-        throw new JobError('resource_exhausted', refusal, [], JOB_LIMIT_RETRY_AFTER_MS);
+        throw new ServiceError('RESOURCE_EXHAUSTED', refusal, { retryAfterMs: JOB_LIMIT_RETRY_AFTER_MS });
       }
       return start();
     });

@@ -1,4 +1,4 @@
-// Per-RPC request checks: wire request → the jobs layer's arguments, or JobError('invalid_argument')
+// Per-RPC request checks: wire request → the jobs layer's arguments, or INVALID_ARGUMENT
 // naming every bad field. The spec itself is resolved by validation.ts.
 import { FineTuneSpec } from '../../client/gen/steadytune/v1/spec.js';
 import type {

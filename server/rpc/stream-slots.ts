@@ -2,7 +2,7 @@
 // HTTP/2 stream, a follower on the event log and its send buffer; without a cap one client
 // could open them until the process runs out of memory. Slots live in this process, as the
 // streams do.
-import { JobError } from '../jobs/types.js';
+import { ServiceError } from '../common/errors.js';
 
 export interface StreamLimits {
   /** 0 = no limit. */
@@ -50,6 +50,6 @@ export class StreamSlots {
   }
 }
 
-function exhausted(message: string): JobError {
-  return new JobError('resource_exhausted', message, [], STREAM_LIMIT_RETRY_AFTER_MS);
+function exhausted(message: string): ServiceError {
+  return new ServiceError('RESOURCE_EXHAUSTED', message, { retryAfterMs: STREAM_LIMIT_RETRY_AFTER_MS });
 }

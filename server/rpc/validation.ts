@@ -29,7 +29,7 @@ export const MAX_SEEDS = 32;
 const BUILTIN_CLASS_COUNT = 10;
 const DATASET_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/** Validates and defaults a whole spec; throws JobError('invalid_argument') listing every bad field. */
+/** Validates and defaults a whole spec; throws INVALID_ARGUMENT listing every bad field. */
 export function toJobSpec(spec: FineTuneSpec, path = 'spec'): JobSpec {
   const v = new FieldViolations();
   const jobSpec = resolveSpec(v, spec, path);

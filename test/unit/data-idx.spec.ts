@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
-import { DatasetUnavailableError, InMemoryDatasetRegistry, loadDataset } from '../../server/data/index.js';
+import { hasCode } from '../../server/common/errors.js';
+import { InMemoryDatasetRegistry, loadDataset } from '../../server/data/index.js';
 import { ViolationCollector } from '../../server/data/errors.js';
 import { parseIdx } from '../../server/data/idx.js';
 import { DEFAULT_DATA_LIMITS } from '../../server/data/limits.js';
@@ -97,7 +98,7 @@ describe('fashion-mnist built-in', () => {
   it('names the Debian package when the files are missing', async () => {
     const empty = await makeTempRoot();
     await assert.rejects(loadDataset({ builtin: 'fashion-mnist', split: 'validation' }, { fashionMnistDir: empty.dir }),
-      (error: unknown) => error instanceof DatasetUnavailableError && /dataset-fashion-mnist/.test(error.message));
+      (error: unknown) => hasCode(error, 'FAILED_PRECONDITION') && /dataset-fashion-mnist/.test(error.message));
     await empty.remove();
   });
 

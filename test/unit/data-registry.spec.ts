@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { DatasetNotFoundError, InMemoryDatasetRegistry, loadDataset } from '../../server/data/index.js';
+import { hasCode } from '../../server/common/errors.js';
+import { InMemoryDatasetRegistry, loadDataset } from '../../server/data/index.js';
 import { jsonl, makeTempRoot, type TempRoot } from '../fixtures/data-fixtures.js';
 
 const ROWS = [
@@ -61,6 +62,6 @@ describe('dataset registry', () => {
     // Held out: the last ham (r5) and the last spam (r3), in file order.
     assert.deepEqual(Array.from(validation.examples.labels), [1, 0]);
     assert.deepEqual(Array.from(validation.examples.inputs.kind === 'features' ? validation.examples.inputs.values : []), [1, 1, 0.75, 0.5]);
-    await assert.rejects(registry.get('default', 'ds_missing'), DatasetNotFoundError);
+    await assert.rejects(registry.get('default', 'ds_missing'), (error: unknown) => hasCode(error, 'NOT_FOUND'));
   });
 });

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 
-import { DatasetNotFoundError, DatasetUnavailableError, loadDataset, type DatasetRegistry } from '../../server/data/index.js';
+import { hasCode } from '../../server/common/errors.js';
+import { loadDataset, type DatasetRegistry } from '../../server/data/index.js';
 import { DATASET_CONTENT_DIR, type FileBackedRegistryOptions } from '../../server/jobs/persistence/file-backed-dataset-registry.js';
 import { openJobDatabase } from '../../server/jobs/persistence/sqlite-database.js';
 import { SqliteDatasetRegistry } from '../../server/jobs/persistence/sqlite-dataset-registry.js';
@@ -110,7 +111,7 @@ for (const kind of KINDS) describe(`${kind.name} dataset registry`, { skip: kind
     const again = await second.registry.register('acme', { format: 'jsonl', train: { path: 'mail.jsonl' } }, { displayName: 'other' });
     assert.deepEqual([again.id, again.created, again.displayName, again.createTime], [mail.id, false, 'mail', mail.createTime]);
     // Per tenant: stored once, but another tenant sees nothing until it registers it itself.
-    await assert.rejects(second.registry.get('globex', mail.id), DatasetNotFoundError);
+    await assert.rejects(second.registry.get('globex', mail.id), (error: unknown) => hasCode(error, 'NOT_FOUND'));
     assert.deepEqual(await second.registry.list('globex'), []);
     const globex = await second.registry.register('globex', { format: 'jsonl', train: { path: 'mail.jsonl' } });
     assert.equal(globex.created, true);
@@ -125,7 +126,7 @@ for (const kind of KINDS) describe(`${kind.name} dataset registry`, { skip: kind
     await first.close();
     await writeFile(path.join(contentDir(), `${id}.bin`), new Uint8Array([1, 2, 3]));
     const second = await open();
-    await assert.rejects(second.registry.get('acme', id), DatasetUnavailableError);
+    await assert.rejects(second.registry.get('acme', id), (error: unknown) => hasCode(error, 'FAILED_PRECONDITION'));
     const repaired = await second.registry.register('globex', source);
     assert.equal(repaired.id, id);
     await second.close();

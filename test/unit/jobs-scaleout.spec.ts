@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
+import { hasCode } from '../../server/common/errors.js';
 import { loadConfig } from '../../server/config.js';
 import { AppendNotifications } from '../../server/jobs/scaleout/append-notifications.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from '../../server/jobs/scaleout/postgres-schema.js';
 import { PostgresJobStore } from '../../server/jobs/scaleout/postgres-store.js';
 import { RedisEventLog } from '../../server/jobs/scaleout/redis-event-log.js';
-import { JobError, type JobEvent, type JobSpec, type StartJobCommand } from '../../server/jobs/types.js';
+import type { JobEvent, JobSpec, StartJobCommand } from '../../server/jobs/types.js';
 import { SCALEOUT_SKIP_REASON, deleteRedisPrefix, scaleOutServices, uniqueName } from '../fixtures/scaleout-services.js';
 import { smallJobSpec } from '../fixtures/job-spec.js';
 
@@ -107,7 +108,7 @@ describe('scale-out persistence between processes', { skip: services === undefin
     assert.equal(results.filter((r) => r.created).length, 1);
     await assert.rejects(
       stores[1]?.create({ ...command, spec: sampleSpec([99]) }, 1000) ?? assert.fail(),
-      (error: unknown) => error instanceof JobError && error.kind === 'already_exists',
+      (error: unknown) => hasCode(error, 'ALREADY_EXISTS'),
     );
   });
 

@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { hasCode } from '../../server/common/errors.js';
 import { InMemoryEventLog } from '../../server/jobs/event-log.js';
 import { EmbeddedJobService } from '../../server/jobs/job-service.js';
 import { describe as describeValues } from '../../server/jobs/stability.js';
 import { InMemoryJobStore } from '../../server/jobs/store.js';
 import { WorkerPool } from '../../server/jobs/worker-pool.js';
-import { JobError, type JobEvent, type JobLogger, type JobSpec } from '../../server/jobs/types.js';
+import type { JobEvent, JobLogger, JobSpec } from '../../server/jobs/types.js';
 
 const quiet: JobLogger = { info: () => {}, warn: () => {}, error: () => {} };
 const TENANT = 'tenant-a';
@@ -135,15 +136,15 @@ describe('EmbeddedJobService with real workers', () => {
     assert.ok(vote.every((row) => row.probabilities.some((share) => share >= 0.5)));
     await assert.rejects(
       service.predict(TENANT, job.id, 1, [{ features: [1, 2], tokenIds: [], segmentIds: [] }]),
-      (error: unknown) => error instanceof JobError && error.kind === 'invalid_argument',
+      (error: unknown) => hasCode(error, 'INVALID_ARGUMENT'),
     );
-    const notFound = (e: unknown): boolean => e instanceof JobError && e.kind === 'not_found';
+    const notFound = (e: unknown): boolean => hasCode(e, 'NOT_FOUND');
     await assert.rejects(service.get('tenant-b', job.id), notFound);
     await assert.rejects(collect(service.events('tenant-b', job.id, 0, new AbortController().signal)), notFound);
     // Resuming from a sequence replays exactly the tail.
     const tail = await collect(service.events(TENANT, job.id, events.length - 2, new AbortController().signal));
     assert.deepEqual(tail.map((e) => e.sequence), [events.length - 2, events.length - 1, events.length]);
-    await assert.rejects(service.cancel(TENANT, job.id), (e: unknown) => e instanceof JobError && e.kind === 'failed_precondition');
+    await assert.rejects(service.cancel(TENANT, job.id), (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'));
   });
 
   test('cancel mid-run passes CANCELLING and reaches CANCELLED', async () => {
@@ -195,7 +196,7 @@ describe('EmbeddedJobService with real workers', () => {
     assert.deepEqual(final.runs.map((run) => run.state), ['FAILED', 'FAILED']);
     await assert.rejects(
       service.evaluate(TENANT, job.id, { seed: 0, ensemble: false }),
-      (e: unknown) => e instanceof JobError && e.kind === 'failed_precondition',
+      (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'),
     );
   });
 
@@ -214,7 +215,7 @@ describe('EmbeddedJobService with real workers', () => {
     assert.equal(service.ready(), false);
     await assert.rejects(
       service.start({ tenant: TENANT, spec: spec({ maxExamples: 300, epochs: 1, seeds: [1] }), requestSpec: {}, idempotencyKey: '', displayName: '', labels: {} }),
-      (e: unknown) => e instanceof JobError && e.kind === 'failed_precondition',
+      (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'),
     );
   });
 });

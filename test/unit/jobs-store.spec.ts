@@ -2,7 +2,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PERSISTENCE_KINDS } from '../fixtures/jobs-persistence-fixtures.js';
 import { smallJobSpec } from '../fixtures/job-spec.js';
-import { JobError, type JobSpec, type StartJobCommand } from '../../server/jobs/types.js';
+import { hasCode, type ErrorCode } from '../../server/common/errors.js';
+import type { JobSpec, StartJobCommand } from '../../server/jobs/types.js';
 
 const SPEC: JobSpec = smallJobSpec();
 
@@ -10,8 +11,8 @@ function command(overrides: Partial<StartJobCommand> = {}): StartJobCommand {
   return { tenant: 't1', spec: SPEC, requestSpec: {}, idempotencyKey: '', displayName: 'd', labels: {}, ...overrides };
 }
 
-function isJobError(kind: JobError['kind']): (error: unknown) => boolean {
-  return (error) => error instanceof JobError && error.kind === kind;
+function isServiceError(code: ErrorCode): (error: unknown) => boolean {
+  return (error) => hasCode(error, code);
 }
 
 for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => {
@@ -35,7 +36,7 @@ for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => 
     assert.equal(again.job.id, first.job.id);
     await assert.rejects(
       store.create(command({ idempotencyKey: 'k', spec: { ...SPEC, seeds: [1, 2, 3] } }), 3),
-      isJobError('already_exists'),
+      isServiceError('ALREADY_EXISTS'),
     );
     // Keys are per tenant, and an empty key never deduplicates.
     assert.equal((await store.create(command({ tenant: 't2', idempotencyKey: 'k' }), 4)).created, true);
@@ -58,7 +59,7 @@ for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => 
     await store.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 2, reason: '' });
     await assert.rejects(
       store.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 3, reason: '' }),
-      isJobError('failed_precondition'),
+      isServiceError('FAILED_PRECONDITION'),
     );
     const done = await store.transition(job.id, { from: ['RUNNING'], to: 'FAILED', time: 4, reason: 'boom' });
     assert.deepEqual(done.transitions.map((t) => [t.state, t.time]), [['QUEUED', 1], ['RUNNING', 2], ['FAILED', 4]]);
@@ -88,7 +89,7 @@ for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => 
     assert.equal((await store.setRuntime(a.id, 1234)).runtimeMs, 1234);
     const run = { seed: 1, state: 'RUNNING' as const, steps: 12, totalSteps: 40, meanStepSeconds: 0.5, durationMs: 6, checkpointStep: 10 };
     assert.deepEqual((await store.putRun(a.id, run)).runs[0], run);
-    await assert.rejects(store.setRuntime('nope', 1), isJobError('not_found'));
+    await assert.rejects(store.setRuntime('nope', 1), isServiceError('NOT_FOUND'));
   });
 
   test('list: newest first, paged by opaque tokens, filtered by state and labels', async () => {
@@ -130,11 +131,11 @@ for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => 
     assert.notEqual(first.nextPageToken, '');
     await assert.rejects(
       store.list({ tenant: 't1', pageSize: 1, pageToken: first.nextPageToken, labelSelector: {} }),
-      isJobError('invalid_argument'),
+      isServiceError('INVALID_ARGUMENT'),
     );
     await assert.rejects(
       store.list({ tenant: 't1', pageSize: 1, pageToken: 'garbage!', labelSelector: {} }),
-      isJobError('invalid_argument'),
+      isServiceError('INVALID_ARGUMENT'),
     );
   });
 });

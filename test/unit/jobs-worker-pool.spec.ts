@@ -2,7 +2,8 @@
 // the real worker is exercised end to end in jobs-service.spec.ts).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskCancelledError, WorkerPool, WorkerTaskError } from '../../server/jobs/worker-pool.js';
+import { hasCode } from '../../server/common/errors.js';
+import { WorkerPool } from '../../server/jobs/worker-pool.js';
 import type { TrainProgress, TrainRequest } from '../../server/jobs/worker/protocol.js';
 import type { JobLogger } from '../../server/jobs/types.js';
 
@@ -51,7 +52,7 @@ describe('WorkerPool', () => {
     const outcomes = await Promise.allSettled([2, 3, 4].map((seed) => pool.run(trainRequest(seed)).result));
     for (const outcome of outcomes) {
       assert.equal(outcome.status, 'rejected');
-      assert.ok(outcome.reason instanceof WorkerTaskError, String(outcome.reason));
+      assert.ok(hasCode(outcome.reason, 'INTERNAL'), String(outcome.reason));
     }
     const [thrown, oom, exited] = outcomes.map((o) => (o.status === 'rejected' ? String(o.reason.message) : ''));
     assert.match(thrown ?? '', /fixture crash/);
@@ -72,7 +73,7 @@ describe('WorkerPool', () => {
     await Promise.all(stepping);
     queued.cancel();
     for (const handle of running) handle.cancel();
-    await assert.rejects(queued.result, TaskCancelledError);
+    await assert.rejects(queued.result, (error: unknown) => hasCode(error, 'CANCELLED'));
     for (const handle of running) {
       const result = await handle.result;
       assert.equal(result.stopped, true);

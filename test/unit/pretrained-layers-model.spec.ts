@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { DatasetValidationError } from '../../server/data/errors.js';
+import { hasCode } from '../../server/common/errors.js';
 import { fileLayersModelHandler, readLayersModelFiles } from '../../server/data/pretrained-files.js';
 import {
   createLayersModelClassifier, layersModelFeatureExtractor, loadLayersBackbone, type LayersModelModelSpec,
@@ -64,7 +64,7 @@ describe('layers_model', () => {
   });
 
   test('paths outside the data root are refused', async () => {
-    await assert.rejects(readLayersModelFiles('../escape/model.json', { dataRoot: root }), DatasetValidationError);
+    await assert.rejects(readLayersModelFiles('../escape/model.json', { dataRoot: root }), (error: unknown) => hasCode(error, 'INVALID_ARGUMENT'));
     await assert.rejects(readLayersModelFiles('byo/missing.json', { dataRoot: root }), /no such file/);
   });
 });

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AutoRemedy_Policy, BuiltinName, BuiltinSplit, FineTuneSpec, Verdict } from '../../client/index.js';
+import { ServiceError } from '../../server/common/errors.js';
 import { DEFAULT_REMEDY } from '../../server/jobs/remedy-policy.js';
-import { JobError } from '../../server/jobs/types.js';
 import { seedRunToWire } from '../../server/rpc/mapping.js';
 import { toJobSpec } from '../../server/rpc/validation.js';
 
@@ -26,8 +26,8 @@ describe('auto-remedy in the spec', () => {
       toJobSpec(FineTuneSpec.fromPartial({ train, autoRemedy: { policy: 7 as AutoRemedy_Policy, windowSteps: 200_000, minGradientNorm: -1, maxRestarts: 11 } }));
       assert.fail('expected the spec to be rejected');
     } catch (error) {
-      assert.ok(error instanceof JobError);
-      assert.deepEqual(error.fieldViolations.map((v) => v.field).sort(), [
+      assert.ok(error instanceof ServiceError);
+      assert.deepEqual(error.violations.map((v) => v.field).sort(), [
         'spec.auto_remedy.max_restarts', 'spec.auto_remedy.min_gradient_norm', 'spec.auto_remedy.policy', 'spec.auto_remedy.window_steps',
       ]);
     }

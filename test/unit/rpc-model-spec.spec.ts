@@ -10,7 +10,7 @@ import {
   type DatasetRef,
   type ModelSpec,
 } from '../../client/gen/steadytune/v1/spec.js';
-import { JobError } from '../../server/jobs/types.js';
+import { hasCode } from '../../server/common/errors.js';
 import { toJobSpec } from '../../server/rpc/validation.js';
 
 const fashionTrain: DatasetRef = {
@@ -27,8 +27,8 @@ function violationsOf(model: ModelSpec, train: DatasetRef = fashionTrain): Map<s
   try {
     toJobSpec(FineTuneSpec.fromPartial({ train, validation: train, model }));
   } catch (error) {
-    assert.ok(error instanceof JobError && error.kind === 'invalid_argument', String(error));
-    return new Map(error.fieldViolations.map((v) => [v.field, v.description]));
+    assert.ok(hasCode(error, 'INVALID_ARGUMENT'), String(error));
+    return new Map(error.violations.map((v) => [v.field, v.description]));
   }
   assert.fail('expected the model to be rejected');
 }

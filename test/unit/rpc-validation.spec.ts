@@ -8,7 +8,7 @@ import {
   OptimizerKind,
   type DatasetRef,
 } from '../../client/gen/steadytune/v1/spec.js';
-import { JobError } from '../../server/jobs/types.js';
+import { ServiceError } from '../../server/common/errors.js';
 import { startJobCommand } from '../../server/rpc/requests.js';
 import { DEFAULT_SEEDS, toJobSpec } from '../../server/rpc/validation.js';
 
@@ -22,9 +22,9 @@ function violationsOf(action: () => unknown): Map<string, string> {
   try {
     action();
   } catch (error) {
-    assert.ok(error instanceof JobError, `expected a JobError, got ${String(error)}`);
-    assert.equal(error.kind, 'invalid_argument');
-    return new Map(error.fieldViolations.map((v) => [v.field, v.description]));
+    assert.ok(error instanceof ServiceError, `expected a ServiceError, got ${String(error)}`);
+    assert.equal(error.code, 'INVALID_ARGUMENT');
+    return new Map(error.violations.map((v) => [v.field, v.description]));
   }
   assert.fail('expected the spec to be rejected');
 }

@@ -14,8 +14,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ExampleSet } from '../../engine/types.js';
 import {
-  DatasetNotFoundError,
-  DatasetUnavailableError,
+  datasetNotFound,
+  datasetUnavailable,
   hashDatasetContent,
   readDatasetContent,
   Vocabulary,
@@ -131,7 +131,7 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
 
   async get(tenant: string, id: string): Promise<RegisteredDataset> {
     const row = await this.rows.get(tenant, id);
-    if (row === undefined) throw new DatasetNotFoundError(id);
+    if (row === undefined) throw datasetNotFound(id);
     return { ...registrationOf(row), ...(await this.examples(row)) };
   }
 
@@ -164,7 +164,7 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     try {
       stored = decodeValue<ContentFile>(await readFile(path.join(this.options.contentDir, file)));
     } catch (error) {
-      throw new DatasetUnavailableError(`the stored content of dataset ${datasetId} cannot be read (${String(error)}); register it again`);
+      throw datasetUnavailable(`the stored content of dataset ${datasetId} cannot be read (${String(error)}); register it again`);
     }
     const examples: Examples = {
       train: stored.train,
@@ -174,7 +174,7 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     // The hash names the content jobs and caches rely on: a damaged or swapped file must not pass for it.
     const hash = hashDatasetContent({ classNames: [...classNames], ...examples });
     if (hash !== contentHash) {
-      throw new DatasetUnavailableError(`the stored content of dataset ${datasetId} does not match its hash; register it again`);
+      throw datasetUnavailable(`the stored content of dataset ${datasetId} does not match its hash; register it again`);
     }
     return examples;
   }

@@ -4,6 +4,7 @@
 // another call of this process; BEGIN IMMEDIATE serialises against other processes too.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { ServiceError } from '../../common/errors.js';
 import type { BackendName, Evaluation } from '../../engine/types.js';
 import type { Statement } from 'better-sqlite3';
 import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
@@ -19,7 +20,6 @@ import {
   type StateChange,
 } from '../store.js';
 import {
-  JobError,
   type Job,
   type JobSpec,
   type JobState,
@@ -83,8 +83,8 @@ export class SqliteJobStore implements JobStore {
         if (existing !== undefined) {
           const job = this.mustGet(existing.job_id);
           if (!isDeepStrictEqual(job.spec, command.spec)) {
-            throw new JobError(
-              'already_exists',
+            throw new ServiceError(
+              'ALREADY_EXISTS',
               `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
             );
           }
@@ -147,7 +147,7 @@ export class SqliteJobStore implements JobStore {
     return this.db.transaction(() => {
       const job = this.mustGet(jobId);
       if (!change.from.includes(job.state)) {
-        throw new JobError('failed_precondition', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
+        throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
       }
       this.insertTransition(jobId, job.transitions.length, { state: change.to, time: change.time, reason: change.reason });
       const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
@@ -289,6 +289,6 @@ function toSeedRun(row: RunRow): SeedRun {
   };
 }
 
-function notFound(jobId: string): JobError {
-  return new JobError('not_found', `job ${jobId} not found`);
+function notFound(jobId: string): ServiceError {
+  return new ServiceError('NOT_FOUND', `job ${jobId} not found`);
 }

@@ -3,11 +3,11 @@
 // same store, the shared event log, models on the shared volume, this pod's threads for
 // inference); only what needs a worker differs: start enqueues, cancel reaches the worker
 // through the queue, and streams follow the shared log.
+import { hasCode, ServiceError } from '../../common/errors.js';
 import type { EmbeddedJobService } from '../job-service.js';
 import type { EventLog } from '../event-log.js';
 import type { JobStore } from '../store.js';
 import {
-  JobError,
   TERMINAL_STATES,
   type DatasetSelection,
   type EvaluationReport,
@@ -45,7 +45,7 @@ export class ApiJobService implements JobService {
   constructor(private readonly options: ApiJobServiceOptions) {}
 
   async start(command: StartJobCommand): Promise<{ job: Job; created: boolean }> {
-    if (!this.accepting) throw new JobError('failed_precondition', 'the service is shutting down and takes no new jobs');
+    if (!this.accepting) throw new ServiceError('FAILED_PRECONDITION', 'the service is shutting down and takes no new jobs');
     const { store, eventLog, queue, logger } = this.options;
     const { job, created } = await store.create(command, this.options.clock());
     if (created) await eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
@@ -76,7 +76,7 @@ export class ApiJobService implements JobService {
     try {
       cancelling = await store.transition(jobId, { from: ['QUEUED', 'RUNNING'], to: 'CANCELLING', time: clock(), reason: CANCEL_REASON });
     } catch (error) {
-      if (!(error instanceof JobError) || error.kind !== 'failed_precondition') throw error;
+      if (!hasCode(error, 'FAILED_PRECONDITION')) throw error;
       const now = await this.mustGet(tenant, jobId);
       if (now.state === 'CANCELLING') return this.withLastSequence(now);
       throw cannotCancel(now);
@@ -139,7 +139,7 @@ export class ApiJobService implements JobService {
 
   private async mustGet(tenant: string, jobId: string): Promise<Job> {
     const job = await this.options.store.get(tenant, jobId);
-    if (job === undefined) throw new JobError('not_found', `job ${jobId} not found`);
+    if (job === undefined) throw new ServiceError('NOT_FOUND', `job ${jobId} not found`);
     return job;
   }
 
@@ -148,6 +148,6 @@ export class ApiJobService implements JobService {
   }
 }
 
-function cannotCancel(job: Job): JobError {
-  return new JobError('failed_precondition', `job ${job.id} is ${job.state} and cannot be cancelled`);
+function cannotCancel(job: Job): ServiceError {
+  return new ServiceError('FAILED_PRECONDITION', `job ${job.id} is ${job.state} and cannot be cancelled`);
 }

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from 'pg';
+import { ServiceError } from '../../common/errors.js';
 import type { BackendName } from '../../engine/types.js';
 import {
   DEFAULT_PAGE_SIZE,
@@ -20,7 +21,6 @@ import {
   type StateChange,
 } from '../store.js';
 import {
-  JobError,
   type Job,
   type JobSpec,
   type JobState,
@@ -136,7 +136,7 @@ export class PostgresJobStore implements JobStore {
     const current = await this.pool.query<{ state: JobState }>('SELECT state FROM jobs WHERE id = $1', [jobId]);
     const state = current.rows[0]?.state;
     if (state === undefined) throw notFound(jobId);
-    throw new JobError('failed_precondition', `job ${jobId} is ${state}, not ${change.from.join(' or ')}`);
+    throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${state}, not ${change.from.join(' or ')}`);
   }
 
   async putRun(jobId: string, run: SeedRun): Promise<Job> {
@@ -186,8 +186,8 @@ export class PostgresJobStore implements JobStore {
     const [job] = await this.assemble(rows);
     if (job === undefined) return undefined;
     if (!isDeepStrictEqual(job.spec, command.spec)) {
-      throw new JobError(
-        'already_exists',
+      throw new ServiceError(
+        'ALREADY_EXISTS',
         `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
       );
     }
@@ -248,8 +248,8 @@ export class PostgresJobStore implements JobStore {
   }
 }
 
-function notFound(jobId: string): JobError {
-  return new JobError('not_found', `job ${jobId} not found`);
+function notFound(jobId: string): ServiceError {
+  return new ServiceError('NOT_FOUND', `job ${jobId} not found`);
 }
 
 function isPostgresError(error: unknown): error is Error & { code: string } {

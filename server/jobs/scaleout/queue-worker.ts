@@ -8,11 +8,12 @@
 // that finds it could not renew a job's lock (it stalled, and another worker may hold the job).
 import { WaitingError, Worker, type ConnectionOptions, type Job as QueueEntry } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { hasCode } from '../../common/errors.js';
 import type { EventLog } from '../event-log.js';
 import type { EmbeddedJobService } from '../job-service.js';
 import { messageOf } from '../job-execution.js';
 import type { JobStore } from '../store.js';
-import { JobError, TERMINAL_STATES, type Job, type JobLogger } from '../types.js';
+import { TERMINAL_STATES, type Job, type JobLogger } from '../types.js';
 import { cancelChannel, QUEUE_NAME, type JobQueue, type QueuedJob } from './job-queue.js';
 
 export interface QueueWorkerOptions {
@@ -160,7 +161,7 @@ export class QueueWorker {
       await eventLog.append(jobId, 0, { kind: 'state_changed', state: 'FAILED', reason });
       logger.warn('job ended', { jobId, state: 'FAILED', reason });
     } catch (failure) {
-      if (failure instanceof JobError && failure.kind === 'failed_precondition') return; // ended meanwhile
+      if (hasCode(failure, 'FAILED_PRECONDITION')) return; // ended meanwhile
       logger.error('could not record a job the queue gave up on', { jobId, error: messageOf(failure) });
     }
   }

@@ -1,15 +1,13 @@
 // A DatasetSelection's class filter and example cap, applied to a loaded split. Pure array
 // work (no TF), run inside workers. Order: classes first (relabelled 0..k-1 in the given
 // order), then the cap; the imbalance transform comes after both, on the training split only.
+import { ServiceError, type FieldViolation } from '../../common/errors.js';
 import type { ExampleInputs, ExampleSet } from '../../engine/types.js';
 
-/** Raised for a selection the loaded dataset cannot satisfy; carries the field that is wrong. */
-export class SelectionError extends Error {
-  override readonly name = 'DatasetValidationError';
-  readonly code = 'DATASET_INVALID';
-  constructor(readonly violations: readonly { field: string; description: string }[]) {
-    super(`dataset selection rejected: ${violations.map((v) => `${v.field}: ${v.description}`).join('; ')}`);
-  }
+/** INVALID_ARGUMENT for a selection the loaded dataset cannot satisfy, naming the wrong fields. */
+function selectionRejected(violations: readonly FieldViolation[]): ServiceError {
+  const listed = violations.map((v) => `${v.field}: ${v.description}`).join('; ');
+  return ServiceError.invalidArgument(`dataset selection rejected: ${listed}`, violations);
 }
 
 export interface SelectedDataset {
@@ -35,7 +33,7 @@ export function selectClasses(loaded: SelectedDataset, classes: readonly number[
       ? []
       : [{ field: `${field}.classes[${i}]`, description: `must be a class id below ${examples.numClasses}, got ${id}` }],
   );
-  if (bad.length > 0) throw new SelectionError(bad);
+  if (bad.length > 0) throw selectionRejected(bad);
   const newLabel = new Map(classes.map((id, index) => [id, index]));
   const kept: number[] = [];
   examples.labels.forEach((label, index) => {

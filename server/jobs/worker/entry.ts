@@ -2,6 +2,7 @@
 // time as the pool sends them. Errors inside a task are reported as that task's failure; an
 // error that escapes (or an out-of-memory kill) ends the thread, and the pool fails the task.
 import { parentPort, workerData } from 'node:worker_threads';
+import { ServiceError } from '../../common/errors.js';
 import { selectBackend } from '../../engine/backend.js';
 import type { Weights } from '../../engine/types.js';
 import { runEvaluate, runPredict, runTrain } from './tasks.js';
@@ -9,7 +10,6 @@ import {
   STOP_FLAG,
   transferablesOf,
   type FromWorker,
-  type TaskFailure,
   type TaskResult,
   type ToWorker,
   type TrainProgress,
@@ -54,7 +54,8 @@ async function runTask(message: ToWorker): Promise<void> {
     }
     post({ kind: 'result', taskId, result }, transferablesOf(resultArrays(result)));
   } catch (error) {
-    post({ kind: 'failure', taskId, failure: describeFailure(error) });
+    // Not a ServiceError: INTERNAL, with the original (name, message, stack) as its cause.
+    post({ kind: 'failure', taskId, failure: ServiceError.wrap(error).toWire() });
   }
 }
 
@@ -77,24 +78,4 @@ function resultArrays(result: TaskResult): ArrayBufferView[] {
 /** A checkpoint's bytes are a fresh buffer nobody else holds: moved instead of copied. */
 function progressArrays(progress: TrainProgress): ArrayBufferView[] {
   return progress.kind === 'checkpoint' ? [progress.encoded] : [];
-}
-
-function describeFailure(error: unknown): TaskFailure {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const extra = error as Error & { code?: unknown; violations?: unknown };
-  const violations = Array.isArray(extra.violations)
-    ? extra.violations.filter(isViolation).map((v) => ({ field: v.field, description: v.description }))
-    : undefined;
-  return {
-    name: error.name,
-    message: error.message,
-    ...(typeof extra.code === 'string' ? { code: extra.code } : {}),
-    ...(violations === undefined ? {} : { violations }),
-  };
-}
-
-function isViolation(value: unknown): value is { field: string; description: string } {
-  if (typeof value !== 'object' || value === null) return false;
-  const record = value as Record<string, unknown>;
-  return typeof record.field === 'string' && typeof record.description === 'string';
 }

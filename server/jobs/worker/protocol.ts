@@ -1,5 +1,6 @@
 // Messages between the pool (main thread) and a worker thread. Plain data only: everything
 // crosses by structured clone, typed-array buffers by transfer.
+import type { ServiceErrorWire } from '../../common/errors.js';
 import type {
   BackendName,
   EpochReport,
@@ -154,15 +155,6 @@ export type TrainProgress =
 /** Values of a task's shared stop flag. 'suspend' = checkpoint, then stop (to resume later). */
 export const STOP_FLAG = { none: 0, cancel: 1, suspend: 2 } as const;
 
-/** An error as it crosses the thread boundary (class identity does not survive a clone). */
-export interface TaskFailure {
-  readonly name: string;
-  readonly message: string;
-  /** The data layer's codes (DATASET_INVALID, ...), when it raised the error. */
-  readonly code?: string;
-  readonly violations?: readonly { readonly field: string; readonly description: string }[];
-}
-
 export type ToWorker = {
   readonly kind: 'task';
   readonly taskId: number;
@@ -175,7 +167,8 @@ export type FromWorker =
   | { readonly kind: 'ready'; readonly backend: BackendName; readonly notices: readonly string[] }
   | { readonly kind: 'progress'; readonly taskId: number; readonly progress: TrainProgress }
   | { readonly kind: 'result'; readonly taskId: number; readonly result: TaskResult }
-  | { readonly kind: 'failure'; readonly taskId: number; readonly failure: TaskFailure };
+  /** A task's error as ServiceError.toWire() wrote it (a clone would keep neither class nor code). */
+  | { readonly kind: 'failure'; readonly taskId: number; readonly failure: ServiceErrorWire };
 
 /** Buffers worth transferring instead of copying (each once; shared memory never). */
 export function transferablesOf(arrays: Iterable<ArrayBufferView>): ArrayBuffer[] {

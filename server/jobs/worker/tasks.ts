@@ -1,6 +1,7 @@
 // What a worker thread does for each task kind. Runs inside the worker only: this module
 // loads TF.js (through the engine) and must never be imported by main-thread code.
 import * as tf from '@tensorflow/tfjs';
+import { ServiceError } from '../../common/errors.js';
 import { trainingFallbackFor } from '../../engine/backend.js';
 import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../../engine/index.js';
 import type { BackendName, ExampleSet, TrainerCheckpoint } from '../../engine/types.js';
@@ -122,11 +123,7 @@ function imbalanced(examples: ExampleSet, request: TrainRequest): ExampleSet {
 
 function checkClassCount(numClasses: number, card: ModelCard): void {
   if (numClasses === card.numClasses) return;
-  const error = new Error(`the dataset has ${numClasses} classes, the model ${card.numClasses}`);
-  Object.assign(error, {
-    name: 'DatasetValidationError',
-    code: 'DATASET_INVALID',
-    violations: [{ field: 'dataset.classes', description: `must select ${card.numClasses} classes, as the job's training did` }],
-  });
-  throw error;
+  throw ServiceError.invalidArgument(`the dataset has ${numClasses} classes, the model ${card.numClasses}`, [
+    { field: 'dataset.classes', description: `must select ${card.numClasses} classes, as the job's training did` },
+  ]);
 }
