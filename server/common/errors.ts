@@ -118,7 +118,13 @@ function errorToWire(error: unknown, depth: number): ErrorWire {
 
 // Built-in classes are rebuilt as themselves, so `instanceof TypeError` still holds in a cause.
 const BUILT_IN_ERRORS: Readonly<Record<string, ErrorConstructor>> = {
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
 };
 
 function errorFromWire(wire: ErrorWire): Error {
@@ -132,7 +138,9 @@ function errorFromWire(wire: ErrorWire): Error {
       ...(options ?? {}),
     });
   } else {
-    error = new (BUILT_IN_ERRORS[wire.name] ?? Error)(wire.message, options);
+    // Own keys only: a name like 'constructor' must not pick up Object's.
+    const builtIn = Object.hasOwn(BUILT_IN_ERRORS, wire.name) ? BUILT_IN_ERRORS[wire.name] : undefined;
+    error = new (builtIn ?? Error)(wire.message, options);
     if (error.name !== wire.name) error.name = wire.name;
   }
   // The stack of the throw site on the other thread: where an operator has to look.

@@ -19,17 +19,17 @@ import {
   type JobStore,
   type StateChange,
 } from '../store.js';
-import {
-  type Job,
-  type JobSpec,
-  type JobState,
-  type ListJobsQuery,
-  type RunPhase,
-  type RunState,
-  type SeedRun,
-  type StabilitySummary,
-  type StartJobCommand,
-  type StateTransition,
+import type {
+  Job,
+  JobSpec,
+  JobState,
+  ListJobsQuery,
+  RunPhase,
+  RunState,
+  SeedRun,
+  StabilitySummary,
+  StartJobCommand,
+  StateTransition,
 } from '../types.js';
 
 interface JobRow {

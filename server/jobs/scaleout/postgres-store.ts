@@ -20,15 +20,15 @@ import {
   type JobStore,
   type StateChange,
 } from '../store.js';
-import {
-  type Job,
-  type JobSpec,
-  type JobState,
-  type ListJobsQuery,
-  type SeedRun,
-  type StabilitySummary,
-  type StartJobCommand,
-  type StateTransition,
+import type {
+  Job,
+  JobSpec,
+  JobState,
+  ListJobsQuery,
+  SeedRun,
+  StabilitySummary,
+  StartJobCommand,
+  StateTransition,
 } from '../types.js';
 import { decodeValue, encodeValue } from '../persistence/value-codec.js';
 import { inTransaction } from './postgres-transaction.js';
