@@ -4,14 +4,9 @@ import type { ExampleSet } from '../../server/engine/index.js';
 import { applyImbalance, FASHION_MNIST_CLASS_NAMES, loadDataset } from '../../server/data/index.js';
 import { countClasses, selectExamples } from '../../server/data/example-set.js';
 import type { SettingId } from './protocol.js';
+import type { SettingData } from './setting-data.js';
 
-export interface SettingData {
-  readonly train: ExampleSet;
-  readonly test: ExampleSet;
-  readonly classNames: readonly string[];
-  readonly trainCounts: readonly number[];
-  readonly testCounts: readonly number[];
-}
+export type { SettingData } from './setting-data.js';
 
 /** The imbalance draw is part of the setting, not of the seed: every seed sees the same examples. */
 const IMBALANCE_SEED = 0;

@@ -10,7 +10,7 @@ import { buildVocabulary, encodeTexts } from '../../server/data/tokenizer.js';
 import type { ExampleSet } from '../../server/engine/index.js';
 import { cachedWordVectors, gloveEmbeddingTable, type EmbeddingTable } from '../../server/engine/models/pretrained/index.js';
 import { seededRandom, shuffledIndices } from '../../server/engine/random.js';
-import type { SettingData } from './datasets.js';
+import type { SettingData } from './setting-data.js';
 
 export const SPAM_CLASS_NAMES: readonly string[] = ['ham', 'spam'];
 /** Ham examples in the training set; spam gets a twentieth of it (step 20:1). */

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelFamily } from '../types.js';
+import type { ExampleInputs, ModelFamily } from '../types.js';
 
 /** One (micro-)batch as tensors. */
 export interface Batch {
@@ -36,4 +36,15 @@ export interface ClassifierModel {
   /** Logits [n, numClasses] from pooled features. */
   head(pooled: tf.Tensor2D): tf.Tensor2D;
   dispose(): void;
+}
+
+/** What a model needs to know about its inputs (the examples themselves are not needed). */
+export type InputMeta =
+  | { readonly kind: 'features'; readonly dim: number }
+  | { readonly kind: 'tokens'; readonly seqLen: number; readonly vocabSize: number; readonly hasSegments: boolean };
+
+export function describeInputs(inputs: ExampleInputs): InputMeta {
+  return inputs.kind === 'features'
+    ? { kind: 'features', dim: inputs.dim }
+    : { kind: 'tokens', seqLen: inputs.seqLen, vocabSize: inputs.vocabSize, hasSegments: inputs.segmentIds !== undefined };
 }

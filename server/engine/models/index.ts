@@ -1,23 +1,12 @@
-import type { ExampleInputs, ModelSpec } from '../types.js';
-import type { ClassifierModel } from './classifier.js';
+import type { ModelSpec } from '../types.js';
+import type { ClassifierModel, InputMeta } from './classifier.js';
 import { createMlp } from './mlp.js';
 import { buildPretrainedModel, type BackboneArtifacts } from './pretrained/builder.js';
 import { createTransformerClassifier } from './transformer.js';
 
-export type { Batch, ClassifierModel, ForwardOptions } from './classifier.js';
+export { describeInputs, type Batch, type ClassifierModel, type ForwardOptions, type InputMeta } from './classifier.js';
 export { HEAD_BIAS_NAME, HEAD_KERNEL_NAME } from './mlp.js';
 export type { BackboneArtifacts } from './pretrained/builder.js';
-
-/** What a model needs to know about its inputs (the examples themselves are not needed). */
-export type InputMeta =
-  | { readonly kind: 'features'; readonly dim: number }
-  | { readonly kind: 'tokens'; readonly seqLen: number; readonly vocabSize: number; readonly hasSegments: boolean };
-
-export function describeInputs(inputs: ExampleInputs): InputMeta {
-  return inputs.kind === 'features'
-    ? { kind: 'features', dim: inputs.dim }
-    : { kind: 'tokens', seqLen: inputs.seqLen, vocabSize: inputs.vocabSize, hasSegments: inputs.segmentIds !== undefined };
-}
 
 export type ModelBuilder = (spec: ModelSpec, inputs: InputMeta, numClasses: number, seed: number) => ClassifierModel;
 

@@ -1,6 +1,6 @@
 import type { PretrainedModelSpec, Weights } from '../../types.js';
 import type { ClassifierModel } from '../classifier.js';
-import type { InputMeta } from '../index.js';
+import type { InputMeta } from '../classifier.js';
 import { createGloveBagClassifier, type EmbeddingTable } from './glove.js';
 import { createHfEncoderClassifier, type MappedCheckpoint } from './hf-encoder.js';
 import { createLayersModelClassifier } from './layers-model.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchedMatMul, embeddingLookup } from '../../ops.js';
 import { deriveSeed, seededRandom } from '../../random.js';
 import type { Batch, ClassifierModel, ForwardOptions } from '../classifier.js';
-import type { InputMeta } from '../index.js';
+import type { InputMeta } from '../classifier.js';
 import { ParameterFactory } from '../parameters.js';
 import { registrableName } from '../parameter-names.js';
 import { applyClassHead, applyHiddenLayers, createDenseHead } from './feature-head.js';

@@ -1,5 +1,5 @@
 import type { NamedWeight, TransformerModelSpec, Weights } from '../../types.js';
-import type { InputMeta } from '../index.js';
+import type { InputMeta } from '../classifier.js';
 import { parameterName } from '../parameter-names.js';
 import { createTransformerClassifier, type TransformerClassifier } from '../transformer.js';
 import { loadWeights } from '../weight-transfer.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureInputs } from '../../types.js';
 import type { ClassifierModel } from '../classifier.js';
-import type { InputMeta } from '../index.js';
+import type { InputMeta } from '../classifier.js';
 import { ParameterFactory } from '../parameters.js';
 import type { FeatureExtractor } from './feature-cache.js';
 import { createFeatureHeadClassifier } from './feature-head.js';

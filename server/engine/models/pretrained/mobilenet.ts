@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureInputs, NamedWeight, Weights } from '../../types.js';
 import type { Batch, ClassifierModel, ForwardOptions } from '../classifier.js';
-import type { InputMeta } from '../index.js';
+import type { InputMeta } from '../classifier.js';
 import { ParameterFactory } from '../parameters.js';
 import { registrableName } from '../parameter-names.js';
 import type { FeatureExtractor } from './feature-cache.js';
