@@ -56,7 +56,7 @@ import path from 'node:path';
 import { loadApiConfig, type ApiConfig, type EnvReader } from './api-config.js';
 import { loadDurabilityConfig, type DurabilityConfig } from './durability-config.js';
 import { loadScaleOutConfig, type ScaleOutConfig } from './scaleout-config.js';
-import type { BackendName } from './engine/types.js';
+import type { BackendName } from './engine/tf-free.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
 export type BackendChoice = BackendName | 'auto';

@@ -2,7 +2,7 @@
 // Every check runs before anything is built, and any violation throws: callers never see a
 // partial dataset.
 
-import type { ExampleInputs, ExampleSet } from '../engine/types.js';
+import type { ExampleInputs, ExampleSet } from '../engine/tf-free.js';
 import type { ViolationCollector } from './errors.js';
 import { countClasses, splitPerClass } from './example-set.js';
 import { resolveLabels } from './labels.js';

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import { hasCode } from '../common/errors.js';
 import { datasetUnavailable, ViolationCollector } from './errors.js';
 import { selectExamples, splitPerClass } from './example-set.js';

@@ -9,7 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 
 export interface HashableDataset {
   readonly classNames: readonly string[];

@@ -1,7 +1,7 @@
 // Operations on the engine's ExampleSet that the data layer needs: counting, selecting rows,
 // and the deterministic per-class train/validation split.
 
-import type { ExampleInputs, ExampleSet } from '../engine/types.js';
+import type { ExampleInputs, ExampleSet } from '../engine/tf-free.js';
 
 export function exampleCount(set: ExampleSet): number {
   return set.labels.length;

@@ -10,9 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-import type { FeatureInputs } from '../engine/types.js';
-import type { FeatureStore } from '../engine/models/pretrained/feature-cache.js';
-import type { VectorStore, WordVectors } from '../engine/models/pretrained/glove-filter.js';
+import type { FeatureInputs, FeatureStore, VectorStore, WordVectors } from '../engine/tf-free.js';
 
 const MAGIC = 'steadytune-f32-v1\n';
 

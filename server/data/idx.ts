@@ -4,7 +4,7 @@
 
 import { gunzipSync } from 'node:zlib';
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import type { ViolationCollector } from './errors.js';
 import type { DataLimits } from './limits.js';
 

@@ -8,7 +8,7 @@
 // whole dataset is rejected: nothing is returned partially.
 import path from 'node:path';
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import type { AssembledDataset } from './assemble.js';
 import { listConfinedDirectory, readConfinedFile } from './confined-file.js';
 import type { ViolationCollector } from './errors.js';

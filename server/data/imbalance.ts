@@ -6,7 +6,7 @@
 // Flooring (not rounding) matches LDAM's int(). Only the training split is resampled; the
 // validation split stays balanced, as in the paper.
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import { ViolationCollector } from './errors.js';
 import { countClasses, selectExamples } from './example-set.js';
 

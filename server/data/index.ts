@@ -1,6 +1,6 @@
 // The data layer's public surface; nothing else under server/data is imported from outside.
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import { BUILTIN_DATASET_NAMES, loadBuiltin, type BuiltinDatasetName, type BuiltinOptions, type SplitName } from './builtin.js';
 import { ServiceError } from '../common/errors.js';
 import { countClasses } from './example-set.js';

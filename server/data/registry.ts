@@ -3,7 +3,7 @@
 // step every implementation shares, and the in-memory one; the durable one (SQLite rows plus
 // content files) lives with the embedded store in jobs/.
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import { hashDatasetContent } from './content-hash.js';
 import { datasetNotFound } from './errors.js';
 import { countClasses } from './example-set.js';

@@ -2,7 +2,7 @@
 // train/validation ExampleSets. Every file is read and checked before anything is built,
 // and any violation throws INVALID_ARGUMENT: nothing is returned partially.
 
-import type { ExampleSet } from '../engine/types.js';
+import type { ExampleSet } from '../engine/tf-free.js';
 import { assembleDataset, type AssembledDataset, type TextOptions } from './assemble.js';
 import { readConfinedFile, type FileRef } from './confined-file.js';
 import { parseCsvRows } from './csv.js';

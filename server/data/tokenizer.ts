@@ -2,7 +2,7 @@
 // and single punctuation marks, a vocabulary built from the training split only (so the
 // validation split cannot leak into it), and BERT-style [CLS] a [SEP] b [SEP] framing.
 
-import type { TokenInputs } from '../engine/types.js';
+import type { TokenInputs } from '../engine/tf-free.js';
 
 export const PAD_ID = 0;
 export const CLS_ID = 1;

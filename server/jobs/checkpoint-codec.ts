@@ -4,7 +4,7 @@
 // and decodes on resume, where a damaged file reads as undefined.
 import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
-import type { TrainerCheckpoint } from '../engine/types.js';
+import type { TrainerCheckpoint } from '../engine/tf-free.js';
 
 const FORMAT_VERSION = 1;
 const DIGEST_BYTES = 32;

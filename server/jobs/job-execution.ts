@@ -4,7 +4,7 @@
 // chain, so its events keep the order the workers produced them in, a checkpoint is recorded
 // only after its step's event, and a cancel can never slip between "last run done" and the end.
 import { hasCode, ServiceError } from '../common/errors.js';
-import type { Evaluation } from '../engine/types.js';
+import type { Evaluation } from '../engine/tf-free.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import {

@@ -6,7 +6,7 @@
 // everything after it is appended as usual. Sequence numbers stay dense, and every step appears
 // once. The checkpoint is chosen at or below the last logged step for the same reason: a run
 // restarted past its log would leave a hole in the steps.
-import type { TrainerCheckpoint } from '../engine/types.js';
+import type { TrainerCheckpoint } from '../engine/tf-free.js';
 import type { CheckpointFiles } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import { phaseStartOf } from './remedy-policy.js';

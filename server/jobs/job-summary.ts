@@ -1,6 +1,6 @@
 // A finished job's stability summary: statistics over its seeds' validations and, when the
 // job asks for it, their ensemble vote scored against the validation labels.
-import type { Evaluation } from '../engine/types.js';
+import type { Evaluation } from '../engine/tf-free.js';
 import type { ModelFiles } from './persistence/model-files.js';
 import { evaluatePredictions, majorityVote, summarizeRuns } from './stability.js';
 import type { WorkerPool } from './worker-pool.js';

@@ -1,6 +1,6 @@
 // Predict's examples → the engine's ExampleInputs for the model they are meant for, checking
 // every example against what the model was trained on. Plain arrays: runs on the main thread.
-import type { ExampleInputs } from '../engine/types.js';
+import type { ExampleInputs } from '../engine/tf-free.js';
 import type { ModelInputs } from './worker/protocol.js';
 import { ServiceError, type FieldViolation } from '../common/errors.js';
 import type { PredictInput } from './types.js';

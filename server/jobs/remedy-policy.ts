@@ -1,7 +1,7 @@
 // Auto-remedy as pure decisions on telemetry: when a run counts as collapsed, which of its
 // checkpoints count as healthy, and what to do about a collapse. No tensors, no I/O: the
 // worker (remedy-runner.ts) feeds it what the trainer reports and acts on the answer.
-import type { MethodSpec, StepTelemetry, Verdict } from '../engine/types.js';
+import type { MethodSpec, StepTelemetry, Verdict } from '../engine/tf-free.js';
 
 /** Every auto-remedy notice starts with this (observability counts them by it). */
 export const AUTO_REMEDY_PREFIX = 'auto-remedy:';

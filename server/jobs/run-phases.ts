@@ -1,6 +1,6 @@
 // A run's phases and peak memory as the main thread records them on its SeedRun row: pure
 // functions from the row and a worker report to the next row.
-import type { Verdict } from '../engine/types.js';
+import type { Verdict } from '../engine/tf-free.js';
 import type { RemedyRequest } from './worker/protocol.js';
 import type { JobSpec, RunPhase, SeedRun } from './types.js';
 

@@ -1,7 +1,6 @@
 // The stability summary over a job's seeds and the ensemble vote: pure arithmetic on plain
 // data, so it is tested against hand-computed numbers.
-import { summarizeEvaluation } from '../engine/classification-metrics.js';
-import type { Evaluation } from '../engine/types.js';
+import { summarizeEvaluation, type Evaluation } from '../engine/tf-free.js';
 import type { Stat, StabilitySummary } from './types.js';
 
 /** Mean, sample standard deviation (n - 1; 0 for a single value), min and max. */

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ServiceError } from '../common/errors.js';
-import type { BackendName } from '../engine/types.js';
+import type { BackendName } from '../engine/tf-free.js';
 import {
   TERMINAL_STATES,
   type Job,

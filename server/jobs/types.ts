@@ -8,7 +8,7 @@ import type {
   RunSpec,
   StepTelemetry,
   Verdict,
-} from '../engine/types.js';
+} from '../engine/tf-free.js';
 import type { RemedySettings } from './remedy-policy.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';

@@ -2,7 +2,7 @@
 // lands on the main thread, so observing appends is enough: no worker touches the registry.
 // The events carry no labels, so this keeps, per live job, what its series are labelled with
 // (method and model family from the spec, the backend each seed reported) and its last state.
-import type { BackendName } from '../engine/types.js';
+import type { BackendName } from '../engine/tf-free.js';
 import type { EventLog } from '../jobs/event-log.js';
 import type { JobStore } from '../jobs/store.js';
 import { TERMINAL_STATES, type Job, type JobEvent, type JobState } from '../jobs/types.js';

@@ -4,7 +4,7 @@
 // Prometheus practice: base units, `_total` counters, bounded labels. Job ids never become
 // labels (every job would be a new series forever); per-job detail is what StreamMetrics is for.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BackendName, MethodKind, ModelFamily } from '../engine/types.js';
+import type { BackendName, MethodKind, ModelFamily } from '../engine/tf-free.js';
 import { TERMINAL_STATES, type JobEvent, type JobState } from '../jobs/types.js';
 
 /** What a job's series are labelled with; all three have a small, fixed set of values. */

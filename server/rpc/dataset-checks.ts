@@ -3,7 +3,7 @@
 // model family must take its inputs (token ids for text families, square images for
 // MobileNetV2). Caught here, a mismatch is INVALID_ARGUMENT instead of a failed job later.
 import type { DatasetRegistry, DatasetReport } from '../data/index.js';
-import type { ModelSpec } from '../engine/types.js';
+import type { ModelSpec } from '../engine/tf-free.js';
 import { ServiceError } from '../common/errors.js';
 import type { DatasetSelection, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';

@@ -17,7 +17,7 @@ import {
   type StepMetrics,
   type StreamMetricsResponse,
 } from '../../client/gen/steadytune/v1/trainer.js';
-import type { AlphaScheduleKind, Evaluation, MethodSpec, StepTelemetry } from '../engine/types.js';
+import type { AlphaScheduleKind, Evaluation, MethodSpec, StepTelemetry } from '../engine/tf-free.js';
 import type {
   EvaluationReport,
   Job,

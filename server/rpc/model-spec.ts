@@ -9,7 +9,7 @@ import type {
   TfjsLayersModel,
   TransformerModel,
 } from '../../client/gen/steadytune/v1/spec.js';
-import type { FeatureHeadSpec, ModelSpec } from '../engine/types.js';
+import type { FeatureHeadSpec, ModelSpec } from '../engine/tf-free.js';
 import type { DatasetSelection } from '../jobs/types.js';
 import type { FieldViolations } from './field-violations.js';
 import { POOLINGS } from './spec-enums.js';

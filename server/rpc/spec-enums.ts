@@ -8,7 +8,7 @@ import {
   OptimizerKind,
   Pooling,
 } from '../../client/gen/steadytune/v1/spec.js';
-import type { AlphaScheduleKind, OptimizerSpec } from '../engine/types.js';
+import type { AlphaScheduleKind, OptimizerSpec } from '../engine/tf-free.js';
 import type { ImbalanceSpec } from '../jobs/types.js';
 
 export const BUILTIN_NAMES: ReadonlyMap<number, 'mnist' | 'fashion-mnist'> = new Map([

@@ -9,7 +9,7 @@ import {
   type OptimizerSpec as WireOptimizerSpec,
 } from '../../client/gen/steadytune/v1/spec.js';
 import type { Duration } from '../../client/gen/google/protobuf/duration.js';
-import type { MethodSpec, OptimizerSpec } from '../engine/types.js';
+import type { MethodSpec, OptimizerSpec } from '../engine/tf-free.js';
 import type { DatasetSelection, ImbalanceSpec, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';
 import {

@@ -3,7 +3,7 @@
 // bytes; one that fails its checksum or does not decode is skipped for the next older one.
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { TrainerCheckpoint } from '../../engine/types.js';
+import type { TrainerCheckpoint } from '../../engine/tf-free.js';
 import { TEMP_SUFFIX, writeAtomically } from './atomic-file.js';
 import { decodeCheckpoint } from '../checkpoint-codec.js';
 

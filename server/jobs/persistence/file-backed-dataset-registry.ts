@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ExampleSet } from '../../engine/types.js';
+import type { ExampleSet } from '../../engine/tf-free.js';
 import {
   datasetNotFound,
   datasetUnavailable,

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ServiceError } from '../../common/errors.js';
-import type { BackendName, Evaluation } from '../../engine/types.js';
+import type { BackendName, Evaluation } from '../../engine/tf-free.js';
 import type { Statement } from 'better-sqlite3';
 import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 import { decodeValue, encodeValue } from './value-codec.js';

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from 'pg';
 import { ServiceError } from '../../common/errors.js';
-import type { BackendName } from '../../engine/types.js';
+import type { BackendName } from '../../engine/tf-free.js';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,

@@ -13,8 +13,8 @@ import {
   cachedFeatureSet, cachedWordVectors, gloveEmbeddingTable, layersModelFeatureExtractor, loadLayersBackbone,
   loadMobileNetV2Backbone, mapHfCheckpoint, mobilenetFeatureExtractor, parseHfConfig, parseSafetensors,
   parseTokenizerJson, parseVocabTxt, type FeatureExtractor, type LayersBackbone, type MobileNetBackbone,
+  type ExampleInputs, type ExampleSet, type ModelSpec,
 } from '../../engine/index.js';
-import type { ExampleInputs, ExampleSet, ModelSpec } from '../../engine/types.js';
 import type { WorkerConfig } from './protocol.js';
 
 /** The frozen GloVe table's non-GloVe rows are drawn from this seed, so Evaluate rebuilds the same table. */

@@ -2,7 +2,7 @@
 // work (no TF), run inside workers. Order: classes first (relabelled 0..k-1 in the given
 // order), then the cap; the imbalance transform comes after both, on the training split only.
 import { ServiceError, type FieldViolation } from '../../common/errors.js';
-import type { ExampleInputs, ExampleSet } from '../../engine/types.js';
+import type { ExampleInputs, ExampleSet } from '../../engine/index.js';
 
 /** INVALID_ARGUMENT for a selection the loaded dataset cannot satisfy, naming the wrong fields. */
 function selectionRejected(violations: readonly FieldViolation[]): ServiceError {

@@ -3,8 +3,7 @@
 // error that escapes (or an out-of-memory kill) ends the thread, and the pool fails the task.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ServiceError } from '../../common/errors.js';
-import { selectBackend } from '../../engine/backend.js';
-import type { Weights } from '../../engine/types.js';
+import { selectBackend, type Weights } from '../../engine/index.js';
 import { runEvaluate, runPredict, runTrain } from './tasks.js';
 import {
   STOP_FLAG,

@@ -12,7 +12,7 @@ import type {
   StepTelemetry,
   TrainerCheckpoint,
   Weights,
-} from '../../engine/types.js';
+} from '../../engine/tf-free.js';
 import type { SelectedDataset } from './dataset-selection.js';
 import type { RemedySettings } from '../remedy-policy.js';
 import type { DatasetSelection, ImbalanceSpec, RunPhase } from '../types.js';

@@ -3,7 +3,7 @@
 // collapse the phase stops and the next starts: the same run continued from its last healthy
 // checkpoint under DSGD, or a fresh start under another seed. The engine stays as it is:
 // a phase is a train() call with another method spec and/or seed and resumeFrom.
-import type { RunSpec, TrainerCheckpoint, TrainHooks, TrainOutcome } from '../../engine/types.js';
+import type { RunSpec, TrainerCheckpoint, TrainHooks, TrainOutcome } from '../../engine/index.js';
 import {
   collapseSignal,
   decideRemedy,

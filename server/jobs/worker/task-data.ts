@@ -3,8 +3,7 @@
 // features cached per dataset content, so before any per-job selection), then the job's class
 // filter and example cap. Runs inside workers only.
 import { hashExampleSet, loadDataset } from '../../data/index.js';
-import { describeInputs, type InputMeta, type ModelBuilder } from '../../engine/index.js';
-import type { ExampleInputs, ModelSpec } from '../../engine/types.js';
+import { describeInputs, type ExampleInputs, type InputMeta, type ModelBuilder, type ModelSpec } from '../../engine/index.js';
 import { prepareBackbone, type PreparedBackbone } from './backbones.js';
 import { applySelection, type SelectedDataset } from './dataset-selection.js';
 import type { DatasetInput, ModelCard, TrainRequest, WorkerConfig } from './protocol.js';

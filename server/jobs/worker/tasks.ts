@@ -2,9 +2,16 @@
 // loads TF.js (through the engine) and must never be imported by main-thread code.
 import * as tf from '@tensorflow/tfjs';
 import { ServiceError } from '../../common/errors.js';
-import { trainingFallbackFor } from '../../engine/backend.js';
-import { evaluateWeights, plannedOptimizerSteps, predict, train } from '../../engine/index.js';
-import type { BackendName, ExampleSet, TrainerCheckpoint } from '../../engine/types.js';
+import {
+  evaluateWeights,
+  plannedOptimizerSteps,
+  predict,
+  train,
+  trainingFallbackFor,
+  type BackendName,
+  type ExampleSet,
+  type TrainerCheckpoint,
+} from '../../engine/index.js';
 import { applyImbalance } from '../../data/index.js';
 import { encodeCheckpoint } from '../checkpoint-codec.js';
 import { trainWithRemedies } from './remedy-runner.js';
