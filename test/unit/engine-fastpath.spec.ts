@@ -185,7 +185,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         };
         const run = (fast: boolean): Float32Array[] => {
           setFastKernelsEnabled(fast);
-          // 8,192 * 2 + 3 floats: the wasm update runs in chunks of 8,192 (registry.ts).
+          // 8,192 * 2 + 3 floats: the wasm update runs in chunks of 8,192 (configs/adam-update.ts).
           const variables = [tf.variable(normal([13, 5], 24)), tf.variable(normal([7], 25)), tf.variable(normal([8192 * 2 + 3], 26))];
           const optimizer = createOptimizer(spec, variables);
           for (let step = 0; step < 3; step++) {

@@ -5,7 +5,7 @@
 // only copies left are K^T (forward) and V^T (backward). Without the kernels (native
 // TensorFlow) the same values come from stock transposes and batched matMuls.
 import * as tf from '@tensorflow/tfjs';
-import { fastKernelsActive } from './registry.js';
+import { fastKernelsActive } from './register-all.js';
 import { batchedTranspose, stridedMatMul } from './fast-ops.js';
 import type { OperandLayout, StridedMatMulPlan } from './reference-kernels.js';
 

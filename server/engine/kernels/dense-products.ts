@@ -1,9 +1,8 @@
 // Dense products through packed B panels (gemm.ts): the K-sliced driver that the strided
 // matMul kernel uses for single products, and SteadytuneDense, a dense layer's forward
 // act(x W + b) in one kernel (XNNPACK's fused matMul does the same at ~0.75x the speed on wasm,
-// bench/README.md). The cpu twin computes the same sums in plain JS.
-import * as tf from '@tensorflow/tfjs';
-import { heapAddress, sizeOf, type CpuBackendView, type WasmBackendView } from './backend-views.js';
+// bench/README.md; its config: configs/dense.ts). The cpu twin computes the same sums in plain JS.
+import type { WasmBackendView } from './backend-views.js';
 import { INIT_FROM_BIAS, INIT_FROM_C, INIT_ZERO } from './gemm.js';
 import { simdKernelsFor, type SimdKernels } from './simd-kernels.js';
 
@@ -44,35 +43,7 @@ export function packedProduct(view: WasmBackendView, kernels: SimdKernels, o: Pa
   }
 }
 
-
 export type DenseActivation = 'linear' | 'relu';
-
-export function registerWasmDense(): void {
-  tf.registerKernel({
-    kernelName: DENSE, backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const view = backend as WasmBackendView;
-      const [x, w, bias] = [inputs.x, inputs.w, inputs.bias] as tf.TensorInfo[];
-      const [m, k] = x.shape;
-      const n = w.shape[1];
-      const out = view.makeOutput([m, n], 'float32');
-      if (n % 4 !== 0) {
-        // The tiles cover 4 columns at a time; other widths (ops.ts never sends them) take the loops.
-        const heap = view.wasm.HEAPF32;
-        const at = (info: tf.TensorInfo, size: number): Float32Array => heap.subarray(heapAddress(view, info) / 4, heapAddress(view, info) / 4 + size);
-        denseReference(at(x, m * k), at(w, k * n), at(bias, n), at(out, m * n), m, k, n, attrs?.activation === 'relu');
-        return out;
-      }
-      packedProduct(view, simdKernelsFor(view.wasm.asm.memory), {
-        a: heapAddress(view, x), aRow: 4 * k, aCol: 4,
-        b: heapAddress(view, w), bRow: 4 * n, bCol: 4,
-        c: heapAddress(view, out), cRow: 4 * n, m, k, n,
-        bias: heapAddress(view, bias), relu: attrs?.activation === 'relu',
-      });
-      return out;
-    },
-  });
-}
 
 /** x [m, k] W [k, n] + b [n], then relu if asked: the bias first, then the products in p order. */
 export function denseReference(x: Float32Array, w: Float32Array, bias: Float32Array, out: Float32Array,
@@ -87,20 +58,4 @@ export function denseReference(x: Float32Array, w: Float32Array, bias: Float32Ar
     }
     if (relu) for (let j = 0; j < n; j++) row[j] = Math.max(row[j], 0);
   }
-}
-
-export function registerCpuDense(): void {
-  tf.registerKernel({
-    kernelName: DENSE, backendName: 'cpu',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const cpu = backend as CpuBackendView;
-      const [x, w, bias] = [inputs.x, inputs.w, inputs.bias] as tf.TensorInfo[];
-      const values = (info: tf.TensorInfo): Float32Array => cpu.readSync(info.dataId) as Float32Array;
-      const [m, k] = x.shape;
-      const n = w.shape[1];
-      const out = new Float32Array(sizeOf([m, n]));
-      denseReference(values(x), values(w), values(bias), out, m, k, n, attrs?.activation === 'relu');
-      return cpu.makeTensorInfo([m, n], 'float32', out);
-    },
-  });
 }

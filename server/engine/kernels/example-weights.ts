@@ -2,8 +2,6 @@
 // [batch] vector (any wrong? where, 1 - (1 - alpha) c, scalars): ~60 us of per-op overhead on
 // wasm, 2-3% of the 0.4M MLP's step, against the DSGD/FFT <= 1.02 target (bench/README.md).
 // Same f32 operations in the same order as methods/dsgd.ts, so the weights match it bitwise.
-import * as tf from '@tensorflow/tfjs';
-import { heapAddress, sizeOf, type CpuBackendView, type WasmBackendView } from './backend-views.js';
 
 export const DSGD_WEIGHTS = 'SteadytuneDsgdWeights';
 
@@ -17,34 +15,4 @@ export function dsgdWeightsReference(correct: Float32Array, alpha: number, out: 
   const anyWrong = correct.some((c) => c !== 1);
   const shrink = f32(1 - (anyWrong ? f32(alpha) : 1));
   for (let i = 0; i < correct.length; i++) out[i] = f32(1 - f32(shrink * correct[i]));
-}
-
-export function registerExampleWeightKernels(backend: 'wasm' | 'cpu'): void {
-  if (backend === 'wasm') {
-    tf.registerKernel({
-      kernelName: DSGD_WEIGHTS, backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs, backend: wasm }) => {
-        const view = wasm as WasmBackendView;
-        const correct = inputs.correct as tf.TensorInfo;
-        const out = view.makeOutput([...correct.shape], 'float32');
-        const [from, to] = [heapAddress(view, correct) / 4, heapAddress(view, out) / 4];
-        const size = sizeOf(correct.shape);
-        const heap = view.wasm.HEAPF32;
-        dsgdWeightsReference(heap.subarray(from, from + size), attrs?.alpha as number, heap.subarray(to, to + size));
-        return out;
-      },
-    });
-    return;
-  }
-  tf.registerKernel({
-    kernelName: DSGD_WEIGHTS, backendName: 'cpu',
-    kernelFunc: ({ inputs, attrs, backend: cpuBackend }) => {
-      const cpu = cpuBackend as CpuBackendView;
-      const correct = inputs.correct as tf.TensorInfo;
-      const values = cpu.readSync(correct.dataId) as Float32Array;
-      const out = new Float32Array(values.length);
-      dsgdWeightsReference(values, attrs?.alpha as number, out);
-      return cpu.makeTensorInfo([...correct.shape], 'float32', out);
-    },
-  });
 }

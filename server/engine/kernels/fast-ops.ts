@@ -1,10 +1,13 @@
-// Tensor-level entry points to the engine's kernels (registry.ts). No gradients here: ops.ts
+// Tensor-level entry points to the engine's kernels (register-all.ts). No gradients here: ops.ts
 // wraps them in tf.customGrad. Call only when fastKernelsActive().
 import * as tf from '@tensorflow/tfjs';
-import { BATCHED_TRANSPOSE, COLUMN_SUMS, encodePlan, registerFastKernels, STRIDED_MATMUL } from './registry.js';
+import { registerFastKernels } from './register-all.js';
+import { BATCHED_TRANSPOSE } from './configs/batched-transpose.js';
+import { COLUMN_SUMS } from './configs/column-sums.js';
+import { GATHER_ROWS } from './configs/gather-rows.js';
+import { encodePlan, STRIDED_MATMUL } from './configs/strided-matmul.js';
 import type { OperandLayout, StridedMatMulPlan } from './reference-kernels.js';
 import { ADAM_UPDATE, coefficientList, type AdamCoefficients } from './adam.js';
-import { GATHER_ROWS } from './extra-kernels.js';
 import { GELU_GRADIENT, GELU_INNER } from './gelu-kernels.js';
 import { DENSE, type DenseActivation } from './dense-products.js';
 import { DSGD_WEIGHTS } from './example-weights.js';

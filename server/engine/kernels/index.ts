@@ -1,7 +1,7 @@
 // The engine's own TF.js kernels: SIMD wasm versions of what the stock wasm backend does slowly
 // (batched and transposed matMuls, power-of-two transposes, column sums, the Adam update),
 // reference loops on cpu; and the differentiable ops built on them.
-export { fastKernelsActive, registerFastKernels, setFastKernelsEnabled } from './registry.js';
+export { fastKernelsActive, registerFastKernels, setFastKernelsEnabled } from './register-all.js';
 export {
   adamUpdate,
   batchedTranspose,
