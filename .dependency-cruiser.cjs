@@ -1,19 +1,18 @@
-// The repository's layering as rules `npm run check:boundaries` fails on (docs: the
-// dependency-cruiser rules reference). Each rule's name says what it keeps; its comment says why.
-// test/unit/repo-boundaries.spec.ts shows every rule rejecting a deliberate violation.
+// The repository's layering as rules `npm run check:boundaries` fails on (docs/ARCHITECTURE.md
+// draws them). Each rule's name says what it keeps; its comment says why. A rule's paths are
+// regular expressions over paths from the repository root. test/unit/repo-boundaries.spec.ts
+// shows every rule rejecting a deliberate violation.
 //
-// CommonJS because dependency-cruiser loads its config with require-or-import and this keeps the
-// file free of a default export.
+// CommonJS (module.exports) keeps the file free of a default export.
 
-/** Files of the repository itself, as opposed to packages and Node's core modules. */
+/** Paths of packages, as opposed to the repository's own files. */
 const OUTSIDE_REPO = ['(^|/)node_modules/'];
 
 /** I/O a pure computation has no business doing. */
 const IO_CORE_MODULES = '^(node:)?(fs|fs/promises|net|child_process|http|https|http2|dgram|tls|cluster|worker_threads)$';
 
 /** Packages of the service around the engine: transport, storage, metrics, tracing, queues. */
-const SERVICE_PACKAGES =
-  '(^|/)node_modules/(@types/)?(@grpc/|@opentelemetry/|better-sqlite3/|prom-client/|ioredis/|bullmq/|pg/|pg-[^/]+/)';
+const SERVICE_PACKAGES = '(^|/)node_modules/(@types/)?(@grpc/|@opentelemetry/|better-sqlite3/|prom-client/|ioredis/|bullmq/|pg/|pg-[^/]+/)';
 
 /** Engine modules free of TF.js at run time: the only ones tf-free.ts re-exports by value. */
 const TF_FREE_ENGINE_MODULES = '^server/engine/(types|classification-metrics|weights-format)\\.ts$';

@@ -25,7 +25,19 @@ export { buildModel, describeInputs, modelBuilderWith, type BackboneArtifacts, t
 // Pretrained backbones: loaders and parsers over files the host reads, and the feature
 // extractors whose output the host caches (the store types are in tf-free.ts).
 export {
-  cachedFeatureSet, cachedWordVectors, gloveEmbeddingTable, layersModelFeatureExtractor, loadLayersBackbone,
-  loadMobileNetV2Backbone, mapHfCheckpoint, mobilenetFeatureExtractor, parseHfConfig, parseSafetensors,
-  parseTokenizerJson, parseVocabTxt, type FeatureExtractor, type LayersBackbone, type MobileNetBackbone,
+  cachedFeatureSet,
+  cachedWordVectors,
+  gloveEmbeddingTable,
+  layersModelFeatureExtractor,
+  loadLayersBackbone,
+  loadMobileNetV2Backbone,
+  mapHfCheckpoint,
+  mobilenetFeatureExtractor,
+  parseHfConfig,
+  parseSafetensors,
+  parseTokenizerJson,
+  parseVocabTxt,
+  type FeatureExtractor,
+  type LayersBackbone,
+  type MobileNetBackbone,
 } from './models/pretrained/index.js';

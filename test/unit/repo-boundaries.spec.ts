@@ -36,7 +36,8 @@ const TINY_TREE: Readonly<Record<string, string>> = {
   // engine-through-front-door: the deep import of the issue.
   'server/rpc/handler.ts': "import { train } from '../engine/trainer.js';\nexport const handle = (): number => train();\n",
   // server-uses-only-generated-client (the first import), allowed (the second).
-  'server/rpc/sdk-user.ts': "import { connect } from '../../client/sdk.js';\nimport type { Request } from '../../client/gen/service.js';\n" +
+  'server/rpc/sdk-user.ts':
+    "import { connect } from '../../client/sdk.js';\nimport type { Request } from '../../client/gen/service.js';\n" +
     'export const use = (request: Request): unknown => connect(request);\n',
   // main-thread-without-tfjs: main-thread jobs code importing the door that loads TF.js...
   'server/jobs/job-service.ts': "import { train } from '../engine/index.js';\nexport const start = (): number => train();\n",
@@ -53,7 +54,8 @@ const TINY_TREE: Readonly<Record<string, string>> = {
   'server/data/rows.ts': "import type { Labels } from './labels.js';\nexport interface Rows { readonly labels: Labels }\n",
   'server/data/labels.ts': "import type { Rows } from './rows.js';\nexport interface Labels { readonly rows: Rows }\n",
   // client-imports-only-client
-  'client/sdk.ts': "import type { Evaluation } from '../server/engine/tf-free.js';\n" +
+  'client/sdk.ts':
+    "import type { Evaluation } from '../server/engine/tf-free.js';\n" +
     'export const connect = (request: unknown): Evaluation | unknown => request;\n',
   'client/gen/service.ts': 'export interface Request { readonly id: string }\n',
 };

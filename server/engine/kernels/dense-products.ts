@@ -4,7 +4,7 @@
 // bench/README.md; its config: configs/dense.ts). The cpu twin computes the same sums in plain JS.
 import type { WasmBackendView } from './backend-views.js';
 import { INIT_FROM_BIAS, INIT_FROM_C, INIT_ZERO } from './gemm.js';
-import { simdKernelsFor, type SimdKernels } from './simd-kernels.js';
+import type { SimdKernels } from './simd-kernels.js';
 
 export const DENSE = 'SteadytuneDense';
 

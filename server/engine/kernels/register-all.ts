@@ -68,6 +68,8 @@ export function fastKernelsActive(): boolean {
   registerFastKernels();
   const backend = tf.getBackend();
   if (backend === 'wasm') shareIdentityOnWasm(() => enabled);
-  return (KERNEL_BACKENDS as readonly string[]).includes(backend) &&
-    ENGINE_KERNELS.every(({ kernelName }) => tf.getKernel(kernelName, backend) !== undefined);
+  return (
+    (KERNEL_BACKENDS as readonly string[]).includes(backend) &&
+    ENGINE_KERNELS.every(({ kernelName }) => tf.getKernel(kernelName, backend) !== undefined)
+  );
 }

@@ -29,8 +29,18 @@ export const adamUpdateConfig: EngineKernelConfig = {
       let total = 0;
       for (let done = 0; done < size; done += NORM_CHUNK) {
         const at = 4 * done;
-        kernels.adamUpdate(p + at, g + at, m + at, v + at, outParam + at, outM + at, outV + at, squaresAt,
-          Math.min(NORM_CHUNK, size - done), ...coefficients);
+        kernels.adamUpdate(
+          p + at,
+          g + at,
+          m + at,
+          v + at,
+          outParam + at,
+          outM + at,
+          outV + at,
+          squaresAt,
+          Math.min(NORM_CHUNK, size - done),
+          ...coefficients,
+        );
         total += view.wasm.HEAPF32[squaresAt / 4];
       }
       view.wasm.HEAPF32[squaresAt / 4] = total;

@@ -18,15 +18,25 @@ export const denseConfig: EngineKernelConfig = {
       if (n % 4 !== 0) {
         // The tiles cover 4 columns at a time; other widths (ops.ts never sends them) take the loops.
         const heap = view.wasm.HEAPF32;
-        const at = (info: tf.TensorInfo, size: number): Float32Array => heap.subarray(heapAddress(view, info) / 4, heapAddress(view, info) / 4 + size);
+        const at = (info: tf.TensorInfo, size: number): Float32Array =>
+          heap.subarray(heapAddress(view, info) / 4, heapAddress(view, info) / 4 + size);
         denseReference(at(x, m * k), at(w, k * n), at(bias, n), at(out, m * n), m, k, n, attrs?.activation === 'relu');
         return out;
       }
       packedProduct(view, simdKernelsFor(view.wasm.asm.memory), {
-        a: heapAddress(view, x), aRow: 4 * k, aCol: 4,
-        b: heapAddress(view, w), bRow: 4 * n, bCol: 4,
-        c: heapAddress(view, out), cRow: 4 * n, m, k, n,
-        bias: heapAddress(view, bias), relu: attrs?.activation === 'relu',
+        a: heapAddress(view, x),
+        aRow: 4 * k,
+        aCol: 4,
+        b: heapAddress(view, w),
+        bRow: 4 * n,
+        bCol: 4,
+        c: heapAddress(view, out),
+        cRow: 4 * n,
+        m,
+        k,
+        n,
+        bias: heapAddress(view, bias),
+        relu: attrs?.activation === 'relu',
       });
       return out;
     },

@@ -14,7 +14,12 @@ export const geluGradientConfig: EngineKernelConfig = {
       const [dy, x, gate] = [inputs.dy, inputs.x, inputs.gate] as tf.TensorInfo[];
       const out = view.makeOutput([...x.shape], 'float32');
       simdKernelsFor(view.wasm.asm.memory).geluGradient(
-        heapAddress(view, dy), heapAddress(view, x), heapAddress(view, gate), heapAddress(view, out), sizeOf(x.shape));
+        heapAddress(view, dy),
+        heapAddress(view, x),
+        heapAddress(view, gate),
+        heapAddress(view, out),
+        sizeOf(x.shape),
+      );
       return out;
     },
     cpu: ({ inputs, backend }) => {

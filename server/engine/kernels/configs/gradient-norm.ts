@@ -9,7 +9,9 @@ import { GRADIENT_NORM, NORM_CHUNK } from '../telemetry-kernels.js';
 
 /** The numbered inputs g0, g1, ... in their order. */
 const inputList = (inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] =>
-  Object.keys(inputs).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).map((name) => inputs[name] as tf.TensorInfo);
+  Object.keys(inputs)
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+    .map((name) => inputs[name] as tf.TensorInfo);
 
 export const gradientNormConfig: EngineKernelConfig = {
   kernelName: GRADIENT_NORM,

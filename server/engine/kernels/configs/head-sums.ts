@@ -10,16 +10,23 @@ import { exampleResiduals, groupOffset, HEAD_SUMS, headSumsLength, headSumsRefer
  * Both group kernels as one SIMD product H^T B, B [n, 2 kp] holding each example's residual in
  * its group's column block (kp: classes rounded up to the f32x4 width); the rest in double.
  */
-function wasmHeadSums(view: WasmBackendView, inputs: Record<'logits' | 'labels' | 'pooled' | 'correct', tf.TensorInfo>,
-  out: tf.TensorInfo): void {
+function wasmHeadSums(
+  view: WasmBackendView,
+  inputs: Record<'logits' | 'labels' | 'pooled' | 'correct', tf.TensorInfo>,
+  out: tf.TensorInfo,
+): void {
   const [n, d] = inputs.pooled.shape;
   const k = inputs.logits.shape[1];
   const floatsAt = (info: tf.TensorInfo): Float32Array =>
     view.wasm.HEAPF32.slice(heapAddress(view, info) / 4, heapAddress(view, info) / 4 + sizeOf(info.shape));
   const labelStart = heapAddress(view, inputs.labels) / 4;
   const correct = floatsAt(inputs.correct);
-  const { lossSum, correctCount, residual } = exampleResiduals(floatsAt(inputs.logits),
-    view.wasm.HEAP32.slice(labelStart, labelStart + n), correct, k);
+  const { lossSum, correctCount, residual } = exampleResiduals(
+    floatsAt(inputs.logits),
+    view.wasm.HEAP32.slice(labelStart, labelStart + n),
+    correct,
+    k,
+  );
   const blockWidth = 4 * Math.ceil(k / 4);
   const width = 2 * blockWidth;
   const scratch = view.wasm._malloc(4 * (n + d) * width);
@@ -33,8 +40,19 @@ function wasmHeadSums(view: WasmBackendView, inputs: Record<'logits' | 'labels' 
       for (let j = 0; j < k; j++) heap[row + j] = residual[i * k + j];
     }
     // A[a, i] = pooled[i, a]: aRow 4 bytes, aCol one pooled row. Products [d, width].
-    simdKernelsFor(view.wasm.asm.memory).matMul(heapAddress(view, inputs.pooled), 4, 4 * d, scratch, 4 * width,
-      products, 4 * width, d, n, width, 0);
+    simdKernelsFor(view.wasm.asm.memory).matMul(
+      heapAddress(view, inputs.pooled),
+      4,
+      4 * d,
+      scratch,
+      4 * width,
+      products,
+      4 * width,
+      d,
+      n,
+      width,
+      0,
+    );
     // Written straight into the output: a Float64Array of the whole layout plus a set() cost
     // more than the product itself.
     const target = heapAddress(view, out) / 4;
@@ -71,8 +89,14 @@ export const headSumsConfig: EngineKernelConfig = {
       const cpu = backend as CpuBackendView;
       const values = (info: tf.TensorInfo): Float32Array => cpu.readSync(info.dataId) as Float32Array;
       const [logits, labels, pooled, correct] = [inputs.logits, inputs.labels, inputs.pooled, inputs.correct] as tf.TensorInfo[];
-      const sums = headSumsReference(values(logits), cpu.readSync(labels.dataId) as Int32Array, values(pooled),
-        values(correct), pooled.shape[1], logits.shape[1]);
+      const sums = headSumsReference(
+        values(logits),
+        cpu.readSync(labels.dataId) as Int32Array,
+        values(pooled),
+        values(correct),
+        pooled.shape[1],
+        logits.shape[1],
+      );
       return cpu.makeTensorInfo([sums.length], 'float32', Float32Array.from(sums));
     },
   },

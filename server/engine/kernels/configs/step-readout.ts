@@ -12,8 +12,10 @@ export const stepReadoutConfig: EngineKernelConfig = {
       const view = backend as WasmBackendView;
       const [sums, norm] = [inputs.sums, inputs.norm] as tf.TensorInfo[];
       const start = heapAddress(view, sums) / 4;
-      const readout = stepReadoutReference(view.wasm.HEAPF32.subarray(start, start + sizeOf(sums.shape)),
-        view.wasm.HEAPF32[heapAddress(view, norm) / 4]);
+      const readout = stepReadoutReference(
+        view.wasm.HEAPF32.subarray(start, start + sizeOf(sums.shape)),
+        view.wasm.HEAPF32[heapAddress(view, norm) / 4],
+      );
       const out = view.makeOutput([readout.length], 'float32');
       view.wasm.HEAPF32.set(readout, heapAddress(view, out) / 4);
       return out;

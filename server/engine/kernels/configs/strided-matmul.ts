@@ -1,7 +1,7 @@
 // SteadytuneStridedMatMul: C = A B for a batch of products whose operands are read through
 // strided layouts (transposed operands and per-head views cost nothing). The wasm backend's
 // batched matMul is a scalar loop at ~3 GFLOP/s; this runs the register-blocked SIMD tiles.
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { heapAddress, sizeOf, type CpuBackendView, type WasmBackendView } from '../backend-views.js';
 import { K_SLICE, packedProduct } from '../dense-products.js';
 import type { EngineKernelConfig } from '../kernel-config.js';
@@ -40,8 +40,14 @@ function checkedPlan(attrs: tf.NamedAttrMap | undefined, outShape: number[]): St
 const simdCanRun = (plan: StridedMatMulPlan): boolean =>
   plan.n % 4 === 0 && plan.c.column === 1 && (plan.outerCount * plan.innerCount === 1 || plan.b.column === 1);
 
-function wasmStridedMatMul(view: WasmBackendView, kernels: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo,
-  plan: StridedMatMulPlan, outShape: number[]): tf.TensorInfo {
+function wasmStridedMatMul(
+  view: WasmBackendView,
+  kernels: SimdKernels,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  plan: StridedMatMulPlan,
+  outShape: number[],
+): tf.TensorInfo {
   const out = view.makeOutput(outShape, 'float32');
   const [aBase, bBase, cBase] = [heapAddress(view, a), heapAddress(view, b), heapAddress(view, out)];
   if (!simdCanRun(plan)) {
@@ -53,9 +59,19 @@ function wasmStridedMatMul(view: WasmBackendView, kernels: SimdKernels, a: tf.Te
   const { m, k, n, a: la, b: lb, c: lc } = plan;
   if (plan.outerCount * plan.innerCount === 1) {
     packedProduct(view, kernels, {
-      a: aBase + 4 * la.offset, aRow: 4 * la.row, aCol: 4 * la.column,
-      b: bBase + 4 * lb.offset, bRow: 4 * lb.row, bCol: 4 * lb.column,
-      c: cBase + 4 * lc.offset, cRow: 4 * lc.row, m, k, n, bias: 0, relu: false,
+      a: aBase + 4 * la.offset,
+      aRow: 4 * la.row,
+      aCol: 4 * la.column,
+      b: bBase + 4 * lb.offset,
+      bRow: 4 * lb.row,
+      bCol: 4 * lb.column,
+      c: cBase + 4 * lc.offset,
+      cRow: 4 * lc.row,
+      m,
+      k,
+      n,
+      bias: 0,
+      relu: false,
     });
     return out;
   }
@@ -68,8 +84,19 @@ function wasmStridedMatMul(view: WasmBackendView, kernels: SimdKernels, a: tf.Te
       const c0 = cBase + 4 * (lc.offset + o * lc.outer + h * lc.inner);
       for (let p = 0; p < k; p += K_SLICE) {
         const slice = Math.min(K_SLICE, k - p);
-        kernels.matMul(a0 + 4 * p * la.column, 4 * la.row, 4 * la.column, b0 + 4 * p * lb.row, 4 * lb.row,
-          c0, 4 * lc.row, m, slice, n, p > 0 ? 1 : 0);
+        kernels.matMul(
+          a0 + 4 * p * la.column,
+          4 * la.row,
+          4 * la.column,
+          b0 + 4 * p * lb.row,
+          4 * lb.row,
+          c0,
+          4 * lc.row,
+          m,
+          slice,
+          n,
+          p > 0 ? 1 : 0,
+        );
       }
     }
   }
