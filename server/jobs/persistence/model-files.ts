@@ -5,9 +5,7 @@
 // never sees half a file; model.json goes last, since it names weights.bin.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME, type NamedWeight, type Weights,
-} from '../../engine/tf-free.js';
+import { decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME, type NamedWeight, type Weights } from '../../engine/tf-free.js';
 import { writeAtomically } from './atomic-file.js';
 import type { ModelCard } from '../worker/protocol.js';
 
