@@ -1,11 +1,19 @@
-// One job's phase spans, fed by its execution as worker progress arrives. Each span opens and
-// closes at the moment the main thread learns of the phase boundary, so spans are kept here in
-// memory only. Tracing is an observer: every call is guarded, and an error here is logged and
-// dropped, never passed on to the job.
+// The jobs layer's tracing port (jobs/job-tracer.ts) on OpenTelemetry: one job's phase spans,
+// fed by its execution as worker progress arrives. Each span opens and closes at the moment the
+// main thread learns of the phase boundary, so spans are kept here in memory only. Tracing is
+// an observer: every call is guarded, and an error here is logged and dropped, never passed on
+// to the job.
 import type { Attributes } from '@opentelemetry/api';
-import { startJobPhaseSpan, type JobPhase, type JobPhaseSpan, type JobTraceParent } from '../observability/index.js';
-import type { JobLogger, SeedRun } from './types.js';
-import type { TrainProgress } from './worker/protocol.js';
+import type { JobPhaseTracker, JobTracer, JobTraceParent } from '../jobs/job-tracer.js';
+import type { JobLogger, SeedRun } from '../jobs/types.js';
+import type { TrainProgress } from '../jobs/worker/protocol.js';
+import { currentTraceParent, startJobPhaseSpan, type JobPhase, type JobPhaseSpan } from './tracing.js';
+
+/** Jobs traced on the global OpenTelemetry tracer (a no-op until startTracing() turns it on). */
+export const openTelemetryJobTracer: JobTracer = {
+  currentParent: currentTraceParent,
+  traceJob: (job, parent, logger) => new JobPhaseTrace(job.id, parent, job.epochs, logger),
+};
 
 /** A seed's open spans; the run span is the parent of its epochs and checkpoints. */
 interface SeedSpans {
@@ -19,7 +27,7 @@ interface SeedSpans {
   totalSteps: number;
 }
 
-export class JobPhaseTrace {
+export class JobPhaseTrace implements JobPhaseTracker {
   private queueWait?: JobPhaseSpan;
   private readonly seeds = new Map<number, SeedSpans>();
   private warned = false;

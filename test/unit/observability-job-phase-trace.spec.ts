@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Evaluation, StepTelemetry } from '../../server/engine/types.js';
-import { JobPhaseTrace } from '../../server/jobs/job-phase-trace.js';
+import { JobPhaseTrace } from '../../server/observability/job-phase-trace.js';
 import type { JobLogger } from '../../server/jobs/types.js';
 import type { TrainProgress } from '../../server/jobs/worker/protocol.js';
 import { startJobPhaseSpan, startTracing, type RunningTracing } from '../../server/observability/index.js';
