@@ -105,9 +105,9 @@ export class JobStateMachine {
     await this.recordRuntime();
     await this.move(name, reason);
     this.context.logger.info('job ended', { jobId: this.job.id, state: JOB_MOVES[name].to, reason });
-    await this.context.durability?.checkpoints.remove(this.job.id).catch((error: unknown) =>
-      this.context.logger.warn('could not remove checkpoints', { jobId: this.job.id, error: messageOf(error) }),
-    );
+    await this.context.durability?.checkpoints
+      .remove(this.job.id)
+      .catch((error: unknown) => this.context.logger.warn('could not remove checkpoints', { jobId: this.job.id, error: messageOf(error) }));
   }
 
   /** Counts RUNNING time from now and arms the limit with what earlier processes left of it. */
@@ -116,9 +116,12 @@ export class JobStateMachine {
     this.runtime.start();
     const limit = this.job.spec.maxRuntimeMs;
     if (limit <= 0) return;
-    this.deadline = setTimeout(() => {
-      this.onDeadline(`exceeded the maximum runtime of ${limit / 1000} s`);
-    }, Math.max(0, limit - this.runtime.totalMs()));
+    this.deadline = setTimeout(
+      () => {
+        this.onDeadline(`exceeded the maximum runtime of ${limit / 1000} s`);
+      },
+      Math.max(0, limit - this.runtime.totalMs()),
+    );
     this.deadline.unref();
   }
 
@@ -145,7 +148,10 @@ export class JobStateMachine {
 export class RuntimeMeter {
   private since?: number;
 
-  constructor(private readonly base: number, private readonly clock: () => number) {}
+  constructor(
+    private readonly base: number,
+    private readonly clock: () => number,
+  ) {}
 
   start(): void {
     this.since ??= this.clock();

@@ -61,7 +61,11 @@ export class JobPhaseTrace implements JobPhaseTracker {
           this.endSpans(spans, {});
           spans.totalSteps = progress.totalSteps;
           spans.stepsPerEpoch = progress.totalSteps / this.epochs;
-          spans.run = this.start(this.parent, 'run', { 'steadytune.seed': seed, 'steadytune.total_steps': progress.totalSteps, 'steadytune.backend': progress.backend });
+          spans.run = this.start(this.parent, 'run', {
+            'steadytune.seed': seed,
+            'steadytune.total_steps': progress.totalSteps,
+            'steadytune.backend': progress.backend,
+          });
           spans.epoch = this.start(spans.run?.traceParent, 'epoch', { 'steadytune.seed': seed });
           spans.epochNumbered = false;
           return;
@@ -81,7 +85,10 @@ export class JobPhaseTrace implements JobPhaseTracker {
 
   /** Runs the main thread's write of a checkpoint inside a checkpoint span under the seed's run. */
   async checkpoint<T>(seed: number, step: number, write: () => Promise<T>): Promise<T> {
-    const span = this.start(this.seeds.get(seed)?.run?.traceParent ?? this.parent, 'checkpoint', { 'steadytune.seed': seed, 'steadytune.step': step });
+    const span = this.start(this.seeds.get(seed)?.run?.traceParent ?? this.parent, 'checkpoint', {
+      'steadytune.seed': seed,
+      'steadytune.step': step,
+    });
     try {
       const result = await write();
       this.guarded(() => span?.end());
