@@ -90,9 +90,7 @@ module.exports = {
       comment:
         'Metrics and tracing enter jobs as interfaces wired in the composition root; jobs/ imports ' +
         'neither server/observability nor OpenTelemetry.',
-      // warn until the tracing port lands (job-service, job-execution and job-phase-trace still
-      // import tracing); then error, like the rest.
-      severity: 'warn',
+      severity: 'error',
       from: { path: '^server/jobs/' },
       to: { path: ['^server/observability/', '(^|/)node_modules/@opentelemetry/'] },
     },

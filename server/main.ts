@@ -1,7 +1,7 @@
 // The composition root: configuration → logger → jobs (store, event log, worker pool) →
 // gRPC server, and the shutdown sequence. Nothing else wires concrete classes together, except
 // the two pieces it delegates by role: worker-role.ts (a scale-out worker pod) and
-// training-wiring.ts (the training threads and metrics both of them share).
+// training-wiring.ts (the training threads, metrics and job tracer both of them share).
 // Integration tests call startSteadytune() so they run exactly this wiring.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,7 +52,7 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
     clock,
     onWarning: (message) => logger.warn(message),
   });
-  const { pool, metrics, store, eventLog, dataRoot, contentDir } = wireTraining(config, logger, RUN_STOP_GRACE_MS, persistence);
+  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(config, logger, RUN_STOP_GRACE_MS, persistence);
   // One registry for the dataset RPCs and the jobs that train on what they registered; durable
   // with the sqlite store (a job resumed after a restart still finds its dataset) and shared by
   // every pod in scale-out (rows in PostgreSQL, contents on the shared volume).
@@ -60,6 +60,7 @@ export async function startSteadytune(config: Config, logger: Logger): Promise<R
   const jobService = new EmbeddedJobService({
     store,
     eventLog,
+    tracer,
     ...('durability' in persistence && persistence.durability !== undefined ? { durability: persistence.durability } : {}),
     pool,
     modelDir: path.join(config.dataDir, 'models'),

@@ -1,15 +1,17 @@
 // What every process that trains wires the same way, embedded or as a scale-out worker pod:
-// its training threads, and one metrics registry fed by the store and event log the jobs write
+// its training threads, one metrics registry fed by the store and event log the jobs write
 // through (worker-thread telemetry is posted to this thread and appended to the log, so it
-// reaches the registry without the jobs layer knowing). Used by main.ts and worker-role.ts.
+// reaches the registry without the jobs layer knowing), and the tracer behind the jobs'
+// tracing port. Used by main.ts and worker-role.ts.
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { EventLog } from './jobs/event-log.js';
 import { DATASET_CONTENT_DIR } from './jobs/persistence/file-backed-dataset-registry.js';
 import type { JobStore } from './jobs/store.js';
+import type { JobTracer } from './jobs/job-tracer.js';
 import { WorkerPool } from './jobs/worker-pool.js';
 import type { Logger } from './logger.js';
-import { JobMetricsRecorder, SteadytuneMetrics } from './observability/index.js';
+import { JobMetricsRecorder, openTelemetryJobTracer, SteadytuneMetrics } from './observability/index.js';
 
 export interface TrainingWiring {
   readonly pool: WorkerPool;
@@ -17,6 +19,8 @@ export interface TrainingWiring {
   /** The store and event log to hand the jobs: the given ones, observed by the metrics. */
   readonly store: JobStore;
   readonly eventLog: EventLog;
+  /** Job phase spans on OpenTelemetry (no-ops while tracing is off). */
+  readonly tracer: JobTracer;
   readonly dataRoot: string;
   /** Where registered datasets' contents live: every pod of a scale-out deployment must agree on it. */
   readonly contentDir: string;
@@ -49,6 +53,7 @@ export function wireTraining(
     metrics,
     store: jobMetrics.observeStore(persistence.store),
     eventLog: jobMetrics.observeEventLog(persistence.eventLog),
+    tracer: openTelemetryJobTracer,
     dataRoot,
     contentDir: path.join(config.dataDir, DATASET_CONTENT_DIR),
   };

@@ -34,10 +34,11 @@ export async function startWorkerRole(
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
   const backends = await openScaleOutBackends({ ...scaleOut, clock });
-  const { pool, metrics, store, eventLog, dataRoot, contentDir } = wireTraining(config, logger, runStopGraceMs, backends);
+  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(config, logger, runStopGraceMs, backends);
   const jobService = new EmbeddedJobService({
     store,
     eventLog,
+    tracer,
     durability: {
       checkpoints: new DirectoryCheckpointFiles(path.join(config.dataDir, 'checkpoints'), durability.checkpointsKept),
       checkpointEverySteps: durability.checkpointEverySteps,

@@ -97,6 +97,11 @@ export function hasCode(error: unknown, code: ErrorCode): error is ServiceError 
   return error instanceof ServiceError && error.code === code;
 }
 
+/** An error's message for logs and run rows; anything thrown that is not an Error, as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function errorToWire(error: unknown, depth: number): ErrorWire {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
   const cause = error.cause === undefined || depth >= MAX_CAUSE_DEPTH ? undefined : errorToWire(error.cause, depth + 1);

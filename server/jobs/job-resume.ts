@@ -1,16 +1,63 @@
-// What a restarted job must not say twice. A run resumes from its newest checkpoint, which is
-// at or before the last step its log holds (the step's event is appended before its checkpoint
-// is written), so the trainer replays the steps in between: identical steps, already logged.
+// What an execution loads before its runs train (loadStartPoint, resumeRequest), and what a
+// restarted job must not say twice. A run resumes from its newest checkpoint, which is at or
+// before the last step its log holds (the step's event is appended before its checkpoint is
+// written), so the trainer replays the steps in between: identical steps, already logged.
 // The log is the record, so the filter is drawn from it, per seed: progress the log already
 // has (a step or epoch event at or below the last logged one, a second run_started) is dropped,
 // everything after it is appended as usual. Sequence numbers stay dense, and every step appears
 // once. The checkpoint is chosen at or below the last logged step for the same reason: a run
 // restarted past its log would leave a hole in the steps.
-import type { TrainerCheckpoint } from '../engine/tf-free.js';
-import type { CheckpointFiles } from './persistence/checkpoint-files.js';
+import type { Evaluation, TrainerCheckpoint } from '../engine/tf-free.js';
+import type { CheckpointFiles, Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import { phaseStartOf } from './remedy-policy.js';
-import type { TrainProgress } from './worker/protocol.js';
+import { RUN_ENDED_STATES, type Job, type SeedRun } from './types.js';
+import type { TrainProgress, TrainRequest } from './worker/protocol.js';
+
+/** What an execution finds when it starts; a new job has nothing logged and no run ended. */
+export interface StartPoint {
+  /** Per seed, what the job's log already holds: the dedupe filter of the progress to come. */
+  readonly logged: Map<number, LoggedProgress>;
+  /** Validations of the runs that already succeeded. */
+  readonly succeeded: ReadonlyMap<number, Evaluation>;
+  /** Runs that ended in the store, but the process died before logging it. */
+  readonly unloggedEnds: readonly SeedRun[];
+  /** Seeds whose runs still have to train (or, for a CANCELLING job, to be ended). */
+  readonly open: readonly number[];
+}
+
+export async function loadStartPoint(job: Job, eventLog: EventLog): Promise<StartPoint> {
+  const logged = await loggedProgress(eventLog, job.id);
+  const ended = job.runs.filter((run) => RUN_ENDED_STATES.has(run.state));
+  const succeeded = new Map<number, Evaluation>();
+  for (const run of ended) if (run.state === 'SUCCEEDED' && run.metrics !== undefined) succeeded.set(run.seed, run.metrics);
+  return {
+    logged,
+    succeeded,
+    unloggedEnds: ended.filter((run) => !(logged.get(run.seed) ?? NOTHING_LOGGED).finished),
+    open: job.runs.filter((run) => !RUN_ENDED_STATES.has(run.state)).map((run) => run.seed),
+  };
+}
+
+/**
+ * A run's request with its checkpoint settings and, for a run that trained before, where it
+ * continues (its current phase's newest checkpoint the log covers) and the notice saying so.
+ * Without durability the request goes as it is.
+ */
+export async function resumeRequest(
+  request: TrainRequest,
+  durability: Durability | undefined,
+  jobId: string,
+  logged: LoggedProgress,
+  phaseIndex: number,
+): Promise<{ readonly request: TrainRequest; readonly notice?: string }> {
+  if (durability === undefined) return { request };
+  const { checkpoint, notice } = await resumePoint(durability.checkpoints, jobId, request.run.seed, logged, phaseIndex);
+  return {
+    request: { ...request, checkpointEverySteps: durability.checkpointEverySteps, ...(checkpoint === undefined ? {} : { resumeFrom: checkpoint }) },
+    ...(notice === undefined ? {} : { notice }),
+  };
+}
 
 /** What a seed's run has already put in the job's event log. */
 export interface LoggedProgress {
@@ -92,26 +139,4 @@ export async function resumePoint(
     return { notice: `seed ${seed}: no checkpoint; restarting from step 0 (steps up to ${logged.lastStep} are already logged)` };
   }
   return { checkpoint, notice: `seed ${seed}: resuming from the checkpoint at step ${checkpoint.step}` };
-}
-
-/**
- * Time spent RUNNING, summed over restarts: `base` is what earlier processes recorded, this
- * process adds from start() on. A kill -9 loses at most the time since the last record.
- */
-export class RuntimeMeter {
-  private since?: number;
-
-  constructor(private readonly base: number, private readonly clock: () => number) {}
-
-  start(): void {
-    this.since ??= this.clock();
-  }
-
-  get running(): boolean {
-    return this.since !== undefined;
-  }
-
-  totalMs(): number {
-    return Math.round(this.base + (this.since === undefined ? 0 : this.clock() - this.since));
-  }
 }

@@ -3,9 +3,9 @@
 import { ServiceError } from '../common/errors.js';
 import type { DatasetRegistry } from '../data/index.js';
 import type { Durability } from './persistence/checkpoint-files.js';
-import { currentTraceParent, type JobTraceParent } from '../observability/index.js';
 import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
+import { NO_JOB_TRACING, type JobTraceParent, type JobTracer } from './job-tracer.js';
 import { DirectoryModelFiles, type ModelFiles } from './persistence/model-files.js';
 import { toExampleInputs } from './predict-inputs.js';
 import { evaluatePredictions, majorityVote, summarizeRuns, voteShares } from './stability.js';
@@ -51,6 +51,8 @@ export interface EmbeddedJobServiceOptions {
    * and come back through the queue (runClaimed), not through startWorkers(). Default true.
    */
   readonly resumeUnfinishedOnStart?: boolean;
+  /** Traces each job's phases (the composition root passes OpenTelemetry's). Absent: untraced. */
+  readonly tracer?: JobTracer;
 }
 
 const SHUTDOWN_REASON = 'interrupted: the server shut down';
@@ -59,11 +61,13 @@ const SUSPEND_REASON = 'the server shut down; the job resumes from its checkpoin
 export class EmbeddedJobService implements JobService {
   private readonly executions = new Map<string, JobExecution>();
   private readonly models: ModelFiles;
+  private readonly tracer: JobTracer;
   private accepting = true;
   private started = false;
 
   constructor(private readonly options: EmbeddedJobServiceOptions) {
     this.models = options.models ?? new DirectoryModelFiles(options.modelDir);
+    this.tracer = options.tracer ?? NO_JOB_TRACING;
   }
 
   /**
@@ -99,7 +103,7 @@ export class EmbeddedJobService implements JobService {
   private launch(job: Job, resumed: boolean, traceParent?: JobTraceParent): void {
     const execution = new JobExecution(
       job,
-      { ...this.options, models: this.models, datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split) },
+      { ...this.options, models: this.models, tracer: this.tracer, datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split) },
       resumed,
       traceParent,
     );
@@ -110,7 +114,7 @@ export class EmbeddedJobService implements JobService {
   async start(command: StartJobCommand): Promise<{ job: Job; created: boolean }> {
     if (!this.accepting) throw new ServiceError('FAILED_PRECONDITION', 'the service is shutting down and takes no new jobs');
     // Called inside the StartFineTune handler: its server span is the active one here.
-    const traceParent = currentTraceParent();
+    const traceParent = this.tracer.currentParent();
     const { job, created } = await this.options.store.create(command, this.options.clock());
     if (created) {
       await this.options.eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });

@@ -7,6 +7,7 @@ export {
   type WorkerPoolGaugeSource,
 } from './metrics.js';
 export { JobMetricsRecorder, type JobMetricsRecorderOptions } from './job-metrics.js';
+export { openTelemetryJobTracer } from './job-phase-trace.js';
 export { rpcMetricsInterceptor, statusName, type MonotonicClock } from './rpc-metrics.js';
 export { startMetricsServer, type MetricsServerOptions, type RunningMetricsServer } from './http.js';
 export {

@@ -16,6 +16,7 @@ import {
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { JobTraceParent } from '../jobs/job-tracer.js';
 
 const TRACER_NAME = 'steadytune.jobs';
 const DEFAULT_SERVICE_NAME = 'steadytune';
@@ -67,15 +68,8 @@ export function startTracing(options: TracingOptions = {}): RunningTracing {
   return { enabled: true, shutdown: () => sdk.shutdown() };
 }
 
-/**
- * Where a job's phase spans hang: the StartFineTune server span, as plain data so it can sit on
- * the job (and survive a store round trip or a structured clone). undefined: no trace to join.
- */
-export interface JobTraceParent {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceFlags: number;
-}
+// Where a job's phase spans hang: the jobs layer's own type (its tracing port), as plain data.
+export type { JobTraceParent };
 
 /** The active span (the RPC's, inside a handler) as a JobTraceParent; undefined when untraced. */
 export function currentTraceParent(): JobTraceParent | undefined {

@@ -14,6 +14,7 @@ import { SqliteEventLog } from '../../server/jobs/persistence/sqlite-event-log.j
 import { SqliteJobStore } from '../../server/jobs/persistence/sqlite-store.js';
 import { WorkerPool } from '../../server/jobs/worker-pool.js';
 import type { JobEvent, JobLogger, JobSpec, StartJobCommand } from '../../server/jobs/types.js';
+import { smallJobSpec } from '../fixtures/job-spec.js';
 
 const print = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>): void =>
   void process.stderr.write(`${level} ${message} ${JSON.stringify(fields ?? {})}\n`);
@@ -23,26 +24,18 @@ const quiet: JobLogger = process.env['STEADYTUNE_TEST_LOG_LEVEL'] === undefined
   : { info: print('info'), warn: print('warn'), error: print('error') };
 const TENANT = 'tenant-d';
 
-const SPEC: JobSpec = {
-  train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [], maxExamples: 960 },
-  validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 100 },
-  imbalance: { kind: 'none', ratio: 1, seed: 0 },
+const SPEC: JobSpec = smallJobSpec({
+  train: { maxExamples: 960 },
+  validation: { maxExamples: 100 },
   run: {
     model: { family: 'mlp', hiddenUnits: [16], dropout: 0.2 },
-    method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
-    optimizer: {
-      kind: 'adamw', learningRate: 0.003, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-      momentum: 0, warmupFraction: 0.1, lrSchedule: 'linear', clipNorm: 1,
-    },
+    optimizer: { kind: 'adamw', learningRate: 0.003, weightDecay: 0.01, warmupFraction: 0.1, lrSchedule: 'linear', clipNorm: 1 },
     batchSize: 16,
-    gradientAccumulation: 1,
     epochs: 2,
-    fullConflictEvery: 0,
   },
   seeds: [5],
-  maxRuntimeMs: 0,
   ensemble: true,
-};
+});
 
 function command(spec: JobSpec = SPEC): StartJobCommand {
   return { tenant: TENANT, spec, requestSpec: {}, idempotencyKey: '', displayName: 'durable', labels: {} };

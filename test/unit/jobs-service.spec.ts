@@ -12,31 +12,24 @@ import { describe as describeValues } from '../../server/jobs/stability.js';
 import { InMemoryJobStore } from '../../server/jobs/store.js';
 import { WorkerPool } from '../../server/jobs/worker-pool.js';
 import type { JobEvent, JobLogger, JobSpec } from '../../server/jobs/types.js';
+import { smallJobSpec } from '../fixtures/job-spec.js';
 
 const quiet: JobLogger = { info: () => {}, warn: () => {}, error: () => {} };
 const TENANT = 'tenant-a';
 
 function spec(overrides: { maxExamples: number; epochs: number; seeds: number[] }): JobSpec {
-  return {
-    train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [], maxExamples: overrides.maxExamples },
-    validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 200 },
-    imbalance: { kind: 'none', ratio: 1, seed: 0 },
+  return smallJobSpec({
+    train: { maxExamples: overrides.maxExamples },
+    validation: { maxExamples: 200 },
     run: {
       model: { family: 'mlp', hiddenUnits: [32], dropout: 0 },
-      method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
-      optimizer: {
-        kind: 'adam', learningRate: 0.003, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-        momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
-      },
+      optimizer: { learningRate: 0.003 },
       batchSize: 16,
-      gradientAccumulation: 1,
       epochs: overrides.epochs,
-      fullConflictEvery: 0,
     },
     seeds: overrides.seeds,
-    maxRuntimeMs: 0,
     ensemble: true,
-  };
+  });
 }
 
 async function collect(events: AsyncIterable<JobEvent>): Promise<JobEvent[]> {

@@ -10,25 +10,18 @@ import { SqliteEventLog } from '../../server/jobs/persistence/sqlite-event-log.j
 import { SqliteJobStore } from '../../server/jobs/persistence/sqlite-store.js';
 import { WalCheckpointer } from '../../server/jobs/persistence/wal-checkpointer.js';
 import type { JobEvent, JobSpec } from '../../server/jobs/types.js';
+import { smallJobSpec } from '../fixtures/job-spec.js';
 import { sqliteFiles } from '../fixtures/jobs-persistence-fixtures.js';
 
-const SPEC: JobSpec = {
-  train: { source: { kind: 'builtin', name: 'mnist', split: 'train' }, classes: [3, 5], maxExamples: 100 },
-  validation: { source: { kind: 'builtin', name: 'mnist', split: 'validation' }, classes: [], maxExamples: 50 },
+const SPEC: JobSpec = smallJobSpec({
+  train: { classes: [3, 5] },
   imbalance: { kind: 'long_tailed', ratio: 10, seed: 1 },
   run: {
     model: { family: 'mlp', hiddenUnits: [16], dropout: 0.1 },
     method: { kind: 'focal', gamma: 2, classWeights: undefined },
-    optimizer: {
-      kind: 'adam', learningRate: 0.001, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-      momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
-    },
-    batchSize: 8, gradientAccumulation: 1, epochs: 1, fullConflictEvery: 0,
   },
   seeds: [1],
-  maxRuntimeMs: 0,
-  ensemble: false,
-};
+});
 
 describe('SQLite persistence', () => {
   const files = sqliteFiles();

@@ -8,10 +8,9 @@
 // that finds it could not renew a job's lock (it stalled, and another worker may hold the job).
 import { WaitingError, Worker, type ConnectionOptions, type Job as QueueEntry } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { hasCode } from '../../common/errors.js';
+import { hasCode, messageOf } from '../../common/errors.js';
 import type { EventLog } from '../event-log.js';
 import type { EmbeddedJobService } from '../job-service.js';
-import { messageOf } from '../job-execution.js';
 import type { JobStore } from '../store.js';
 import { TERMINAL_STATES, type Job, type JobLogger } from '../types.js';
 import { cancelChannel, QUEUE_NAME, type JobQueue, type QueuedJob } from './job-queue.js';

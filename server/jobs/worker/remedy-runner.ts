@@ -3,7 +3,7 @@
 // collapse the phase stops and the next starts: the same run continued from its last healthy
 // checkpoint under DSGD, or a fresh start under another seed. The engine stays as it is:
 // a phase is a train() call with another method spec and/or seed and resumeFrom.
-import type { RunSpec, TrainerCheckpoint, TrainHooks, TrainOutcome } from '../../engine/index.js';
+import type { EpochReport, RunSpec, StepTelemetry, TrainerCheckpoint, TrainHooks, TrainOutcome } from '../../engine/index.js';
 import {
   collapseSignal,
   decideRemedy,
@@ -63,7 +63,7 @@ export async function trainWithRemedies(options: RemediedTrainingOptions): Promi
   };
   let peakMemoryBytes = 0;
   for (;;) {
-    const trained = await trainPhase(options, start, usedSeeds, (bytes) => (peakMemoryBytes = Math.max(peakMemoryBytes, bytes)));
+    const trained = await new WatchedPhase(options, start, usedSeeds, (bytes) => (peakMemoryBytes = Math.max(peakMemoryBytes, bytes))).train();
     if (trained.next === undefined) return { outcome: trained.outcome, peakMemoryBytes };
     const { next, ended, notice } = trained.next;
     usedSeeds.add(next.phase.seed);
@@ -81,100 +81,135 @@ export async function trainWithRemedies(options: RemediedTrainingOptions): Promi
   }
 }
 
-/** One phase; `next` is set when a remedy ends it. */
-async function trainPhase(
-  opts: RemediedTrainingOptions,
-  phaseStart: PhaseStart,
-  usedSeeds: ReadonlySet<number>,
-  sampleMemory: (bytes: number) => void,
-): Promise<{ outcome: TrainOutcome; next?: { next: PhaseStart; ended: RunPhase; notice: string } }> {
-  const settings = opts.remedy?.settings;
-  const durable = opts.durableEverySteps;
-  const { phase } = phaseStart;
-  let watch: CollapseWatch = FRESH_WATCH;
-  let healthy: TrainerCheckpoint | undefined;
-  let decision: Exclude<RemedyDecision, { kind: 'give_up' }> | undefined;
-  let remedyReason = '';
-  let exhausted = false;
-  let suspending = false;
-  let lastCaptured: { checkpoint: TrainerCheckpoint; forwarded: boolean } | undefined;
-
-  const forward = (checkpoint: TrainerCheckpoint): void => {
-    opts.report({ kind: 'checkpoint', step: checkpoint.step, phase: phase.index, encoded: opts.encode(checkpoint) });
-  };
-  const check = (): void => {
-    if (settings === undefined || decision !== undefined || exhausted) return;
-    const signal = collapseSignal(watch, settings);
-    if (signal === undefined) return;
-    const decided = decideRemedy({ settings, signal, current: phase, usedSeeds, healthyStep: healthy?.step ?? 0 });
-    if (decided.kind === 'give_up') {
-      // The phase trains on to its end: the run ends with what it has.
-      exhausted = true;
-      opts.report({ kind: 'notice', message: decided.notice });
-      return;
-    }
-    decision = decided;
-    remedyReason = signal.reason;
-  };
-  const hooks: TrainHooks = {
-    onStep: (telemetry) => {
-      sampleMemory(opts.memoryBytes());
-      opts.report({ kind: 'step', telemetry });
-      if (settings !== undefined) watch = watchStep(watch, telemetry, settings);
-      check();
-    },
-    onEpochEnd: (report) => {
-      opts.report({ kind: 'epoch', report });
-      watch = watchEvaluation(watch, report.validation.verdict);
-      check();
-    },
-    onNotice: (message) => opts.report({ kind: 'notice', message }),
-    now: opts.now,
-    betweenSteps: async () => {
-      if (decision !== undefined) return 'stop';
-      const request = opts.stopRequest();
-      // The trainer takes one checkpoint per step: one kept here only must still be stored.
-      if (request === 'suspend' && lastCaptured !== undefined && !lastCaptured.forwarded && lastCaptured.checkpoint.step === watch.step) {
-        forward(lastCaptured.checkpoint);
-        lastCaptured.forwarded = true;
-      }
-      suspending = request === 'suspend';
-      return request;
-    },
-    ...(durable === undefined && settings === undefined
-      ? {}
-      : {
-          onCheckpoint: (checkpoint: TrainerCheckpoint) => {
-            if (settings !== undefined && decision === undefined && isHealthy(watch)) healthy = checkpoint;
-            const isDurable = durable !== undefined &&
-              (suspending || checkpoint.stepInEpoch === 0 || (durable > 0 && checkpoint.step % durable === 0));
-            if (isDurable) forward(checkpoint);
-            lastCaptured = { checkpoint, forwarded: isDurable };
-          },
-        }),
-  };
-  const everySteps = engineCheckpointEvery(durable, settings?.windowSteps);
-  const outcome = await opts.trainPhase(
-    {
-      run: { ...opts.run, seed: phase.seed, method: phase.method },
-      ...(phaseStart.resumeFrom === undefined ? {} : { resumeFrom: phaseStart.resumeFrom }),
-      checkpointEverySteps: everySteps,
-    },
-    hooks,
-  );
-  if (decision === undefined) return { outcome };
-  const ended: RunPhase = {
-    seed: phase.seed,
-    method: phase.method,
-    startStep: phaseStart.startStep,
-    endStep: outcome.steps,
-    verdict: watch.verdict ?? 'collapsed',
-    reason: remedyReason,
-  };
-  return { outcome, next: { next: nextPhase(phase, decision, healthy), ended, notice: decision.notice } };
+/** How a phase ended: `next` is set when a remedy ended it. */
+interface PhaseResult {
+  readonly outcome: TrainOutcome;
+  readonly next?: { readonly next: PhaseStart; readonly ended: RunPhase; readonly notice: string };
 }
 
-function nextPhase(current: CurrentPhase, decision: Exclude<RemedyDecision, { kind: 'give_up' }>, healthy: TrainerCheckpoint | undefined): PhaseStart {
+type Remedy = Exclude<RemedyDecision, { kind: 'give_up' }>;
+
+/**
+ * One phase of a run: the trainer's hooks, watching the telemetry for a collapse and keeping
+ * the checkpoints a remedy or a restart may need. train() runs it once.
+ */
+class WatchedPhase implements TrainHooks {
+  /**
+   * Only when checkpoints are wanted (durable ones, or healthy states to return to): the
+   * trainer captures none without this hook.
+   */
+  readonly onCheckpoint?: (checkpoint: TrainerCheckpoint) => void;
+  private watch: CollapseWatch = FRESH_WATCH;
+  /** The newest checkpoint taken while the run looked healthy: where a DSGD switch resumes. */
+  private healthy?: TrainerCheckpoint;
+  private remedy?: Remedy;
+  private remedyReason = '';
+  /** No remedy is left: the phase trains on to its end. */
+  private exhausted = false;
+  private suspending = false;
+  private lastCaptured?: { readonly checkpoint: TrainerCheckpoint; forwarded: boolean };
+
+  constructor(
+    private readonly options: RemediedTrainingOptions,
+    private readonly start: PhaseStart,
+    private readonly usedSeeds: ReadonlySet<number>,
+    private readonly sampleMemory: (bytes: number) => void,
+  ) {
+    if (options.durableEverySteps !== undefined || options.remedy?.settings !== undefined) {
+      this.onCheckpoint = (checkpoint) => this.keepCheckpoint(checkpoint);
+    }
+  }
+
+  async train(): Promise<PhaseResult> {
+    const { phase, resumeFrom, startStep } = this.start;
+    const outcome = await this.options.trainPhase(
+      {
+        run: { ...this.options.run, seed: phase.seed, method: phase.method },
+        ...(resumeFrom === undefined ? {} : { resumeFrom }),
+        checkpointEverySteps: engineCheckpointEvery(this.options.durableEverySteps, this.options.remedy?.settings?.windowSteps),
+      },
+      this,
+    );
+    if (this.remedy === undefined) return { outcome };
+    const ended: RunPhase = {
+      seed: phase.seed,
+      method: phase.method,
+      startStep,
+      endStep: outcome.steps,
+      verdict: this.watch.verdict ?? 'collapsed',
+      reason: this.remedyReason,
+    };
+    return { outcome, next: { next: nextPhase(phase, this.remedy, this.healthy), ended, notice: this.remedy.notice } };
+  }
+
+  onStep(telemetry: StepTelemetry): void {
+    const settings = this.options.remedy?.settings;
+    this.sampleMemory(this.options.memoryBytes());
+    this.options.report({ kind: 'step', telemetry });
+    if (settings !== undefined) this.watch = watchStep(this.watch, telemetry, settings);
+    this.check();
+  }
+
+  onEpochEnd(report: EpochReport): void {
+    this.options.report({ kind: 'epoch', report });
+    this.watch = watchEvaluation(this.watch, report.validation.verdict);
+    this.check();
+  }
+
+  /** An arrow, not a method: the trainer hands it on detached (to weight loading). */
+  readonly onNotice = (message: string): void => this.options.report({ kind: 'notice', message });
+
+  now(): number {
+    return this.options.now();
+  }
+
+  async betweenSteps(): Promise<'continue' | 'stop' | 'suspend'> {
+    if (this.remedy !== undefined) return 'stop';
+    const request = this.options.stopRequest();
+    // The trainer takes one checkpoint per step: one kept here only must still be stored.
+    const last = this.lastCaptured;
+    if (request === 'suspend' && last !== undefined && !last.forwarded && last.checkpoint.step === this.watch.step) {
+      this.forward(last.checkpoint);
+      last.forwarded = true;
+    }
+    this.suspending = request === 'suspend';
+    return request;
+  }
+
+  private keepCheckpoint(checkpoint: TrainerCheckpoint): void {
+    const durable = this.options.durableEverySteps;
+    if (this.options.remedy?.settings !== undefined && this.remedy === undefined && isHealthy(this.watch)) this.healthy = checkpoint;
+    const isDurable = durable !== undefined &&
+      (this.suspending || checkpoint.stepInEpoch === 0 || (durable > 0 && checkpoint.step % durable === 0));
+    if (isDurable) this.forward(checkpoint);
+    this.lastCaptured = { checkpoint, forwarded: isDurable };
+  }
+
+  private forward(checkpoint: TrainerCheckpoint): void {
+    this.options.report({ kind: 'checkpoint', step: checkpoint.step, phase: this.start.phase.index, encoded: this.options.encode(checkpoint) });
+  }
+
+  /** Asks the policy, once the watch shows a collapse; a decision ends the phase at the next step. */
+  private check(): void {
+    const settings = this.options.remedy?.settings;
+    if (settings === undefined || this.remedy !== undefined || this.exhausted) return;
+    const signal = collapseSignal(this.watch, settings);
+    if (signal === undefined) return;
+    const decided = decideRemedy({
+      settings, signal, current: this.start.phase, usedSeeds: this.usedSeeds, healthyStep: this.healthy?.step ?? 0,
+    });
+    if (decided.kind === 'give_up') {
+      // The phase trains on to its end: the run ends with what it has.
+      this.exhausted = true;
+      this.options.report({ kind: 'notice', message: decided.notice });
+      return;
+    }
+    this.remedy = decided;
+    this.remedyReason = signal.reason;
+  }
+}
+
+function nextPhase(current: CurrentPhase, decision: Remedy, healthy: TrainerCheckpoint | undefined): PhaseStart {
   const index = current.index + 1;
   if (decision.kind === 'restart') {
     return { phase: { ...current, index, seed: decision.seed }, startStep: 0 };

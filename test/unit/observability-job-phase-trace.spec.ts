@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Evaluation, StepTelemetry } from '../../server/engine/types.js';
-import { JobPhaseTrace } from '../../server/jobs/job-phase-trace.js';
+import { JobPhaseTrace } from '../../server/observability/job-phase-trace.js';
 import type { JobLogger } from '../../server/jobs/types.js';
 import type { TrainProgress } from '../../server/jobs/worker/protocol.js';
 import { startJobPhaseSpan, startTracing, type RunningTracing } from '../../server/observability/index.js';
@@ -65,7 +65,12 @@ describe('JobPhaseTrace', () => {
     const progress: TrainProgress[] = [
       { kind: 'loading' },
       { kind: 'started', backend: 'cpu', examples: 8, totalSteps: 4 },
-      step(1, 0), step(2, 0), epochEnd(0, 2), step(3, 1), step(4, 1), epochEnd(1, 4),
+      step(1, 0),
+      step(2, 0),
+      epochEnd(0, 2),
+      step(3, 1),
+      step(4, 1),
+      epochEnd(1, 4),
     ];
     for (const p of progress) trace.onProgress(7, p);
     await trace.checkpoint(7, 4, async () => undefined);
@@ -83,7 +88,10 @@ describe('JobPhaseTrace', () => {
       assert.equal(byName(name)[0]?.parentSpanContext?.spanId, rpc.traceParent?.spanId, `${name} under the call`);
     }
     const epochs = byName('job.epoch');
-    assert.deepEqual(epochs.map((e) => e.attributes['steadytune.epoch']), [0, 1]);
+    assert.deepEqual(
+      epochs.map((e) => e.attributes['steadytune.epoch']),
+      [0, 1],
+    );
     for (const evaluation of byName('job.evaluation')) {
       const parent = epochs.find((e) => e.spanContext().spanId === evaluation.parentSpanContext?.spanId);
       assert.equal(parent?.attributes['steadytune.epoch'], evaluation.attributes['steadytune.epoch']);
@@ -99,14 +107,20 @@ describe('JobPhaseTrace', () => {
     trace.onProgress(1, step(1, 0));
     trace.onProgress(2, { kind: 'loading' });
     trace.runEnded(1, { state: 'FAILED', error: 'worker ran out of memory' });
-    await assert.rejects(trace.checkpoint(2, 1, async () => Promise.reject(new Error('disk full'))), /disk full/);
+    await assert.rejects(
+      trace.checkpoint(2, 1, async () => Promise.reject(new Error('disk full'))),
+      /disk full/,
+    );
     trace.close();
 
     const spans = await spansOf('job-b');
     const run = spans.find((s) => s.name === 'job.run');
     assert.equal(run?.status.code, SpanStatusCode.ERROR);
     assert.equal(run?.status.message, 'worker ran out of memory');
-    assert.ok(spans.some((s) => s.name === 'job.epoch'), 'the open epoch ended with its run');
+    assert.ok(
+      spans.some((s) => s.name === 'job.epoch'),
+      'the open epoch ended with its run',
+    );
     const seed2Load = spans.find((s) => s.name === 'job.data_load' && s.attributes['steadytune.seed'] === 2);
     assert.ok(seed2Load, 'close() ended the load of a seed that never started');
     assert.equal(spans.find((s) => s.name === 'job.checkpoint')?.status.code, SpanStatusCode.ERROR);

@@ -1,11 +1,19 @@
-// One job's phase spans, fed by its execution as worker progress arrives. Each span opens and
-// closes at the moment the main thread learns of the phase boundary, so spans are kept here in
-// memory only. Tracing is an observer: every call is guarded, and an error here is logged and
-// dropped, never passed on to the job.
+// The jobs layer's tracing port (jobs/job-tracer.ts) on OpenTelemetry: one job's phase spans,
+// fed by its execution as worker progress arrives. Each span opens and closes at the moment the
+// main thread learns of the phase boundary, so spans are kept here in memory only. Tracing is
+// an observer: every call is guarded, and an error here is logged and dropped, never passed on
+// to the job.
 import type { Attributes } from '@opentelemetry/api';
-import { startJobPhaseSpan, type JobPhase, type JobPhaseSpan, type JobTraceParent } from '../observability/index.js';
-import type { JobLogger, SeedRun } from './types.js';
-import type { TrainProgress } from './worker/protocol.js';
+import type { JobPhaseTracker, JobTracer, JobTraceParent } from '../jobs/job-tracer.js';
+import type { JobLogger, SeedRun } from '../jobs/types.js';
+import type { TrainProgress } from '../jobs/worker/protocol.js';
+import { currentTraceParent, startJobPhaseSpan, type JobPhase, type JobPhaseSpan } from './tracing.js';
+
+/** Jobs traced on the global OpenTelemetry tracer (a no-op until startTracing() turns it on). */
+export const openTelemetryJobTracer: JobTracer = {
+  currentParent: currentTraceParent,
+  traceJob: (job, parent, logger) => new JobPhaseTrace(job.id, parent, job.epochs, logger),
+};
 
 /** A seed's open spans; the run span is the parent of its epochs and checkpoints. */
 interface SeedSpans {
@@ -19,7 +27,7 @@ interface SeedSpans {
   totalSteps: number;
 }
 
-export class JobPhaseTrace {
+export class JobPhaseTrace implements JobPhaseTracker {
   private queueWait?: JobPhaseSpan;
   private readonly seeds = new Map<number, SeedSpans>();
   private warned = false;
@@ -53,7 +61,11 @@ export class JobPhaseTrace {
           this.endSpans(spans, {});
           spans.totalSteps = progress.totalSteps;
           spans.stepsPerEpoch = progress.totalSteps / this.epochs;
-          spans.run = this.start(this.parent, 'run', { 'steadytune.seed': seed, 'steadytune.total_steps': progress.totalSteps, 'steadytune.backend': progress.backend });
+          spans.run = this.start(this.parent, 'run', {
+            'steadytune.seed': seed,
+            'steadytune.total_steps': progress.totalSteps,
+            'steadytune.backend': progress.backend,
+          });
           spans.epoch = this.start(spans.run?.traceParent, 'epoch', { 'steadytune.seed': seed });
           spans.epochNumbered = false;
           return;
@@ -73,7 +85,10 @@ export class JobPhaseTrace {
 
   /** Runs the main thread's write of a checkpoint inside a checkpoint span under the seed's run. */
   async checkpoint<T>(seed: number, step: number, write: () => Promise<T>): Promise<T> {
-    const span = this.start(this.seeds.get(seed)?.run?.traceParent ?? this.parent, 'checkpoint', { 'steadytune.seed': seed, 'steadytune.step': step });
+    const span = this.start(this.seeds.get(seed)?.run?.traceParent ?? this.parent, 'checkpoint', {
+      'steadytune.seed': seed,
+      'steadytune.step': step,
+    });
     try {
       const result = await write();
       this.guarded(() => span?.end());
