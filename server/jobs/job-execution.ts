@@ -10,7 +10,9 @@ import type { EventLog } from './event-log.js';
 import {
   afterPhaseStart, checkpointSlot, isNewProgress, loggedProgress, NOTHING_LOGGED, resumePoint, RuntimeMeter, type LoggedProgress,
 } from './job-resume.js';
-import { currentPhaseIndex, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
+import {
+  currentPhaseIndex, phaseStartedEvent, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange,
+} from './run-phases.js';
 import type { ModelFiles } from './persistence/model-files.js';
 import { summarizeJob } from './job-summary.js';
 import { SeedRuns } from './seed-runs.js';
@@ -221,9 +223,11 @@ export class JobExecution {
         return;
       }
       case 'phase':
+        // The structured event, then its words as a notice for clients that predate the event.
+        await eventLog.append(jobId, seed, phaseStartedEvent(progress));
         await eventLog.append(jobId, seed, { kind: 'notice', message: progress.notice });
         await store.addNotice(jobId, progress.notice);
-        await this.runs.put(withPhaseChange(this.runs.get(seed), progress.ended, progress.next));
+        await this.runs.put(withPhaseChange(this.runs.get(seed), progress));
         // The new phase logs its steps from its start again.
         this.logged.set(seed, afterPhaseStart(this.logged.get(seed) ?? NOTHING_LOGGED, progress.next.startStep));
         return;

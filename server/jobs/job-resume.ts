@@ -9,7 +9,6 @@
 import type { TrainerCheckpoint } from '../engine/types.js';
 import type { CheckpointFiles } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
-import { phaseStartOf } from './remedy-policy.js';
 import type { TrainProgress } from './worker/protocol.js';
 
 /** What a seed's run has already put in the job's event log. */
@@ -36,8 +35,7 @@ export async function loggedProgress(eventLog: EventLog, jobId: string): Promise
     if (body.kind === 'run_finished') bySeed.set(event.seed, { ...seen, finished: true });
     if (body.kind === 'step') bySeed.set(event.seed, { ...seen, lastStep: Math.max(seen.lastStep, body.step.step) });
     if (body.kind === 'epoch') bySeed.set(event.seed, { ...seen, lastEpochStep: Math.max(seen.lastEpochStep, body.step) });
-    const phase = body.kind === 'notice' ? phaseStartOf(body.message) : undefined;
-    if (phase !== undefined && phase.runSeed === event.seed) bySeed.set(event.seed, afterPhaseStart(seen, phase.startStep));
+    if (body.kind === 'phase_started') bySeed.set(event.seed, afterPhaseStart(seen, body.next.startStep));
   }
   return bySeed;
 }

@@ -9,11 +9,13 @@ import {
   decideRemedy,
   FRESH_WATCH,
   isHealthy,
+  policyOf,
   watchEvaluation,
   watchStep,
   type CollapseWatch,
   type CurrentPhase,
   type RemedyDecision,
+  type RemedyPolicy,
 } from '../remedy-policy.js';
 import type { RunPhase } from '../types.js';
 import type { RemedyRequest, TrainProgress } from './protocol.js';
@@ -65,9 +67,9 @@ export async function trainWithRemedies(options: RemediedTrainingOptions): Promi
   for (;;) {
     const trained = await trainPhase(options, start, usedSeeds, (bytes) => (peakMemoryBytes = Math.max(peakMemoryBytes, bytes)));
     if (trained.next === undefined) return { outcome: trained.outcome, peakMemoryBytes };
-    const { next, ended, notice } = trained.next;
+    const { next, ended, notice, policy } = trained.next;
     usedSeeds.add(next.phase.seed);
-    options.report({ kind: 'phase', ended, next: openPhase(next), notice });
+    options.report({ kind: 'phase', index: next.phase.index, policy, ended, next: openPhase(next), notice });
     // Stored with the new phase, so a restart right now resumes it where it begins.
     if (next.resumeFrom !== undefined && options.durableEverySteps !== undefined) {
       options.report({ kind: 'checkpoint', step: next.startStep, phase: next.phase.index, encoded: options.encode(next.resumeFrom) });
@@ -87,7 +89,7 @@ async function trainPhase(
   phaseStart: PhaseStart,
   usedSeeds: ReadonlySet<number>,
   sampleMemory: (bytes: number) => void,
-): Promise<{ outcome: TrainOutcome; next?: { next: PhaseStart; ended: RunPhase; notice: string } }> {
+): Promise<{ outcome: TrainOutcome; next?: { next: PhaseStart; ended: RunPhase; notice: string; policy: RemedyPolicy } }> {
   const settings = opts.remedy?.settings;
   const durable = opts.durableEverySteps;
   const { phase } = phaseStart;
@@ -171,7 +173,7 @@ async function trainPhase(
     verdict: watch.verdict ?? 'collapsed',
     reason: remedyReason,
   };
-  return { outcome, next: { next: nextPhase(phase, decision, healthy), ended, notice: decision.notice } };
+  return { outcome, next: { next: nextPhase(phase, decision, healthy), ended, notice: decision.notice, policy: policyOf(decision) } };
 }
 
 function nextPhase(current: CurrentPhase, decision: Exclude<RemedyDecision, { kind: 'give_up' }>, healthy: TrainerCheckpoint | undefined): PhaseStart {
