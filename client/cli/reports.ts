@@ -1,8 +1,24 @@
 // Multi-line reports: job lists, job details, per-seed results, stability summaries, evaluations.
 import type {
-  DatasetRef, EvalMetrics, EvaluateResponse, FineTuneSpec, Job, MethodSpec, RunPhase, RunPhaseStarted, SeedRun, StabilitySummary,
+  DatasetRef,
+  EvalMetrics,
+  EvaluateResponse,
+  FineTuneSpec,
+  Job,
+  MethodSpec,
+  RunPhase,
+  RunPhaseStarted,
+  SeedRun,
+  StabilitySummary,
 } from '../index.js';
-import { alphaScheduleToJSON, autoRemedy_PolicyToJSON, builtinNameToJSON, jobStateToJSON, runStateToJSON, verdictToJSON } from '../index.js';
+import {
+  alphaScheduleToJSON,
+  autoRemedy_PolicyToJSON,
+  builtinNameToJSON,
+  jobStateToJSON,
+  runStateToJSON,
+  verdictToJSON,
+} from '../index.js';
 import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, renderTable } from './format.js';
 import { headlineMetric } from './headline.js';
 
@@ -185,8 +201,12 @@ function phaseLabel(phase: RunPhase): string {
  */
 export function phaseStartedLine(seed: number, started: RunPhaseStarted): string {
   const policy = enumLabel(autoRemedy_PolicyToJSON(started.policy), 'POLICY_');
-  const next = started.phase === undefined ? '?' : `${describeMethod(started.phase.method)}@${started.phase.seed} from step ${started.phase.startStep}`;
-  const ended = started.ended === undefined ? '' : ` after ${phaseLabel(started.ended)}${started.ended.reason ? ` (${started.ended.reason})` : ''}`;
+  const next =
+    started.phase === undefined
+      ? '?'
+      : `${describeMethod(started.phase.method)}@${started.phase.seed} from step ${started.phase.startStep}`;
+  const ended =
+    started.ended === undefined ? '' : ` after ${phaseLabel(started.ended)}${started.ended.reason ? ` (${started.ended.reason})` : ''}`;
   return `seed ${seed}: auto-remedy ${policy}: phase ${started.phaseIndex + 1} ${next}${ended}`;
 }
 

@@ -23,7 +23,14 @@ export function withPhaseChange(run: SeedRun, change: Pick<PhaseChange, 'ended' 
 
 /** The log event of a phase change the worker reported. */
 export function phaseStartedEvent(change: PhaseChange): JobEventBody {
-  return { kind: 'phase_started', index: change.index, policy: change.policy, ended: change.ended, next: change.next, notice: change.notice };
+  return {
+    kind: 'phase_started',
+    index: change.index,
+    policy: change.policy,
+    ended: change.ended,
+    next: change.next,
+    notice: change.notice,
+  };
 }
 
 /** The row's phases once the run ended after `steps` with `verdict` (absent: it produced no metrics). */

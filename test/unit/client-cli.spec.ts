@@ -190,7 +190,7 @@ describe('commands against a fake trainer', () => {
       { ...(jobLog[2] as StreamMetricsResponse), sequence: 5 },
     ];
     const trainer = await startFakeTrainer({
-      getJob: (call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }),
+      getJob: (_call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }),
       streamMetrics: (call) => {
         for (const event of remedied) call.write(event);
         call.end();

@@ -32,7 +32,8 @@ const CONTINUE: RemedySettings = { ...RESTART, policy: 'continue_under_dsgd' };
 const twoCollapses: Script = ({ seed, method }, step) =>
   method === 'fft' && seed !== 2042 && step >= 3 ? { norm: 0, verdict: 'collapsed' } : { norm: 1, verdict: 'ok' };
 /** FFT collapses from step 6 on: continued under DSGD from step 4. */
-const lateCollapse: Script = ({ method }, step) => (method === 'fft' && step >= 6 ? { norm: 0, verdict: 'collapsed' } : { norm: 1, verdict: 'ok' });
+const lateCollapse: Script = ({ method }, step) =>
+  method === 'fft' && step >= 6 ? { norm: 0, verdict: 'collapsed' } : { norm: 1, verdict: 'ok' };
 
 /** The phase changes the worker reports for seed 42's run. */
 async function phaseReports(settings: RemedySettings, script: Script): Promise<PhaseChange[]> {
@@ -54,7 +55,19 @@ async function phaseReports(settings: RemedySettings, script: Script): Promise<P
 
 const step = (n: number): JobEventBody => ({
   kind: 'step',
-  step: { step: n, totalSteps: 12, epoch: 0, loss: 1, accuracy: 0.5, alpha: 1, correctFraction: 0.5, gradientNorm: 0, learningRate: 1, headConflictCosine: null, stepSeconds: 0.01 },
+  step: {
+    step: n,
+    totalSteps: 12,
+    epoch: 0,
+    loss: 1,
+    accuracy: 0.5,
+    alpha: 1,
+    correctFraction: 0.5,
+    gradientNorm: 0,
+    learningRate: 1,
+    headConflictCosine: null,
+    stepSeconds: 0.01,
+  },
 });
 
 /**
@@ -83,15 +96,31 @@ async function writeRemediedJob(
   }
   await log.append(job.id, 42, step(12));
   await log.append(job.id, 0, { kind: 'notice', message: 'resumed after a server restart' });
-  await log.append(job.id, 42, { kind: 'notice', message: 'auto-remedy: seed 42: collapsed; no further remedy (max_restarts 2 reached), the run ends as it is' });
+  await log.append(job.id, 42, {
+    kind: 'notice',
+    message: 'auto-remedy: seed 42: collapsed; no further remedy (max_restarts 2 reached), the run ends as it is',
+  });
   return job.id;
 }
 
 /** The same in a SQLite file, at schema 3 for the old form. */
-async function writeJob(file: string, settings: RemedySettings, reports: readonly PhaseChange[], form: 'old' | 'new', recordPhases = true): Promise<string> {
+async function writeJob(
+  file: string,
+  settings: RemedySettings,
+  reports: readonly PhaseChange[],
+  form: 'old' | 'new',
+  recordPhases = true,
+): Promise<string> {
   const db = openJobDatabase(file, { migrations: form === 'old' ? MIGRATIONS.filter((m) => m.version <= 3) : MIGRATIONS });
   try {
-    return await writeRemediedJob(new SqliteJobStore(db), new SqliteEventLog(db, { clock: () => 1_000 }), settings, reports, form, recordPhases);
+    return await writeRemediedJob(
+      new SqliteJobStore(db),
+      new SqliteEventLog(db, { clock: () => 1_000 }),
+      settings,
+      reports,
+      form,
+      recordPhases,
+    );
   } finally {
     db.close();
   }
@@ -197,7 +226,7 @@ describe('Redis event log: phase notices → phase_started', { skip: services ==
     if (services !== undefined) await deleteRedisPrefix(services.redisUrl, prefix);
   });
 
-  it('rewrites each remedied job\'s stream in place, with the same ids, once', async () => {
+  it("rewrites each remedied job's stream in place, with the same ids, once", async () => {
     const reports = await phaseReports(RESTART, twoCollapses);
     const store = new PostgresJobStore(pool);
     const log = new RedisEventLog({ redis, notifications: new AppendNotifications(subscriber), prefix, clock: () => 1_000 });

@@ -46,7 +46,13 @@ export function phaseChangeFromNotice(
   const started = phases?.[notice.index];
   if (ended === undefined || started === undefined || started.startStep !== notice.startStep) return undefined;
   // As the worker reported it: open, before the row closed it.
-  const next: RunPhase = { seed: started.seed, method: started.method, startStep: started.startStep, endStep: started.startStep, reason: '' };
+  const next: RunPhase = {
+    seed: started.seed,
+    method: started.method,
+    startStep: started.startStep,
+    endStep: started.startStep,
+    reason: '',
+  };
   return { index: notice.index, policy, ended, next, notice: message };
 }
 

@@ -25,7 +25,9 @@ export interface PhaseNoticeRewrite {
 }
 
 /** Rewrites the phase notices of every remedied job's stream, once per prefix. */
-export async function rewriteRedisPhaseNotices(options: PhaseNoticeRewrite): Promise<{ readonly rewritten: number; readonly left: number }> {
+export async function rewriteRedisPhaseNotices(
+  options: PhaseNoticeRewrite,
+): Promise<{ readonly rewritten: number; readonly left: number }> {
   const { redis, pool, prefix } = options;
   const marker = `${prefix}:migrations:phase-notices`;
   if ((await redis.exists(marker)) === 1) return { rewritten: 0, left: 0 };
