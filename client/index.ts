@@ -76,6 +76,7 @@ export {
   Verdict,
   SeedRun,
   RunPhase,
+  RunPhaseStarted,
   StateTransition,
   EvalMetrics,
   Stat,

@@ -10,7 +10,7 @@ import { EXIT_JOB_UNSUCCESSFUL, EXIT_OK, printJson, printLine, type CommandConte
 import { renderStabilityFigure } from './figure.js';
 import { renderHtmlReport } from './html-report.js';
 import { runFinishedLine } from './progress.js';
-import { describeDataset, describeMethod, jobStateLabel } from './reports.js';
+import { describeDataset, describeMethod, jobStateLabel, phaseStartedLine } from './reports.js';
 import { loadSpecFile, METHOD_NAMES, PARAMETER_METHODS, specFromFlags, type MethodName } from './spec-flags.js';
 
 type OutputKind = 'html' | 'svg';
@@ -87,10 +87,18 @@ export async function compareCommand(context: CommandContext): Promise<number> {
   // Followed together: the server runs them side by side as workers free up.
   const finished = await Promise.all(
     started.map(async ({ method, job }) => {
+      // A phase change is shown from its event; the notice restating it (for older clients) is not.
+      const phaseNotices = new Set<string>();
       for await (const event of client.streamMetrics(job.id, { signal })) {
         const body = event.event;
         if (body?.$case === 'runFinished') printLine(io.stderr, `  [${method}] ${runFinishedLine(event.seed, body.value)}`);
-        if (body?.$case === 'notice' && body.value.message.startsWith('auto-remedy:')) printLine(io.stderr, `  [${method}] ${body.value.message}`);
+        if (body?.$case === 'phaseStarted') {
+          phaseNotices.add(body.value.notice);
+          printLine(io.stderr, `  [${method}] ${phaseStartedLine(event.seed, body.value)}`);
+        }
+        if (body?.$case === 'notice' && body.value.message.startsWith('auto-remedy:') && !phaseNotices.has(body.value.message)) {
+          printLine(io.stderr, `  [${method}] ${body.value.message}`);
+        }
       }
       const done = await client.getJob(job.id, { signal });
       printLine(io.stderr, `  ${method}: job ${done.id} ${jobStateLabel(done)}`);

@@ -22,6 +22,8 @@ export class ProgressTracker {
   private readonly runs = new Map<number, RunProgress>();
   private meanStepSeconds: number | undefined;
   private lastStep: { seed: number; metrics: StepMetrics } | undefined;
+  /** Words of the phase changes seen: the server restates each as a notice right after. */
+  private readonly phaseNotices = new Set<string>();
 
   constructor(seeds: number[], epochs: number) {
     this.seeds = seeds;
@@ -61,9 +63,17 @@ export class ProgressTracker {
       case 'runFinished':
         run.finished = true;
         break;
+      case 'phaseStarted':
+        this.phaseNotices.add(body.value.notice);
+        break;
       default:
         break;
     }
+  }
+
+  /** True for a notice that only restates a phase change already seen as its event. */
+  restatesPhaseChange(message: string): boolean {
+    return this.phaseNotices.has(message);
   }
 
   get latestStep(): { seed: number; metrics: StepMetrics } | undefined {

@@ -1,6 +1,24 @@
 // Multi-line reports: job lists, job details, per-seed results, stability summaries, evaluations.
-import type { DatasetRef, EvalMetrics, EvaluateResponse, FineTuneSpec, Job, MethodSpec, SeedRun, StabilitySummary } from '../index.js';
-import { alphaScheduleToJSON, builtinNameToJSON, jobStateToJSON, runStateToJSON, verdictToJSON } from '../index.js';
+import type {
+  DatasetRef,
+  EvalMetrics,
+  EvaluateResponse,
+  FineTuneSpec,
+  Job,
+  MethodSpec,
+  RunPhase,
+  RunPhaseStarted,
+  SeedRun,
+  StabilitySummary,
+} from '../index.js';
+import {
+  alphaScheduleToJSON,
+  autoRemedy_PolicyToJSON,
+  builtinNameToJSON,
+  jobStateToJSON,
+  runStateToJSON,
+  verdictToJSON,
+} from '../index.js';
 import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, renderTable } from './format.js';
 import { headlineMetric } from './headline.js';
 
@@ -168,11 +186,28 @@ export function jobDetail(job: Job): string {
 export function remedyPhaseLines(runs: readonly SeedRun[]): string | undefined {
   const remedied = runs.filter((run) => run.phases.length > 1);
   if (remedied.length === 0) return undefined;
-  const phase = (p: SeedRun['phases'][number]): string => {
-    const verdict = p.verdict === 0 ? 'running' : enumLabel(verdictToJSON(p.verdict), 'VERDICT_');
-    return `${describeMethod(p.method)}@${p.seed} steps ${p.startStep}-${p.endStep} ${verdict}`;
-  };
-  return ['auto-remedy phases', ...remedied.map((run) => `  seed ${run.seed}: ${run.phases.map(phase).join(' -> ')}`)].join('\n');
+  return ['auto-remedy phases', ...remedied.map((run) => `  seed ${run.seed}: ${run.phases.map(phaseLabel).join(' -> ')}`)].join('\n');
+}
+
+/** `fft@42 steps 0-24 collapsed`. */
+function phaseLabel(phase: RunPhase): string {
+  const verdict = phase.verdict === 0 ? 'running' : enumLabel(verdictToJSON(phase.verdict), 'VERDICT_');
+  return `${describeMethod(phase.method)}@${phase.seed} steps ${phase.startStep}-${phase.endStep} ${verdict}`;
+}
+
+/**
+ * A phase change from the stream, e.g. `seed 42: auto-remedy restart_next_seed: phase 2
+ * fft@1042 from step 0 after fft@42 steps 0-24 collapsed (collapsed at step 24: ...)`.
+ */
+export function phaseStartedLine(seed: number, started: RunPhaseStarted): string {
+  const policy = enumLabel(autoRemedy_PolicyToJSON(started.policy), 'POLICY_');
+  const next =
+    started.phase === undefined
+      ? '?'
+      : `${describeMethod(started.phase.method)}@${started.phase.seed} from step ${started.phase.startStep}`;
+  const ended =
+    started.ended === undefined ? '' : ` after ${phaseLabel(started.ended)}${started.ended.reason ? ` (${started.ended.reason})` : ''}`;
+  return `seed ${seed}: auto-remedy ${policy}: phase ${started.phaseIndex + 1} ${next}${ended}`;
 }
 
 /** What `watch` and `start --wait` end with: outcome, per-seed results, stability summary. */

@@ -2,7 +2,7 @@
 import { Job, JobState, StreamMetricsResponse, jobStateToJSON } from '../index.js';
 import { enumLabel } from './format.js';
 import { epochLine, progressLine, ProgressTracker, runFinishedLine } from './progress.js';
-import { jobResults } from './reports.js';
+import { jobResults, phaseStartedLine } from './reports.js';
 import { EXIT_JOB_UNSUCCESSFUL, EXIT_OK, printJson, printLine, type CommandContext, type OutputStream } from './context.js';
 
 /** Redraws at most this often; replaying a long log would otherwise flood the terminal. */
@@ -68,8 +68,10 @@ function eventLine(event: StreamMetricsResponse, tracker: ProgressTracker): stri
       const state = enumLabel(jobStateToJSON(body.value.state), 'JOB_STATE_');
       return `job ${state}${body.value.reason ? `: ${body.value.reason}` : ''}`;
     }
+    case 'phaseStarted':
+      return phaseStartedLine(event.seed, body.value);
     case 'notice':
-      return `notice: ${body.value.message}`;
+      return tracker.restatesPhaseChange(body.value.message) ? undefined : `notice: ${body.value.message}`;
     default:
       return undefined;
   }

@@ -10,7 +10,6 @@
 import type { Evaluation, TrainerCheckpoint } from '../engine/tf-free.js';
 import type { CheckpointFiles, Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
-import { phaseStartOf } from './remedy-policy.js';
 import { RUN_ENDED_STATES, type Job, type SeedRun } from './types.js';
 import type { TrainProgress, TrainRequest } from './worker/protocol.js';
 
@@ -83,8 +82,7 @@ export async function loggedProgress(eventLog: EventLog, jobId: string): Promise
     if (body.kind === 'run_finished') bySeed.set(event.seed, { ...seen, finished: true });
     if (body.kind === 'step') bySeed.set(event.seed, { ...seen, lastStep: Math.max(seen.lastStep, body.step.step) });
     if (body.kind === 'epoch') bySeed.set(event.seed, { ...seen, lastEpochStep: Math.max(seen.lastEpochStep, body.step) });
-    const phase = body.kind === 'notice' ? phaseStartOf(body.message) : undefined;
-    if (phase !== undefined && phase.runSeed === event.seed) bySeed.set(event.seed, afterPhaseStart(seen, phase.startStep));
+    if (body.kind === 'phase_started') bySeed.set(event.seed, afterPhaseStart(seen, body.next.startStep));
   }
   return bySeed;
 }

@@ -11,7 +11,7 @@ import { afterPhaseStart, checkpointSlot, isNewProgress, NOTHING_LOGGED, type Lo
 import type { JobStateMachine } from './job-state-machine.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { ModelFiles } from './persistence/model-files.js';
-import { withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
+import { phaseStartedEvent, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
 import type { SeedRuns } from './seed-runs.js';
 import type { JobStore } from './store.js';
 import type { Job, JobLogger } from './types.js';
@@ -83,9 +83,11 @@ export class ProgressRecorder {
         return;
       }
       case 'phase':
+        // The structured event, then its words as a notice for clients that predate the event.
+        await eventLog.append(jobId, seed, phaseStartedEvent(progress));
         await eventLog.append(jobId, seed, { kind: 'notice', message: progress.notice });
         await store.addNotice(jobId, progress.notice);
-        await this.runs.put(withPhaseChange(this.runs.get(seed), progress.ended, progress.next));
+        await this.runs.put(withPhaseChange(this.runs.get(seed), progress));
         // The new phase logs its steps from its start again.
         this.logged.set(seed, afterPhaseStart(this.logged.get(seed) ?? NOTHING_LOGGED, progress.next.startStep));
         return;

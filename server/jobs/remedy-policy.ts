@@ -139,6 +139,11 @@ export function decideRemedy(input: RemedyInput): RemedyDecision {
   };
 }
 
+/** The policy a remedy carries out: each policy has its one kind of remedy. */
+export function policyOf(decision: Exclude<RemedyDecision, { kind: 'give_up' }>): RemedyPolicy {
+  return decision.kind === 'restart' ? 'restart_next_seed' : 'continue_under_dsgd';
+}
+
 /** seed + 1000 k for the smallest k >= 1 whose seed is unused (uint32, like the wire's seeds). */
 export function nextUnusedSeed(runSeed: number, used: ReadonlySet<number>): number {
   for (let k = 1; ; k += 1) {
@@ -153,16 +158,4 @@ function sameMethod(a: MethodSpec, b: MethodSpec): boolean {
 
 function phaseStartPrefix(runSeed: number, phase: number, fromStep: number): string {
   return `${AUTO_REMEDY_PREFIX} seed ${runSeed} phase ${phase + 1} from step ${fromStep}:`;
-}
-
-const PHASE_START = /^auto-remedy: seed (\d+) phase (\d+) from step (\d+):/;
-
-/**
- * The phase a notice starts, if it is a phase-start notice: its run's seed, 0-based phase index
- * and first step. A resumed job reads phase boundaries in its log this way.
- */
-export function phaseStartOf(message: string): { readonly runSeed: number; readonly index: number; readonly startStep: number } | undefined {
-  const match = PHASE_START.exec(message);
-  if (match === null) return undefined;
-  return { runSeed: Number(match[1]), index: Number(match[2]) - 1, startStep: Number(match[3]) };
 }

@@ -2,7 +2,7 @@
 // functions from the row and a worker report to the next row.
 import type { Verdict } from '../engine/tf-free.js';
 import type { RemedyRequest } from './worker/protocol.js';
-import type { JobSpec, RunPhase, SeedRun } from './types.js';
+import type { JobEventBody, JobSpec, PhaseChange, RunPhase, SeedRun } from './types.js';
 
 /** What a run's training task needs to apply (or, after a restart, go on with) auto-remedy. */
 export function remedyRequestFor(spec: JobSpec, run: SeedRun): { readonly remedy?: RemedyRequest } {
@@ -15,10 +15,22 @@ export function currentPhaseIndex(run: SeedRun): number {
   return Math.max(0, (run.phases?.length ?? 0) - 1);
 }
 
-/** The row once a remedy ended its open phase and opened `next`. */
-export function withPhaseChange(run: SeedRun, ended: RunPhase, next: RunPhase): SeedRun {
+/** The row once a remedy ended its open phase and opened the next, as the log's event says. */
+export function withPhaseChange(run: SeedRun, change: Pick<PhaseChange, 'ended' | 'next'>): SeedRun {
   // The open phase (if recorded: a run's first one is not until it ends) is replaced by how it ended.
-  return { ...run, phases: [...(run.phases ?? []).slice(0, -1), ended, next] };
+  return { ...run, phases: [...(run.phases ?? []).slice(0, -1), change.ended, change.next] };
+}
+
+/** The log event of a phase change the worker reported. */
+export function phaseStartedEvent(change: PhaseChange): JobEventBody {
+  return {
+    kind: 'phase_started',
+    index: change.index,
+    policy: change.policy,
+    ended: change.ended,
+    next: change.next,
+    notice: change.notice,
+  };
 }
 
 /** The row's phases once the run ended after `steps` with `verdict` (absent: it produced no metrics). */

@@ -9,7 +9,7 @@ import type {
   StepTelemetry,
   Verdict,
 } from '../engine/tf-free.js';
-import type { RemedySettings } from './remedy-policy.js';
+import type { RemedyPolicy, RemedySettings } from './remedy-policy.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -88,6 +88,20 @@ export interface RunPhase {
   readonly reason: string;
 }
 
+/** Auto-remedy ended a run's phase and started the next: what the log records of it. */
+export interface PhaseChange {
+  /** Position of the phase that starts in SeedRun.phases (1 for the run's first remedy). */
+  readonly index: number;
+  /** The policy that chose the next phase. */
+  readonly policy: RemedyPolicy;
+  /** The phase that ended, with its end step, verdict and reason. */
+  readonly ended: RunPhase;
+  /** The phase that starts, open: endStep = startStep, no verdict, no reason. */
+  readonly next: RunPhase;
+  /** The change in words; also logged as a notice, for clients that do not know this event. */
+  readonly notice: string;
+}
+
 export interface Stat {
   readonly mean: number;
   /** Sample standard deviation (n - 1); 0 for one run. */
@@ -135,7 +149,8 @@ export type JobEventBody =
   | { readonly kind: 'run_started'; readonly totalSteps: number; readonly backend: BackendName }
   | { readonly kind: 'run_finished'; readonly run: SeedRun }
   | { readonly kind: 'state_changed'; readonly state: JobState; readonly reason: string }
-  | { readonly kind: 'notice'; readonly message: string };
+  | { readonly kind: 'notice'; readonly message: string }
+  | ({ readonly kind: 'phase_started' } & PhaseChange);
 
 export interface JobEvent {
   readonly sequence: number;

@@ -204,6 +204,8 @@ export class SteadytuneMetrics {
         return;
       }
       case 'epoch':
+      // Remedies are counted by their notice, which follows this event and also counts give-ups.
+      case 'phase_started':
         return;
     }
   }

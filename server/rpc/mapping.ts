@@ -1,7 +1,7 @@
 // Domain values (server/jobs, server/engine) → generated wire types. Pure functions; the only
 // place that knows both shapes.
 import type { Duration } from '../../client/gen/google/protobuf/duration.js';
-import { AlphaSchedule, FineTuneSpec, type MethodSpec as WireMethodSpec } from '../../client/gen/steadytune/v1/spec.js';
+import { AlphaSchedule, AutoRemedy_Policy, FineTuneSpec, type MethodSpec as WireMethodSpec } from '../../client/gen/steadytune/v1/spec.js';
 import {
   JobState as WireJobState,
   RunState as WireRunState,
@@ -11,6 +11,7 @@ import {
   type Job as WireJob,
   type Prediction,
   type RunPhase as WireRunPhase,
+  type RunPhaseStarted,
   type SeedRun as WireSeedRun,
   type StabilitySummary as WireStabilitySummary,
   type Stat as WireStat,
@@ -18,11 +19,13 @@ import {
   type StreamMetricsResponse,
 } from '../../client/gen/steadytune/v1/trainer.js';
 import type { AlphaScheduleKind, Evaluation, MethodSpec, StepTelemetry } from '../engine/tf-free.js';
+import type { RemedyPolicy } from '../jobs/remedy-policy.js';
 import type {
   EvaluationReport,
   Job,
   JobEvent,
   JobState,
+  PhaseChange,
   PredictionRow,
   RunPhase,
   RunState,
@@ -108,6 +111,21 @@ function runPhaseToWire(phase: RunPhase): WireRunPhase {
     endStep: phase.endStep,
     verdict: phase.verdict === undefined ? WireVerdict.VERDICT_UNSPECIFIED : VERDICTS_TO_WIRE[phase.verdict],
     reason: phase.reason,
+  };
+}
+
+const REMEDY_POLICIES_TO_WIRE: Readonly<Record<RemedyPolicy, AutoRemedy_Policy>> = {
+  continue_under_dsgd: AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD,
+  restart_next_seed: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED,
+};
+
+export function phaseStartedToWire(change: PhaseChange): RunPhaseStarted {
+  return {
+    phaseIndex: change.index,
+    phase: runPhaseToWire(change.next),
+    ended: runPhaseToWire(change.ended),
+    policy: REMEDY_POLICIES_TO_WIRE[change.policy],
+    notice: change.notice,
   };
 }
 
@@ -226,6 +244,8 @@ function eventBodyToWire(body: JobEvent['body']): StreamMetricsResponse['event']
       return { $case: 'stateChanged', value: { state: jobStateToWire(body.state), reason: body.reason } };
     case 'notice':
       return { $case: 'notice', value: { message: body.message } };
+    case 'phase_started':
+      return { $case: 'phaseStarted', value: phaseStartedToWire(body) };
   }
 }
 

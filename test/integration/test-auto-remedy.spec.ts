@@ -2,7 +2,7 @@
 // same spec with each policy on, ending with a healthy run whose every phase is on record.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AutoRemedy_Policy, JobState, Verdict, type FineTuneSpec, type Job, type StreamMetricsResponse } from '../../client/index.js';
+import { AutoRemedy_Policy, JobState, Verdict, type FineTuneSpec, type Job, type SeedRun, type StreamMetricsResponse } from '../../client/index.js';
 import { COLLAPSE_DETECTION, collapsingSpec } from '../../bench/auto-remedy/collapsing-spec.js';
 import { assertDense, collect, startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
@@ -25,6 +25,24 @@ function gradientNorms(events: readonly StreamMetricsResponse[]): number[] {
 
 function remedyNotices(events: readonly StreamMetricsResponse[]): string[] {
   return events.flatMap((e) => (e.event?.$case === 'notice' && e.event.value.message.startsWith('auto-remedy:') ? [e.event.value.message] : []));
+}
+
+/**
+ * The stream's structured record of the phase changes: one phase_started event per change, equal
+ * to the run's phases, each followed by the notice restating it for clients that predate it.
+ */
+function assertPhaseEvents(events: readonly StreamMetricsResponse[], run: SeedRun | undefined, policy: AutoRemedy_Policy, notices: readonly string[]): void {
+  const phases = run?.phases ?? [];
+  const changes = events.flatMap((e, position) => (e.event?.$case === 'phaseStarted' ? [{ seed: e.seed, started: e.event.value, position }] : []));
+  assert.equal(changes.length, phases.length - 1);
+  changes.forEach(({ seed, started, position }, index) => {
+    const next = phases[index + 1];
+    assert.equal(seed, run?.seed);
+    assert.deepEqual([started.phaseIndex, started.policy, started.notice], [index + 1, policy, notices[index]]);
+    assert.deepEqual(started.ended, phases[index]);
+    assert.deepEqual(started.phase, next && { ...next, endStep: next.startStep, verdict: Verdict.VERDICT_UNSPECIFIED, reason: '' });
+    assert.deepEqual(events[position + 1]?.event, { $case: 'notice', value: { message: started.notice } });
+  });
 }
 
 describe('auto-remedy', () => {
@@ -51,6 +69,7 @@ describe('auto-remedy', () => {
     assert.ok(Math.max(...norms.slice(0, 10)) > 1, `early norms ${norms.slice(0, 10).join(' ')}`);
     assert.ok(norms.slice(-WINDOW_STEPS).every((norm) => norm < MIN_GRADIENT_NORM), `last norms ${norms.slice(-WINDOW_STEPS).join(' ')}`);
     assert.equal(remedyNotices(events).length, 0);
+    assert.equal(events.filter((e) => e.event?.$case === 'phaseStarted').length, 0);
     assert.equal(run?.phases.length, 1, 'a run without remedies is one phase');
     assert.ok((run?.peakMemoryBytes ?? 0) > 0, 'peak memory is reported');
   });
@@ -78,6 +97,7 @@ describe('auto-remedy', () => {
       assert.match(notice, new RegExp(`^auto-remedy: seed ${COLLAPSING_SEED} phase ${index + 2} from step 0: .*restarting under seed ${COLLAPSING_SEED + 1000 * (index + 1)}`));
     });
     assert.deepEqual(job.notices.filter((n) => n.startsWith('auto-remedy:')), notices);
+    assertPhaseEvents(events, run, AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED, notices);
     // Every step of every phase is in the log: the phases train their steps from 0 again.
     const stepEvents = events.filter((e) => e.event?.$case === 'step').length;
     assert.equal(stepEvents, phases.reduce((sum, phase) => sum + phase.endStep - phase.startStep, 0));
@@ -100,6 +120,7 @@ describe('auto-remedy', () => {
     assert.deepEqual([continued?.endStep, continued?.verdict, continued?.reason], [30, Verdict.VERDICT_OK, '']);
     const [notice, ...others] = remedyNotices(events);
     assert.equal(others.length, 0);
+    assertPhaseEvents(events, run, AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD, [notice ?? '']);
     assert.match(notice ?? '', new RegExp(
       `^auto-remedy: seed ${COLLAPSING_SEED} phase 2 from step ${continued?.startStep}: collapsed at step ${collapsed?.endStep}: .*` +
       `continuing from the healthy checkpoint at step ${continued?.startStep} under dsgd λ=1, linear`,

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
   AlphaSchedule,
+  AutoRemedy_Policy,
   BuiltinName,
   BuiltinSplit,
   GrpcStatus,
@@ -11,6 +12,7 @@ import {
   Job,
   JobState,
   RunState,
+  Verdict,
   type StreamMetricsResponse,
 } from '../../client/index.js';
 import type { StartFineTuneRequest } from '../../client/gen/steadytune/v1/trainer.js';
@@ -165,6 +167,43 @@ describe('commands against a fake trainer', () => {
       assert.doesNotMatch(result.stdout, /\r/);
     });
   }
+
+  it('watch shows a phase change from its event, not again from the notice restating it', async () => {
+    const restated = 'auto-remedy: seed 42 phase 2 from step 0: collapsed at step 4; restarting under seed 1042 (remedy 1 of 3)';
+    const fft = { method: { $case: 'fft' as const, value: {} } };
+    const remedied: StreamMetricsResponse[] = [
+      jobLog[0] as StreamMetricsResponse,
+      {
+        sequence: 2, seed: 42, time: undefined, event: {
+          $case: 'phaseStarted',
+          value: {
+            phaseIndex: 1,
+            phase: { seed: 1042, method: fft, startStep: 0, endStep: 0, verdict: Verdict.VERDICT_UNSPECIFIED, reason: '' },
+            ended: { seed: 42, method: fft, startStep: 0, endStep: 4, verdict: Verdict.VERDICT_COLLAPSED, reason: 'collapsed at step 4' },
+            policy: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED,
+            notice: restated,
+          },
+        },
+      },
+      { sequence: 3, seed: 42, time: undefined, event: { $case: 'notice', value: { message: restated } } },
+      { sequence: 4, seed: 42, time: undefined, event: { $case: 'notice', value: { message: 'auto-remedy: seed 42: gave up' } } },
+      { ...(jobLog[2] as StreamMetricsResponse), sequence: 5 },
+    ];
+    const trainer = await startFakeTrainer({
+      getJob: (_call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }),
+      streamMetrics: (call) => {
+        for (const event of remedied) call.write(event);
+        call.end();
+      },
+    });
+    openTrainers.push(trainer);
+    const result = await cli(trainer, 'watch', 'job-9');
+    assert.match(result.stdout, new RegExp(
+      '^seed 42: started \\(2 steps on cpu\\)\n' +
+      'seed 42: auto-remedy restart_next_seed: phase 2 fft@1042 from step 0 after fft@42 steps 0-4 collapsed \\(collapsed at step 4\\)\n' +
+      'notice: auto-remedy: seed 42: gave up\njob succeeded\n',
+    ));
+  });
 
   it('lists jobs and points to the next page on stderr', async () => {
     const trainer = await startFakeTrainer({

@@ -10,7 +10,7 @@ import {
   FRESH_WATCH,
   isHealthy,
   nextUnusedSeed,
-  phaseStartOf,
+  policyOf,
   REMEDY_DSGD,
   watchEvaluation,
   watchStep,
@@ -18,6 +18,7 @@ import {
   type CurrentPhase,
   type RemedySettings,
 } from '../../server/jobs/remedy-policy.js';
+import { phaseNoticeOf } from '../../server/jobs/persistence/phase-notice-migration.js';
 
 const SETTINGS: RemedySettings = { policy: 'restart_next_seed', windowSteps: 3, minGradientNorm: 0.01, maxRestarts: 2 };
 
@@ -109,14 +110,17 @@ describe('remedy decision', () => {
     assert.equal(otherDsgd.kind, 'continue');
   });
 
-  it('writes phase-start notices a resumed job can read back, with the prefix observability counts', () => {
+  it('writes phase-start notices the event-log migration reads back, with the prefix observability counts', () => {
     assert.equal(AUTO_REMEDY_PREFIX, AUTO_REMEDY_NOTICE_PREFIX);
     const restart = decideRemedy({ settings: SETTINGS, signal, current: { ...PHASE_0, index: 1, seed: 1042 }, usedSeeds: new Set([1042]), healthyStep: 0 });
-    assert.deepEqual(phaseStartOf(restart.notice), { runSeed: 42, index: 2, startStep: 0 });
+    assert.deepEqual(phaseNoticeOf(restart.notice), { runSeed: 42, index: 2, startStep: 0 });
     const continued = decideRemedy({ settings: { ...SETTINGS, policy: 'continue_under_dsgd' }, signal, current: PHASE_0, usedSeeds: new Set(), healthyStep: 20 });
-    assert.deepEqual(phaseStartOf(continued.notice), { runSeed: 42, index: 1, startStep: 20 });
+    assert.deepEqual(phaseNoticeOf(continued.notice), { runSeed: 42, index: 1, startStep: 20 });
     const gaveUp = decideRemedy({ settings: { ...SETTINGS, maxRestarts: 1 }, signal, current: { ...PHASE_0, index: 1 }, usedSeeds: new Set(), healthyStep: 0 });
-    assert.equal(phaseStartOf(gaveUp.notice), undefined);
-    assert.equal(phaseStartOf('resumed after a server restart'), undefined);
+    assert.equal(phaseNoticeOf(gaveUp.notice), undefined);
+    assert.equal(phaseNoticeOf('resumed after a server restart'), undefined);
+    // The phase_started event names the policy that chose the phase.
+    assert.equal(restart.kind === 'restart' && policyOf(restart), 'restart_next_seed');
+    assert.equal(continued.kind === 'continue' && policyOf(continued), 'continue_under_dsgd');
   });
 });

@@ -10,7 +10,9 @@ import { encodeCheckpoint } from '../../server/jobs/checkpoint-codec.js';
 import { DirectoryCheckpointFiles } from '../../server/jobs/persistence/checkpoint-files.js';
 import { InMemoryEventLog } from '../../server/jobs/event-log.js';
 import { checkpointSlot, loggedProgress, resumePoint } from '../../server/jobs/job-resume.js';
-import { currentPhaseIndex, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange } from '../../server/jobs/run-phases.js';
+import {
+  currentPhaseIndex, phaseStartedEvent, remedyRequestFor, withLastPhaseClosed, withPeakMemory, withPhaseChange,
+} from '../../server/jobs/run-phases.js';
 import type { JobSpec, RunPhase, SeedRun } from '../../server/jobs/types.js';
 
 const telemetry = (step: number): StepTelemetry => ({
@@ -35,11 +37,16 @@ describe('resuming a remedied run', () => {
     const log = new InMemoryEventLog(() => 0);
     await log.append('job', 42, { kind: 'run_started', totalSteps: 30, backend: 'cpu' });
     for (let step = 1; step <= 24; step += 1) await log.append('job', 42, { kind: 'step', step: telemetry(step) });
+    await log.append('job', 42, phaseStartedEvent({ index: 1, policy: 'continue_under_dsgd', ended: FFT_42, next: DSGD_42, notice: 'auto-remedy: seed 42 phase 2 from step 10: ...' }));
     await log.append('job', 42, { kind: 'notice', message: 'auto-remedy: seed 42 phase 2 from step 10: collapsed at step 24; continuing ...' });
     for (let step = 11; step <= 15; step += 1) await log.append('job', 42, { kind: 'step', step: telemetry(step) });
-    // Another seed's notice and a give-up notice do not start a phase of seed 42.
-    await log.append('job', 52, { kind: 'notice', message: 'auto-remedy: seed 52 phase 2 from step 0: restarting' });
+    // Another seed's phase and a give-up notice do not start a phase of seed 42; nor does a
+    // phase notice without its event: the log's record of a phase is the structured event.
+    await log.append('job', 52, phaseStartedEvent({
+      index: 1, policy: 'restart_next_seed', ended: { ...FFT_42, seed: 52 }, next: { ...FFT_42, seed: 1052, startStep: 0, endStep: 0, reason: '' }, notice: 'restarting',
+    }));
     await log.append('job', 42, { kind: 'notice', message: 'auto-remedy: seed 42: collapsed again; no further remedy' });
+    await log.append('job', 42, { kind: 'notice', message: 'auto-remedy: seed 42 phase 3 from step 0: ...' });
     const logged = await loggedProgress(log, 'job');
     assert.deepEqual(logged.get(42), { started: true, finished: false, lastStep: 15, lastEpochStep: 10 });
     assert.deepEqual(logged.get(52), { started: true, finished: false, lastStep: 0, lastEpochStep: 0 });
@@ -66,7 +73,7 @@ describe('run rows with phases', () => {
   const row: SeedRun = { seed: 42, state: 'RUNNING', steps: 24, totalSteps: 30, meanStepSeconds: 0, durationMs: 0 };
 
   it('records a phase change, then closes the last phase when the run ends', () => {
-    const changed = withPhaseChange(row, FFT_42, DSGD_42);
+    const changed = withPhaseChange(row, { ended: FFT_42, next: DSGD_42 });
     assert.deepEqual(changed.phases, [FFT_42, DSGD_42]);
     assert.equal(currentPhaseIndex(changed), 1);
     assert.deepEqual(remedyRequestFor(spec, changed).remedy?.phases, [FFT_42, DSGD_42]);

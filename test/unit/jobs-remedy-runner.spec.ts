@@ -2,65 +2,11 @@
 // starts, from where, and what it reports, without TF.js.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Evaluation, MethodSpec, RunSpec, TrainerCheckpoint, Verdict } from '../../server/engine/types.js';
-import { engineCheckpointEvery, trainWithRemedies, type PhaseTrainer } from '../../server/jobs/worker/remedy-runner.js';
+import { engineCheckpointEvery, trainWithRemedies } from '../../server/jobs/worker/remedy-runner.js';
 import type { RemedySettings } from '../../server/jobs/remedy-policy.js';
 import type { TrainProgress } from '../../server/jobs/worker/protocol.js';
+import { RUN, scriptedTrainer, type Script } from '../fixtures/remedy-fixtures.js';
 
-const TOTAL_STEPS = 12;
-const STEPS_PER_EPOCH = 4;
-
-/** What the scripted run shows at a step: its gradient norm and, at epoch ends, its verdict. */
-type Script = (phase: { seed: number; method: MethodSpec['kind'] }, step: number) => { norm: number; verdict: Verdict };
-
-function evaluation(verdict: Verdict): Evaluation {
-  return {
-    examples: 1, loss: 0, accuracy: verdict === 'ok' ? 0.9 : 0.1, balancedAccuracy: 0.5, macroF1: 0, perClassRecall: [], confusion: [],
-    numClasses: 2, predictionCounts: [], representationCosine: 0, verdict, predictions: new Int32Array(1),
-  };
-}
-
-function checkpointAt(step: number): TrainerCheckpoint {
-  return {
-    step, totalSteps: TOTAL_STEPS, epoch: Math.floor(step / STEPS_PER_EPOCH), stepInEpoch: step % STEPS_PER_EPOCH, microBatch: step,
-    weights: [], optimizer: { kind: 'sgd', updates: step, slots: [] }, secondsTotal: 0,
-  };
-}
-
-/** Calls the hooks in the engine trainer's order: step, epoch end, checkpoint, between steps. */
-function scriptedTrainer(script: Script): { trainer: PhaseTrainer; calls: string[] } {
-  const calls: string[] = [];
-  const trainer: PhaseTrainer = async ({ run, resumeFrom, checkpointEverySteps }, hooks) => {
-    const phase = { seed: run.seed, method: run.method.kind };
-    calls.push(`${phase.method}@${phase.seed} from ${resumeFrom?.step ?? 0}`);
-    for (let step = (resumeFrom?.step ?? 0) + 1; step <= TOTAL_STEPS; step += 1) {
-      const { norm, verdict } = script(phase, step);
-      hooks.onStep({
-        step, totalSteps: TOTAL_STEPS, epoch: 0, loss: 1, accuracy: 0.5, alpha: 1, correctFraction: 0.5, gradientNorm: norm,
-        learningRate: 0.1, headConflictCosine: null, stepSeconds: 0.01,
-      });
-      const epochEnd = step % STEPS_PER_EPOCH === 0;
-      if (epochEnd) hooks.onEpochEnd({ epoch: step / STEPS_PER_EPOCH - 1, step, validation: evaluation(verdict) });
-      if (epochEnd || (checkpointEverySteps > 0 && step % checkpointEverySteps === 0)) hooks.onCheckpoint?.(checkpointAt(step));
-      if (step < TOTAL_STEPS) {
-        const next = await hooks.betweenSteps?.();
-        if (next === 'stop' || next === 'suspend') return { stopped: true, steps: step, meanStepSeconds: 0.01, weights: [] };
-      }
-    }
-    return { stopped: false, steps: TOTAL_STEPS, meanStepSeconds: 0.01, weights: [], validation: evaluation(script(phase, TOTAL_STEPS).verdict) };
-  };
-  return { trainer, calls };
-}
-
-const RUN: RunSpec = {
-  model: { family: 'mlp', hiddenUnits: [4], dropout: 0 },
-  method: { kind: 'fft' },
-  optimizer: {
-    kind: 'sgd', learningRate: 50, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0, warmupFraction: 0,
-    lrSchedule: 'linear', clipNorm: 1,
-  },
-  batchSize: 8, gradientAccumulation: 1, epochs: 3, seed: 42, fullConflictEvery: 0,
-};
 const SETTINGS: RemedySettings = { policy: 'restart_next_seed', windowSteps: 2, minGradientNorm: 0.01, maxRestarts: 2 };
 
 /** FFT under seed 42 collapses from step 3 on; every other phase trains well. */
@@ -102,6 +48,7 @@ describe('auto-remedy phases in the worker', () => {
     });
     assert.deepEqual(change?.next, { seed: 1042, method: { kind: 'fft' }, startStep: 0, endStep: 0, reason: '' });
     assert.match(change?.notice ?? '', /^auto-remedy: seed 42 phase 2 from step 0: .*restarting under seed 1042/);
+    assert.deepEqual([change?.index, change?.policy], [1, 'restart_next_seed']);
     assert.ok(result.peakMemoryBytes > 1000, 'memory is sampled at every step');
   });
 
@@ -114,6 +61,7 @@ describe('auto-remedy phases in the worker', () => {
     assert.deepEqual(result.calls, ['fft@42 from 0', 'dsgd@42 from 4']);
     assert.deepEqual(result.phases[0]?.next, { seed: 42, method: { kind: 'dsgd', lambda: 1, schedule: 'linear' }, startStep: 4, endStep: 4, reason: '' });
     assert.equal(result.phases[0]?.ended.endStep, 8);
+    assert.deepEqual([result.phases[0]?.index, result.phases[0]?.policy], [1, 'continue_under_dsgd']);
     assert.equal(result.outcome.validation?.verdict, 'ok');
   });
 

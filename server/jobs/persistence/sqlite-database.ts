@@ -12,6 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database, { type Statement } from 'better-sqlite3';
+import { rewritePhaseNotices } from './phase-notice-migration.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -19,6 +20,8 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /** A rewrite of stored values SQL cannot do (they are encoded), run after `sql` in its transaction. */
+  readonly rewrite?: (db: SqliteDatabase) => void;
 }
 
 /** Append only: a released migration is never edited, a change is a new version. */
@@ -126,6 +129,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dataset_registrations_by_tenant_newest ON dataset_registrations (tenant, create_time DESC, dataset_id);
     `,
   },
+  {
+    version: 4,
+    name: 'event log: auto-remedy phase notices become phase_started events',
+    sql: '',
+    rewrite: (db) => {
+      rewritePhaseNotices(db);
+    },
+  },
 ];
 
 export interface OpenOptions {
@@ -168,6 +179,7 @@ export function migrate(db: SqliteDatabase, migrations: readonly Migration[]): n
   for (const migration of pending) {
     db.transaction(() => {
       db.exec(migration.sql);
+      migration.rewrite?.(db);
       record.run(migration.version, migration.name, Date.now());
     }).immediate();
   }

@@ -1,6 +1,7 @@
-// The connections a scale-out process holds: a PostgreSQL pool (the store, migrated here), a
-// Redis command connection (event appends and reads, cancel publishes), one Redis subscriber
-// per process (event wake-ups) and one for the cancel channel (workers), plus BullMQ's own.
+// The connections a scale-out process holds: a PostgreSQL pool (the store, migrated here, as are
+// the Redis event log's old phase notices), a Redis command connection (event appends and reads,
+// cancel publishes), one Redis subscriber per process (event wake-ups) and one for the cancel
+// channel (workers), plus BullMQ's own.
 import type { ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
@@ -9,6 +10,7 @@ import { JobQueue } from './job-queue.js';
 import { migratePostgres } from './postgres-schema.js';
 import { PostgresJobStore } from './postgres-store.js';
 import { RedisEventLog } from './redis-event-log.js';
+import { rewriteRedisPhaseNotices } from './redis-phase-notices.js';
 import { PostgresDatasetRegistry } from './postgres-dataset-registry.js';
 import type { DatasetRegistry } from '../../data/index.js';
 import type { FileBackedRegistryOptions } from '../persistence/file-backed-dataset-registry.js';
@@ -58,7 +60,11 @@ export async function openScaleOutBackends(options: ScaleOutBackendOptions): Pro
     await migratePostgres(pool);
     const redis = connect();
     const notifier = connect();
-    await Promise.all([redis.connect(), notifier.connect()]);
+    const migrating = connect();
+    await Promise.all([redis.connect(), notifier.connect(), migrating.connect()]);
+    // Its own connection: the rewrite WATCHes streams, which a shared connection would disturb.
+    await rewriteRedisPhaseNotices({ redis: migrating, pool, prefix: options.redisPrefix });
+    migrating.disconnect();
     queue = new JobQueue(queueConnection, options.redisPrefix, redis);
     const eventLog = new RedisEventLog({
       redis,

@@ -15,7 +15,7 @@ import type {
 } from '../../engine/tf-free.js';
 import type { SelectedDataset } from './dataset-selection.js';
 import type { RemedySettings } from '../remedy-policy.js';
-import type { DatasetSelection, ImbalanceSpec, RunPhase } from '../types.js';
+import type { DatasetSelection, ImbalanceSpec, PhaseChange, RunPhase } from '../types.js';
 
 /** workerData of every pool thread: worker-bootstrap.mjs imports `entry`, which reads `config`. */
 export interface WorkerData {
@@ -149,8 +149,8 @@ export type TrainProgress =
    * store; `phase` is the run's phase it belongs to (0 unless auto-remedy started another).
    */
   | { readonly kind: 'checkpoint'; readonly step: number; readonly phase: number; readonly encoded: Uint8Array }
-  /** Auto-remedy ended a collapsed phase and starts `next`; `notice` says so in the log. */
-  | { readonly kind: 'phase'; readonly ended: RunPhase; readonly next: RunPhase; readonly notice: string };
+  /** Auto-remedy ended a collapsed phase and starts `next`; the main thread logs it as it is. */
+  | ({ readonly kind: 'phase' } & PhaseChange);
 
 /** Values of a task's shared stop flag. 'suspend' = checkpoint, then stop (to resume later). */
 export const STOP_FLAG = { none: 0, cancel: 1, suspend: 2 } as const;

@@ -9,11 +9,13 @@ import {
   decideRemedy,
   FRESH_WATCH,
   isHealthy,
+  policyOf,
   watchEvaluation,
   watchStep,
   type CollapseWatch,
   type CurrentPhase,
   type RemedyDecision,
+  type RemedyPolicy,
 } from '../remedy-policy.js';
 import type { RunPhase } from '../types.js';
 import type { RemedyRequest, TrainProgress } from './protocol.js';
@@ -65,9 +67,9 @@ export async function trainWithRemedies(options: RemediedTrainingOptions): Promi
   for (;;) {
     const trained = await new WatchedPhase(options, start, usedSeeds, (bytes) => (peakMemoryBytes = Math.max(peakMemoryBytes, bytes))).train();
     if (trained.next === undefined) return { outcome: trained.outcome, peakMemoryBytes };
-    const { next, ended, notice } = trained.next;
+    const { next, ended, notice, policy } = trained.next;
     usedSeeds.add(next.phase.seed);
-    options.report({ kind: 'phase', ended, next: openPhase(next), notice });
+    options.report({ kind: 'phase', index: next.phase.index, policy, ended, next: openPhase(next), notice });
     // Stored with the new phase, so a restart right now resumes it where it begins.
     if (next.resumeFrom !== undefined && options.durableEverySteps !== undefined) {
       options.report({ kind: 'checkpoint', step: next.startStep, phase: next.phase.index, encoded: options.encode(next.resumeFrom) });
@@ -84,7 +86,7 @@ export async function trainWithRemedies(options: RemediedTrainingOptions): Promi
 /** How a phase ended: `next` is set when a remedy ended it. */
 interface PhaseResult {
   readonly outcome: TrainOutcome;
-  readonly next?: { readonly next: PhaseStart; readonly ended: RunPhase; readonly notice: string };
+  readonly next?: { readonly next: PhaseStart; readonly ended: RunPhase; readonly notice: string; readonly policy: RemedyPolicy };
 }
 
 type Remedy = Exclude<RemedyDecision, { kind: 'give_up' }>;
@@ -139,7 +141,10 @@ class WatchedPhase implements TrainHooks {
       verdict: this.watch.verdict ?? 'collapsed',
       reason: this.remedyReason,
     };
-    return { outcome, next: { next: nextPhase(phase, this.remedy, this.healthy), ended, notice: this.remedy.notice } };
+    return {
+      outcome,
+      next: { next: nextPhase(phase, this.remedy, this.healthy), ended, notice: this.remedy.notice, policy: policyOf(this.remedy) },
+    };
   }
 
   onStep(telemetry: StepTelemetry): void {

@@ -355,8 +355,8 @@ export interface FineTuneSpec {
 /**
  * What happens to a run whose telemetry shows collapse: one-class predictions on the
  * validation set at an epoch end AND a gradient norm below min_gradient_norm for
- * window_steps consecutive steps. Each remedy starts a new phase of the run (SeedRun.phases)
- * and logs a notice starting with "auto-remedy:".
+ * window_steps consecutive steps. Each remedy starts a new phase of the run (SeedRun.phases),
+ * logs a RunPhaseStarted event and a notice starting with "auto-remedy:".
  */
 export interface AutoRemedy {
   policy: AutoRemedy_Policy;

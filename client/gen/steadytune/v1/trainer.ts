@@ -34,7 +34,14 @@ import {
   UploadDatasetRequest,
   UploadDatasetResponse,
 } from "./dataset.js";
-import { DatasetRef, FineTuneSpec, MethodSpec } from "./spec.js";
+import {
+  AutoRemedy_Policy,
+  autoRemedy_PolicyFromJSON,
+  autoRemedy_PolicyToJSON,
+  DatasetRef,
+  FineTuneSpec,
+  MethodSpec,
+} from "./spec.js";
 
 export const protobufPackage = "steadytune.v1";
 
@@ -289,6 +296,7 @@ export interface StreamMetricsResponse {
     | { $case: "runFinished"; value: RunFinished }
     | { $case: "stateChanged"; value: JobStateChanged }
     | { $case: "notice"; value: Notice }
+    | { $case: "phaseStarted"; value: RunPhaseStarted }
     | undefined;
 }
 
@@ -340,6 +348,32 @@ export interface JobStateChanged {
 
 export interface Notice {
   message: string;
+}
+
+/**
+ * Auto-remedy ended a phase of the run (the event's seed) and started the next: SeedRun.phases
+ * grows by one. The server logs a Notice with the same words (`notice`) right after this event,
+ * so clients that predate it still see the change; a client that shows this event can skip the
+ * Notice whose message equals `notice`.
+ */
+export interface RunPhaseStarted {
+  /** Position of the phase that starts in SeedRun.phases: 1 for the run's first remedy. */
+  phaseIndex: number;
+  /**
+   * The phase that starts, still open: its seed, its method, start_step (the step it trains
+   * from), end_step equal to start_step, no verdict, no reason.
+   */
+  phase?:
+    | RunPhase
+    | undefined;
+  /** The phase that ended: its steps, its verdict, and why it ended (the remedy's trigger). */
+  ended?:
+    | RunPhase
+    | undefined;
+  /** The policy that chose the new phase (never POLICY_UNSPECIFIED). */
+  policy: AutoRemedy_Policy;
+  /** The change in words: the message of the Notice logged after this event. */
+  notice: string;
 }
 
 export interface EvaluateRequest {
@@ -1587,6 +1621,9 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
       case "notice":
         Notice.encode(message.event.value, writer.uint32(74).fork()).join();
         break;
+      case "phaseStarted":
+        RunPhaseStarted.encode(message.event.value, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1676,6 +1713,14 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
             message.event = { $case: "notice", value: Notice.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.event = { $case: "phaseStarted", value: RunPhaseStarted.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1711,6 +1756,10 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
         ? { $case: "stateChanged", value: JobStateChanged.fromJSON(object.state_changed) }
         : isSet(object.notice)
         ? { $case: "notice", value: Notice.fromJSON(object.notice) }
+        : isSet(object.phaseStarted)
+        ? { $case: "phaseStarted", value: RunPhaseStarted.fromJSON(object.phaseStarted) }
+        : isSet(object.phase_started)
+        ? { $case: "phaseStarted", value: RunPhaseStarted.fromJSON(object.phase_started) }
         : undefined,
     };
   },
@@ -1738,6 +1787,8 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
       obj.stateChanged = JobStateChanged.toJSON(message.event.value);
     } else if (message.event?.$case === "notice") {
       obj.notice = Notice.toJSON(message.event.value);
+    } else if (message.event?.$case === "phaseStarted") {
+      obj.phaseStarted = RunPhaseStarted.toJSON(message.event.value);
     }
     return obj;
   },
@@ -1784,6 +1835,12 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
       case "notice": {
         if (object.event?.value !== undefined && object.event?.value !== null) {
           message.event = { $case: "notice", value: Notice.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "phaseStarted": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "phaseStarted", value: RunPhaseStarted.fromPartial(object.event.value) };
         }
         break;
       }
@@ -2596,6 +2653,147 @@ export const Notice: MessageFns<Notice> = {
   fromPartial<I extends Exact<DeepPartial<Notice>, I>>(object: I): Notice {
     const message = createBaseNotice();
     message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseRunPhaseStarted(): RunPhaseStarted {
+  return { phaseIndex: 0, phase: undefined, ended: undefined, policy: 0, notice: "" };
+}
+
+export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
+  encode(message: RunPhaseStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phaseIndex !== 0) {
+      writer.uint32(8).uint32(message.phaseIndex);
+    }
+    if (message.phase !== undefined) {
+      RunPhase.encode(message.phase, writer.uint32(18).fork()).join();
+    }
+    if (message.ended !== undefined) {
+      RunPhase.encode(message.ended, writer.uint32(26).fork()).join();
+    }
+    if (message.policy !== 0) {
+      writer.uint32(32).int32(message.policy);
+    }
+    if (message.notice !== "") {
+      writer.uint32(42).string(message.notice);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunPhaseStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunPhaseStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.phaseIndex = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phase = RunPhase.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ended = RunPhase.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.policy = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.notice = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunPhaseStarted {
+    return {
+      phaseIndex: isSet(object.phaseIndex)
+        ? globalThis.Number(object.phaseIndex)
+        : isSet(object.phase_index)
+        ? globalThis.Number(object.phase_index)
+        : 0,
+      phase: isSet(object.phase) ? RunPhase.fromJSON(object.phase) : undefined,
+      ended: isSet(object.ended) ? RunPhase.fromJSON(object.ended) : undefined,
+      policy: isSet(object.policy) ? autoRemedy_PolicyFromJSON(object.policy) : 0,
+      notice: isSet(object.notice) ? globalThis.String(object.notice) : "",
+    };
+  },
+
+  toJSON(message: RunPhaseStarted): unknown {
+    const obj: any = {};
+    if (message.phaseIndex !== 0) {
+      obj.phaseIndex = Math.round(message.phaseIndex);
+    }
+    if (message.phase !== undefined) {
+      obj.phase = RunPhase.toJSON(message.phase);
+    }
+    if (message.ended !== undefined) {
+      obj.ended = RunPhase.toJSON(message.ended);
+    }
+    if (message.policy !== 0) {
+      obj.policy = autoRemedy_PolicyToJSON(message.policy);
+    }
+    if (message.notice !== "") {
+      obj.notice = message.notice;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunPhaseStarted>, I>>(base?: I): RunPhaseStarted {
+    return RunPhaseStarted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunPhaseStarted>, I>>(object: I): RunPhaseStarted {
+    const message = createBaseRunPhaseStarted();
+    message.phaseIndex = object.phaseIndex ?? 0;
+    message.phase = (object.phase !== undefined && object.phase !== null)
+      ? RunPhase.fromPartial(object.phase)
+      : undefined;
+    message.ended = (object.ended !== undefined && object.ended !== null)
+      ? RunPhase.fromPartial(object.ended)
+      : undefined;
+    message.policy = object.policy ?? 0;
+    message.notice = object.notice ?? "";
     return message;
   },
 };
