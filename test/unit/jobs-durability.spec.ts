@@ -24,6 +24,9 @@ const quiet: JobLogger = process.env['STEADYTUNE_TEST_LOG_LEVEL'] === undefined
   : { info: print('info'), warn: print('warn'), error: print('error') };
 const TENANT = 'tenant-d';
 
+// Enough steps (8 x 60) that the shutdown lands mid-run even when the events the test waits on
+// lag the worker on a loaded machine (with 2 epochs the job once ended first, at load 13).
+const EPOCHS = 8;
 const SPEC: JobSpec = smallJobSpec({
   train: { maxExamples: 960 },
   validation: { maxExamples: 100 },
@@ -31,7 +34,7 @@ const SPEC: JobSpec = smallJobSpec({
     model: { family: 'mlp', hiddenUnits: [16], dropout: 0.2 },
     optimizer: { kind: 'adamw', learningRate: 0.003, weightDecay: 0.01, warmupFraction: 0.1, lrSchedule: 'linear', clipNorm: 1 },
     batchSize: 16,
-    epochs: 2,
+    epochs: EPOCHS,
   },
   seeds: [5],
   ensemble: true,
@@ -113,10 +116,10 @@ describe('EmbeddedJobService with durability', { timeout: 180_000 }, () => {
     const events = await collect(second.service.events(TENANT, job.id, 0, new AbortController().signal));
     assert.deepEqual(events.map((e) => e.sequence), events.map((_, i) => i + 1));
     assert.deepEqual(statesOf(events), ['QUEUED', 'RUNNING', 'SUCCEEDED']);
-    const totalSteps = 2 * (960 / 16);
+    const totalSteps = EPOCHS * (960 / 16);
     assert.deepEqual(stepsOf(events), Array.from({ length: totalSteps }, (_, i) => i + 1), 'every step once');
     assert.equal(events.filter((e) => e.body.kind === 'run_started').length, 1);
-    assert.equal(events.filter((e) => e.body.kind === 'epoch').length, 2);
+    assert.equal(events.filter((e) => e.body.kind === 'epoch').length, EPOCHS);
     assert.ok(events.some((e) => e.body.kind === 'notice' && e.body.message.includes(`resuming from the checkpoint at step ${checkpointStep}`)));
     const done = await second.service.get(TENANT, job.id);
     assert.equal(done.state, 'SUCCEEDED');
