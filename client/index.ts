@@ -81,6 +81,8 @@ export {
   EvalMetrics,
   Stat,
   StabilitySummary,
+  StabilityUncertainty,
+  Interval,
   StartFineTuneResponse,
   ListJobsResponse,
   EvaluateResponse,

@@ -41,6 +41,7 @@ const START_OPTIONS = {
   'full-conflict-every': { type: 'string' },
   ensemble: { type: 'boolean' },
   'auto-remedy': { type: 'string' },
+  'ci-width': { type: 'string' },
   label: { type: 'string', multiple: true },
   'display-name': { type: 'string' },
   'idempotency-key': { type: 'string' },
@@ -212,6 +213,8 @@ Commands:
       --max-examples N  --full-conflict-every K  --ensemble
       --auto-remedy P[:W[:G[:R]]]  remedy collapsed runs: P = restart (next seed) | continue
                              (under dsgd) | default; W steps with gradient norm < G; R remedies
+      --ci-width W           the summary says how many seeds bring the 95% interval of mean
+                             balanced accuracy to width W, in (0, 1] (default 0.05)
       --label k=v (repeatable)  --display-name NAME  --idempotency-key KEY
       --wait                 block until the job ends, then print its results
       --watch                continue as 'watch'

@@ -1,10 +1,11 @@
 // The paper-style comparison of methods (one job each, same spec): rows of statistics over
 // seeds, as a text table and as the stability figure's points. Pure functions, no I/O.
-import { RunState, Verdict, type Job, type SeedRun, type Stat } from '../index.js';
+import { RunState, Verdict, type Job, type SeedRun, type StabilityUncertainty, type Stat } from '../index.js';
 import type { FigureRow, FigureVerdict } from './figure.js';
 import { renderTable } from './format.js';
 import { headlineMetric, IMBALANCE_RATIO, type HeadlineMetric } from './headline.js';
 import { describeMethod } from './reports.js';
+import { uncertaintyNotes } from './uncertainty.js';
 
 /** One compared job under the name its row and figure column carry. */
 export interface ComparedJob {
@@ -31,6 +32,8 @@ export interface ComparisonRow {
   readonly headline: HeadlineMetric;
   /** The majority vote of the seeds' models, when the job asked for it. */
   readonly vote?: { readonly accuracy: number; readonly balancedAccuracy: number };
+  /** The server's, once the job has a summary (a job still running has none). */
+  readonly uncertainty?: StabilityUncertainty;
 }
 
 function statOf(values: readonly number[]): Stat | undefined {
@@ -64,6 +67,7 @@ export function comparisonRow({ label, job }: ComparedJob): ComparisonRow {
     remedied: job.runs.filter((run) => run.phases.length > 1).length,
     headline: headlineMetric(metrics),
     ...(ensemble === undefined ? {} : { vote: { accuracy: ensemble.accuracy, balancedAccuracy: ensemble.balancedAccuracy } }),
+    ...(job.summary?.uncertainty === undefined ? {} : { uncertainty: job.summary.uncertainty }),
   };
 }
 
@@ -153,7 +157,11 @@ export function comparisonTable(rows: readonly ComparisonRow[]): string {
     align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   });
   const remedied = rows.filter((row) => row.remedied > 0).map((row) => `${row.label} ${row.remedied}`);
-  const notes = [headlineNote(headline), remedied.length === 0 ? undefined : `runs auto-remedy intervened in: ${remedied.join(', ')}`];
+  const notes = [
+    headlineNote(headline),
+    remedied.length === 0 ? undefined : `runs auto-remedy intervened in: ${remedied.join(', ')}`,
+    uncertaintyNotes(rows),
+  ];
   const present = notes.filter((note): note is string => note !== undefined);
   return present.length === 0 ? table : `${table}\n\n${present.join('\n')}`;
 }

@@ -25,6 +25,7 @@ import {
 } from './comparison.js';
 import { enumLabel, formatTimestamp } from './format.js';
 import { describeDataset, describeMethod, jobStateLabel } from './reports.js';
+import { failureStatement, percentInterval, seedsNeeded, upperPercent } from './uncertainty.js';
 
 export interface HtmlReportInput {
   readonly title: string;
@@ -105,6 +106,46 @@ function comparisonTableHtml(rows: readonly ComparisonRow[]): string {
   return `<table class="comparison"><thead>${head}</thead><tbody>${body.join('')}</tbody></table>`;
 }
 
+/** Per method: the failure rate's exact bound, bootstrap intervals and seeds needed; undefined when no job has a summary. */
+function uncertaintyHtml(rows: readonly ComparisonRow[]): string | undefined {
+  const known = rows.filter((row) => row.uncertainty !== undefined);
+  const first = known[0]?.uncertainty;
+  if (first === undefined) return undefined;
+  const headers = [
+    'method',
+    'failed',
+    'failure rate (upper bound)',
+    'mean bal acc %',
+    'std bal acc %',
+    'seeds: mean interval',
+    'seeds: std interval',
+  ];
+  const body = known.map((row) => {
+    const u = row.uncertainty;
+    if (u === undefined) return '';
+    const cells = [
+      `<td title="${escapeHtml(failureStatement(row.runs, u))}">${escapeHtml(row.label)}</td>`,
+      `<td class="num${u.failed > 0 ? ' bad' : ''}">${u.failed} of ${row.runs}</td>`,
+      `<td class="num">≤ ${upperPercent(u.failureRateUpper)}</td>`,
+      `<td class="num">${percentInterval(u.balancedAccuracyMean)}</td>`,
+      `<td class="num">${percentInterval(u.balancedAccuracyStd)}</td>`,
+      `<td class="num">${escapeHtml(seedsNeeded(u.seedsForMeanWidth, row.runs))}</td>`,
+      `<td class="num">${escapeHtml(seedsNeeded(u.seedsForStdWidth, row.runs))}</td>`,
+    ];
+    return `<tr>${cells.join('')}</tr>`;
+  });
+  const widths = [...new Set(known.map((row) => percent(row.uncertainty?.requestedWidth)))].join(' / ');
+  const table = `<table class="uncertainty"><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  const note =
+    `<p class="note">All at ${Math.round(first.confidence * 100)}%. Failed: collapsed or degenerate. ` +
+    'Failure rate: exact (Clopper–Pearson) one-sided upper bound, so 0 failures of 10 seeds still allow up to 26%. ' +
+    `Intervals: percentile bootstrap over seeds (${first.bootstrapResamples} resamples, fixed seed ${first.bootstrapSeed}); ` +
+    'with few seeds they are too narrow rather than too wide. ' +
+    `Seeds: how many in all bring the interval to ${escapeHtml(widths)} points wide, planned from the observed std ` +
+    "(mean: t interval; std: delta method with the seeds' kurtosis).</p>";
+  return `${table}\n${note}`;
+}
+
 function phaseText(phase: RunPhase): string {
   const verdict = phase.verdict === 0 ? 'running' : enumLabel(verdictToJSON(phase.verdict), 'VERDICT_');
   return `${describeMethod(phase.method)} seed ${phase.seed}, steps ${phase.startStep}–${phase.endStep}: ${verdict}`;
@@ -139,6 +180,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   const setup = setupEntries(input.jobs[0]?.job.spec)
     .map(([name, value]) => `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(value)}</dd>`)
     .join('');
+  const uncertainty = uncertaintyHtml(input.rows);
   // The SVG is our own output (figure.ts escapes its text): inlined as is.
   const figure = input.figureSvg === undefined
     ? '<p class="note">No run has validation metrics yet.</p>'
@@ -164,7 +206,7 @@ mean ± sample std over the seeds that finished.
 Collapsed: one class takes the predictions far beyond its share of the set while the other classes are almost never recalled.
 Degenerate: balanced accuracy near chance.
 Step time: mean optimizer-step time. Peak memory: the most tensor memory a run's worker held after a step.</p>
-<h2>Stability figure</h2>
+${uncertainty === undefined ? '' : `<h2>How sure: failure rate and intervals</h2>\n${uncertainty}\n`}<h2>Stability figure</h2>
 ${figure}
 <h2>Every run</h2>
 ${runsTableHtml(input.jobs)}

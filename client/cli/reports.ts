@@ -20,6 +20,7 @@ import {
   verdictToJSON,
 } from '../index.js';
 import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, renderTable } from './format.js';
+import { uncertaintyLines } from './uncertainty.js';
 import { headlineMetric } from './headline.js';
 
 export function jobStateLabel(job: Pick<Job, 'state'>): string {
@@ -117,6 +118,7 @@ export function summaryLines(summary: StabilitySummary | undefined, evaluations:
     `macro-F1  ${formatStat(summary.macroF1)}`,
   ];
   if (summary.ensemble !== undefined) lines.push(`ensemble  ${ensembleLine(summary.ensemble)}`);
+  lines.push(...uncertaintyLines(summary.runs, summary.uncertainty));
   return lines.join('\n');
 }
 

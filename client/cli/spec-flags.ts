@@ -185,7 +185,16 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   if (flags['ensemble'] === true) spec.ensemble = true;
   const remedy = text('auto-remedy');
   if (remedy !== undefined) spec.autoRemedy = parseAutoRemedy(remedy);
+  const ciWidth = text('ci-width');
+  if (ciWidth !== undefined) spec.ciWidth = parseCiWidth(ciWidth);
   return spec;
+}
+
+/** A width of an interval of balanced accuracy: a share in (0, 1]. */
+export function parseCiWidth(text: string): number {
+  const width = parseNumber('ci-width', text);
+  if (width <= 0 || width > 1) throw new UsageError(`--ci-width: '${text}' must be in (0, 1], e.g. 0.05`);
+  return width;
 }
 
 const REMEDY_POLICIES: Record<string, AutoRemedy_Policy> = {

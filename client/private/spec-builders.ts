@@ -25,7 +25,7 @@ export function builtinDataset(name: BuiltinName, split: BuiltinSplit, classes: 
 
 /**
  * A complete spec with every documented default written out (DSGD, lambda 1, linear schedule,
- * MLP 256-128, AdamW 1e-3, batch 32, 3 epochs, the ten paper seeds) on built-in MNIST.
+ * MLP 256-128, AdamW 1e-3, batch 32, 3 epochs, the ten paper seeds, CI width 0.05) on built-in MNIST.
  * Explicit values rather than zeros so that a printed or stored spec says what actually ran.
  */
 export function specDefaults(): FineTuneSpec {
@@ -48,5 +48,6 @@ export function specDefaults(): FineTuneSpec {
     fullConflictEvery: 0,
     maxRuntime: undefined,
     ensemble: false,
+    ciWidth: 0.05,
   };
 }

@@ -175,7 +175,7 @@ export class EmbeddedJobService implements JobService {
       : undefined;
     return {
       evaluations: result.evaluations.map((e) => ({ seed: e.seed, metrics: e.metrics })),
-      summary: summarizeRuns(metrics, ensemble),
+      summary: summarizeRuns(metrics, ensemble, job.spec.ciWidth),
       ...(ensemble === undefined ? {} : { ensemble }),
     };
   }

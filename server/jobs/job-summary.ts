@@ -28,11 +28,12 @@ export async function summarizeJob(
   const evaluations = seeds.flatMap((seed) => finished.get(seed) ?? []);
   const first = evaluations[0];
   const firstSeed = seeds[0];
-  if (!job.spec.ensemble || first === undefined || firstSeed === undefined) return summarizeRuns(evaluations);
+  const { ciWidth } = job.spec;
+  if (!job.spec.ensemble || first === undefined || firstSeed === undefined) return summarizeRuns(evaluations, undefined, ciWidth);
   const voteLabels = labels ?? (await labelsFromModel(job, firstSeed, context));
-  if (voteLabels === undefined) return summarizeRuns(evaluations);
+  if (voteLabels === undefined) return summarizeRuns(evaluations, undefined, ciWidth);
   const vote = majorityVote(evaluations.map((e) => e.predictions), first.numClasses);
-  return summarizeRuns(evaluations, evaluatePredictions(voteLabels, vote, first.numClasses));
+  return summarizeRuns(evaluations, evaluatePredictions(voteLabels, vote, first.numClasses), ciWidth);
 }
 
 async function labelsFromModel(job: Job, seed: number, context: SummaryContext): Promise<Int32Array | undefined> {

@@ -1,7 +1,24 @@
 // The stability summary over a job's seeds and the ensemble vote: pure arithmetic on plain
 // data, so it is tested against hand-computed numbers.
 import { summarizeEvaluation, type Evaluation } from '../engine/tf-free.js';
-import type { Stat, StabilitySummary } from './types.js';
+import type { Stat, StabilitySummary, StabilityUncertainty } from './types.js';
+import {
+  BOOTSTRAP_RESAMPLES,
+  BOOTSTRAP_SEED,
+  bootstrapMeanAndStd,
+  CONFIDENCE,
+  excessKurtosis,
+  failureRateUpperBound,
+  seedsForMeanWidth,
+  seedsForStdWidth,
+} from './uncertainty.js';
+
+/**
+ * Full width of the 95% interval of mean balanced accuracy that "seeds needed" aims at when the
+ * spec names none: 0.05, the mean to within ±2.5 points, finer than the gaps between methods
+ * that matter on small data and reachable with tens of seeds at a typical seed std of 0.03–0.05.
+ */
+export const DEFAULT_CI_WIDTH = 0.05;
 
 /** Mean, sample standard deviation (n - 1; 0 for a single value), min and max. */
 export function describe(values: readonly number[]): Stat {
@@ -17,8 +34,13 @@ export function describe(values: readonly number[]): Stat {
   };
 }
 
-/** Summary over the runs that produced validation metrics (failed and cancelled runs have none). */
-export function summarizeRuns(runs: readonly Evaluation[], ensemble?: Evaluation): StabilitySummary {
+/**
+ * Summary over the runs that produced validation metrics (failed and cancelled runs have none),
+ * with its uncertainty; `ciWidth` is the interval width the seeds-needed figures aim at.
+ */
+export function summarizeRuns(runs: readonly Evaluation[], ensemble?: Evaluation, ciWidth = DEFAULT_CI_WIDTH): StabilitySummary {
+  const balanced = runs.map((r) => r.balancedAccuracy);
+  const failed = runs.filter((r) => r.verdict === 'collapsed' || r.verdict === 'degenerate').length;
   return {
     runs: runs.length,
     accuracy: describe(runs.map((r) => r.accuracy)),
@@ -27,6 +49,32 @@ export function summarizeRuns(runs: readonly Evaluation[], ensemble?: Evaluation
     collapsed: runs.filter((r) => r.verdict === 'collapsed').length,
     degenerate: runs.filter((r) => r.verdict === 'degenerate').length,
     ...(ensemble === undefined ? {} : { ensemble }),
+    uncertainty: stabilityUncertainty(balanced, failed, ciWidth),
+  };
+}
+
+/**
+ * The failure rate's exact upper bound, bootstrap intervals of the mean and spread of balanced
+ * accuracy, and the seeds each interval needs to be `ciWidth` wide (from the observed std).
+ */
+export function stabilityUncertainty(balancedAccuracies: readonly number[], failed: number, ciWidth: number): StabilityUncertainty {
+  const runs = balancedAccuracies.length;
+  const intervals = bootstrapMeanAndStd(balancedAccuracies);
+  const { std } = describe(balancedAccuracies);
+  return {
+    confidence: CONFIDENCE,
+    failed,
+    failureRateUpper: failureRateUpperBound(failed, runs),
+    ...(intervals === undefined ? {} : { balancedAccuracyMean: intervals.mean, balancedAccuracyStd: intervals.std }),
+    bootstrapResamples: BOOTSTRAP_RESAMPLES,
+    bootstrapSeed: BOOTSTRAP_SEED,
+    requestedWidth: ciWidth,
+    ...(runs < 2
+      ? {}
+      : {
+          seedsForMeanWidth: seedsForMeanWidth(std, ciWidth),
+          seedsForStdWidth: seedsForStdWidth(std, excessKurtosis(balancedAccuracies), ciWidth),
+        }),
   };
 }
 

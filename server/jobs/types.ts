@@ -50,6 +50,8 @@ export interface JobSpec {
   readonly ensemble: boolean;
   /** Absent: runs are left as they train (auto-remedy is opt-in). */
   readonly autoRemedy?: RemedySettings;
+  /** Interval width the summary's seeds-needed figures aim at; absent: DEFAULT_CI_WIDTH. */
+  readonly ciWidth?: number;
 }
 
 export interface StateTransition {
@@ -118,6 +120,34 @@ export interface StabilitySummary {
   readonly collapsed: number;
   readonly degenerate: number;
   readonly ensemble?: Evaluation;
+  /** Absent in summaries stored before it existed. */
+  readonly uncertainty?: StabilityUncertainty;
+}
+
+export interface Interval {
+  readonly low: number;
+  readonly high: number;
+}
+
+/** How far a summary's figures can be trusted (server/jobs/uncertainty.ts has the math). */
+export interface StabilityUncertainty {
+  /** Of every bound and interval below: 0.95. */
+  readonly confidence: number;
+  /** Runs judged collapsed or degenerate (the engine's verdict), out of the summary's runs. */
+  readonly failed: number;
+  /** Exact (Clopper–Pearson) one-sided upper bound on the failure rate. */
+  readonly failureRateUpper: number;
+  /** Percentile bootstrap over seeds; absent with fewer than two runs. */
+  readonly balancedAccuracyMean?: Interval;
+  readonly balancedAccuracyStd?: Interval;
+  readonly bootstrapResamples: number;
+  readonly bootstrapSeed: number;
+  /** The interval width the seed counts below aim at. */
+  readonly requestedWidth: number;
+  /** Seeds in all for the mean's interval to reach requestedWidth; absent with fewer than two runs. */
+  readonly seedsForMeanWidth?: number;
+  /** The same for the standard deviation's interval. */
+  readonly seedsForStdWidth?: number;
 }
 
 export interface Job {

@@ -14,6 +14,7 @@ import {
   type RunPhaseStarted,
   type SeedRun as WireSeedRun,
   type StabilitySummary as WireStabilitySummary,
+  type StabilityUncertainty as WireStabilityUncertainty,
   type Stat as WireStat,
   type StepMetrics,
   type StreamMetricsResponse,
@@ -31,6 +32,7 @@ import type {
   RunState,
   SeedRun,
   StabilitySummary,
+  StabilityUncertainty,
   Stat,
   Verdict,
 } from '../jobs/types.js';
@@ -184,6 +186,23 @@ export function summaryToWire(s: StabilitySummary): WireStabilitySummary {
     collapsed: s.collapsed,
     degenerate: s.degenerate,
     ensemble: s.ensemble === undefined ? undefined : evaluationToWire(s.ensemble),
+    uncertainty: s.uncertainty === undefined ? undefined : uncertaintyToWire(s.uncertainty),
+  };
+}
+
+function uncertaintyToWire(u: StabilityUncertainty): WireStabilityUncertainty {
+  return {
+    confidence: u.confidence,
+    failed: u.failed,
+    failureRateUpper: u.failureRateUpper,
+    balancedAccuracyMean: u.balancedAccuracyMean === undefined ? undefined : { ...u.balancedAccuracyMean },
+    balancedAccuracyStd: u.balancedAccuracyStd === undefined ? undefined : { ...u.balancedAccuracyStd },
+    bootstrapResamples: u.bootstrapResamples,
+    bootstrapSeed: u.bootstrapSeed,
+    requestedWidth: u.requestedWidth,
+    // proto3 has no "unset" for a scalar: 0 seeds means not estimated (fewer than two runs).
+    seedsForMeanWidth: u.seedsForMeanWidth ?? 0,
+    seedsForStdWidth: u.seedsForStdWidth ?? 0,
   };
 }
 

@@ -63,6 +63,7 @@ describe('stability over seeds', () => {
       ...tinySpec({ examples: 600, seeds: SEEDS, epochs: 2 }),
       imbalance: { kind: ImbalanceKind.IMBALANCE_KIND_LONG_TAILED, ratio: 10, seed: 0 },
       ensemble: true,
+      ciWidth: 0.1,
     };
     const started = await server.client.startFineTune({ spec });
     assert.ok(started.job);
@@ -85,6 +86,21 @@ describe('stability over seeds', () => {
     assert.equal(summary?.degenerate, metrics.filter((m) => m.verdict === Verdict.VERDICT_DEGENERATE).length);
     // The seeds really differ: a summary of three identical runs would prove nothing.
     assert.ok((summary?.accuracy?.std ?? 0) > 0);
+  });
+
+  it('states its uncertainty: exact failure bound, bootstrap intervals, seeds for the requested width', () => {
+    const metrics = runs.map((run) => run.metrics ?? assert.fail(`seed ${run.seed} has no metrics`));
+    const u = job.summary?.uncertainty ?? assert.fail('no uncertainty in the summary');
+    const failed = metrics.filter((m) => m.verdict === Verdict.VERDICT_COLLAPSED || m.verdict === Verdict.VERDICT_DEGENERATE).length;
+    assert.equal(u.failed, failed);
+    // k of 3 failed: SciPy's beta.ppf(0.95, k + 1, 3 - k) (1 for 3 of 3).
+    const bounds = [0.6315968501359612, 0.8646496378284161, 0.9830475724915585, 1];
+    assert.ok(Math.abs(u.failureRateUpper - (bounds[failed] ?? Number.NaN)) < 1e-9, `${failed} of 3: ${u.failureRateUpper}`);
+    const mean = statOf(metrics.map((m) => m.balancedAccuracy)).mean;
+    assert.ok(u.balancedAccuracyMean && u.balancedAccuracyMean.low <= mean && mean <= u.balancedAccuracyMean.high, JSON.stringify(u));
+    assert.ok(u.balancedAccuracyStd && u.balancedAccuracyStd.low <= u.balancedAccuracyStd.high);
+    assert.deepEqual([u.confidence, u.requestedWidth, u.bootstrapResamples], [0.95, 0.1, 10000]);
+    assert.ok(u.seedsForMeanWidth >= 2 && u.seedsForStdWidth >= 2, JSON.stringify(u));
   });
 
   it("scores the ensemble as the vote of the seeds' Predict outputs on the validation examples", async () => {

@@ -7,7 +7,9 @@ import {
   majorityVote,
   summarizeRuns,
   voteShares,
+  DEFAULT_CI_WIDTH,
 } from '../../server/jobs/stability.js';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, seedsForMeanWidth } from '../../server/jobs/uncertainty.js';
 
 function closeTo(actual: number, expected: number, label: string): void {
   assert.ok(Math.abs(actual - expected) < 1e-12, `${label}: ${actual} vs ${expected}`);
@@ -48,6 +50,45 @@ describe('stability math', () => {
     assert.equal(summary.collapsed, 1);
     assert.equal(summary.degenerate, 1);
     assert.equal(summary.ensemble, undefined);
+  });
+
+  test('summarizeRuns: the uncertainty of the summary (failures, intervals, seeds needed)', () => {
+    const summary = summarizeRuns([
+      evaluation(0.9, 0.8, 0.7, 'ok'),
+      evaluation(0.5, 0.5, 0.3, 'collapsed'),
+      evaluation(0.7, 0.6, 0.5, 'degenerate'),
+    ]);
+    const u = summary.uncertainty;
+    assert.ok(u !== undefined);
+    assert.equal(u.confidence, 0.95);
+    // Collapsed and degenerate both count as failed: 2 of 3, whose exact bound is 0.95^(1/3).
+    assert.equal(u.failed, 2);
+    closeTo(u.failureRateUpper, 0.95 ** (1 / 3), 'failure rate bound');
+    assert.equal(u.requestedWidth, DEFAULT_CI_WIDTH);
+    assert.equal(u.bootstrapResamples, BOOTSTRAP_RESAMPLES);
+    assert.equal(u.bootstrapSeed, BOOTSTRAP_SEED);
+    const mean = summary.balancedAccuracy.mean;
+    assert.ok(u.balancedAccuracyMean !== undefined && u.balancedAccuracyMean.low <= mean && mean <= u.balancedAccuracyMean.high);
+    // Balanced accuracy 0.8, 0.5, 0.6: std 0.1528; 2 t(0.975, n - 1) 0.1528 / sqrt(n) <= 0.05 first
+    // at n 146 (0.04997; n 145 gives 0.05015, with SciPy's t).
+    assert.equal(u.seedsForMeanWidth, seedsForMeanWidth(summary.balancedAccuracy.std, 0.05));
+    assert.equal(u.seedsForMeanWidth, 146);
+
+    const ten = summarizeRuns(
+      Array.from({ length: 10 }, (_, i) => evaluation(0.8, 0.8 + i / 1000, 0.8, 'ok')),
+      undefined,
+      0.02,
+    );
+    assert.equal(ten.uncertainty?.failed, 0);
+    closeTo(ten.uncertainty?.failureRateUpper ?? Number.NaN, 1 - 0.05 ** (1 / 10), '0 of 10');
+    assert.equal(ten.uncertainty?.requestedWidth, 0.02);
+    // std 0.00303: two seeds already give a t interval 2 × 12.71 × 0.00303 / sqrt(2) = 0.054 > 0.02; three: 0.0150.
+    assert.equal(ten.uncertainty?.seedsForMeanWidth, 3);
+
+    const one = summarizeRuns([evaluation(0.8, 0.8, 0.8, 'ok')]).uncertainty;
+    assert.equal(one?.balancedAccuracyMean, undefined);
+    assert.equal(one?.seedsForMeanWidth, undefined);
+    closeTo(one?.failureRateUpper ?? Number.NaN, 0.95, '0 of 1: 1 - 0.05');
   });
 
   test('majorityVote: plurality per example, ties to the lowest class id', () => {

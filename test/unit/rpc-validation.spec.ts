@@ -135,6 +135,16 @@ describe('FineTuneSpec validation', () => {
     assert.equal(toJobSpec(spec(7 * 24 * 3600)).maxRuntimeMs, 7 * 24 * 3600 * 1000);
   });
 
+  it('ci_width: unset leaves the summary its default; (0, 1] is kept; anything else names the field', () => {
+    const spec = (ciWidth: number) => FineTuneSpec.fromPartial({ train: mnistTrain, ciWidth });
+    assert.equal(toJobSpec(spec(0)).ciWidth, undefined);
+    assert.equal(toJobSpec(spec(0.02)).ciWidth, 0.02);
+    assert.equal(toJobSpec(spec(1)).ciWidth, 1);
+    for (const bad of [-0.1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.equal(violationsOf(() => toJobSpec(spec(bad))).get('spec.ci_width'), `must be in (0, 1] (got ${bad})`);
+    }
+  });
+
   it('validates labels and names map entries in the field path', () => {
     const violations = violationsOf(() =>
       startJobCommand({ spec: FineTuneSpec.fromPartial({ train: mnistTrain }), idempotencyKey: '', displayName: '', labels: { 'Bad Key': 'x', ok: 'y'.repeat(300) } }, 't'),

@@ -349,7 +349,14 @@ export interface FineTuneSpec {
   /** Also evaluate the majority vote of the seeds' models. */
   ensemble: boolean;
   /** Opt-in: remedy runs that collapse (see AutoRemedy); unset, every run trains as it goes. */
-  autoRemedy?: AutoRemedy | undefined;
+  autoRemedy?:
+    | AutoRemedy
+    | undefined;
+  /**
+   * Full width of the 95% interval of mean balanced accuracy that the job summary's
+   * seeds-needed figures aim at, in (0, 1]; 0 = 0.05 (the mean to within +-2.5 points).
+   */
+  ciWidth: number;
 }
 
 /**
@@ -622,6 +629,7 @@ function createBaseFineTuneSpec(): FineTuneSpec {
     maxRuntime: undefined,
     ensemble: false,
     autoRemedy: undefined,
+    ciWidth: 0,
   };
 }
 
@@ -672,6 +680,9 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     }
     if (message.autoRemedy !== undefined) {
       AutoRemedy.encode(message.autoRemedy, writer.uint32(114).fork()).join();
+    }
+    if (message.ciWidth !== 0) {
+      writer.uint32(121).double(message.ciWidth);
     }
     return writer;
   },
@@ -811,6 +822,14 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
             message.autoRemedy = AutoRemedy.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.ciWidth = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -859,6 +878,11 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
         : isSet(object.auto_remedy)
         ? AutoRemedy.fromJSON(object.auto_remedy)
         : undefined,
+      ciWidth: isSet(object.ciWidth)
+        ? globalThis.Number(object.ciWidth)
+        : isSet(object.ci_width)
+        ? globalThis.Number(object.ci_width)
+        : 0,
     };
   },
 
@@ -906,6 +930,9 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     if (message.autoRemedy !== undefined) {
       obj.autoRemedy = AutoRemedy.toJSON(message.autoRemedy);
     }
+    if (message.ciWidth !== 0) {
+      obj.ciWidth = floatToJson(message.ciWidth);
+    }
     return obj;
   },
 
@@ -944,6 +971,7 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     message.autoRemedy = (object.autoRemedy !== undefined && object.autoRemedy !== null)
       ? AutoRemedy.fromPartial(object.autoRemedy)
       : undefined;
+    message.ciWidth = object.ciWidth ?? 0;
     return message;
   },
 };

@@ -534,7 +534,52 @@ export interface StabilitySummary {
   collapsed: number;
   degenerate: number;
   /** Majority vote of the seeds' models, when the spec asked for it. */
-  ensemble?: EvalMetrics | undefined;
+  ensemble?:
+    | EvalMetrics
+    | undefined;
+  /** How far the figures above can be trusted; unset in summaries made before it existed. */
+  uncertainty?: StabilityUncertainty | undefined;
+}
+
+/** The uncertainty of a stability summary. Every bound and interval is at `confidence` (0.95). */
+export interface StabilityUncertainty {
+  confidence: number;
+  /** Runs whose verdict is collapsed or degenerate, out of StabilitySummary.runs. */
+  failed: number;
+  /**
+   * Exact (Clopper-Pearson) one-sided upper bound on the failure rate: 0 of 10 failed gives
+   * 1 - 0.05^(1/10) = 0.259.
+   */
+  failureRateUpper: number;
+  /**
+   * Percentile bootstrap over seeds of the mean and of the sample standard deviation of
+   * balanced accuracy; unset with fewer than two runs.
+   */
+  balancedAccuracyMean?: Interval | undefined;
+  balancedAccuracyStd?:
+    | Interval
+    | undefined;
+  /**
+   * The bootstrap's resample count and its fixed generator seed: the same runs always give
+   * the same intervals.
+   */
+  bootstrapResamples: number;
+  bootstrapSeed: number;
+  /** Interval width the seed counts aim at (FineTuneSpec.ci_width, default 0.05). */
+  requestedWidth: number;
+  /**
+   * Seeds in all (not more) for the mean's 95% t interval to be requested_width wide, planned
+   * with the observed std: least n with 2 t(0.975, n-1) s / sqrt(n) <= width; 0 with fewer
+   * than two runs.
+   */
+  seedsForMeanWidth: number;
+  /** The same for the standard deviation's interval (delta method with the seeds' kurtosis). */
+  seedsForStdWidth: number;
+}
+
+export interface Interval {
+  low: number;
+  high: number;
 }
 
 function createBaseStartFineTuneRequest(): StartFineTuneRequest {
@@ -4933,6 +4978,7 @@ function createBaseStabilitySummary(): StabilitySummary {
     collapsed: 0,
     degenerate: 0,
     ensemble: undefined,
+    uncertainty: undefined,
   };
 }
 
@@ -4958,6 +5004,9 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
     }
     if (message.ensemble !== undefined) {
       EvalMetrics.encode(message.ensemble, writer.uint32(58).fork()).join();
+    }
+    if (message.uncertainty !== undefined) {
+      StabilityUncertainty.encode(message.uncertainty, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -5031,6 +5080,14 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
             message.ensemble = EvalMetrics.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.uncertainty = StabilityUncertainty.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5060,6 +5117,7 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
       collapsed: isSet(object.collapsed) ? globalThis.Number(object.collapsed) : 0,
       degenerate: isSet(object.degenerate) ? globalThis.Number(object.degenerate) : 0,
       ensemble: isSet(object.ensemble) ? EvalMetrics.fromJSON(object.ensemble) : undefined,
+      uncertainty: isSet(object.uncertainty) ? StabilityUncertainty.fromJSON(object.uncertainty) : undefined,
     };
   },
 
@@ -5086,6 +5144,9 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
     if (message.ensemble !== undefined) {
       obj.ensemble = EvalMetrics.toJSON(message.ensemble);
     }
+    if (message.uncertainty !== undefined) {
+      obj.uncertainty = StabilityUncertainty.toJSON(message.uncertainty);
+    }
     return obj;
   },
 
@@ -5109,6 +5170,354 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
     message.ensemble = (object.ensemble !== undefined && object.ensemble !== null)
       ? EvalMetrics.fromPartial(object.ensemble)
       : undefined;
+    message.uncertainty = (object.uncertainty !== undefined && object.uncertainty !== null)
+      ? StabilityUncertainty.fromPartial(object.uncertainty)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStabilityUncertainty(): StabilityUncertainty {
+  return {
+    confidence: 0,
+    failed: 0,
+    failureRateUpper: 0,
+    balancedAccuracyMean: undefined,
+    balancedAccuracyStd: undefined,
+    bootstrapResamples: 0,
+    bootstrapSeed: 0,
+    requestedWidth: 0,
+    seedsForMeanWidth: 0,
+    seedsForStdWidth: 0,
+  };
+}
+
+export const StabilityUncertainty: MessageFns<StabilityUncertainty> = {
+  encode(message: StabilityUncertainty, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.confidence !== 0) {
+      writer.uint32(9).double(message.confidence);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(16).uint32(message.failed);
+    }
+    if (message.failureRateUpper !== 0) {
+      writer.uint32(25).double(message.failureRateUpper);
+    }
+    if (message.balancedAccuracyMean !== undefined) {
+      Interval.encode(message.balancedAccuracyMean, writer.uint32(34).fork()).join();
+    }
+    if (message.balancedAccuracyStd !== undefined) {
+      Interval.encode(message.balancedAccuracyStd, writer.uint32(42).fork()).join();
+    }
+    if (message.bootstrapResamples !== 0) {
+      writer.uint32(48).uint32(message.bootstrapResamples);
+    }
+    if (message.bootstrapSeed !== 0) {
+      writer.uint32(56).uint32(message.bootstrapSeed);
+    }
+    if (message.requestedWidth !== 0) {
+      writer.uint32(65).double(message.requestedWidth);
+    }
+    if (message.seedsForMeanWidth !== 0) {
+      writer.uint32(72).uint32(message.seedsForMeanWidth);
+    }
+    if (message.seedsForStdWidth !== 0) {
+      writer.uint32(80).uint32(message.seedsForStdWidth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StabilityUncertainty {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStabilityUncertainty();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.confidence = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.failureRateUpper = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.balancedAccuracyMean = Interval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.balancedAccuracyStd = Interval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bootstrapResamples = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.bootstrapSeed = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.requestedWidth = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.seedsForMeanWidth = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.seedsForStdWidth = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StabilityUncertainty {
+    return {
+      confidence: isSet(object.confidence) ? globalThis.Number(object.confidence) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      failureRateUpper: isSet(object.failureRateUpper)
+        ? globalThis.Number(object.failureRateUpper)
+        : isSet(object.failure_rate_upper)
+        ? globalThis.Number(object.failure_rate_upper)
+        : 0,
+      balancedAccuracyMean: isSet(object.balancedAccuracyMean)
+        ? Interval.fromJSON(object.balancedAccuracyMean)
+        : isSet(object.balanced_accuracy_mean)
+        ? Interval.fromJSON(object.balanced_accuracy_mean)
+        : undefined,
+      balancedAccuracyStd: isSet(object.balancedAccuracyStd)
+        ? Interval.fromJSON(object.balancedAccuracyStd)
+        : isSet(object.balanced_accuracy_std)
+        ? Interval.fromJSON(object.balanced_accuracy_std)
+        : undefined,
+      bootstrapResamples: isSet(object.bootstrapResamples)
+        ? globalThis.Number(object.bootstrapResamples)
+        : isSet(object.bootstrap_resamples)
+        ? globalThis.Number(object.bootstrap_resamples)
+        : 0,
+      bootstrapSeed: isSet(object.bootstrapSeed)
+        ? globalThis.Number(object.bootstrapSeed)
+        : isSet(object.bootstrap_seed)
+        ? globalThis.Number(object.bootstrap_seed)
+        : 0,
+      requestedWidth: isSet(object.requestedWidth)
+        ? globalThis.Number(object.requestedWidth)
+        : isSet(object.requested_width)
+        ? globalThis.Number(object.requested_width)
+        : 0,
+      seedsForMeanWidth: isSet(object.seedsForMeanWidth)
+        ? globalThis.Number(object.seedsForMeanWidth)
+        : isSet(object.seeds_for_mean_width)
+        ? globalThis.Number(object.seeds_for_mean_width)
+        : 0,
+      seedsForStdWidth: isSet(object.seedsForStdWidth)
+        ? globalThis.Number(object.seedsForStdWidth)
+        : isSet(object.seeds_for_std_width)
+        ? globalThis.Number(object.seeds_for_std_width)
+        : 0,
+    };
+  },
+
+  toJSON(message: StabilityUncertainty): unknown {
+    const obj: any = {};
+    if (message.confidence !== 0) {
+      obj.confidence = floatToJson(message.confidence);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.failureRateUpper !== 0) {
+      obj.failureRateUpper = floatToJson(message.failureRateUpper);
+    }
+    if (message.balancedAccuracyMean !== undefined) {
+      obj.balancedAccuracyMean = Interval.toJSON(message.balancedAccuracyMean);
+    }
+    if (message.balancedAccuracyStd !== undefined) {
+      obj.balancedAccuracyStd = Interval.toJSON(message.balancedAccuracyStd);
+    }
+    if (message.bootstrapResamples !== 0) {
+      obj.bootstrapResamples = Math.round(message.bootstrapResamples);
+    }
+    if (message.bootstrapSeed !== 0) {
+      obj.bootstrapSeed = Math.round(message.bootstrapSeed);
+    }
+    if (message.requestedWidth !== 0) {
+      obj.requestedWidth = floatToJson(message.requestedWidth);
+    }
+    if (message.seedsForMeanWidth !== 0) {
+      obj.seedsForMeanWidth = Math.round(message.seedsForMeanWidth);
+    }
+    if (message.seedsForStdWidth !== 0) {
+      obj.seedsForStdWidth = Math.round(message.seedsForStdWidth);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StabilityUncertainty>, I>>(base?: I): StabilityUncertainty {
+    return StabilityUncertainty.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StabilityUncertainty>, I>>(object: I): StabilityUncertainty {
+    const message = createBaseStabilityUncertainty();
+    message.confidence = object.confidence ?? 0;
+    message.failed = object.failed ?? 0;
+    message.failureRateUpper = object.failureRateUpper ?? 0;
+    message.balancedAccuracyMean = (object.balancedAccuracyMean !== undefined && object.balancedAccuracyMean !== null)
+      ? Interval.fromPartial(object.balancedAccuracyMean)
+      : undefined;
+    message.balancedAccuracyStd = (object.balancedAccuracyStd !== undefined && object.balancedAccuracyStd !== null)
+      ? Interval.fromPartial(object.balancedAccuracyStd)
+      : undefined;
+    message.bootstrapResamples = object.bootstrapResamples ?? 0;
+    message.bootstrapSeed = object.bootstrapSeed ?? 0;
+    message.requestedWidth = object.requestedWidth ?? 0;
+    message.seedsForMeanWidth = object.seedsForMeanWidth ?? 0;
+    message.seedsForStdWidth = object.seedsForStdWidth ?? 0;
+    return message;
+  },
+};
+
+function createBaseInterval(): Interval {
+  return { low: 0, high: 0 };
+}
+
+export const Interval: MessageFns<Interval> = {
+  encode(message: Interval, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.low !== 0) {
+      writer.uint32(9).double(message.low);
+    }
+    if (message.high !== 0) {
+      writer.uint32(17).double(message.high);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Interval {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterval();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.low = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.high = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Interval {
+    return {
+      low: isSet(object.low) ? globalThis.Number(object.low) : 0,
+      high: isSet(object.high) ? globalThis.Number(object.high) : 0,
+    };
+  },
+
+  toJSON(message: Interval): unknown {
+    const obj: any = {};
+    if (message.low !== 0) {
+      obj.low = floatToJson(message.low);
+    }
+    if (message.high !== 0) {
+      obj.high = floatToJson(message.high);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Interval>, I>>(base?: I): Interval {
+    return Interval.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Interval>, I>>(object: I): Interval {
+    const message = createBaseInterval();
+    message.low = object.low ?? 0;
+    message.high = object.high ?? 0;
     return message;
   },
 };
