@@ -2,13 +2,9 @@
 // server reflection (grpcurl, grpcui and Postman discover the API without .proto files).
 // With tokens configured every Trainer call needs a bearer token; health and reflection stay
 // open, so load balancers and Kubernetes probes need no secret (they reveal no tenant data).
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { EventEmitter } from 'node:events';
 import { Server, type ServerCredentials, type ServerInterceptor, type ServerWritableStream } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { TrainerService } from '../../client/gen/steadytune/v1/trainer.js';
 import type { DatasetRegistry } from '../data/index.js';
 import type { JobService } from '../jobs/types.js';
@@ -19,19 +15,13 @@ import { createTrainerHandlers, DRAINING_MESSAGE } from './handlers.js';
 import { JobAdmission } from './job-admission.js';
 import { DEFAULT_RPC_LIMITS, type RpcLimits } from './limits.js';
 import { malformedRequestInterceptor, tolerantDecoding } from './malformed-requests.js';
+import { addReflectionService } from './reflection.js';
 import { StreamSlots } from './stream-slots.js';
 import { serverCredentials, type TlsSettings } from './transport-security.js';
 
 export const TRAINER_SERVICE_NAME = 'steadytune.v1.Trainer';
 /** '' is the whole server, as the health-checking protocol defines it. */
 const HEALTH_SERVICE_NAMES = ['', TRAINER_SERVICE_NAME];
-const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
-const REFLECTED_PROTO_FILES = [
-  'steadytune/v1/trainer.proto',
-  'google/rpc/status.proto',
-  'google/rpc/error_details.proto',
-  'health/v1/health.proto',
-];
 
 export interface ServerOptions {
   /** 0 picks a free port (tests); the bound one is in the result. */
@@ -102,9 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
   const health = new HealthImplementation();
   const healthWatches = addHealthService(server, health);
-  // Note: @grpc/reflection merges the files of one package (steadytune_v1.proto); fine for
-  // grpcurl and other symbol-based clients.
-  new ReflectionService(loadReflectedProtos()).addToServer(server);
+  addReflectionService(server);
 
   // Watchers are told on every setStatus, so only a change is passed on.
   let current: ServingStatus | undefined;
@@ -166,11 +154,6 @@ function addHealthService(server: Server, health: HealthImplementation): Readonl
     },
   });
   return watches;
-}
-
-function loadReflectedProtos(): ReturnType<typeof loadSync> {
-  const healthRoot = path.resolve(path.dirname(healthProtoPath), '../..');
-  return loadSync(REFLECTED_PROTO_FILES, { includeDirs: [PROTO_ROOT, healthRoot] });
 }
 
 function isReady(jobService: JobService, logger: Logger): boolean {

@@ -2,41 +2,12 @@
 // the server. Skipped where /usr/bin/python3 lacks grpc, unless STEADYTUNE_REQUIRE_PYTHON=1
 // (set by .ci/run), which turns the skip into a failure.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { missingPythonTooling, PYTHON_REQUIRED, runPythonScript } from '../fixtures/python-tooling.js';
 import { startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
-// Debian's interpreter, not a pyenv/venv python earlier on PATH: the apt packages live here.
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../python/client.py', import.meta.url));
-const REQUIRED = process.env['STEADYTUNE_REQUIRE_PYTHON'] === '1';
-
-function missingTooling(): string | undefined {
-  const probe = spawnSync(PYTHON, ['-c', 'import grpc, google.protobuf'], { encoding: 'utf8' });
-  if (probe.error !== undefined || probe.status !== 0) {
-    return `${PYTHON} cannot import grpc (apt-get install python3-grpcio python3-protobuf)`;
-  }
-  for (const tool of ['protoc', 'grpc_python_plugin']) {
-    const which = spawnSync('sh', ['-c', `command -v ${tool}`]);
-    if (which.status !== 0) return `${tool} not found (apt-get install protobuf-compiler protobuf-compiler-grpc)`;
-  }
-  return undefined;
-}
-
-function runScript(address: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, address], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
-
-const missing = missingTooling();
-const skip = missing !== undefined && !REQUIRED ? `skipped: ${missing}` : false;
+const missing = missingPythonTooling();
+const skip = missing !== undefined && !PYTHON_REQUIRED ? `skipped: ${missing}` : false;
 
 describe('independent Python client', { skip }, () => {
   let server: TestServer | undefined;
@@ -48,7 +19,7 @@ describe('independent Python client', { skip }, () => {
 
   it('starts a job and streams its metrics to a SUCCEEDED end', async (t) => {
     assert.ok(server, `STEADYTUNE_REQUIRE_PYTHON=1 but ${missing}`);
-    const { code, output } = await runScript(server.address);
+    const { code, output } = await runPythonScript('client.py', [server.address]);
     for (const line of output.trim().split('\n')) t.diagnostic(line);
     assert.equal(code, 0, output);
     assert.match(output, /python client: OK/);
