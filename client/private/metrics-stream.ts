@@ -1,7 +1,15 @@
 import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
 import type { StreamMetricsResponse } from '../gen/steadytune/v1/trainer.js';
 import { type SteadytuneError, toSteadytuneError } from './errors.js';
-import { abortableSleep, backoffDelayMs, cancelledError, type RetryOptions } from './retry.js';
+import {
+  abortableSleep,
+  backoffDelayMs,
+  cancelledError,
+  connectionError,
+  finalError,
+  type ChannelConnection,
+  type RetryOptions,
+} from './retry.js';
 
 export interface StreamMetricsOptions {
   /** First sequence to deliver; 0 or absent means from the start of the job's log. */
@@ -30,14 +38,17 @@ export function isResumableStreamError(error: SteadytuneError): boolean {
 /**
  * The job's event log as one iterable across reconnects. It asks for `lastSeen + 1` after a
  * transport failure and drops anything at or below `lastSeen`, so each sequence arrives exactly
- * once even if the server replays a little. It ends when the server ends the stream.
+ * once even if the server replays a little. It ends when the server ends the stream. While the
+ * channel has never connected, the connection's connect deadline bounds the reconnects.
  */
 export async function* resumableMetricsStream(
   open: OpenMetricsCall,
   retry: RetryOptions,
   options: StreamMetricsOptions = {},
+  connection?: ChannelConnection,
 ): AsyncGenerator<StreamMetricsResponse, void, undefined> {
   const { signal } = options;
+  const startedAt = Date.now();
   const maxReconnects = options.maxReconnects ?? DEFAULT_MAX_RECONNECTS;
   const firstSequence = Math.max(0, options.fromSequence ?? 0);
   let lastSeen = firstSequence > 0 ? firstSequence - 1 : 0;
@@ -62,8 +73,14 @@ export async function* resumableMetricsStream(
       if (signal?.aborted) throw cancelledError('aborted by signal');
       const error = toSteadytuneError(rawError);
       failuresWithoutProgress++;
-      if (!isResumableStreamError(error) || failuresWithoutProgress > maxReconnects) throw error;
+      if (!isResumableStreamError(error) || failuresWithoutProgress > maxReconnects) throw finalError(error, connection);
       await abortableSleep(backoffDelayMs(failuresWithoutProgress, retry), signal);
+      const connectDeadline = connection?.connectDeadline(startedAt) ?? Infinity;
+      if (connection !== undefined && error.code === GrpcStatus.UNAVAILABLE && connectDeadline !== Infinity) {
+        const ready = await connection.awaitReady(connectDeadline);
+        if (signal?.aborted) throw cancelledError('aborted by signal');
+        if (!ready) throw connectionError(error, connection.target, connectDeadline - startedAt);
+      }
     } finally {
       signal?.removeEventListener('abort', cancelCall);
       // Runs when the consumer breaks out too: stop the server from streaming to nobody.

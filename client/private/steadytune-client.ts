@@ -30,10 +30,11 @@ import {
   type StartFineTuneResponse,
   type StreamMetricsResponse,
 } from '../gen/steadytune/v1/trainer.js';
+import { channelConnection } from './channel-connection.js';
 import { SteadytuneError, toSteadytuneError } from './errors.js';
 import { uploadOnce, type UploadDatasetInput } from './dataset-upload.js';
 import { resumableMetricsStream, type StreamMetricsOptions } from './metrics-stream.js';
-import { cancelledError, DEFAULT_RETRY, runWithRetry, type RetryOptions } from './retry.js';
+import { cancelledError, DEFAULT_RETRY, runWithRetry, type ChannelConnection, type RetryOptions } from './retry.js';
 
 /** Longest wait between the channel's reconnect attempts (grpc-js defaults to 120 s). */
 const MAX_RECONNECT_BACKOFF_MS = 5_000;
@@ -45,6 +46,13 @@ export interface SteadytuneClientOptions {
   token?: string;
   /** Deadline for unary calls that set none themselves; no deadline when absent. */
   defaultDeadlineMs?: number;
+  /**
+   * How long calls wait for a channel that has never connected: a server that is down from
+   * the start fails them within this time, with UNAVAILABLE naming the address and the
+   * connection error, instead of using up `retry`. Once connected, reconnects follow `retry`.
+   * No limit when absent.
+   */
+  connectTimeoutMs?: number;
   /** Backoff for idempotent calls and stream reconnects. */
   retry?: Partial<RetryOptions>;
   /** Passed through to the grpc-js channel (keepalive, message sizes, ...). */
@@ -116,6 +124,7 @@ export class SteadytuneClient {
   private readonly token: string | undefined;
   private readonly defaultDeadlineMs: number | undefined;
   private readonly retry: RetryOptions;
+  private readonly connection: ChannelConnection;
 
   constructor(address: string, options: SteadytuneClientOptions = {}) {
     this.trainer = new TrainerClient(
@@ -128,6 +137,7 @@ export class SteadytuneClient {
     this.token = options.token;
     this.defaultDeadlineMs = options.defaultDeadlineMs;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.connection = channelConnection(this.trainer, address, options.connectTimeoutMs);
   }
 
   close(): void {
@@ -209,7 +219,7 @@ export class SteadytuneClient {
     const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
     const deadline = deadlineMs === undefined ? undefined : new Date(Date.now() + deadlineMs);
     const open = this.trainer.uploadDataset.bind(this.trainer);
-    return runWithRetry({ idempotent: true, retry: this.retry, deadline, signal: options.signal, awaitConnection: this.awaitConnection }, () =>
+    return runWithRetry({ idempotent: true, retry: this.retry, deadline, signal: options.signal, connection: this.connection }, () =>
       uploadOnce(open, this.callMetadata(), deadline, options.signal, input));
   }
 
@@ -230,7 +240,7 @@ export class SteadytuneClient {
   streamMetrics(jobId: string, options: StreamMetricsOptions = {}): AsyncGenerator<StreamMetricsResponse, void, undefined> {
     // No deadline: the stream lives as long as the job does.
     const open = (fromSequence: number) => this.trainer.streamMetrics({ jobId, fromSequence }, this.callMetadata(), {});
-    return resumableMetricsStream(open, this.retry, options);
+    return resumableMetricsStream(open, this.retry, options, this.connection);
   }
 
   /** Resolves with the job once it is terminal, following its stream from the newest event. */
@@ -266,12 +276,8 @@ export class SteadytuneClient {
         });
         signal?.addEventListener('abort', cancelCall, { once: true });
       });
-    return runWithRetry({ idempotent, retry: this.retry, deadline, signal, awaitConnection: this.awaitConnection }, attempt);
+    return runWithRetry({ idempotent, retry: this.retry, deadline, signal, connection: this.connection }, attempt);
   }
-
-  /** Until the channel is READY (it connects now if idle) or `until` passes. */
-  private readonly awaitConnection = (until: number): Promise<void> =>
-    new Promise((resolve) => this.trainer.waitForReady(new Date(until), () => resolve()));
 
   private callMetadata(): Metadata {
     const metadata = new Metadata();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { GrpcStatus, SteadytuneClient, SteadytuneError, specDefaults } from '../../client/index.js';
-import { richStatus, runningJob, startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
+import { downServerAddress, richStatus, runningJob, startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 const fastRetry = { maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 20 };
 const openTrainers: FakeTrainer[] = [];
@@ -174,5 +174,60 @@ describe('deadlines and cancellation', () => {
     setTimeout(() => controller.abort(), 50);
     const error = await rejection(client.getJob('job-1', { signal: controller.signal }));
     assert.equal(error.code, GrpcStatus.CANCELLED);
+  });
+});
+
+describe('connection failures', () => {
+  function downClient(address: string, connectTimeoutMs?: number): SteadytuneClient {
+    const client = new SteadytuneClient(address, { retry: fastRetry, connectTimeoutMs });
+    openClients.push(client);
+    return client;
+  }
+
+  it('a deadline error names the failure that used the time up, not just "Deadline exceeded after 0.001s"', async () => {
+    let answered = false;
+    const { client } = await setUp({
+      getJob: (_call, callback) => {
+        if (answered) return; // the retry never answers: it runs into the deadline
+        answered = true;
+        callback({ code: GrpcStatus.UNAVAILABLE, details: 'restarting' });
+      },
+    });
+    const error = await rejection(client.getJob('job-1', { deadlineMs: 300 }));
+    assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
+    assert.match(error.details, /the attempt before failed with UNAVAILABLE: restarting$/);
+    assert.ok(error.cause instanceof SteadytuneError && error.cause.code === GrpcStatus.UNAVAILABLE);
+  });
+
+  it('against a server that is down, the deadline error names the address and the connection error', async () => {
+    const address = await downServerAddress();
+    const error = await rejection(downClient(address).getJob('job-1', { deadlineMs: 500 }));
+    assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
+    assert.match(error.details, new RegExp(`waiting to reconnect to ${address}; the attempt before failed with UNAVAILABLE: .*ECONNREFUSED`));
+  });
+
+  it('connectTimeoutMs bounds the wait for a server that never came up', async () => {
+    const address = await downServerAddress();
+    const error = await rejection(downClient(address, 200).getJob('job-1'));
+    assert.equal(error.code, GrpcStatus.UNAVAILABLE);
+    assert.match(error.details, new RegExp(`^cannot connect to ${address} within 200 ms: .*ECONNREFUSED`));
+  });
+
+  it('connectTimeoutMs does not cut reconnects once the channel has connected', async () => {
+    const script = {
+      getJob: (call: { request: { jobId: string } }, callback: (error: null, response: { job: ReturnType<typeof runningJob> }) => void) =>
+        callback(null, { job: runningJob(call.request.jobId) }),
+    };
+    const trainer = await startFakeTrainer(script);
+    openTrainers.push(trainer);
+    const client = downClient(trainer.address, 100);
+    assert.equal((await client.getJob('job-1')).id, 'job-1');
+    await trainer.stop();
+    // Down for 1 s, ten times the connect timeout: the ordinary retries ride it out.
+    const restarting = new Promise<void>((resolve, reject) =>
+      setTimeout(() => startFakeTrainer(script, trainer.port).then((started) => resolve(void openTrainers.push(started)), reject), 1000),
+    );
+    const job = await client.getJob('job-2').finally(() => restarting);
+    assert.equal(job.id, 'job-2');
   });
 });
