@@ -16,8 +16,10 @@ const GLOBAL_OPTIONS = {
   server: { type: 'string' },
   token: { type: 'string' },
   'deadline-ms': { type: 'string' },
+  'connect-timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } satisfies OptionSpecs;
 
 const START_OPTIONS = {
@@ -111,24 +113,52 @@ function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(COMMAND_OPTIONS, name);
 }
 
+/** `-0.5`, `-3`, `-.5`, `-1e-3`: a value, not a flag. */
+const NEGATIVE_NUMBER = /^-(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$/i;
+
+/**
+ * `--lambda -0.5` → `--lambda=-0.5`: parseArgs refuses a value that starts with a dash, but
+ * no flag looks like a number, so one after a flag that takes a value is that value.
+ */
+function attachNegativeNumbers(argv: readonly string[], options: OptionSpecs): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') {
+      result.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      result.push(`${arg}=${next}`);
+      i++;
+    } else {
+      result.push(arg);
+    }
+  }
+  return result;
+}
+
 /** Global flags may come before or after the command; each command accepts only its own flags. */
 export function parseCommandLine(argv: string[]): ParsedCommand {
   const everyOption: OptionSpecs = { ...GLOBAL_OPTIONS };
   for (const options of Object.values(COMMAND_OPTIONS)) Object.assign(everyOption, options);
+  const args = attachNegativeNumbers(argv, everyOption);
   // First pass only finds the command; strict parsing would reject flags of the other commands.
-  const loose = parseArgs({ args: argv, options: everyOption, allowPositionals: true, strict: false });
+  const loose = parseArgs({ args, options: everyOption, allowPositionals: true, strict: false });
   const [name] = loose.positionals;
-  if (name === undefined) return { command: 'help', positionals: [], flags: { help: true } };
-  if (!isCommandName(name)) throw new UsageError(`unknown command '${name}'`);
+  if (name !== undefined && !isCommandName(name)) throw new UsageError(`unknown command '${name}'`);
+  const command = name ?? 'help';
   try {
-    const commandOptions: OptionSpecs = { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS[name] };
+    const commandOptions: OptionSpecs = { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS[command] };
     const strict = parseArgs({
-      args: argv,
+      args,
       options: commandOptions,
       allowPositionals: true,
       strict: true,
     });
-    return { command: name, positionals: strict.positionals.slice(1), flags: strict.values };
+    return { command, positionals: strict.positionals.slice(name === undefined ? 0 : 1), flags: strict.values };
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -195,55 +225,3 @@ export function parseJobState(text: string): JobState {
   }
   return state;
 }
-
-export const USAGE = `steadytune — fine-tune classifiers stably with DSGD
-
-Usage: steadytune <command> [flags]
-
-Commands:
-  start [flags]            start a fine-tune; prints the job id
-      --spec FILE            FineTuneSpec as JSON or YAML (flags below override it)
-      --dataset NAME         mnist | fashion-mnist | ds_...  --classes 3,8
-      --imbalance K:R[:S]    none | long_tailed:100 | step:10 (ratio R, seed S)
-      --method NAME          fft | dsgd | focal | pcgrad | noisytune | lnsr | swa
-      --lambda X --schedule linear|cosine|linear_descending|static   (dsgd)
-      --gamma X (focal)  --noise X (noisytune, lnsr)  --window N (swa)
-      --lr X  --batch-size N  --accumulation N  --epochs N  --hidden 256,128
-      --seeds 42,52 | N      explicit seeds, or the first N paper seeds (42, 52, ...)
-      --max-examples N  --full-conflict-every K  --ensemble
-      --auto-remedy P[:W[:G[:R]]]  remedy collapsed runs: P = restart (next seed) | continue
-                             (under dsgd) | default; W steps with gradient norm < G; R remedies
-      --ci-width W           the summary says how many seeds bring the 95% interval of mean
-                             balanced accuracy to width W, in (0, 1] (default 0.05)
-      --label k=v (repeatable)  --display-name NAME  --idempotency-key KEY
-      --wait                 block until the job ends, then print its results
-      --watch                continue as 'watch'
-  watch JOB [--from-sequence N]   live progress, then per-seed results and summary
-  jobs [--state S] [--label k=v] [--page-size N] [--page-token T] [--all]
-  get JOB                  job details, runs and stability summary
-  cancel JOB               ask a job to stop
-  eval JOB [--ensemble] [--seed N]   evaluate a finished job's models
-  compare --methods fft,dsgd,... [start's spec flags] [--out report.html] [--out figure.svg]
-                           one job per method (default: all seven) with the same spec, followed
-                           to the end; prints the paper-style table (ACC ± STD, min, max,
-                           collapsed, degenerate, step time, peak memory)
-      --compare-id ID        follow the jobs of an earlier compare (idempotency keys derive from it)
-      --title TEXT           title of the report and figure
-  report JOB... [--out report.html] [--out figure.svg] [--title TEXT]   the same for existing jobs
-  datasets register --format F --train PATH [--validation PATH]   register files under the
-                           server's data root (idx: --train-images P --train-labels P, ...)
-      --class-names a,b  --validation-fraction X  --seq-len N  --image-size N  --color
-      --display-name NAME
-  datasets upload --format F --train FILE|DIR [...]   the same from local files (streamed)
-  datasets list [--page-size N] [--page-token T]
-  datasets get DATASET
-  (start --dataset ds_... trains on a registered dataset; its validation split validates)
-
-Global flags:
-  --server HOST:PORT       default $STEADYTUNE_ADDRESS or 127.0.0.1:50051
-  --token TOKEN            bearer token; default $STEADYTUNE_TOKEN
-  --deadline-ms N          deadline of each call
-  --json                   machine-readable output
-
-Exit codes: 0 ok, 1 RPC error, 2 usage error, 3 job ended without succeeding (--wait, watch).
-`;

@@ -1,9 +1,10 @@
 // Parses the command line, runs one command, and maps its outcome to an exit code.
 import { GrpcStatus, SteadytuneClient, SteadytuneError } from '../index.js';
-import { parseCommandLine, parseCount, stringFlag, USAGE, UsageError, type CommandName } from './args.js';
+import { parseCommandLine, parseCount, stringFlag, UsageError, type CommandName } from './args.js';
 import { cancelCommand, evalCommand, getCommand, jobsCommand, startCommand, watchCommand } from './commands.js';
 import { datasetsCommand } from './datasets.js';
 import { compareCommand, reportCommand } from './compare.js';
+import { cliVersion, helpText, isHelpTopic } from './help.js';
 import {
   EXIT_INTERRUPTED,
   EXIT_OK,
@@ -15,6 +16,11 @@ import {
 } from './context.js';
 
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
+/**
+ * How long a command waits for a server it has not reached yet: a server that is down fails the
+ * command in about this long, naming the address, instead of after the SDK's retries (~20 s).
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 
 const COMMANDS: Record<Exclude<CommandName, 'help'>, (context: CommandContext) => Promise<number>> = {
   start: startCommand,
@@ -38,14 +44,21 @@ export async function runCli(argv: string[], env: CliEnvironment, io: CliIo, sig
   let client: SteadytuneClient | undefined;
   try {
     const { command, positionals, flags } = parseCommandLine(argv);
+    if (flags['version'] === true) {
+      printLine(io.stdout, `steadytune ${cliVersion()}`);
+      return EXIT_OK;
+    }
     if (command === 'help' || flags['help'] === true) {
-      io.stdout.write(USAGE);
+      io.stdout.write(helpText(command === 'help' ? helpTopic(positionals) : command));
       return EXIT_OK;
     }
     const deadlineText = stringFlag(flags, 'deadline-ms');
+    const connectTimeoutText = stringFlag(flags, 'connect-timeout-ms');
     client = new SteadytuneClient(stringFlag(flags, 'server') ?? env.STEADYTUNE_ADDRESS ?? DEFAULT_ADDRESS, {
       token: stringFlag(flags, 'token') ?? env.STEADYTUNE_TOKEN,
       defaultDeadlineMs: deadlineText === undefined ? undefined : parseCount('deadline-ms', deadlineText),
+      connectTimeoutMs:
+        connectTimeoutText === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : parseCount('connect-timeout-ms', connectTimeoutText),
     });
     return await COMMANDS[command]({ client, io, flags, positionals, json: flags['json'] === true, signal });
   } catch (error) {
@@ -53,6 +66,14 @@ export async function runCli(argv: string[], env: CliEnvironment, io: CliIo, sig
   } finally {
     client?.close();
   }
+}
+
+/** `help` alone, or `help COMMAND`. */
+function helpTopic(positionals: readonly string[]): CommandName {
+  const [topic, ...extra] = positionals;
+  if (topic === undefined) return 'help';
+  if (extra.length > 0 || !isHelpTopic(topic)) throw new UsageError(`help: expected one command name, got '${positionals.join(' ')}'`);
+  return topic;
 }
 
 function reportFailure(error: unknown, io: CliIo, signal: AbortSignal): number {
