@@ -37,6 +37,7 @@ export {
   parseSafetensors,
   parseTokenizerJson,
   parseVocabTxt,
+  safetensorsParts,
   type FeatureExtractor,
   type LayersBackbone,
   type MobileNetBackbone,

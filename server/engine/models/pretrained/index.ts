@@ -21,7 +21,10 @@ export {
   createLayersModelClassifier, layersModelFeatureExtractor, loadLayersBackbone,
   type LayersBackbone, type LayersBackboneOptions,
 } from './layers-model.js';
-export { encodeSafetensors, parseSafetensors, type ParsedSafetensors, type SafetensorsTensor } from './safetensors.js';
+export { parseSafetensors, type ParsedSafetensors, type SafetensorsTensor } from './safetensors.js';
+export {
+  encodeSafetensors, safetensorsHeader, safetensorsParts, tensorBytes, type TensorToWrite, type WritableDtype,
+} from './safetensors-writer.js';
 export { parseTokenizerJson, parseVocabTxt, remapTokenEmbeddings, type HfVocabulary } from './hf-vocabulary.js';
 export {
   createHfEncoderClassifier, hfTransformerSpec, mapHfCheckpoint, parseHfConfig,

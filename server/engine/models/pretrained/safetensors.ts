@@ -2,6 +2,7 @@
 // ({name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}), then the raw
 // little-endian tensor bytes, offsets relative to the end of the header. Floats of any
 // width are read as float32; integer tensors (e.g. position_ids buffers) are reported and skipped.
+// The writer lives beside this file (safetensors-writer.ts).
 
 export type FloatDtype = 'F32' | 'F16' | 'BF16' | 'F64';
 
@@ -18,7 +19,7 @@ export interface ParsedSafetensors {
   readonly skipped: readonly string[];
 }
 
-const BYTES: Readonly<Record<string, number>> = {
+export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8,
 };
 /** A header larger than this is not a header: refuse before decoding it as text. */
@@ -92,13 +93,13 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
       continue;
     }
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as Record<string, unknown>;
-    const valid = typeof dtype === 'string' && dtype in BYTES &&
+    const valid = typeof dtype === 'string' && dtype in SAFETENSORS_DTYPE_BYTES &&
       Array.isArray(shape) && shape.every((size) => Number.isInteger(size) && size >= 0) &&
       Array.isArray(offsets) && offsets.length === 2 && offsets.every((offset) => Number.isInteger(offset));
     if (!valid) throw new Error(`safetensors entry '${name}' is malformed`);
     const [begin, end] = offsets as [number, number];
     const count = (shape as number[]).reduce((product, size) => product * size, 1);
-    if (!(begin >= 0 && begin <= end && end <= data.byteLength) || end - begin !== count * BYTES[dtype]) {
+    if (!(begin >= 0 && begin <= end && end <= data.byteLength) || end - begin !== count * SAFETENSORS_DTYPE_BYTES[dtype]) {
       throw new Error(`safetensors entry '${name}' has offsets [${begin}, ${end}] that do not match ${dtype} [${shape}]`);
     }
     if (!isFloatDtype(dtype)) {
@@ -108,45 +109,4 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
     tensors.set(name, { dtype, shape: shape as number[], values: readFloats(data.subarray(begin, end), dtype, count) });
   }
   return { tensors, metadata, skipped };
-}
-
-export interface TensorToWrite {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly values: Float32Array;
-}
-
-/** Serialises float32 values as F32, F16 or BF16 (tests, and exporting fine-tuned encoders). */
-export function encodeSafetensors(
-  tensors: readonly TensorToWrite[], dtype: 'F32' | 'F16' | 'BF16' = 'F32', metadata: Record<string, string> = {},
-): Uint8Array {
-  const width = BYTES[dtype];
-  const header: Record<string, unknown> = Object.keys(metadata).length > 0 ? { __metadata__: metadata } : {};
-  let offset = 0;
-  for (const tensor of tensors) {
-    header[tensor.name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.values.length * width] };
-    offset += tensor.values.length * width;
-  }
-  // The format pads the header with spaces so the data starts 8-byte aligned.
-  let headerText = JSON.stringify(header);
-  headerText += ' '.repeat((8 - ((8 + Buffer.byteLength(headerText)) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(headerText);
-  const bytes = new Uint8Array(8 + headerBytes.byteLength + offset);
-  const view = new DataView(bytes.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.byteLength), true);
-  bytes.set(headerBytes, 8);
-  let at = 8 + headerBytes.byteLength;
-  for (const { values } of tensors) {
-    for (let i = 0; i < values.length; i++, at += width) {
-      if (dtype === 'F32') view.setFloat32(at, values[i], true);
-      else if (dtype === 'F16') view.setUint16(at, floatToHalf(values[i]), true);
-      else {
-        conversion.setFloat32(0, values[i], true);
-        const bits = conversion.getUint32(0, true);
-        // Round to nearest even on the dropped 16 bits.
-        view.setUint16(at, ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff, true);
-      }
-    }
-  }
-  return bytes;
 }
