@@ -7,6 +7,7 @@ import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
 import { NO_JOB_TRACING, type JobTraceParent, type JobTracer } from './job-tracer.js';
 import { DirectoryModelFiles, type ModelFiles } from './persistence/model-files.js';
+import { exportModelBundle } from './model-export.js';
 import { toExampleInputs } from './predict-inputs.js';
 import { evaluatePredictions, majorityVote, summarizeRuns, voteShares } from './stability.js';
 import type { JobStore } from './store.js';
@@ -14,6 +15,7 @@ import type { WorkerPool } from './worker-pool.js';
 import type { DatasetInput, ModelCard, SeedWeights } from './worker/protocol.js';
 import {
   TERMINAL_STATES,
+  type BundleChunk,
   type DatasetSelection,
   type EvaluationReport,
   type Job,
@@ -203,6 +205,12 @@ export class EmbeddedJobService implements JobService {
       labelName: labelName(label),
       probabilities: shares[i] ?? [],
     }));
+  }
+
+  async *exportModel(tenant: string, jobId: string): AsyncIterable<BundleChunk> {
+    const job = await this.mustGet(tenant, jobId);
+    const { datasets } = this.options;
+    yield* exportModelBundle(job, { models: this.models, ...(datasets === undefined ? {} : { datasets }) });
   }
 
   ready(): boolean {

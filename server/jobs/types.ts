@@ -232,6 +232,16 @@ export interface PredictInput {
   readonly segmentIds: readonly number[];
 }
 
+/** A piece of one exported bundle file; a file's chunks come in order, files one after another. */
+export interface BundleChunk {
+  /** Relative to the bundle directory, '/'-separated. */
+  readonly path: string;
+  readonly offset: number;
+  readonly data: Uint8Array;
+  /** True on the file's last chunk (an empty file is a single empty chunk). */
+  readonly last: boolean;
+}
+
 /** The jobs layer as the rpc layer sees it. All methods are tenant-scoped. */
 export interface JobService {
   start(command: StartJobCommand): Promise<{ job: Job; created: boolean }>;
@@ -246,6 +256,8 @@ export interface JobService {
     options: { dataset?: DatasetSelection; seed: number; ensemble: boolean },
   ): Promise<EvaluationReport>;
   predict(tenant: string, jobId: string, seed: number, inputs: readonly PredictInput[]): Promise<PredictionRow[]>;
+  /** A SUCCEEDED job's model bundle (docs/MODEL-BUNDLE.md) as file chunks, in order. */
+  exportModel(tenant: string, jobId: string): AsyncIterable<BundleChunk>;
   /** True once the service can take work (used by the health check). */
   ready(): boolean;
   /**

@@ -21,6 +21,7 @@ import { UNAUTHENTICATED_MESSAGE } from './auth.js';
 import { createDatasetHandlers } from './dataset-handlers.js';
 import { checkRegisteredDatasets } from './dataset-checks.js';
 import { grpcError, toGrpcError, unavailable } from './errors.js';
+import { exportModel } from './export-model.js';
 import type { JobAdmission } from './job-admission.js';
 import { eventToWire, evaluationReportToWire, jobToWire, predictionToWire } from './mapping.js';
 import { evaluateArguments, listJobsQuery, predictInputs, requireJobId, startJobCommand } from './requests.js';
@@ -90,6 +91,7 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
       return { predictions: rows.map(predictionToWire) };
     }),
     streamMetrics: (call) => void streamMetrics(call, options),
+    exportModel: (call) => void exportModel(call, { ...options, drainingMessage: DRAINING_MESSAGE, unauthenticated }),
     ...createDatasetHandlers({ ...options, drainingMessage: DRAINING_MESSAGE, unary }),
   };
 }

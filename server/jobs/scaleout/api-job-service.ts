@@ -9,6 +9,7 @@ import type { EventLog } from '../event-log.js';
 import type { JobStore } from '../store.js';
 import {
   TERMINAL_STATES,
+  type BundleChunk,
   type DatasetSelection,
   type EvaluationReport,
   type Job,
@@ -102,6 +103,10 @@ export class ApiJobService implements JobService {
 
   predict(tenant: string, jobId: string, seed: number, inputs: readonly PredictInput[]): Promise<PredictionRow[]> {
     return this.options.embedded.predict(tenant, jobId, seed, inputs);
+  }
+
+  exportModel(tenant: string, jobId: string): AsyncIterable<BundleChunk> {
+    return this.options.embedded.exportModel(tenant, jobId);
   }
 
   ready(): boolean {

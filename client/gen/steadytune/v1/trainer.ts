@@ -428,6 +428,21 @@ export interface Prediction {
   probabilities: number[];
 }
 
+export interface ExportModelRequest {
+  jobId: string;
+}
+
+/** One chunk of one bundle file. */
+export interface ExportModelResponse {
+  /** Relative to the bundle directory, '/'-separated, e.g. "seed-1/model.safetensors". */
+  path: string;
+  /** Where data starts in the file; a file's chunks arrive in order. */
+  offset: number;
+  data: Buffer;
+  /** Set on the file's last chunk (an empty file is one chunk without data). */
+  last: boolean;
+}
+
 export interface Job {
   id: string;
   displayName: string;
@@ -3608,6 +3623,196 @@ export const Prediction: MessageFns<Prediction> = {
   },
 };
 
+function createBaseExportModelRequest(): ExportModelRequest {
+  return { jobId: "" };
+}
+
+export const ExportModelRequest: MessageFns<ExportModelRequest> = {
+  encode(message: ExportModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportModelRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportModelRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportModelRequest>, I>>(base?: I): ExportModelRequest {
+    return ExportModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportModelRequest>, I>>(object: I): ExportModelRequest {
+    const message = createBaseExportModelRequest();
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
+function createBaseExportModelResponse(): ExportModelResponse {
+  return { path: "", offset: 0, data: Buffer.alloc(0), last: false };
+}
+
+export const ExportModelResponse: MessageFns<ExportModelResponse> = {
+  encode(message: ExportModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(16).uint64(message.offset);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    if (message.last !== false) {
+      writer.uint32(32).bool(message.last);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.last = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportModelResponse {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      last: isSet(object.last) ? globalThis.Boolean(object.last) : false,
+    };
+  },
+
+  toJSON(message: ExportModelResponse): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.last !== false) {
+      obj.last = message.last;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportModelResponse>, I>>(base?: I): ExportModelResponse {
+    return ExportModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportModelResponse>, I>>(object: I): ExportModelResponse {
+    const message = createBaseExportModelResponse();
+    message.path = object.path ?? "";
+    message.offset = object.offset ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    message.last = object.last ?? false;
+    return message;
+  },
+};
+
 function createBaseJob(): Job {
   return {
     id: "",
@@ -5651,6 +5856,20 @@ export const TrainerService = {
       Buffer.from(ListDatasetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListDatasetsResponse => ListDatasetsResponse.decode(value),
   },
+  /**
+   * A SUCCEEDED job's delivered model(s) as a bundle (docs/MODEL-BUNDLE.md): each file in
+   * chunks, files one after another, run-card.json (with every other file's sha256) last.
+   * FAILED_PRECONDITION for a job that did not succeed or a model family not exportable yet.
+   */
+  exportModel: {
+    path: "/steadytune.v1.Trainer/ExportModel" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportModelRequest): Buffer => Buffer.from(ExportModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportModelRequest => ExportModelRequest.decode(value),
+    responseSerialize: (value: ExportModelResponse): Buffer => Buffer.from(ExportModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportModelResponse => ExportModelResponse.decode(value),
+  },
 } as const;
 
 export interface TrainerServer extends UntypedServiceImplementation {
@@ -5681,6 +5900,12 @@ export interface TrainerServer extends UntypedServiceImplementation {
   /** NOT_FOUND for unknown ids and other tenants' datasets. */
   getDataset: handleUnaryCall<GetDatasetRequest, GetDatasetResponse>;
   listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
+  /**
+   * A SUCCEEDED job's delivered model(s) as a bundle (docs/MODEL-BUNDLE.md): each file in
+   * chunks, files one after another, run-card.json (with every other file's sha256) last.
+   * FAILED_PRECONDITION for a job that did not succeed or a model family not exportable yet.
+   */
+  exportModel: handleServerStreamingCall<ExportModelRequest, ExportModelResponse>;
 }
 
 export interface TrainerClient extends Client {
@@ -5860,6 +6085,17 @@ export interface TrainerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A SUCCEEDED job's delivered model(s) as a bundle (docs/MODEL-BUNDLE.md): each file in
+   * chunks, files one after another, run-card.json (with every other file's sha256) last.
+   * FAILED_PRECONDITION for a job that did not succeed or a model family not exportable yet.
+   */
+  exportModel(request: ExportModelRequest, options?: Partial<CallOptions>): ClientReadableStream<ExportModelResponse>;
+  exportModel(
+    request: ExportModelRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportModelResponse>;
 }
 
 export const TrainerClient = makeGenericClientConstructor(TrainerService, "steadytune.v1.Trainer") as unknown as {
@@ -5867,6 +6103,14 @@ export const TrainerClient = makeGenericClientConstructor(TrainerService, "stead
   service: typeof TrainerService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
