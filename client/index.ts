@@ -10,6 +10,7 @@ export {
   type PredictInput,
   type RegisterDatasetInput,
 } from './private/steadytune-client.js';
+export type { ExportedBundle, ExportedFile } from './private/model-export.js';
 export { DEFAULT_UPLOAD_CHUNK_BYTES, type UploadDatasetInput } from './private/dataset-upload.js';
 export { SteadytuneError, statusCodeName, type FieldViolation } from './private/errors.js';
 export { DEFAULT_RETRY, type RetryOptions } from './private/retry.js';
@@ -89,6 +90,7 @@ export {
   SeedEvaluation,
   PredictResponse,
   Prediction,
+  ExportModelResponse,
   Example,
   StreamMetricsResponse,
   StepMetrics,

@@ -76,6 +76,7 @@ export const COMMAND_OPTIONS = {
   get: {},
   cancel: {},
   eval: { ensemble: { type: 'boolean' }, seed: { type: 'string' } },
+  export: { out: { type: 'string' } },
   compare: COMPARE_OPTIONS,
   report: REPORT_OPTIONS,
   datasets: {

@@ -1,4 +1,4 @@
-// `start`, `jobs`, `get`, `cancel`, `eval`: one SDK call each, printed as text or JSON.
+// `start`, `jobs`, `get`, `cancel`, `eval`, `export`: one SDK call each, printed as text or JSON.
 import { EvaluateResponse, Job, ListJobsResponse, StartFineTuneResponse } from '../index.js';
 import { listFlag, parseCount, parseJobState, parseLabels, stringFlag, UsageError } from './args.js';
 import { EXIT_OK, printJson, printLine, type CommandContext } from './context.js';
@@ -106,5 +106,18 @@ export async function evalCommand(context: CommandContext): Promise<number> {
   );
   if (context.json) printJson(context.io.stdout, EvaluateResponse.toJSON(response));
   else printLine(context.io.stdout, evaluationReport(response));
+  return EXIT_OK;
+}
+
+export async function exportCommand(context: CommandContext): Promise<number> {
+  const jobId = jobIdArgument(context, 'export');
+  const out = stringFlag(context.flags, 'out');
+  if (out === undefined || out === '') throw new UsageError('export: --out DIR is required');
+  const bundle = await context.client.exportModel(jobId, out, { signal: context.signal });
+  if (context.json) printJson(context.io.stdout, bundle);
+  else {
+    for (const file of bundle.files) printLine(context.io.stdout, `${file.path}  ${file.bytes} bytes  sha256 ${file.sha256}`);
+    printLine(context.io.stdout, `wrote ${bundle.files.length} files, ${bundle.totalBytes} bytes, to ${bundle.dir}`);
+  }
   return EXIT_OK;
 }

@@ -31,6 +31,8 @@ const SECTIONS: Record<HelpTopic, string> = {
   get: `  get JOB                  job details, runs and stability summary`,
   cancel: `  cancel JOB               ask a job to stop`,
   eval: `  eval JOB [--ensemble] [--seed N]   evaluate a finished job's models`,
+  export: `  export JOB --out DIR     write a SUCCEEDED job's model bundle (safetensors weights, model.json,
+                           run-card.json; docs/MODEL-BUNDLE.md), each file checked by sha256`,
   compare: `  compare --methods fft,dsgd,... [start's spec flags] [--out report.html] [--out figure.svg]
                            one job per method (default: all seven) with the same spec, followed
                            to the end; prints the paper-style table (ACC ± STD, min, max,

@@ -1,7 +1,7 @@
 // Parses the command line, runs one command, and maps its outcome to an exit code.
 import { GrpcStatus, SteadytuneClient, SteadytuneError } from '../index.js';
 import { parseCommandLine, parseCount, stringFlag, UsageError, type CommandName } from './args.js';
-import { cancelCommand, evalCommand, getCommand, jobsCommand, startCommand, watchCommand } from './commands.js';
+import { cancelCommand, evalCommand, exportCommand, getCommand, jobsCommand, startCommand, watchCommand } from './commands.js';
 import { datasetsCommand } from './datasets.js';
 import { compareCommand, reportCommand } from './compare.js';
 import { cliVersion, helpText, isHelpTopic } from './help.js';
@@ -29,6 +29,7 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, (context: CommandContext) =
   get: getCommand,
   cancel: cancelCommand,
   eval: evalCommand,
+  export: exportCommand,
   datasets: datasetsCommand,
   compare: compareCommand,
   report: reportCommand,

@@ -23,6 +23,7 @@ import {
   TrainerClient,
   type EvaluateResponse,
   type Example,
+  type ExportModelResponse,
   type Job,
   type ListJobsRequest,
   type ListJobsResponse,
@@ -33,6 +34,7 @@ import {
 import { channelConnection } from './channel-connection.js';
 import { SteadytuneError, toSteadytuneError } from './errors.js';
 import { uploadOnce, type UploadDatasetInput } from './dataset-upload.js';
+import { writeBundle, type ExportedBundle } from './model-export.js';
 import { resumableMetricsStream, type StreamMetricsOptions } from './metrics-stream.js';
 import { cancelledError, DEFAULT_RETRY, runWithRetry, type ChannelConnection, type RetryOptions } from './retry.js';
 
@@ -231,6 +233,27 @@ export class SteadytuneClient {
 
   listDatasets(input: { pageSize?: number; pageToken?: string } = {}, options: RequestOptions = {}): Promise<ListDatasetsResponse> {
     return this.unary(this.trainer.listDatasets, { pageSize: input.pageSize ?? 0, pageToken: input.pageToken ?? '' }, true, options);
+  }
+
+  /**
+   * Writes a SUCCEEDED job's model bundle (docs/MODEL-BUNDLE.md) into `dir`, checking every
+   * file against the run card's sha256. Not retried: call it again to export again.
+   */
+  async exportModel(jobId: string, dir: string, options: RequestOptions = {}): Promise<ExportedBundle> {
+    const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
+    const { signal } = options;
+    if (signal?.aborted) throw cancelledError('aborted by signal');
+    const call = this.trainer.exportModel({ jobId }, this.callMetadata(), deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) });
+    const cancelCall = (): void => call.cancel();
+    signal?.addEventListener('abort', cancelCall, { once: true });
+    try {
+      return await writeBundle(call as AsyncIterable<ExportModelResponse>, dir);
+    } catch (error) {
+      throw signal?.aborted ? cancelledError('aborted by signal') : toSteadytuneError(error);
+    } finally {
+      signal?.removeEventListener('abort', cancelCall);
+      call.cancel();
+    }
   }
 
   /**
