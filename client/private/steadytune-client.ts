@@ -5,6 +5,7 @@ import {
   type CallOptions as GrpcCallOptions,
   type ChannelCredentials,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
@@ -243,11 +244,15 @@ export class SteadytuneClient {
     const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
     const { signal } = options;
     if (signal?.aborted) throw cancelledError('aborted by signal');
-    const call = this.trainer.exportModel({ jobId }, this.callMetadata(), deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) });
+    const call = this.trainer.exportModel(
+      { jobId },
+      this.callMetadata(),
+      deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) },
+    );
     const cancelCall = (): void => call.cancel();
     signal?.addEventListener('abort', cancelCall, { once: true });
     try {
-      return await writeBundle(call as AsyncIterable<ExportModelResponse>, dir);
+      return await writeBundle(untilStatus(call), dir);
     } catch (error) {
       throw signal?.aborted ? cancelledError('aborted by signal') : toSteadytuneError(error);
     } finally {
@@ -307,6 +312,24 @@ export class SteadytuneClient {
     if (this.token !== undefined && this.token !== '') metadata.set('authorization', `Bearer ${this.token}`);
     return metadata;
   }
+}
+
+/**
+ * The stream's messages, then its status: grpc-js ends the readable side before it emits a
+ * failed status, so an iterator can see a clean end where the call failed; this rethrows it.
+ * The listeners go on at once: the status may come before the consumer starts reading.
+ */
+function untilStatus(call: ClientReadableStream<ExportModelResponse>): AsyncGenerator<ExportModelResponse> {
+  let failure: unknown;
+  call.on('error', (error: unknown) => {
+    failure = error;
+  });
+  const status = new Promise<void>((resolve) => call.once('status', () => resolve()));
+  return (async function* () {
+    for await (const message of call as AsyncIterable<ExportModelResponse>) yield message;
+    await status;
+    if (failure !== undefined) throw failure;
+  })();
 }
 
 function requireJob(job: Job | undefined, rpc: string): Job {

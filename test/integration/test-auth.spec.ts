@@ -2,6 +2,9 @@
 // Trainer call is UNAUTHENTICATED; with one, another tenant's jobs do not exist (NOT_FOUND,
 // worded exactly as for an unknown id, and absent from ListJobs). Health and reflection stay open.
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GrpcStatus, JobState, type Job, type SteadytuneClient } from '../../client/index.js';
 import { TRAINER_SERVICE_NAME } from '../../server/rpc/server.js';
@@ -13,7 +16,7 @@ const TOKENS = { acme: 'stt_acme-test-token', globex: 'stt_globex-test-token' };
 const UNKNOWN_JOB = 'no-such-job';
 
 /** The RPCs that name a job. */
-const JOB_RPCS = ['GetJob', 'CancelJob', 'StreamMetrics', 'Evaluate', 'Predict'] as const;
+const JOB_RPCS = ['GetJob', 'CancelJob', 'StreamMetrics', 'Evaluate', 'Predict', 'ExportModel'] as const;
 type RpcName = (typeof JOB_RPCS)[number] | 'StartFineTune' | 'ListJobs';
 
 /** Every Trainer RPC, aimed at one job id. */
@@ -26,6 +29,7 @@ function everyRpc(jobId: string): Record<RpcName, (client: SteadytuneClient) => 
     StreamMetrics: (c) => collect(c.streamMetrics(jobId)),
     Evaluate: (c) => c.evaluate({ jobId }),
     Predict: (c) => c.predict({ jobId, examples: [{ features: new Array<number>(784).fill(0) }] }),
+    ExportModel: (c) => c.exportModel(jobId, path.join(tmpdir(), `steadytune-auth-export-${process.pid}`)),
   };
 }
 
@@ -40,7 +44,10 @@ describe('authentication and tenant isolation', () => {
     acme = server.client({ token: TOKENS.acme });
     globex = server.client({ token: TOKENS.globex });
   });
-  after(() => server.stop());
+  after(async () => {
+    await server.stop();
+    await rm(path.join(tmpdir(), `steadytune-auth-export-${process.pid}`), { recursive: true, force: true });
+  });
 
   describe('without a valid token', () => {
     const callers: Record<string, () => SteadytuneClient> = {
@@ -102,6 +109,8 @@ describe('authentication and tenant isolation', () => {
       assert.equal((await acme.evaluate({ jobId: acmeJob.id })).evaluations.length, 1);
       const predicted = await acme.predict({ jobId: acmeJob.id, examples: [{ features: new Array<number>(784).fill(0) }] });
       assert.equal(predicted.predictions.length, 1);
+      const bundle = await acme.exportModel(acmeJob.id, path.join(tmpdir(), `steadytune-auth-export-${process.pid}`, 'owner'));
+      assert.ok(bundle.files.some((file) => file.path === 'run-card.json'));
     });
 
     for (const rpc of JOB_RPCS) {
@@ -123,7 +132,10 @@ describe('authentication and tenant isolation', () => {
       assert.equal(started.created, true);
       assert.notEqual(started.job?.id, acmeJob.id);
       await globex.cancelJob(started.job?.id ?? '');
-      assert.deepEqual((await acme.listJobs()).jobs.map((job) => job.id), [acmeJob.id]);
+      assert.deepEqual(
+        (await acme.listJobs()).jobs.map((job) => job.id),
+        [acmeJob.id],
+      );
     });
   });
 });
