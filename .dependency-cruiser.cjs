@@ -15,7 +15,7 @@ const IO_CORE_MODULES = '^(node:)?(fs|fs/promises|net|child_process|http|https|h
 const SERVICE_PACKAGES = '(^|/)node_modules/(@types/)?(@grpc/|@opentelemetry/|better-sqlite3/|prom-client/|ioredis/|bullmq/|pg/|pg-[^/]+/)';
 
 /** Engine modules free of TF.js at run time: the only ones tf-free.ts re-exports by value. */
-const TF_FREE_ENGINE_MODULES = '^server/engine/(types|classification-metrics|weights-format)\\.ts$';
+const TF_FREE_ENGINE_MODULES = '^server/engine/(types|classification-metrics|weights-format|models/pretrained/safetensors(-writer)?)\\.ts$';
 
 module.exports = {
   forbidden: [

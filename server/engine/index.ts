@@ -37,7 +37,6 @@ export {
   parseSafetensors,
   parseTokenizerJson,
   parseVocabTxt,
-  safetensorsParts,
   type FeatureExtractor,
   type LayersBackbone,
   type MobileNetBackbone,

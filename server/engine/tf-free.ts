@@ -21,6 +21,9 @@ export {
 // business, the files are jobs/persistence's.
 export { decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME, type EncodedWeights } from './weights-format.js';
 
+// safetensors files, written part by part: model export streams seed weights in this format.
+export { safetensorsParts, type TensorToWrite, type WritableDtype } from './models/pretrained/safetensors-writer.js';
+
 // The stores a pretrained backbone caches into; server/data implements them on disk.
 export type { FeatureStore } from './models/pretrained/feature-cache.js';
 export type { VectorStore, WordVectors } from './models/pretrained/glove-filter.js';

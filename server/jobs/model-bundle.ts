@@ -1,7 +1,7 @@
 // The documents of an exported model bundle (docs/MODEL-BUNDLE.md): model.json (what inference
 // needs), ensemble.json (when the delivery is the seeds' vote) and run-card.json (what was
 // trained and how it did). Plain data in, JSON out: model-export.ts reads the files and streams.
-import type { Evaluation, ModelSpec } from '../engine/index.js';
+import type { Evaluation, ModelSpec } from '../engine/tf-free.js';
 import type { Job, StabilitySummary } from './types.js';
 import type { ModelCard } from './worker/protocol.js';
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { ServiceError } from '../common/errors.js';
 import type { DatasetRegistry } from '../data/index.js';
-import { safetensorsParts } from '../engine/index.js';
+import { safetensorsParts } from '../engine/tf-free.js';
 import {
   ENSEMBLE_JSON,
   ensembleManifest,
