@@ -2,7 +2,7 @@
 // (`..` escapes) and the real path (symlinks pointing out) are checked, because a client
 // names the path and the server process may be able to read far more than the data root.
 
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 
 import type { ViolationCollector } from './errors.js';
@@ -41,18 +41,35 @@ export async function readConfinedFile(
   const requested = ref.path;
   const real = await resolveConfinedPath(requested, dataRoot, field, violations);
   if (real === undefined) return undefined;
-  // O_NOFOLLOW: if the resolved path is swapped for a symlink after the check, the open fails.
+  // The type is checked before any open: opening a FIFO for reading blocks until a writer
+  // comes, and it would block one of libuv's few file threads (every file operation of the
+  // process queues behind them) for as long as none does.
+  let kind: string | undefined;
+  try {
+    kind = nonRegularKind(await fs.lstat(real));
+  } catch {
+    violations.add(field, `${JSON.stringify(requested)} cannot be opened`);
+    return undefined;
+  }
+  if (kind !== undefined) {
+    violations.add(field, `${JSON.stringify(requested)} is ${kind}, not a regular file`);
+    return undefined;
+  }
+  // O_NOFOLLOW: if the resolved path is swapped for a symlink after the checks, the open fails.
+  // O_NONBLOCK: if it is swapped for a FIFO, the open returns at once instead of waiting for a
+  // writer (regular files ignore the flag), and the fstat below refuses it.
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     violations.add(field, `${JSON.stringify(requested)} cannot be opened`);
     return undefined;
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) {
-      violations.add(field, `${JSON.stringify(requested)} is not a regular file`);
+    const openedKind = nonRegularKind(stat);
+    if (openedKind !== undefined) {
+      violations.add(field, `${JSON.stringify(requested)} is ${openedKind}, not a regular file`);
       return undefined;
     }
     if (stat.size > limits.maxBytes) {
@@ -69,6 +86,18 @@ export async function readConfinedFile(
   } finally {
     await handle.close();
   }
+}
+
+/** What a non-regular file is, in words for a violation; undefined for a regular file. */
+function nonRegularKind(stat: Stats): string | undefined {
+  if (stat.isFile()) return undefined;
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  return 'a special file';
 }
 
 /**
