@@ -1,6 +1,8 @@
 // The dataset RPCs: register from the data root, upload by client stream, get, list. Thin:
 // check the request, call the registry with the caller's tenant, map the answer.
-import { status as GrpcStatus, type handleClientStreamingCall, type handleUnaryCall, type Metadata } from '@grpc/grpc-js';
+import {
+  status as GrpcStatus, type handleClientStreamingCall, type handleUnaryCall, type Metadata, type ServerReadableStream,
+} from '@grpc/grpc-js';
 import type {
   GetDatasetRequest,
   GetDatasetResponse,
@@ -20,6 +22,7 @@ import {
 import { datasetToWire } from './dataset-mapping.js';
 import { checkDisplayName, readUpload } from './dataset-upload.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
+import { clientEndReason, isPrematureClose, logClientEnded, settled } from './call-ended.js';
 import { grpcError, toGrpcError, unavailable } from './errors.js';
 import { FieldViolations } from './field-violations.js';
 
@@ -42,6 +45,8 @@ export interface DatasetHandlers {
 }
 
 const DATASET_ID = /^ds_[0-9a-f]{32}$/;
+/** What a client that cut its own upload would see (if it still listened). */
+const UPLOAD_CUT_MESSAGE = 'the upload stream ended without its end (cancelled or disconnected); nothing was registered';
 
 export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHandlers {
   const { unary, logger } = options;
@@ -58,6 +63,22 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
       if (!hasCode(error, 'INVALID_ARGUMENT')) throw error;
       throw ServiceError.invalidArgument(error.message, renameFields(error.violations, rules));
     }
+  };
+  /** The upload's registration; undefined when the client ended the stream (nothing is registered). */
+  const receiveUpload = async (
+    call: ServerReadableStream<UploadDatasetRequest, UploadDatasetResponse>, tenant: string,
+  ): Promise<UploadDatasetResponse | undefined> => {
+    const read = await readUpload(call, options.maxUploadBytes).then((upload) => ({ upload }), (error: unknown) => ({ error }));
+    // A stream cut off by the client may read as complete: its files would be truncated.
+    await settled();
+    const cut = 'error' in read && isPrematureClose(read.error) ? 'the request stream closed before its end' : undefined;
+    const reason = clientEndReason(call) ?? cut;
+    if (reason !== undefined) {
+      logClientEnded(logger, 'UploadDataset', reason);
+      return undefined;
+    }
+    if ('error' in read) throw read.error;
+    return register(tenant, read.upload.source, read.upload.displayName, UPLOAD_FIELDS);
   };
   return {
     registerDataset: unary(async (request: RegisterDatasetRequest, tenant) => {
@@ -76,9 +97,10 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
       if (options.drainSignal.aborted) return callback(unavailable(options.drainingMessage));
       const tenant = options.tenantOf(call.metadata);
       if (tenant === undefined) return callback(grpcError(GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
-      readUpload(call, options.maxUploadBytes)
-        .then((upload) => register(tenant, upload.source, upload.displayName, UPLOAD_FIELDS))
-        .then((response) => callback(null, response), (error: unknown) => callback(toGrpcError(error, logger)));
+      receiveUpload(call, tenant).then(
+        (response) => callback(response === undefined ? grpcError(GrpcStatus.CANCELLED, UPLOAD_CUT_MESSAGE) : null, response),
+        (error: unknown) => callback(toGrpcError(error, logger)),
+      );
     },
     getDataset: unary(async (request: GetDatasetRequest, tenant) => {
       checkDatasetId(request.datasetId);

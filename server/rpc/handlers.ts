@@ -18,6 +18,7 @@ import type { DatasetRegistry } from '../data/index.js';
 import type { JobService } from '../jobs/types.js';
 import type { Logger } from '../logger.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
+import { clientEndReason, logClientEnded } from './call-ended.js';
 import { createDatasetHandlers } from './dataset-handlers.js';
 import { checkRegisteredDatasets } from './dataset-checks.js';
 import { grpcError, toGrpcError, unavailable } from './errors.js';
@@ -126,12 +127,12 @@ async function streamMetrics(
       if (stop.signal.aborted) break;
       if (!call.write(eventToWire(event))) await writable(call, stop.signal);
     }
-    if (call.cancelled) return;
+    if (endedByClient(call, logger)) return;
     // A stream cut by close is not finished: UNAVAILABLE tells the client to resume elsewhere.
     if (closeSignal.aborted) call.emit('error', unavailable(DRAINING_MESSAGE));
     else call.end();
   } catch (error) {
-    if (call.cancelled) return;
+    if (endedByClient(call, logger)) return;
     const status = closeSignal.aborted ? unavailable(DRAINING_MESSAGE) : toGrpcError(error, logger);
     call.emit('error', status);
   } finally {
@@ -140,6 +141,13 @@ async function streamMetrics(
     closeSignal.removeEventListener('abort', stopStream);
     stop.abort();
   }
+}
+
+/** True (and logged at debug) when the client ended the stream: nobody waits for a status. */
+function endedByClient(call: ServerWritableStream<StreamMetricsRequest, StreamMetricsResponse>, logger: Logger): boolean {
+  const reason = clientEndReason(call);
+  if (reason !== undefined) logClientEnded(logger, 'StreamMetrics', reason, { jobId: call.request.jobId });
+  return reason !== undefined;
 }
 
 function unauthenticated() {
