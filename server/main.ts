@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryDatasetRegistry } from './data/index.js';
 import { EmbeddedJobService } from './jobs/job-service.js';
-import { openPersistence } from './jobs/persistence/index.js';
+import { DataDirInUseError, lockDataDir, openPersistence } from './jobs/persistence/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DEFAULT_DURABILITY } from './durability-config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -40,6 +40,21 @@ export interface RunningSteadytune {
 export async function startSteadytune(config: Config, logger: Logger): Promise<RunningSteadytune> {
   const { scaleOut } = config;
   if (scaleOut?.mode === 'worker') return startWorkerRole(config, scaleOut, logger, RUN_STOP_GRACE_MS);
+  // Scale-out pods share their volume by design; an embedded server owns its data dir alone.
+  if (scaleOut !== undefined) return startServing(config, logger);
+  const lock = lockDataDir(config.dataDir);
+  try {
+    const app = await startServing(config, logger);
+    return { ...app, stop: (graceMs) => app.stop(graceMs).finally(() => lock.release()) };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** An embedded server, or a scale-out API pod: the gRPC service over the jobs layer. */
+async function startServing(config: Config, logger: Logger): Promise<RunningSteadytune> {
+  const { scaleOut } = config;
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
   // API pods (STEADYTUNE_MODE=api) use the shared store, log and queue; they train nothing.
@@ -162,7 +177,18 @@ async function main(): Promise<void> {
 const entryPoint = process.argv[1];
 if (entryPoint !== undefined && import.meta.url === pathToFileURL(entryPoint).href) {
   main().catch((error: unknown) => {
-    createLogger({ level: 'error' }).error('steadytune failed to start', { error });
+    const logger = createLogger({ level: 'error' });
+    if (error instanceof DataDirInUseError) {
+      // An operator's mistake, not a fault: the message says it all, no stack.
+      logger.error('steadytune cannot start: its data dir is in use', {
+        dataDir: error.dataDir,
+        holder: error.owner,
+        reason: error.message,
+      });
+      process.stderr.write(`steadytune: ${error.message}\n`);
+    } else {
+      logger.error('steadytune failed to start', { error });
+    }
     process.exit(1);
   });
 }

@@ -13,6 +13,8 @@ import { SqliteJobStore } from './sqlite-store.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { InMemoryJobStore, type JobStore } from '../store.js';
 
+export { DataDirInUseError, lockDataDir, type DataDirLock, type DataDirOwner } from './data-dir-lock.js';
+
 export type StoreKind = 'sqlite' | 'memory';
 
 export interface PersistenceOptions {
