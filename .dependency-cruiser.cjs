@@ -102,6 +102,16 @@ module.exports = {
       to: { pathNot: ['^client/', ...OUTSIDE_REPO], dependencyTypesNot: ['core'] },
     },
     {
+      name: 'client-uses-only-its-dependencies',
+      comment:
+        'client/ is the package @steadytune/client, installed without the repository: a package its code imports ' +
+        "must be a dependency in client/package.json (not a devDependency, not only the root's). bin.js loads tsx " +
+        'only in a checkout, where it runs the sources.',
+      severity: 'error',
+      from: { path: '^client/', pathNot: '^client/cli/bin\\.js$' },
+      to: { dependencyTypes: ['npm-dev', 'npm-no-pkg', 'npm-unknown', 'npm-optional'] },
+    },
+    {
       name: 'server-uses-only-generated-client',
       comment: 'client/gen is the contract both sides import; the rest of client/ is the SDK, which the server never uses.',
       severity: 'error',
@@ -120,6 +130,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: OUTSIDE_REPO },
+    // The SDK package's build output: compiled copies of client/**, checked as their sources.
+    exclude: { path: '^client/dist/' },
     // Type-only imports are arrows too: they tie the files together for the reader and the compiler.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Installed as the `steadytune` executable: registers tsx so the TypeScript entry runs as is.
-import { register } from 'tsx/esm/api';
+// The `steadytune` executable. Installed from the package, it runs the compiled CLI in dist/.
+// In a checkout the TypeScript sources sit beside this file and tsx is installed (a root
+// dependency): it runs them as they are, so an edit needs no rebuild.
+import { existsSync } from 'node:fs';
 
-register();
-await import(new URL('./main.ts', import.meta.url).href);
+const source = new URL('./main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import(new URL('../dist/cli/main.js', import.meta.url).href);
+}

@@ -41,7 +41,7 @@ export interface CliEnvironment {
 }
 
 /** Runs `steadytune <argv>` and returns the exit code; never throws. */
-export async function runCli(argv: string[], env: CliEnvironment, io: CliIo, signal = new AbortController().signal): Promise<number> {
+export async function runCli(argv: string[], env: CliEnvironment, io: CliIo, signal: AbortSignal = new AbortController().signal): Promise<number> {
   let client: SteadytuneClient | undefined;
   try {
     const { command, positionals, flags } = parseCommandLine(argv);

@@ -58,6 +58,10 @@ const TINY_TREE: Readonly<Record<string, string>> = {
     "import type { Evaluation } from '../server/engine/tf-free.js';\n" +
     'export const connect = (request: unknown): Evaluation | unknown => request;\n',
   'client/gen/service.ts': 'export interface Request { readonly id: string }\n',
+  // client-uses-only-its-dependencies: the package's manifest lists grpc-js, not pngjs.
+  'client/package.json': JSON.stringify({ name: '@steadytune/client', type: 'module', dependencies: { '@grpc/grpc-js': '*' } }),
+  'client/images.ts':
+    "import { credentials } from '@grpc/grpc-js';\nimport { PNG } from 'pngjs';\nexport const used = [credentials, PNG];\n",
 };
 
 /** [rule, from, to] of every violation the tiny tree must produce, and of nothing else. */
@@ -76,6 +80,7 @@ const EXPECTED: ReadonlyArray<readonly [string, string, string]> = [
   // A cycle is reported once, from whichever of its files the cruise met first.
   ['no-circular', 'server/data/labels.ts', 'server/data/rows.ts'],
   ['client-imports-only-client', 'client/sdk.ts', 'server/engine/tf-free.ts'],
+  ['client-uses-only-its-dependencies', 'client/images.ts', 'pngjs'],
 ];
 
 /** Cruises `folders` under `baseDir` with the project's rules and its TypeScript settings. */
