@@ -123,8 +123,9 @@ export function finalError(error: SteadytuneError, connection: ChannelConnection
 
 /**
  * Runs `attempt` until it succeeds, fails with a non-retryable code, runs out of attempts, or
- * the next backoff would overrun the deadline. Each attempt gets the same absolute deadline, so
- * a DEADLINE_EXCEEDED caused by our own deadline is final and only a server-side one is retried.
+ * the next backoff would overrun the deadline. Attempts end at the call's absolute deadline (or
+ * earlier, at a per-attempt one), so a DEADLINE_EXCEEDED at the call's own deadline is final,
+ * while one from a server or from a shorter attempt deadline is retried.
  * While the channel has never connected, the connection's connect deadline bounds the retries.
  */
 export async function runWithRetry<T>(plan: RetryPlan, attempt: () => Promise<T>): Promise<T> {

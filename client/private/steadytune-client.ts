@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   credentials as grpcCredentials,
   Metadata,
@@ -50,6 +51,13 @@ export interface SteadytuneClientOptions {
   /** Deadline for unary calls that set none themselves; no deadline when absent. */
   defaultDeadlineMs?: number;
   /**
+   * Deadline of each attempt of a unary call that sets none itself: an attempt that runs past
+   * it is retried (idempotent calls only, StartFineTune included) within the call's deadline.
+   * No per-attempt limit when absent: an attempt may use the whole deadline, and a client-side
+   * timeout is then final.
+   */
+  attemptTimeoutMs?: number;
+  /**
    * How long calls wait for a channel that has never connected: a server that is down from
    * the start fails them within this time, with UNAVAILABLE naming the address and the
    * connection error, instead of using up `retry`. Once connected, reconnects follow `retry`.
@@ -65,13 +73,19 @@ export interface SteadytuneClientOptions {
 export interface RequestOptions {
   /** Deadline of the whole call, retries included. */
   deadlineMs?: number;
+  /** Deadline of each attempt, below `deadlineMs` (see SteadytuneClientOptions.attemptTimeoutMs). */
+  attemptTimeoutMs?: number;
   /** Aborting cancels the call; it then rejects with a CANCELLED SteadytuneError. */
   signal?: AbortSignal;
 }
 
 export interface StartFineTuneInput {
   spec: FineTuneSpec;
-  /** Makes the call safe to retry: the server returns the original job for a repeated key. */
+  /**
+   * The server returns the original job for a repeated key (with the same spec), so a retry
+   * never starts a second job. Absent (or empty): the client generates one (a random UUID) per
+   * call, which its own retries reuse; pass your own to make your retries of the call safe too.
+   */
   idempotencyKey?: string;
   displayName?: string;
   labels?: Record<string, string>;
@@ -126,6 +140,7 @@ export class SteadytuneClient {
   private readonly trainer: TrainerClient;
   private readonly token: string | undefined;
   private readonly defaultDeadlineMs: number | undefined;
+  private readonly attemptTimeoutMs: number | undefined;
   private readonly retry: RetryOptions;
   private readonly connection: ChannelConnection;
 
@@ -139,6 +154,7 @@ export class SteadytuneClient {
     );
     this.token = options.token;
     this.defaultDeadlineMs = options.defaultDeadlineMs;
+    this.attemptTimeoutMs = options.attemptTimeoutMs;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.connection = channelConnection(this.trainer, address, options.connectTimeoutMs);
   }
@@ -147,16 +163,20 @@ export class SteadytuneClient {
     this.trainer.close();
   }
 
-  /** Retried on transient failures only when an idempotency key makes repeating it harmless. */
+  /**
+   * Retried on transient failures like the other idempotent calls: every attempt carries the
+   * same idempotency key (the caller's or a generated one), so an attempt whose answer was lost
+   * (a timeout after the server created the job) gets that job back instead of a second one.
+   */
   startFineTune(input: StartFineTuneInput, options: RequestOptions = {}): Promise<StartFineTuneResponse> {
+    const given = input.idempotencyKey ?? '';
     const request = {
       spec: input.spec,
-      idempotencyKey: input.idempotencyKey ?? '',
+      idempotencyKey: given === '' ? randomUUID() : given,
       displayName: input.displayName ?? '',
       labels: { ...input.labels },
     };
-    const idempotent = request.idempotencyKey !== '';
-    return this.unary(this.trainer.startFineTune, request, idempotent, options);
+    return this.unary(this.trainer.startFineTune, request, true, options);
   }
 
   async getJob(jobId: string, options: RequestOptions = {}): Promise<Job> {
@@ -223,12 +243,14 @@ export class SteadytuneClient {
     const deadline = deadlineMs === undefined ? undefined : new Date(Date.now() + deadlineMs);
     const open = this.trainer.uploadDataset.bind(this.trainer);
     return runWithRetry({ idempotent: true, retry: this.retry, deadline, signal: options.signal, connection: this.connection }, () =>
-      uploadOnce(open, this.callMetadata(), deadline, options.signal, input));
+      uploadOnce(open, this.callMetadata(), deadline, options.signal, input),
+    );
   }
 
   async getDataset(datasetId: string, options: RequestOptions = {}): Promise<Dataset> {
     const response = await this.unary(this.trainer.getDataset, { datasetId }, true, options);
-    if (response.dataset === undefined) throw new SteadytuneError({ code: GrpcStatus.INTERNAL, details: 'GetDataset response carried no dataset' });
+    if (response.dataset === undefined)
+      throw new SteadytuneError({ code: GrpcStatus.INTERNAL, details: 'GetDataset response carried no dataset' });
     return response.dataset;
   }
 
@@ -289,6 +311,7 @@ export class SteadytuneClient {
   ): Promise<Response> {
     const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs;
     const deadline = deadlineMs === undefined ? undefined : new Date(Date.now() + deadlineMs);
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? this.attemptTimeoutMs;
     const { signal } = options;
     const attempt = (): Promise<Response> =>
       new Promise<Response>((resolve, reject) => {
@@ -296,8 +319,10 @@ export class SteadytuneClient {
           reject(cancelledError('aborted by signal'));
           return;
         }
+        const attemptDeadline = earliest(deadline, attemptTimeoutMs === undefined ? undefined : new Date(Date.now() + attemptTimeoutMs));
         const cancelCall = (): void => call.cancel();
-        const call = method.call(this.trainer, request, this.callMetadata(), deadline ? { deadline } : {}, (error, response) => {
+        const callOptions = attemptDeadline === undefined ? {} : { deadline: attemptDeadline };
+        const call = method.call(this.trainer, request, this.callMetadata(), callOptions, (error, response) => {
           signal?.removeEventListener('abort', cancelCall);
           if (error) reject(toSteadytuneError(error));
           else resolve(response);
@@ -330,6 +355,11 @@ function untilStatus(call: ClientReadableStream<ExportModelResponse>): AsyncGene
     await status;
     if (failure !== undefined) throw failure;
   })();
+}
+
+function earliest(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return a.getTime() <= b.getTime() ? a : b;
 }
 
 function requireJob(job: Job | undefined, rpc: string): Job {

@@ -39,7 +39,8 @@ describe('error decoding', () => {
       { field: 'spec.method.dsgd.lambda', description: 'must be in [0, 1]' },
     ];
     const { client } = await setUp({
-      startFineTune: (_call, callback) => callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'invalid spec', { fieldViolations: violations })),
+      startFineTune: (_call, callback) =>
+        callback(richStatus(GrpcStatus.INVALID_ARGUMENT, 'invalid spec', { fieldViolations: violations })),
     });
     const error = await rejection(client.startFineTune({ spec: specDefaults() }));
     assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT);
@@ -58,7 +59,10 @@ describe('error decoding', () => {
   });
 
   it('sends the bearer token as authorization metadata', async () => {
-    const { client, trainer } = await setUp({ getJob: (call, callback) => callback(null, { job: runningJob(call.request.jobId) }) }, 's3cret');
+    const { client, trainer } = await setUp(
+      { getJob: (call, callback) => callback(null, { job: runningJob(call.request.jobId) }) },
+      's3cret',
+    );
     await client.getJob('job-1');
     assert.deepEqual(trainer.metadataSeen[0]?.get('authorization'), ['Bearer s3cret']);
   });
@@ -69,7 +73,9 @@ describe('retries', () => {
     let failuresLeft = 2;
     const { client, trainer } = await setUp({
       getJob: (_call, callback) =>
-        failuresLeft-- > 0 ? callback({ code: GrpcStatus.UNAVAILABLE, details: 'restarting' }) : callback(null, { job: runningJob('job-1') }),
+        failuresLeft-- > 0
+          ? callback({ code: GrpcStatus.UNAVAILABLE, details: 'restarting' })
+          : callback(null, { job: runningJob('job-1') }),
     });
     const job = await client.getJob('job-1');
     assert.equal(job.id, 'job-1');
@@ -77,20 +83,24 @@ describe('retries', () => {
   });
 
   it('rides out a server restart: a call made while the server is down succeeds once it is back on its port', async () => {
-    const script = { getJob: (call: { request: { jobId: string } }, callback: (error: null, response: { job: ReturnType<typeof runningJob> }) => void) =>
-      callback(null, { job: runningJob(call.request.jobId) }) };
+    const script = {
+      getJob: (call: { request: { jobId: string } }, callback: (error: null, response: { job: ReturnType<typeof runningJob> }) => void) =>
+        callback(null, { job: runningJob(call.request.jobId) }),
+    };
     const { client, trainer } = await setUp(script);
     assert.equal((await client.getJob('job-1')).id, 'job-1');
     await trainer.stop();
     // Down for 1.5 s: far longer than the 4 fast retries (5-20 ms apart) take on their own.
     let restarted: FakeTrainer | undefined;
-    const restarting = new Promise<void>((resolve, reject) => setTimeout(() => {
-      startFakeTrainer(script, trainer.port).then((started) => {
-        restarted = started;
-        openTrainers.push(started);
-        resolve();
-      }, reject);
-    }, 1500));
+    const restarting = new Promise<void>((resolve, reject) =>
+      setTimeout(() => {
+        startFakeTrainer(script, trainer.port).then((started) => {
+          restarted = started;
+          openTrainers.push(started);
+          resolve();
+        }, reject);
+      }, 1500),
+    );
     // Whatever the call does, the restarted trainer must be up (and so stopped in after()) before the test ends.
     const job = await client.getJob('job-2').finally(() => restarting);
     assert.equal(job.id, 'job-2');
@@ -110,10 +120,56 @@ describe('retries', () => {
     assert.equal(trainer.calls.getJob, 1);
   });
 
-  it('does not retry StartFineTune without an idempotency key', async () => {
-    const { client, trainer } = await setUp({ startFineTune: (_call, callback) => callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' }) });
-    const error = await rejection(client.startFineTune({ spec: specDefaults() }));
-    assert.equal(error.code, GrpcStatus.UNAVAILABLE);
+  it('sends a generated idempotency key when the caller gives none: the same on every retry, a new one per call', async () => {
+    const keysSeen: string[] = [];
+    let failuresLeft = 1;
+    const { client, trainer } = await setUp({
+      startFineTune: (call, callback) => {
+        keysSeen.push(call.request.idempotencyKey);
+        if (failuresLeft-- > 0) callback({ code: GrpcStatus.UNAVAILABLE, details: 'down' });
+        else callback(null, { job: runningJob(`job-${keysSeen.length}`), created: true });
+      },
+    });
+    await client.startFineTune({ spec: specDefaults() });
+    await client.startFineTune({ spec: specDefaults(), idempotencyKey: '' });
+    assert.equal(trainer.calls.startFineTune, 3);
+    const [first, retry, second] = keysSeen;
+    assert.match(first ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(retry, first);
+    assert.notEqual(second, first);
+  });
+
+  it('retries a StartFineTune whose first attempt timed out on the client: one job, found by its key', async () => {
+    // What a lost answer looks like: the server created the job, the client gave up waiting.
+    const jobsByKey = new Map<string, string>();
+    const keysSeen: string[] = [];
+    const { client, trainer } = await setUp({
+      startFineTune: (call, callback) => {
+        const key = call.request.idempotencyKey;
+        keysSeen.push(key);
+        const known = jobsByKey.get(key);
+        if (known !== undefined) {
+          callback(null, { job: runningJob(known), created: false });
+          return;
+        }
+        const jobId = `job-${jobsByKey.size + 1}`;
+        jobsByKey.set(key, jobId);
+        setTimeout(() => callback(null, { job: runningJob(jobId), created: true }), 600);
+      },
+    });
+    const started = Date.now();
+    const response = await client.startFineTune({ spec: specDefaults() }, { deadlineMs: 5_000, attemptTimeoutMs: 150 });
+    assert.ok(Date.now() - started < 600, 'answered by the retry, not by the late first answer');
+    assert.equal(trainer.calls.startFineTune, 2);
+    assert.equal(keysSeen[1], keysSeen[0]);
+    assert.equal(jobsByKey.size, 1, 'one job created');
+    assert.deepEqual([response.job?.id, response.created], ['job-1', false]);
+  });
+
+  it('a client-side timeout without a shorter attempt deadline is final', async () => {
+    const { client, trainer } = await setUp({ startFineTune: () => undefined /* never answers */ });
+    const error = await rejection(client.startFineTune({ spec: specDefaults() }, { deadlineMs: 150 }));
+    assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
     assert.equal(trainer.calls.startFineTune, 1);
   });
 
@@ -203,7 +259,10 @@ describe('connection failures', () => {
     const address = await downServerAddress();
     const error = await rejection(downClient(address).getJob('job-1', { deadlineMs: 500 }));
     assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
-    assert.match(error.details, new RegExp(`waiting to reconnect to ${address}; the attempt before failed with UNAVAILABLE: .*ECONNREFUSED`));
+    assert.match(
+      error.details,
+      new RegExp(`waiting to reconnect to ${address}; the attempt before failed with UNAVAILABLE: .*ECONNREFUSED`),
+    );
   });
 
   it('connectTimeoutMs bounds the wait for a server that never came up', async () => {
