@@ -59,15 +59,25 @@ async function startServing(config: Config, logger: Logger): Promise<RunningStea
   const durability = config.durability ?? DEFAULT_DURABILITY;
   // API pods (STEADYTUNE_MODE=api) use the shared store, log and queue; they train nothing.
   const shared = scaleOut === undefined ? undefined : await openScaleOutBackends({ ...scaleOut, clock });
-  const persistence = shared ?? openPersistence({
-    kind: durability.store,
-    dataDir: config.dataDir,
-    checkpointEverySteps: durability.checkpointEverySteps,
-    checkpointsKept: durability.checkpointsKept,
-    clock,
-    onWarning: (message) => logger.warn(message),
-  });
-  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(config, logger, RUN_STOP_GRACE_MS, persistence);
+  const persistence =
+    shared ??
+    openPersistence({
+      kind: durability.store,
+      dataDir: config.dataDir,
+      checkpointEverySteps: durability.checkpointEverySteps,
+      checkpointsKept: durability.checkpointsKept,
+      clock,
+      onWarning: (message) => logger.warn(message),
+    });
+  // Embedded, this process sees every state change; scale-out, one API process counts the shared store.
+  const jobStateCounting = shared === undefined ? 'events' : shared.jobStateCounts;
+  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(
+    config,
+    logger,
+    RUN_STOP_GRACE_MS,
+    persistence,
+    jobStateCounting,
+  );
   // One registry for the dataset RPCs and the jobs that train on what they registered; durable
   // with the sqlite store (a job resumed after a restart still finds its dataset) and shared by
   // every pod in scale-out (rows in PostgreSQL, contents on the shared volume).
@@ -84,9 +94,17 @@ async function startServing(config: Config, logger: Logger): Promise<RunningStea
     datasets,
   });
   // Listen first: health answers NOT_SERVING while the workers load TF.js, then SERVING.
-  const served = shared === undefined
-    ? jobService
-    : new ApiJobService({ store, eventLog, queue: shared.queue, embedded: jobService, clock, logger: logger.child({ component: 'jobs' }) });
+  const served =
+    shared === undefined
+      ? jobService
+      : new ApiJobService({
+          store,
+          eventLog,
+          queue: shared.queue,
+          embedded: jobService,
+          clock,
+          logger: logger.child({ component: 'jobs' }),
+        });
   const server = await startServer({
     port: config.port,
     host: config.host,
@@ -157,16 +175,19 @@ async function main(): Promise<void> {
       logger.error('shutdown did not finish in time; exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
-    app.stop().then(() => tracing.shutdown()).then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error('shutdown failed', { error });
-        process.exit(1);
-      },
-    );
+    app
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error('shutdown failed', { error });
+          process.exit(1);
+        },
+      );
   };
   let shuttingDown = false;
   process.on('SIGTERM', onSignal);

@@ -11,7 +11,7 @@ import type { JobStore } from './jobs/store.js';
 import type { JobTracer } from './jobs/job-tracer.js';
 import { WorkerPool } from './jobs/worker-pool.js';
 import type { Logger } from './logger.js';
-import { JobMetricsRecorder, openTelemetryJobTracer, SteadytuneMetrics } from './observability/index.js';
+import { JobMetricsRecorder, openTelemetryJobTracer, SteadytuneMetrics, type JobStateCounting } from './observability/index.js';
 
 export interface TrainingWiring {
   readonly pool: WorkerPool;
@@ -31,6 +31,8 @@ export function wireTraining(
   logger: Logger,
   runStopGraceMs: number,
   persistence: { readonly store: JobStore; readonly eventLog: EventLog },
+  /** Where steadytune_jobs comes from: this process's events (embedded) or, in scale-out, the shared store. */
+  jobStateCounting: JobStateCounting,
 ): TrainingWiring {
   const dataRoot = config.dataRoot ?? path.join(config.dataDir, 'datasets');
   const pool = new WorkerPool({
@@ -45,8 +47,10 @@ export function wireTraining(
   });
   const metrics = new SteadytuneMetrics();
   metrics.bindWorkerPool(pool);
+  metrics.countJobStatesFrom(jobStateCounting);
   const jobMetrics = new JobMetricsRecorder(metrics, {
     onError: (error) => logger.warn('metrics update failed', { error }),
+    countsJobStates: jobStateCounting === 'events',
   });
   return {
     pool,

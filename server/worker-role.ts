@@ -34,7 +34,14 @@ export async function startWorkerRole(
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
   const backends = await openScaleOutBackends({ ...scaleOut, clock });
-  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(config, logger, runStopGraceMs, backends);
+  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(
+    config,
+    logger,
+    runStopGraceMs,
+    backends,
+    // An API process exports the deployment's job states; a worker counts what it trains.
+    'elsewhere',
+  );
   const jobService = new EmbeddedJobService({
     store,
     eventLog,

@@ -4,6 +4,8 @@ export {
   LIVE_JOB_STATES,
   SteadytuneMetrics,
   type JobMetricLabels,
+  type JobStateCounting,
+  type JobStateCountSource,
   type WorkerPoolGaugeSource,
 } from './metrics.js';
 export { JobMetricsRecorder, type JobMetricsRecorderOptions } from './job-metrics.js';

@@ -1,6 +1,8 @@
 // The service's Prometheus metrics: main.ts makes one SteadytuneMetrics (one registry) per
 // process, fed on the main thread from the job event log (worker threads post their telemetry
-// there), so no worker ever needs a registry.
+// there), so no worker ever needs a registry. In scale-out each process counts the events it
+// appends (a worker its runs' steps and ends), and steadytune_jobs comes from the shared store,
+// exported by one API process (see countJobStatesFrom).
 // Prometheus practice: base units, `_total` counters, bounded labels. Job ids never become
 // labels (every job would be a new series forever); per-job detail is what StreamMetrics is for.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -21,6 +23,22 @@ export interface WorkerPoolGaugeSource {
   queuedTasks(): number;
   busyWorkers(): number;
 }
+
+/** Where steadytune_jobs comes from in scale-out: the shared store, read at scrape time. */
+export interface JobStateCountSource {
+  /**
+   * Jobs per live state over the whole deployment, or undefined while another process exports
+   * them (one exporter per deployment, so sum() over processes counts each job once).
+   */
+  liveJobCounts(): Promise<ReadonlyMap<JobState, number> | undefined>;
+}
+
+/**
+ * How this process exports steadytune_jobs: 'events' (embedded: it sees every job's every
+ * state change), from a JobStateCountSource (scale-out API), or 'elsewhere' (scale-out worker:
+ * no series; the API's export covers its jobs).
+ */
+export type JobStateCounting = 'events' | 'elsewhere' | JobStateCountSource;
 
 /** A notice whose message starts with this counts as an automatic remedy (engine or jobs). */
 export const AUTO_REMEDY_NOTICE_PREFIX = 'auto-remedy:';
@@ -67,17 +85,16 @@ export class SteadytuneMetrics {
   readonly workerUtilization: Gauge;
   readonly rpcDuration: Histogram<'rpc_method' | 'code'>;
   private workerPool?: WorkerPoolGaugeSource;
+  private jobStateCounting: JobStateCounting = 'events';
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    const runGauge = (name: string, help: string): Gauge<RunLabel> =>
-      new Gauge({ name, help, labelNames: RUN_LABELS, registers });
-    const runCounter = (name: string, help: string): Counter<RunLabel> =>
-      new Counter({ name, help, labelNames: RUN_LABELS, registers });
+    const runGauge = (name: string, help: string): Gauge<RunLabel> => new Gauge({ name, help, labelNames: RUN_LABELS, registers });
+    const runCounter = (name: string, help: string): Counter<RunLabel> => new Counter({ name, help, labelNames: RUN_LABELS, registers });
 
     this.conflictCosine = new Histogram({
       name: 'steadytune_gradient_conflict_cosine',
-      help: 'cos(g_W, g_C) between the misclassified and the correct examples\' gradients; scope=head every step, scope=full on sampled steps.',
+      help: "cos(g_W, g_C) between the misclassified and the correct examples' gradients; scope=head every step, scope=full on sampled steps.",
       labelNames: [...RUN_LABELS, 'scope'],
       buckets: COSINE_BUCKETS,
       registers,
@@ -90,10 +107,10 @@ export class SteadytuneMetrics {
       registers,
     });
     // Gauges hold the last step's value: with several runs on the same labels, the latest wins.
-    this.correctFraction = runGauge('steadytune_correct_fraction', 'Share of the last step\'s examples classified correctly (|C| / |B|).');
+    this.correctFraction = runGauge('steadytune_correct_fraction', "Share of the last step's examples classified correctly (|C| / |B|).");
     this.dsgdAlpha = runGauge('steadytune_dsgd_alpha', 'alpha_t of the last step (1 for methods that do not scale).');
-    this.trainLoss = runGauge('steadytune_train_loss', 'Unweighted mean cross-entropy of the last step\'s examples.');
-    this.trainAccuracy = runGauge('steadytune_train_accuracy', 'Accuracy of the last step\'s examples before the update.');
+    this.trainLoss = runGauge('steadytune_train_loss', "Unweighted mean cross-entropy of the last step's examples.");
+    this.trainAccuracy = runGauge('steadytune_train_accuracy', "Accuracy of the last step's examples before the update.");
     this.trainSteps = runCounter('steadytune_train_steps_total', 'Optimizer steps taken.');
     this.stepDuration = new Histogram({
       name: 'steadytune_step_duration_seconds',
@@ -108,8 +125,14 @@ export class SteadytuneMetrics {
       labelNames: [...RUN_LABELS, 'outcome'],
       registers,
     });
-    this.collapsedRuns = runCounter('steadytune_collapsed_runs_total', 'Seed runs whose validation verdict was collapsed (one class predicted far beyond its share of the set, the others almost never recalled).');
-    this.degenerateRuns = runCounter('steadytune_degenerate_runs_total', 'Seed runs whose validation verdict was degenerate (near-chance balanced accuracy).');
+    this.collapsedRuns = runCounter(
+      'steadytune_collapsed_runs_total',
+      'Seed runs whose validation verdict was collapsed (one class predicted far beyond its share of the set, the others almost never recalled).',
+    );
+    this.degenerateRuns = runCounter(
+      'steadytune_degenerate_runs_total',
+      'Seed runs whose validation verdict was degenerate (near-chance balanced accuracy).',
+    );
     this.autoRemedies = runCounter('steadytune_auto_remedies_total', 'Automatic remedies applied during training.');
     this.jobsFinished = new Counter({
       name: 'steadytune_jobs_finished_total',
@@ -119,9 +142,10 @@ export class SteadytuneMetrics {
     });
     this.jobs = new Gauge({
       name: 'steadytune_jobs',
-      help: 'Jobs in each live state (QUEUED, RUNNING, CANCELLING).',
+      help: 'Jobs in each live state (QUEUED, RUNNING, CANCELLING). Scale-out: over the deployment, exported by one API process.',
       labelNames: ['state'],
       registers,
+      collect: () => this.collectJobStates(),
     });
     for (const state of LIVE_JOB_STATES) this.jobs.set({ state }, 0);
     this.queueDepth = new Gauge({
@@ -141,7 +165,7 @@ export class SteadytuneMetrics {
     });
     this.rpcDuration = new Histogram({
       name: 'steadytune_rpc_duration_seconds',
-      help: 'gRPC server call duration, from the call\'s start to its status, by method and status code.',
+      help: "gRPC server call duration, from the call's start to its status, by method and status code.",
       labelNames: ['rpc_method', 'code'],
       buckets: RPC_SECONDS_BUCKETS,
       registers,
@@ -155,6 +179,21 @@ export class SteadytuneMetrics {
   /** Queue depth and worker utilisation are read from this pool at every scrape. */
   bindWorkerPool(pool: WorkerPoolGaugeSource): void {
     this.workerPool = pool;
+  }
+
+  /** Where steadytune_jobs comes from; 'events' until told otherwise. */
+  countJobStatesFrom(counting: JobStateCounting): void {
+    this.jobStateCounting = counting;
+    if (counting !== 'events') this.jobs.reset();
+  }
+
+  /**
+   * A process learned a job's labels (it created or writes the job): its jobs_finished_total
+   * series exist at 0 from now on, since alerts use increase(), which cannot see a series'
+   * first sample, and in scale-out the process that ends a job is not the one that queued it.
+   */
+  jobTracked(labels: Pick<JobMetricLabels, 'method' | 'modelFamily'>): void {
+    for (const outcome of JOB_OUTCOMES) this.jobsFinished.inc({ method: labels.method, model_family: labels.modelFamily, outcome }, 0);
   }
 
   /**
@@ -208,6 +247,15 @@ export class SteadytuneMetrics {
       case 'phase_started':
         return;
     }
+  }
+
+  private async collectJobStates(): Promise<void> {
+    const counting = this.jobStateCounting;
+    if (typeof counting === 'string') return;
+    const counts = await counting.liveJobCounts();
+    this.jobs.reset();
+    if (counts === undefined) return;
+    for (const state of LIVE_JOB_STATES) this.jobs.set({ state }, counts.get(state) ?? 0);
   }
 
   /** Text exposition of every metric, as /metrics serves it. */

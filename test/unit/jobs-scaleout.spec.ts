@@ -10,6 +10,7 @@ import { Pool } from 'pg';
 import { hasCode } from '../../server/common/errors.js';
 import { loadConfig } from '../../server/config.js';
 import { AppendNotifications } from '../../server/jobs/scaleout/append-notifications.js';
+import { PostgresJobStateCounts } from '../../server/jobs/scaleout/job-state-counts.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from '../../server/jobs/scaleout/postgres-schema.js';
 import { PostgresJobStore } from '../../server/jobs/scaleout/postgres-store.js';
 import { RedisEventLog } from '../../server/jobs/scaleout/redis-event-log.js';
@@ -53,7 +54,14 @@ describe('scale-out configuration', () => {
     assert.throws(() => loadConfig({ ...base, STEADYTUNE_MODE: 'api' }), /STEADYTUNE_REDIS_URL[\s\S]*STEADYTUNE_DATABASE_URL/);
     assert.throws(() => loadConfig({ ...base, STEADYTUNE_MODE: 'both' }), /STEADYTUNE_MODE="both"/);
     assert.throws(
-      () => loadConfig({ ...base, STEADYTUNE_MODE: 'api', STEADYTUNE_REDIS_URL: 'redis://r', STEADYTUNE_DATABASE_URL: 'postgres://d', STEADYTUNE_WORKER_LOCK_MS: '10' }),
+      () =>
+        loadConfig({
+          ...base,
+          STEADYTUNE_MODE: 'api',
+          STEADYTUNE_REDIS_URL: 'redis://r',
+          STEADYTUNE_DATABASE_URL: 'postgres://d',
+          STEADYTUNE_WORKER_LOCK_MS: '10',
+        }),
       /STEADYTUNE_WORKER_LOCK_MS/,
     );
   });
@@ -94,27 +102,40 @@ describe('scale-out persistence between processes', { skip: services === undefin
     const versions = await Promise.all([podPool(), podPool(), podPool()].map((pool) => migratePostgres(pool)));
     assert.deepEqual(versions, [latest, latest, latest]);
     const { rows } = await podPool().query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    assert.deepEqual(rows.map((r) => r.version), POSTGRES_MIGRATIONS.map((m) => m.version));
-    await assert.rejects(migratePostgres(podPool(), POSTGRES_MIGRATIONS.slice(0, 1)), new RegExp(`schema version ${latest}, this server knows up to 1`));
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      POSTGRES_MIGRATIONS.map((m) => m.version),
+    );
+    await assert.rejects(
+      migratePostgres(podPool(), POSTGRES_MIGRATIONS.slice(0, 1)),
+      new RegExp(`schema version ${latest}, this server knows up to 1`),
+    );
   });
 
   test('two pods racing on one idempotency key create one job', async () => {
     const stores = [new PostgresJobStore(podPool()), new PostgresJobStore(podPool())];
     const command: StartJobCommand = {
-      tenant: 't', spec: sampleSpec(), requestSpec: {}, idempotencyKey: 'same', displayName: '', labels: { team: 'a' },
+      tenant: 't',
+      spec: sampleSpec(),
+      requestSpec: {},
+      idempotencyKey: 'same',
+      displayName: '',
+      labels: { team: 'a' },
     };
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => stores[i % 2]?.create(command, 1000) ?? assert.fail()));
     assert.equal(new Set(results.map((r) => r.job.id)).size, 1);
     assert.equal(results.filter((r) => r.created).length, 1);
-    await assert.rejects(
-      stores[1]?.create({ ...command, spec: sampleSpec([99]) }, 1000) ?? assert.fail(),
-      (error: unknown) => hasCode(error, 'ALREADY_EXISTS'),
+    await assert.rejects(stores[1]?.create({ ...command, spec: sampleSpec([99]) }, 1000) ?? assert.fail(), (error: unknown) =>
+      hasCode(error, 'ALREADY_EXISTS'),
     );
   });
 
   test('of two pods moving a job out of the same state, exactly one wins', async () => {
     const [a, b] = [new PostgresJobStore(podPool()), new PostgresJobStore(podPool())];
-    const { job } = await a.create({ tenant: 't', spec: sampleSpec(), requestSpec: {}, idempotencyKey: '', displayName: '', labels: {} }, 1);
+    const { job } = await a.create(
+      { tenant: 't', spec: sampleSpec(), requestSpec: {}, idempotencyKey: '', displayName: '', labels: {} },
+      1,
+    );
     const outcomes = await Promise.allSettled([
       a.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 2, reason: '' }),
       b.transition(job.id, { from: ['QUEUED'], to: 'CANCELLING', time: 2, reason: 'asked' }),
@@ -140,8 +161,37 @@ describe('scale-out persistence between processes', { skip: services === undefin
     ]);
     await apiPod.append('job-x', 0, { kind: 'state_changed', state: 'CANCELLED', reason: '' });
     await following;
-    assert.deepEqual(seen.map((e) => e.sequence), Array.from({ length: 21 }, (_, i) => i + 1));
+    assert.deepEqual(
+      seen.map((e) => e.sequence),
+      Array.from({ length: 21 }, (_, i) => i + 1),
+    );
     assert.ok(performance.now() - began < 5_000);
     await assert.rejects(workerPod.append('job-x', 1, { kind: 'notice', message: 'late' }), /closed/);
+  });
+
+  test('one pod exports the job-state counts from the store; another takes over when it stops', async () => {
+    const store = new PostgresJobStore(podPool());
+    const [a, b] = [new PostgresJobStateCounts(podPool()), new PostgresJobStateCounts(podPool())];
+    const command: StartJobCommand = {
+      tenant: 'counts',
+      spec: sampleSpec(),
+      requestSpec: {},
+      idempotencyKey: '',
+      displayName: '',
+      labels: {},
+    };
+    const before = (await a.liveJobCounts()) ?? assert.fail('the first to ask exports');
+    const { job } = await store.create(command, 1);
+    await store.create(command, 2);
+    await store.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 3, reason: '' });
+    const [fromA, fromB] = await Promise.all([a.liveJobCounts(), b.liveJobCounts()]);
+    assert.equal(fromB, undefined, 'one exporter per deployment');
+    assert.equal((fromA?.get('QUEUED') ?? 0) - (before.get('QUEUED') ?? 0), 1);
+    assert.equal((fromA?.get('RUNNING') ?? 0) - (before.get('RUNNING') ?? 0), 1);
+    await a.close();
+    assert.equal(await a.liveJobCounts(), undefined);
+    const taken = await b.liveJobCounts();
+    assert.deepEqual(taken, fromA, 'the other pod exports the same counts once the first has stopped');
+    await b.close();
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InMemoryEventLog } from '../../server/jobs/event-log.js';
 import { InMemoryJobStore } from '../../server/jobs/store.js';
-import type { JobSpec, StartJobCommand } from '../../server/jobs/types.js';
+import type { JobSpec, JobState, StartJobCommand } from '../../server/jobs/types.js';
 import { JobMetricsRecorder, SteadytuneMetrics } from '../../server/observability/index.js';
 import { smallJobSpec } from '../fixtures/job-spec.js';
 
@@ -25,8 +25,17 @@ async function jobsByState(metrics: SteadytuneMetrics): Promise<Record<string, n
 }
 
 const STEP = {
-  step: 1, totalSteps: 4, epoch: 0, loss: 0.7, accuracy: 0.5, alpha: 0.25, correctFraction: 0.5,
-  gradientNorm: 0.4, learningRate: 0.001, headConflictCosine: -0.2, stepSeconds: 0.01,
+  step: 1,
+  totalSteps: 4,
+  epoch: 0,
+  loss: 0.7,
+  accuracy: 0.5,
+  alpha: 0.25,
+  correctFraction: 0.5,
+  gradientNorm: 0.4,
+  learningRate: 0.001,
+  headConflictCosine: -0.2,
+  stepSeconds: 0.01,
 };
 
 describe('JobMetricsRecorder', () => {
@@ -54,10 +63,10 @@ describe('JobMetricsRecorder', () => {
 
     // Each seed's steps carry the backend that seed reported.
     const steps = await metrics.trainSteps.get();
-    assert.deepEqual(
-      steps.values.map((v) => [v.labels['backend'], v.value]).sort(),
-      [['cpu', 1], ['wasm', 2]],
-    );
+    assert.deepEqual(steps.values.map((v) => [v.labels['backend'], v.value]).sort(), [
+      ['cpu', 1],
+      ['wasm', 2],
+    ]);
     assert.deepEqual(steps.values[0]?.labels['method'], 'dsgd');
     assert.deepEqual(steps.values[0]?.labels['model_family'], 'mlp');
 
@@ -76,7 +85,10 @@ describe('JobMetricsRecorder', () => {
 
     // The decorated log and store still behave as their contracts say.
     assert.equal(await log.lastSequence(job.id), 9);
-    assert.deepEqual((await log.read(job.id, 8)).map((e) => e.sequence), [8, 9]);
+    assert.deepEqual(
+      (await log.read(job.id, 8)).map((e) => e.sequence),
+      [8, 9],
+    );
     const followed: number[] = [];
     for await (const e of log.follow(job.id, 7, new AbortController().signal)) followed.push(e.sequence);
     assert.deepEqual(followed, [7, 8, 9]);
@@ -100,5 +112,87 @@ describe('JobMetricsRecorder', () => {
     failing.eventAppended('j', { sequence: 1, time: 0, seed: 0, body: { kind: 'notice', message: 'x' } });
     assert.equal(errors.length, 1);
     assert.match(String(errors[0]), /boom/);
+  });
+
+  test('scale-out: learns a job created elsewhere from its first write, counts what it appends, and leaves steadytune_jobs to the store', async () => {
+    // The "API pod" creates and queues the job; the "worker" only writes and appends.
+    const { metrics, store } = setUp();
+    const inner = new InMemoryEventLog(() => 5);
+    const apiMetrics = new SteadytuneMetrics({ defaultMetrics: false });
+    const api = new JobMetricsRecorder(apiMetrics, { countsJobStates: false });
+    apiMetrics.countJobStatesFrom('elsewhere');
+    const { job } = await api.observeStore(store).create(command(), 1);
+    await api.observeEventLog(inner).append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
+
+    const worker = new JobMetricsRecorder(metrics, { countsJobStates: false });
+    metrics.countJobStatesFrom('elsewhere');
+    const workerStore = worker.observeStore(store);
+    const workerLog = worker.observeEventLog(inner);
+    // A read alone tracks nothing (an API pod reads every job it lists).
+    await workerStore.get('t1', job.id);
+    assert.equal(worker.trackedJobs, 0);
+    await workerStore.transition(job.id, { from: ['QUEUED'], to: 'RUNNING', time: 2, reason: '' });
+    assert.equal(worker.trackedJobs, 1);
+    await workerLog.append(job.id, 0, { kind: 'state_changed', state: 'RUNNING', reason: '' });
+    await workerStore.setBackend(job.id, 'cpu');
+    await workerLog.append(job.id, 1, { kind: 'run_started', totalSteps: 4, backend: 'cpu' });
+    await workerLog.append(job.id, 1, { kind: 'step', step: STEP });
+    await workerLog.append(job.id, 1, { kind: 'step', step: { ...STEP, step: 2 } });
+    await workerStore.transition(job.id, { from: ['RUNNING'], to: 'SUCCEEDED', time: 3, reason: '' });
+    // Before its first end, the worker's finished series exist at 0 (increase() needs a first sample).
+    const before = await metrics.jobsFinished.get();
+    assert.deepEqual(before.values.map((v) => [v.labels['outcome'], v.value]).sort(), [
+      ['cancelled', 0],
+      ['failed', 0],
+      ['succeeded', 0],
+    ]);
+    await workerLog.append(job.id, 0, { kind: 'state_changed', state: 'SUCCEEDED', reason: '' });
+
+    const steps = await metrics.trainSteps.get();
+    assert.deepEqual(
+      steps.values.map((v) => [v.labels['method'], v.labels['backend'], v.value]),
+      [['dsgd', 'cpu', 2]],
+    );
+    const finished = await metrics.jobsFinished.get();
+    assert.deepEqual(finished.values.map((v) => [v.labels['outcome'], v.value]).sort(), [
+      ['cancelled', 0],
+      ['failed', 0],
+      ['succeeded', 1],
+    ]);
+    // Neither pod moves steadytune_jobs from events: it has no series until a store source is bound.
+    assert.deepEqual(await jobsByState(metrics), {});
+    assert.deepEqual(await jobsByState(apiMetrics), {});
+    assert.equal((await apiMetrics.trainSteps.get()).values.length, 0);
+    assert.equal(worker.trackedJobs, 0, 'forgotten once it ended');
+  });
+
+  test('scale-out: steadytune_jobs comes from the store source at every scrape, with no series when another process exports', async () => {
+    const metrics = new SteadytuneMetrics({ defaultMetrics: false });
+    let counts: ReadonlyMap<JobState, number> | undefined = new Map([
+      ['QUEUED', 3],
+      ['RUNNING', 1],
+    ]);
+    metrics.countJobStatesFrom({ liveJobCounts: async () => counts });
+    assert.deepEqual(await jobsByState(metrics), { QUEUED: 3, RUNNING: 1, CANCELLING: 0 });
+    counts = undefined;
+    assert.deepEqual(await jobsByState(metrics), {});
+    assert.doesNotMatch(await metrics.exposition(), /^steadytune_jobs\{/m);
+  });
+
+  test('scale-out: keeps the labels of at most maxTrackedJobs jobs, forgetting the least recently written', async () => {
+    const metrics = new SteadytuneMetrics({ defaultMetrics: false });
+    const recorder = new JobMetricsRecorder(metrics, { countsJobStates: false, maxTrackedJobs: 2 });
+    const store = recorder.observeStore(new InMemoryJobStore());
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      ids.push((await store.create(command(), i)).job.id);
+      if (i === 1) await store.addNotice(ids[0] ?? '', 'still writing the first');
+    }
+    assert.equal(recorder.trackedJobs, 2);
+    // The second job was written least recently: its events are no longer labelled.
+    recorder.eventAppended(ids[1] ?? '', { sequence: 1, time: 0, seed: 1, body: { kind: 'step', step: STEP } });
+    assert.equal((await metrics.trainSteps.get()).values.length, 0);
+    recorder.eventAppended(ids[0] ?? '', { sequence: 1, time: 0, seed: 1, body: { kind: 'step', step: STEP } });
+    assert.equal((await metrics.trainSteps.get()).values[0]?.value, 1);
   });
 });

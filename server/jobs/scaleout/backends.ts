@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { AppendNotifications } from './append-notifications.js';
 import { JobQueue } from './job-queue.js';
+import { PostgresJobStateCounts } from './job-state-counts.js';
 import { migratePostgres } from './postgres-schema.js';
 import { PostgresJobStore } from './postgres-store.js';
 import { RedisEventLog } from './redis-event-log.js';
@@ -28,6 +29,8 @@ export interface ScaleOutBackends {
   readonly store: PostgresJobStore;
   readonly eventLog: RedisEventLog;
   readonly queue: JobQueue;
+  /** The deployment's live job counts, for the one API process that exports them. */
+  readonly jobStateCounts: PostgresJobStateCounts;
   /** For BullMQ workers (they open their own connections from it). */
   readonly queueConnection: ConnectionOptions;
   /** A fresh subscriber connection (workers' cancel channel); closed with the rest. */
@@ -51,7 +54,9 @@ export async function openScaleOutBackends(options: ScaleOutBackendOptions): Pro
   // BullMQ blocks on its connections: it needs commands never to give up while Redis reconnects.
   const queueConnection: ConnectionOptions = { url: options.redisUrl, maxRetriesPerRequest: null };
   let queue: JobQueue | undefined;
+  const jobStateCounts = new PostgresJobStateCounts(pool);
   const close = async (): Promise<void> => {
+    await jobStateCounts.close();
     await queue?.close().catch(() => {});
     for (const redis of redisConnections.splice(0)) redis.disconnect();
     await pool.end().catch(() => {});
@@ -76,6 +81,7 @@ export async function openScaleOutBackends(options: ScaleOutBackendOptions): Pro
       store: new PostgresJobStore(pool),
       eventLog,
       queue,
+      jobStateCounts,
       queueConnection,
       subscriber: () => {
         const subscriber = connect();
