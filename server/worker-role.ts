@@ -63,6 +63,7 @@ export async function startWorkerRole(
     store,
     eventLog,
     queue: backends.queue,
+    claim: (jobId) => backends.claim(jobId),
     connection: backends.queueConnection,
     prefix: scaleOut.redisPrefix,
     subscriber: backends.subscriber(),

@@ -12,6 +12,11 @@ export const ERROR_CODES = [
   'ALREADY_EXISTS',
   /** The request is well-formed but the state does not allow it (a finished job, a missing install). */
   'FAILED_PRECONDITION',
+  /**
+   * Lost a concurrency conflict: e.g. a scale-out worker's write to a job another worker has
+   * claimed since (fencing). Retrying the same write will not help; the higher level decides.
+   */
+  'ABORTED',
   /** A limit was reached; `retryAfterMs` says when to try again. */
   'RESOURCE_EXHAUSTED',
   /** The service cannot take the request now (shutting down); retrying elsewhere or later may work. */

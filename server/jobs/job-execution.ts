@@ -4,8 +4,10 @@
 // report becomes in the store, log and checkpoint files (progress-recorder.ts). All writes of a
 // job go through one serial chain here, so its events keep the order the workers produced them
 // in, a checkpoint is recorded only after its step's event, and a cancel can never slip between
-// "last run done" and the end.
-import { messageOf } from '../common/errors.js';
+// "last run done" and the end. A write refused as ABORTED means another process has claimed the
+// job since this one did (scale-out fencing): the execution then stops its runs and writes
+// nothing more, leaving the job to the new holder.
+import { hasCode, messageOf, type ServiceError } from '../common/errors.js';
 import type { EventLog } from './event-log.js';
 import { summarizeJob } from './job-summary.js';
 import { loadStartPoint, NOTHING_LOGGED, resumeRequest, type LoggedProgress } from './job-resume.js';
@@ -42,12 +44,19 @@ export class JobExecution {
   private readonly state: JobStateMachine;
   private readonly trace: JobPhaseTracker;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Set once a write was refused because another process claimed the job: nothing is written after it. */
+  private superseded?: ServiceError;
 
   /**
    * @param resumed the job was left unfinished by an earlier process
    * @param traceParent the StartFineTune call's span, where the job's phase spans hang (kept in memory only)
    */
-  constructor(private readonly job: Job, private readonly context: ExecutionContext, private readonly resumed = false, traceParent?: JobTraceParent) {
+  constructor(
+    private readonly job: Job,
+    private readonly context: ExecutionContext,
+    private readonly resumed = false,
+    traceParent?: JobTraceParent,
+  ) {
     this.trace = context.tracer.traceJob({ id: job.id, epochs: job.spec.run.epochs }, traceParent, context.logger);
     this.state = new JobStateMachine(job, context, (reason) => void this.interrupt(reason));
     this.runs = new SeedRuns(job.id, job.runs, context.store, context.eventLog, context.clock);
@@ -61,7 +70,8 @@ export class JobExecution {
       if (current.state === 'CANCELLING') {
         // Moved there by another process (an API pod in scale-out): this one stops the runs.
         const { stop } = this.state;
-        if (stop === undefined || stop.end === 'SUSPENDED') this.requestStop({ end: 'CANCELLED', reason: current.transitions.at(-1)?.reason ?? reason });
+        if (stop === undefined || stop.end === 'SUSPENDED')
+          this.requestStop({ end: 'CANCELLED', reason: current.transitions.at(-1)?.reason ?? reason });
         return current;
       }
       const job = await this.state.move('cancel', reason);
@@ -110,12 +120,26 @@ export class JobExecution {
           this.context.datasetInput(job.spec.validation, 'validation'),
         ]);
         const { spec } = job;
-        await Promise.all(start.open.map((seed) => this.runSeed(seed, recorder, start.logged.get(seed) ?? NOTHING_LOGGED, {
-          kind: 'train', train, validation, imbalance: spec.imbalance, run: { ...spec.run, seed }, ...remedyRequestFor(spec, this.runs.get(seed)),
-        })));
+        await Promise.all(
+          start.open.map((seed) =>
+            this.runSeed(seed, recorder, start.logged.get(seed) ?? NOTHING_LOGGED, {
+              kind: 'train',
+              train,
+              validation,
+              imbalance: spec.imbalance,
+              run: { ...spec.run, seed },
+              ...remedyRequestFor(spec, this.runs.get(seed)),
+            }),
+          ),
+        );
       }
       await this.serial(() => this.finish(recorder));
     } catch (error) {
+      if (this.superseded !== undefined) {
+        // Not this process's job any more: its new holder ends it.
+        this.context.logger.warn('job taken over by another worker; stopped here', { jobId: this.job.id, reason: this.superseded.message });
+        return;
+      }
       // Dataset resolution failed, or a store/log write did: the job must still end.
       this.context.logger.error('job execution failed', { jobId: this.job.id, error });
       await this.serial(() => this.state.end('abort', messageOf(error))).catch(() => {});
@@ -126,13 +150,19 @@ export class JobExecution {
   }
 
   private async runSeed(seed: number, recorder: ProgressRecorder, logged: LoggedProgress, base: TrainRequest): Promise<void> {
-    const { request, notice } = await resumeRequest(base, this.context.durability, this.job.id, logged, currentPhaseIndex(this.runs.get(seed)));
+    const { request, notice } = await resumeRequest(
+      base,
+      this.context.durability,
+      this.job.id,
+      logged,
+      currentPhaseIndex(this.runs.get(seed)),
+    );
     if (notice !== undefined) await this.serial(() => this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message: notice }));
     const handle = this.context.pool.run(request, (progress) => {
       this.trace.onProgress(seed, progress);
-      void this.serial(() => recorder.onProgress(seed, progress)).catch((error: unknown) =>
-        this.context.logger.error('could not record progress', { jobId: this.job.id, seed, error }),
-      );
+      void this.serial(() => recorder.onProgress(seed, progress)).catch((error: unknown) => {
+        if (this.superseded === undefined) this.context.logger.error('could not record progress', { jobId: this.job.id, seed, error });
+      });
     });
     this.handles.set(seed, handle);
     const { stop } = this.state;
@@ -182,8 +212,24 @@ export class JobExecution {
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(work);
+    const next = this.chain
+      .then(() => {
+        if (this.superseded !== undefined) throw this.superseded;
+        return work();
+      })
+      .catch((error: unknown) => {
+        if (hasCode(error, 'ABORTED')) this.stopSuperseded(error);
+        throw error;
+      });
     this.chain = next.catch(() => undefined);
     return next;
+  }
+
+  /** Another process claimed the job: its runs stop at their next step, without a checkpoint. */
+  private stopSuperseded(error: ServiceError): void {
+    if (this.superseded !== undefined) return;
+    this.superseded = error;
+    this.state.requestStop({ end: 'SUSPENDED', reason: error.message });
+    for (const handle of this.handles.values()) handle.cancel();
   }
 }

@@ -2,7 +2,8 @@
 // (STEADYTUNE_MODE=api|worker). Jobs started through one API pod stream through the other with
 // every sequence once; a dataset uploaded through one API pod is trained on through the other; a cancel crosses from an API pod to the worker that runs the job; and a
 // worker killed with SIGKILL mid-job has its job finished by the other worker, resumed from its
-// checkpoint on the shared data directory; one stopped with SIGTERM hands its job back at once.
+// checkpoint on the shared data directory; one stopped with SIGTERM hands its job back at once;
+// and one whose job another claim took over is fenced off: its writes are refused and it stops.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, JobState, type StreamMetricsResponse } from '../../client/index.js';
@@ -21,7 +22,10 @@ function states(events: readonly StreamMetricsResponse[]): JobState[] {
   return events.flatMap((e) => (e.event?.$case === 'stateChanged' ? [e.event.value.state] : []));
 }
 
-describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip: services === undefined ? SCALEOUT_SKIP_REASON : false, timeout: 600_000 }, () => {
+describe('scale-out: API and worker processes over Redis and PostgreSQL', {
+  skip: services === undefined ? SCALEOUT_SKIP_REASON : false,
+  timeout: 600_000,
+}, () => {
   let cluster: ScaleOutCluster | undefined;
   const began = performance.now();
 
@@ -65,7 +69,10 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
       // Resuming from the middle, through the first pod: exactly the tail.
       const from = Math.floor(events.length / 2);
       const tail = await collect(first.streamMetrics(ids[i] ?? '', { fromSequence: from }));
-      assert.deepEqual(tail.map((e) => e.sequence), events.slice(from - 1).map((e) => e.sequence));
+      assert.deepEqual(
+        tail.map((e) => e.sequence),
+        events.slice(from - 1).map((e) => e.sequence),
+      );
     }
     const listed = await second.listJobs({ pageSize: 10 });
     assert.deepEqual(new Set(listed.jobs.map((job) => job.id)), new Set(ids));
@@ -86,7 +93,9 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     assert.deepEqual([fetched.contentHash, fetched.displayName], [uploaded.dataset?.contentHash, 'points']);
     assert.ok((await second.listDatasets()).datasets.some((dataset) => dataset.id === id));
     const selection = { source: { $case: 'datasetId' as const, value: id }, classes: [], maxExamples: 0 };
-    const started = await second.startFineTune({ spec: { ...tinySpec({ seeds: [5], epochs: 3 }), train: selection, validation: selection } });
+    const started = await second.startFineTune({
+      spec: { ...tinySpec({ seeds: [5], epochs: 3 }), train: selection, validation: selection },
+    });
     const jobId = started.job?.id ?? assert.fail('no job');
     const events = await collect(second.streamMetrics(jobId));
     assert.deepEqual(states(events), [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_SUCCEEDED]);
@@ -99,14 +108,20 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
   it('cancels through API 2 a job that a worker is training', async () => {
     const first = apiClient(0);
     const second = apiClient(1);
-    const jobId = (await first.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 20, seeds: [3] }) })).job?.id ?? assert.fail('no job');
+    const jobId =
+      (await first.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 20, seeds: [3] }) })).job?.id ?? assert.fail('no job');
     const events: StreamMetricsResponse[] = [];
     for await (const event of first.streamMetrics(jobId)) {
       events.push(event);
       if (event.event?.$case === 'step' && event.event.value.step === 3) await second.cancelJob(jobId);
     }
     assertDense(events);
-    assert.deepEqual(states(events), [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_CANCELLING, JobState.JOB_STATE_CANCELLED]);
+    assert.deepEqual(states(events), [
+      JobState.JOB_STATE_QUEUED,
+      JobState.JOB_STATE_RUNNING,
+      JobState.JOB_STATE_CANCELLING,
+      JobState.JOB_STATE_CANCELLED,
+    ]);
     const job = await second.getJob(jobId);
     assert.equal(job.state, JobState.JOB_STATE_CANCELLED);
     assert.ok((stepNumbers(events).at(-1) ?? 0) < 200, `stopped after step ${stepNumbers(events).at(-1)}`);
@@ -119,7 +134,8 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     const first = apiClient(0);
     const second = apiClient(1);
     const stepsPerEpoch = 100;
-    const jobId = (await first.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 2, seeds: [7] }) })).job?.id ?? assert.fail('no job');
+    const jobId =
+      (await first.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 2, seeds: [7] }) })).job?.id ?? assert.fail('no job');
     const streamed: StreamMetricsResponse[] = [];
     let killedAfter = 0;
     let killing: Promise<void> | undefined;
@@ -140,7 +156,10 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, job.reason);
     assert.equal(job.lastSequence, streamed.length);
     // Every step exactly once across both workers, one run_started, both epochs.
-    assert.deepEqual(stepNumbers(streamed), Array.from({ length: 2 * stepsPerEpoch }, (_, i) => i + 1));
+    assert.deepEqual(
+      stepNumbers(streamed),
+      Array.from({ length: 2 * stepsPerEpoch }, (_, i) => i + 1),
+    );
     assert.equal(streamed.filter((e) => e.event?.$case === 'runStarted').length, 1);
     assert.equal(streamed.filter((e) => e.event?.$case === 'epoch').length, 2);
     const claims = claimsOf(current.workers, jobId);
@@ -148,14 +167,19 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     assert.notEqual(claims[0]?.worker, claims[1]?.worker);
     assert.equal(claims[1]?.resumed, true);
     const said = notices(streamed);
-    assert.ok(said.some((m) => m.startsWith('claimed by worker ')), said.join(' | '));
+    assert.ok(
+      said.some((m) => m.startsWith('claimed by worker ')),
+      said.join(' | '),
+    );
     const resumedFrom = said.flatMap((m) => {
       const match = /seed 7: resuming from the checkpoint at step (\d+)/.exec(m);
       return match === null ? [] : [Number(match[1])];
     });
     assert.equal(resumedFrom.length, 1, said.join(' | '));
     assert.ok((resumedFrom[0] ?? 0) >= killedAfter - 2 * CHECKPOINT_EVERY, `resumed at ${resumedFrom[0]}, killed after ${killedAfter}`);
-    console.log(`scale-out: worker killed after step ${killedAfter}, job resumed at step ${resumedFrom[0]} on the other worker, ${streamed.length} events`);
+    console.log(
+      `scale-out: worker killed after step ${killedAfter}, job resumed at step ${resumedFrom[0]} on the other worker, ${streamed.length} events`,
+    );
     first.close();
     second.close();
   });
@@ -167,7 +191,8 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     const client = apiClient(1);
     // 1,000 steps: on a loaded machine the stream can lag the trainer by a hundred steps or more,
     // and a job that ends before the SIGTERM lands is never handed over.
-    const jobId = (await client.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 10, seeds: [8] }) })).job?.id ?? assert.fail('no job');
+    const jobId =
+      (await client.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 10, seeds: [8] }) })).job?.id ?? assert.fail('no job');
     const streamed: StreamMetricsResponse[] = [];
     let stopped: Promise<void> | undefined;
     let stoppedAt = 0;
@@ -184,11 +209,17 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     await stopped;
     assertDense(streamed);
     assert.equal((await client.getJob(jobId)).state, JobState.JOB_STATE_SUCCEEDED);
-    assert.deepEqual(stepNumbers(streamed), Array.from({ length: 1000 }, (_, i) => i + 1));
+    assert.deepEqual(
+      stepNumbers(streamed),
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+    );
     const claims = claimsOf(current.workers, jobId);
     assert.equal(claims.length, 2);
     assert.equal(claims[1]?.resumed, true);
-    assert.ok(notices(streamed).some((m) => /seed 8: resuming from the checkpoint at step \d+/.test(m)), notices(streamed).join(' | '));
+    assert.ok(
+      notices(streamed).some((m) => /seed 8: resuming from the checkpoint at step \d+/.test(m)),
+      notices(streamed).join(' | '),
+    );
     console.log(`scale-out: SIGTERM hand-over, job done ${((performance.now() - stoppedAt) / 1000).toFixed(1)} s after the stop`);
     client.close();
   });
@@ -199,7 +230,8 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     await current.addWorker();
     const client = apiClient(0);
     const totalSteps = 1000; // 10 epochs of 100: still training when the next lock renewal fails
-    const jobId = (await client.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 10, seeds: [9] }) })).job?.id ?? assert.fail('no job');
+    const jobId =
+      (await client.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 10, seeds: [9] }) })).job?.id ?? assert.fail('no job');
     const redis = new Redis(redisUrl);
     let holder: ServerProcess | undefined;
     const steps: number[] = [];
@@ -216,13 +248,64 @@ describe('scale-out: API and worker processes over Redis and PostgreSQL', { skip
     const job = await client.getJob(jobId);
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, job.reason);
     assert.equal(steps.at(-1), totalSteps);
+    // With fencing, no step is logged twice whichever worker trained it.
+    assert.deepEqual(
+      steps,
+      Array.from({ length: totalSteps }, (_, i) => i + 1),
+    );
     const holderLogs = (holder ?? assert.fail('never reached step 20')).logs.filter((line) => line['jobId'] === jobId);
-    assert.ok(holderLogs.some((line) => line['msg'] === 'lost the queue lock of a job training here; suspending it'),
-      holderLogs.map((line) => line['msg']).join(' | '));
-    assert.ok(holderLogs.some((line) => line['msg'] === 'job suspended; it resumes on the next start'), 'the holder stopped its runs');
+    const said = holderLogs.map((line) => String(line['msg']));
+    // The holder stops its runs on whichever it meets first: its failed lock renewal (then it
+    // suspends them), or its next write refused because the stalled check already let another
+    // worker claim the job (then it is fenced off: the lock's expiry may even end its processing
+    // before the renewal that would have failed).
+    const suspended =
+      said.includes('lost the queue lock of a job training here; suspending it') &&
+      said.includes('job suspended; it resumes on the next start');
+    const fenced = said.includes('job taken over by another worker; stopped here');
+    assert.ok(suspended || fenced, `the holder stopped its runs: ${said.join(' | ')}`);
     const claims = claimsOf(current.workers, jobId);
     assert.ok(claims.length >= 2 && claims.slice(1).every((claim) => claim.resumed), JSON.stringify(claims.map((c) => c.resumed)));
-    console.log(`scale-out: lock lost at step 20, job claimed ${claims.length} times, ${steps.length} step events for ${totalSteps} steps`);
+    console.log(
+      `scale-out: lock lost at step 20, the holder ${fenced ? 'fenced off' : 'suspended'}, job claimed ${claims.length} times, ${steps.length} step events for ${totalSteps} steps`,
+    );
+    client.close();
+  });
+
+  it('fences off a worker whose job was claimed again: its writes are refused, it stops, every step is logged once', async () => {
+    const current = cluster ?? assert.fail('cluster not started');
+    const client = apiClient(1);
+    const totalSteps = 1000;
+    const jobId =
+      (await client.startFineTune({ spec: tinySpec({ examples: 3200, epochs: 10, seeds: [10] }) })).job?.id ?? assert.fail('no job');
+    let holder: ServerProcess | undefined;
+    const steps: number[] = [];
+    for await (const event of client.streamMetrics(jobId, { maxReconnects: 20 })) {
+      const step = event.event?.$case === 'step' ? event.event.value.step : 0;
+      if (step > 0) steps.push(step);
+      if (holder === undefined && step >= 20) {
+        holder = claimsOf(current.workers, jobId)[0]?.worker ?? assert.fail('no worker logged claiming the job');
+        // The holder keeps its queue lock: nothing but the fence tells it.
+        await current.claimAsAnotherWorker(jobId);
+      }
+    }
+    const job = await client.getJob(jobId);
+    assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, job.reason);
+    // Exactly once: the holder's appends after the new claim were refused, not logged beside the next holder's.
+    assert.deepEqual(
+      steps,
+      Array.from({ length: totalSteps }, (_, i) => i + 1),
+    );
+    const holderLogs = (holder ?? assert.fail('never reached step 20')).logs.filter((line) => line['jobId'] === jobId);
+    const said = holderLogs.map((line) => String(line['msg']));
+    assert.ok(said.includes('job taken over by another worker; stopped here'), said.join(' | '));
+    assert.ok(said.includes('another worker claimed this job since; stopped training it here'), said.join(' | '));
+    assert.ok(!holderLogs.some((line) => line['level'] === 'error'), said.join(' | '));
+    const claims = claimsOf(current.workers, jobId);
+    assert.ok(claims.length >= 2 && claims.at(-1)?.resumed === true, JSON.stringify(claims.map((c) => c.resumed)));
+    console.log(
+      `scale-out: fenced at step 20, job claimed ${claims.length} times by workers, ${steps.length} step events for ${totalSteps} steps`,
+    );
     client.close();
   });
 });

@@ -42,7 +42,9 @@ describe('domain errors → gRPC status', () => {
     const mapped = toGrpcError(ServiceError.invalidArgument('bad', [{ field: 'spec.seeds[2]', description: 'duplicate' }]), logger);
     const [detail] = richStatus(mapped).details;
     assert.equal(detail?.typeUrl, 'type.googleapis.com/google.rpc.BadRequest');
-    assert.deepEqual(BadRequest.decode(detail?.value ?? Buffer.alloc(0)).fieldViolations, [{ field: 'spec.seeds[2]', description: 'duplicate' }]);
+    assert.deepEqual(BadRequest.decode(detail?.value ?? Buffer.alloc(0)).fieldViolations, [
+      { field: 'spec.seeds[2]', description: 'duplicate' },
+    ]);
   });
 
   it('adds RetryInfo to RESOURCE_EXHAUSTED', () => {
@@ -56,7 +58,10 @@ describe('domain errors → gRPC status', () => {
   it('maps the data layer errors by their codes', () => {
     const collector = new ViolationCollector();
     collector.add('rows[3].label', 'missing');
-    const invalid = toGrpcError(caught(() => collector.throwIfAny('bad rows')), logger);
+    const invalid = toGrpcError(
+      caught(() => collector.throwIfAny('bad rows')),
+      logger,
+    );
     assert.equal(invalid.code, status.INVALID_ARGUMENT);
     assert.equal(BadRequest.decode(richStatus(invalid).details[0]?.value ?? Buffer.alloc(0)).fieldViolations[0]?.field, 'rows[3].label');
     assert.equal(toGrpcError(datasetNotFound('ds_1'), logger).code, status.NOT_FOUND);
@@ -101,6 +106,7 @@ describe('domain errors → gRPC status', () => {
       NOT_FOUND: status.NOT_FOUND,
       ALREADY_EXISTS: status.ALREADY_EXISTS,
       FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+      ABORTED: status.ABORTED,
       RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
       UNAVAILABLE: status.UNAVAILABLE,
       CANCELLED: status.CANCELLED,

@@ -6,6 +6,7 @@ import type { ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { AppendNotifications } from './append-notifications.js';
+import { HeldClaims, type JobClaim } from './job-claims.js';
 import { JobQueue } from './job-queue.js';
 import { PostgresJobStateCounts } from './job-state-counts.js';
 import { migratePostgres } from './postgres-schema.js';
@@ -29,6 +30,11 @@ export interface ScaleOutBackends {
   readonly store: PostgresJobStore;
   readonly eventLog: RedisEventLog;
   readonly queue: JobQueue;
+  /**
+   * Claims a job for this process (a worker about to train it): a new generation in the store,
+   * the log's fence raised to it; every earlier claim's writes are refused from then on.
+   */
+  claim(jobId: string): Promise<JobClaim>;
   /** The deployment's live job counts, for the one API process that exports them. */
   readonly jobStateCounts: PostgresJobStateCounts;
   /** For BullMQ workers (they open their own connections from it). */
@@ -71,16 +77,29 @@ export async function openScaleOutBackends(options: ScaleOutBackendOptions): Pro
     await rewriteRedisPhaseNotices({ redis: migrating, pool, prefix: options.redisPrefix });
     migrating.disconnect();
     queue = new JobQueue(queueConnection, options.redisPrefix, redis);
+    const claims = new HeldClaims();
     const eventLog = new RedisEventLog({
       redis,
       notifications: new AppendNotifications(notifier),
       prefix: options.redisPrefix,
       clock: options.clock,
+      claims,
     });
+    const store = new PostgresJobStore(pool, claims);
     return {
-      store: new PostgresJobStore(pool),
+      store,
       eventLog,
       queue,
+      claim: async (jobId) => {
+        const claim = await store.claim(jobId);
+        try {
+          await eventLog.raiseFence(jobId, claim.generation);
+        } catch (error) {
+          claim.release();
+          throw error;
+        }
+        return claim;
+      },
       jobStateCounts,
       queueConnection,
       subscriber: () => {

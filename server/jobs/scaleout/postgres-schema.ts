@@ -84,6 +84,15 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX dataset_registrations_by_tenant_newest ON dataset_registrations (tenant, create_time DESC, dataset_id);
     `,
   },
+  {
+    version: 3,
+    name: 'claim generation (fencing of stale workers)',
+    sql: `
+      -- Incremented by every claim of the job by a worker; each write of a worker holding a
+      -- claim checks it, so a worker the job was taken from cannot write it any more.
+      ALTER TABLE jobs ADD COLUMN claim_generation bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Any fixed number: the lock only has to be the same in every steadytune process. */

@@ -4,7 +4,9 @@
 // a state transition is one conditional UPDATE (compare-and-set on the current state), an
 // idempotency key is a primary key (two pods starting the same request race on its unique
 // index, one wins, the other returns the winner's job), and notices are de-duplicated inside
-// the UPDATE that adds them.
+// the UPDATE that adds them. Every write of a job this process has claimed also checks the
+// job's claim generation in the same statement (job-claims.ts), so a worker another one has
+// taken the job from cannot write it any more.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from 'pg';
@@ -20,17 +22,9 @@ import {
   type JobStore,
   type StateChange,
 } from '../store.js';
-import type {
-  Job,
-  JobSpec,
-  JobState,
-  ListJobsQuery,
-  SeedRun,
-  StabilitySummary,
-  StartJobCommand,
-  StateTransition,
-} from '../types.js';
+import type { Job, JobSpec, JobState, ListJobsQuery, SeedRun, StabilitySummary, StartJobCommand, StateTransition } from '../types.js';
 import { decodeValue, encodeValue } from '../persistence/value-codec.js';
+import { HeldClaims, type JobClaim } from './job-claims.js';
 import { inTransaction } from './postgres-transaction.js';
 
 interface JobRow {
@@ -50,6 +44,8 @@ interface JobRow {
   readonly notices: string[];
   readonly summary: Buffer | null;
   readonly runtime_ms: string;
+  /** bigint: how many times a worker has claimed the job. */
+  readonly claim_generation: string;
 }
 
 interface RunRow {
@@ -57,11 +53,29 @@ interface RunRow {
   readonly run: Buffer;
 }
 
-const FOREIGN_KEY_VIOLATION = '23503';
-
 export class PostgresJobStore implements JobStore {
-  /** @param pool connected to a database migrated by migratePostgres */
-  constructor(private readonly pool: Pool) {}
+  /**
+   * @param pool connected to a database migrated by migratePostgres
+   * @param claims the claims this process holds (shared with its event log)
+   */
+  constructor(
+    private readonly pool: Pool,
+    private readonly claims: HeldClaims = new HeldClaims(),
+  ) {}
+
+  /**
+   * Claims the job for this process: its generation goes up by one, which fences off the writes
+   * of every earlier claim (another worker's, or this one's own older claim).
+   */
+  async claim(jobId: string): Promise<JobClaim> {
+    const { rows } = await this.pool.query<Pick<JobRow, 'claim_generation'>>(
+      'UPDATE jobs SET claim_generation = claim_generation + 1 WHERE id = $1 RETURNING claim_generation',
+      [jobId],
+    );
+    const generation = rows[0]?.claim_generation;
+    if (generation === undefined) throw notFound(jobId);
+    return this.claims.hold(jobId, Number(generation));
+  }
 
   async create(command: StartJobCommand, now: number): Promise<{ job: Job; created: boolean }> {
     // A retry of a known request is the common case: answered without a write.
@@ -69,24 +83,36 @@ export class PostgresJobStore implements JobStore {
     if (known !== undefined) return known;
     const id = randomUUID();
     // Rolled back when another request holding the same key committed first.
-    const lostTheRace = await inTransaction(this.pool, async (client) => {
-      await client.query(
-        `INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason, create_time,
+    const lostTheRace = await inTransaction(
+      this.pool,
+      async (client) => {
+        await client.query(
+          `INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason, create_time,
                            backend, labels, transitions, notices, summary, runtime_ms)
          VALUES ($1, $2, $3, $4, $5, $6, 'QUEUED', '', $7, '', $8, $9, '[]', NULL, 0)`,
-        [id, command.tenant, command.displayName, encodeValue(command.spec), encodeValue(command.requestSpec),
-          command.idempotencyKey, now, JSON.stringify(command.labels),
-          JSON.stringify([{ state: 'QUEUED', time: now, reason: '' } satisfies StateTransition])],
-      );
-      for (const [position, seed] of command.spec.seeds.entries()) await this.writeRun(client, id, position, pendingRun(seed));
-      if (command.idempotencyKey === '') return false;
-      // Waits for a concurrent transaction holding the same key, then sees its commit.
-      const claimed = await client.query(
-        'INSERT INTO idempotency_keys (tenant, key, job_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING job_id',
-        [command.tenant, command.idempotencyKey, id],
-      );
-      return claimed.rowCount === 0;
-    }, (lost) => !lost);
+          [
+            id,
+            command.tenant,
+            command.displayName,
+            encodeValue(command.spec),
+            encodeValue(command.requestSpec),
+            command.idempotencyKey,
+            now,
+            JSON.stringify(command.labels),
+            JSON.stringify([{ state: 'QUEUED', time: now, reason: '' } satisfies StateTransition]),
+          ],
+        );
+        for (const [position, seed] of command.spec.seeds.entries()) await this.writeRun(client, id, position, pendingRun(seed));
+        if (command.idempotencyKey === '') return false;
+        // Waits for a concurrent transaction holding the same key, then sees its commit.
+        const claimed = await client.query(
+          'INSERT INTO idempotency_keys (tenant, key, job_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING job_id',
+          [command.tenant, command.idempotencyKey, id],
+        );
+        return claimed.rowCount === 0;
+      },
+      (lost) => !lost,
+    );
     if (!lostTheRace) return { job: await this.mustGet(id), created: true };
     const winner = await this.idempotent(command);
     if (winner === undefined) throw new Error(`idempotency key "${command.idempotencyKey}" vanished while in use`);
@@ -125,27 +151,30 @@ export class PostgresJobStore implements JobStore {
   async transition(jobId: string, change: StateChange): Promise<Job> {
     const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
     const entry: StateTransition = { state: change.to, time: change.time, reason: change.reason };
+    const generation = this.claims.generationOf(jobId);
     const { rows } = await this.pool.query<JobRow>(
       `UPDATE jobs SET state = $2, reason = CASE WHEN $3 THEN $4 ELSE reason END,
               transitions = transitions || jsonb_build_array($5::jsonb)
-        WHERE id = $1 AND state = ANY($6::text[]) RETURNING *`,
-      [jobId, change.to, explainsEnd, change.reason, JSON.stringify(entry), [...change.from]],
+        WHERE id = $1 AND state = ANY($6::text[]) AND ${fenceCondition('$7')} RETURNING *`,
+      [jobId, change.to, explainsEnd, change.reason, JSON.stringify(entry), [...change.from], generation ?? null],
     );
     const [job] = await this.assemble(rows);
     if (job !== undefined) return job;
-    const current = await this.pool.query<{ state: JobState }>('SELECT state FROM jobs WHERE id = $1', [jobId]);
-    const state = current.rows[0]?.state;
-    if (state === undefined) throw notFound(jobId);
-    throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${state}, not ${change.from.join(' or ')}`);
+    const current = await this.current(jobId, generation);
+    throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${current.state}, not ${change.from.join(' or ')}`);
   }
 
   async putRun(jobId: string, run: SeedRun): Promise<Job> {
-    try {
-      await this.writeRun(this.pool, jobId, undefined, run);
-    } catch (error) {
-      if (isPostgresError(error) && error.code === FOREIGN_KEY_VIOLATION) throw notFound(jobId);
-      throw error;
-    }
+    const generation = this.claims.generationOf(jobId);
+    // FOR SHARE: a claim committing meanwhile is waited for, and its generation then seen.
+    const written = await this.pool.query(
+      `INSERT INTO job_runs (job_id, seed, position, run)
+       SELECT id, $2, (SELECT COUNT(*) FROM job_runs WHERE job_id = $1), $3
+         FROM jobs WHERE id = $1 AND ${fenceCondition('$4')} FOR SHARE
+       ON CONFLICT (job_id, seed) DO UPDATE SET run = EXCLUDED.run`,
+      [jobId, run.seed, encodeValue(run), generation ?? null],
+    );
+    if (written.rowCount === 0) await this.current(jobId, generation);
     return this.mustGet(jobId);
   }
 
@@ -195,19 +224,40 @@ export class PostgresJobStore implements JobStore {
   }
 
   private async update(jobId: string, assignment: string, value: string | number | Buffer): Promise<Job> {
-    const { rows } = await this.pool.query<JobRow>(`UPDATE jobs SET ${assignment} WHERE id = $1 RETURNING *`, [jobId, value]);
+    const generation = this.claims.generationOf(jobId);
+    const { rows } = await this.pool.query<JobRow>(`UPDATE jobs SET ${assignment} WHERE id = $1 AND ${fenceCondition('$3')} RETURNING *`, [
+      jobId,
+      value,
+      generation ?? null,
+    ]);
     const [job] = await this.assemble(rows);
-    if (job === undefined) throw notFound(jobId);
-    return job;
+    if (job !== undefined) return job;
+    await this.current(jobId, generation);
+    throw notFound(jobId);
   }
 
-  /** Replaces the run in place (its position kept) or appends it after the job's other runs. */
-  private async writeRun(db: Pick<Pool, 'query'>, jobId: string, position: number | undefined, run: SeedRun): Promise<void> {
+  /**
+   * The job's state after a write that changed nothing, for the caller to explain why: throws
+   * NOT_FOUND for an unknown job and ABORTED when another claim has fenced this process off.
+   */
+  private async current(jobId: string, generation: number | undefined): Promise<{ state: JobState }> {
+    const { rows } = await this.pool.query<Pick<JobRow, 'state' | 'claim_generation'>>(
+      'SELECT state, claim_generation FROM jobs WHERE id = $1',
+      [jobId],
+    );
+    const [row] = rows;
+    if (row === undefined) throw notFound(jobId);
+    if (generation !== undefined && Number(row.claim_generation) !== generation) {
+      throw this.claims.refused(jobId, generation, Number(row.claim_generation));
+    }
+    return row;
+  }
+
+  /** A new job's run, at its position (unfenced: nobody has claimed the job yet). */
+  private async writeRun(db: Pick<Pool, 'query'>, jobId: string, position: number, run: SeedRun): Promise<void> {
     await db.query(
-      `INSERT INTO job_runs (job_id, seed, position, run)
-       VALUES ($1, $2, COALESCE($3, (SELECT COUNT(*) FROM job_runs WHERE job_id = $1)), $4)
-       ON CONFLICT (job_id, seed) DO UPDATE SET run = EXCLUDED.run`,
-      [jobId, run.seed, position ?? null, encodeValue(run)],
+      'INSERT INTO job_runs (job_id, seed, position, run) VALUES ($1, $2, $3, $4) ON CONFLICT (job_id, seed) DO UPDATE SET run = EXCLUDED.run',
+      [jobId, run.seed, position, encodeValue(run)],
     );
   }
 
@@ -252,6 +302,7 @@ function notFound(jobId: string): ServiceError {
   return new ServiceError('NOT_FOUND', `job ${jobId} not found`);
 }
 
-function isPostgresError(error: unknown): error is Error & { code: string } {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+/** True when the parameter (a generation, or NULL for an unclaimed job) is the job's claim generation. */
+function fenceCondition(parameter: string): string {
+  return `(${parameter}::bigint IS NULL OR claim_generation = ${parameter}::bigint)`;
 }

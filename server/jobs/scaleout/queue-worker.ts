@@ -6,6 +6,8 @@
 // newest checkpoint (JobExecution skips the steps the log already holds). A worker shutting
 // down checkpoints its jobs and hands them back to the queue at once instead, and so does one
 // that finds it could not renew a job's lock (it stalled, and another worker may hold the job).
+// Each claim takes a new claim generation (job-claims.ts): should a stalled worker not notice in
+// time, its next write of the job is refused and it stops training it.
 import { WaitingError, Worker, type ConnectionOptions, type Job as QueueEntry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { hasCode, messageOf } from '../../common/errors.js';
@@ -13,6 +15,7 @@ import type { EventLog } from '../event-log.js';
 import type { EmbeddedJobService } from '../job-service.js';
 import type { JobStore } from '../store.js';
 import { TERMINAL_STATES, type Job, type JobLogger } from '../types.js';
+import type { JobClaim } from './job-claims.js';
 import { cancelChannel, QUEUE_NAME, type JobQueue, type QueuedJob } from './job-queue.js';
 
 export interface QueueWorkerOptions {
@@ -21,6 +24,8 @@ export interface QueueWorkerOptions {
   readonly store: JobStore;
   readonly eventLog: EventLog;
   readonly queue: JobQueue;
+  /** Takes a new claim generation for a job, fencing off the writes of every earlier claim. */
+  readonly claim: (jobId: string) => Promise<JobClaim>;
   /** BullMQ opens its own connections (one blocks waiting for jobs). */
   readonly connection: ConnectionOptions;
   readonly prefix: string;
@@ -100,18 +105,32 @@ export class QueueWorker {
   }
 
   private async process(entry: QueueEntry<QueuedJob>, token?: string): Promise<void> {
-    const { store, eventLog, service, name, logger } = this.options;
+    const { store } = this.options;
     const { jobId, tenant } = entry.data;
-    const job = await store.get(tenant, jobId);
-    if (job === undefined) return;
-    if (TERMINAL_STATES.has(job.state)) {
+    const found = await store.get(tenant, jobId);
+    if (found === undefined) return;
+    if (TERMINAL_STATES.has(found.state)) {
       // Its last worker died between the job's end and the queue's: only the log may lack its end.
-      await this.closeLog(job);
+      await this.closeLog(found);
       return;
     }
+    const claim = await this.options.claim(jobId);
+    try {
+      // Read again under the claim: an earlier holder may have written until the claim fenced it off.
+      const job = await store.get(tenant, jobId);
+      if (job !== undefined) await this.train(entry, job, claim, token);
+    } finally {
+      claim.release();
+    }
+  }
+
+  private async train(entry: QueueEntry<QueuedJob>, job: Job, claim: JobClaim, token?: string): Promise<void> {
+    const { store, eventLog, service, name, logger } = this.options;
+    const { jobId, tenant } = entry.data;
     const resumed = entry.attemptsStarted > 1 || job.state !== 'QUEUED';
-    if (resumed) await eventLog.append(jobId, 0, { kind: 'notice', message: `claimed by worker ${name} after its previous worker stopped` });
-    logger.info('job claimed', { jobId, starts: entry.attemptsStarted, resumed });
+    if (resumed)
+      await eventLog.append(jobId, 0, { kind: 'notice', message: `claimed by worker ${name} after its previous worker stopped` });
+    logger.info('job claimed', { jobId, starts: entry.attemptsStarted, resumed, claim: claim.generation });
     this.running.set(jobId, tenant);
     try {
       await service.runClaimed(job);
@@ -119,7 +138,9 @@ export class QueueWorker {
       this.running.delete(jobId);
     }
     const lostLock = this.lostLocks.delete(jobId);
-    if (!this.stopping && !lostLock) return;
+    if (claim.superseded)
+      logger.warn('another worker claimed this job since; stopped training it here', { jobId, claim: claim.generation });
+    if (!this.stopping && !lostLock && !claim.superseded) return;
     const now = await store.get(tenant, jobId);
     if (now !== undefined && !TERMINAL_STATES.has(now.state)) {
       // Suspended by this worker's shutdown or lost lock: back in the queue now, for another
@@ -141,7 +162,8 @@ export class QueueWorker {
       if (!this.running.has(jobId) || this.lostLocks.has(jobId)) continue;
       this.lostLocks.add(jobId);
       logger.warn('lost the queue lock of a job training here; suspending it', { jobId });
-      void service.suspendJob(jobId, `worker ${this.options.name} lost the job's queue lock; another worker resumes it`)
+      void service
+        .suspendJob(jobId, `worker ${this.options.name} lost the job's queue lock; another worker resumes it`)
         .catch((error: unknown) => logger.warn('could not suspend the job', { jobId, error: String(error) }));
     }
   }

@@ -5,11 +5,15 @@
 // queues and cancels, the worker trains), so the next number is chosen inside Redis: one Lua
 // script reads the last id, refuses appends to a closed log, XADDs and PUBLISHes, atomically.
 // Redis must persist (AOF) in production: the streams are the record of every job's events.
+// Appends of a job this process has claimed carry the claim's generation, and the script refuses
+// them once a newer claim has raised the job's fence (job-claims.ts): a worker the job was taken
+// from logs nothing beside the new holder.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { EventLog } from '../event-log.js';
 import { TERMINAL_STATES, type JobEvent, type JobEventBody } from '../types.js';
 import type { AppendNotifications } from './append-notifications.js';
+import type { HeldClaims } from './job-claims.js';
 import { decodeValue, encodeValue } from '../persistence/value-codec.js';
 
 export interface RedisEventLogOptions {
@@ -23,14 +27,19 @@ export interface RedisEventLogOptions {
   readonly clock: () => number;
   /** How often a parked follower re-reads without a wake-up (lost pub/sub messages); default 1000. */
   readonly pollMs?: number;
+  /** The claims this process holds (shared with its store); absent: no append is fenced. */
+  readonly claims?: HeldClaims;
 }
 
 /** Entries a follower or read() fetches per XRANGE: bounded memory for long replays. */
 const READ_BATCH = 512;
 
-// KEYS[1] the stream. ARGV: time, seed, closes (0|1), body, channel. Returns the new
-// sequence, or -1 when the log is closed (its last entry was a terminal state_changed).
+// KEYS[1] the stream, KEYS[2] its fence. ARGV: time, seed, closes (0|1), body, channel, the
+// appender's claim generation ('' when it holds no claim). Returns the new sequence, -1 when the
+// log is closed (its last entry was a terminal state_changed), -2 when a newer claim fenced the
+// appender off. Closing the log drops the fence: nothing may append any more anyway.
 const APPEND_SCRIPT = `
+if ARGV[6] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[6]) then return -2 end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local sequence = 0
 if #last > 0 then
@@ -43,9 +52,16 @@ end
 sequence = sequence + 1
 redis.call('XADD', KEYS[1], sequence .. '-0', 'time', ARGV[1], 'seed', ARGV[2], 'closes', ARGV[3], 'body', ARGV[4])
 redis.call('PUBLISH', ARGV[5], sequence)
+if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
 return sequence
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+// KEYS[1] a job's fence. ARGV[1] a new claim's generation: the fence rises to it, never falls.
+const RAISE_FENCE_SCRIPT = `
+if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`;
 
 type StreamEntry = [id: Buffer, fields: Buffer[]];
 
@@ -64,10 +80,25 @@ export class RedisEventLog implements EventLog {
   async append(jobId: string, seed: number, body: JobEventBody): Promise<JobEvent> {
     const time = this.options.clock();
     const closes = body.kind === 'state_changed' && TERMINAL_STATES.has(body.state);
-    const args = [String(time), String(seed), closes ? '1' : '0', encodeValue(body), this.channel(jobId)];
-    const sequence = await this.runAppend(this.streamKey(jobId), args);
+    const { claims } = this.options;
+    const generation = claims?.generationOf(jobId);
+    const args = [
+      String(time),
+      String(seed),
+      closes ? '1' : '0',
+      encodeValue(body),
+      this.channel(jobId),
+      generation === undefined ? '' : String(generation),
+    ];
+    const sequence = await this.runAppend([this.streamKey(jobId), this.fenceKey(jobId)], args);
+    if (sequence === -2 && claims !== undefined && generation !== undefined) throw claims.refused(jobId, generation, undefined);
     if (sequence < 0) throw new Error(`event log of job ${jobId} is closed; refusing ${body.kind}`);
     return { sequence, time, seed, body };
+  }
+
+  /** A new claim of the job: appends of every older claim are refused from now on. */
+  async raiseFence(jobId: string, generation: number): Promise<void> {
+    await this.options.redis.eval(RAISE_FENCE_SCRIPT, 1, this.fenceKey(jobId), String(generation));
   }
 
   async read(jobId: string, from: number): Promise<JobEvent[]> {
@@ -135,18 +166,22 @@ export class RedisEventLog implements EventLog {
     return entry === undefined ? undefined : decodeEntry(entry);
   }
 
+  private fenceKey(jobId: string): string {
+    return `${this.options.prefix}:fence:${jobId}`;
+  }
+
   private channel(jobId: string): string {
     return `${this.options.prefix}:appended:${jobId}`;
   }
 
   /** EVALSHA, loading the script on a server that does not have it yet (first use, restart). */
-  private async runAppend(key: string, args: (string | Buffer)[]): Promise<number> {
+  private async runAppend(keys: readonly string[], args: (string | Buffer)[]): Promise<number> {
     const { redis } = this.options;
     try {
-      return Number(await redis.evalsha(APPEND_SHA, 1, key, ...args));
+      return Number(await redis.evalsha(APPEND_SHA, keys.length, ...keys, ...args));
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return Number(await redis.eval(APPEND_SCRIPT, 1, key, ...args));
+      return Number(await redis.eval(APPEND_SCRIPT, keys.length, ...keys, ...args));
     }
   }
 }
