@@ -5,10 +5,16 @@
 #   eval "$(bash scripts/start-scaleout-services.sh)"
 #
 # Needs Debian's redis-server and postgresql packages (nothing is installed here). Both servers
-# keep their files under one temporary folder, persist nothing (Redis without RDB/AOF,
-# PostgreSQL with fsync off) and live until the machine or session ends; the printed
-# STEADYTUNE_SCALEOUT_STOP command stops them earlier. PostgreSQL refuses to run as root, so
-# as root it runs as the postgres user.
+# keep their files under one temporary folder and live until the machine or session ends; the
+# printed STEADYTUNE_SCALEOUT_STOP command stops them earlier. PostgreSQL refuses to run as
+# root, so as root it runs as the postgres user.
+#
+# Throwaway, but restartable: Redis runs with the persistence deploy/README.md requires of
+# production (append-only file, fsync every second, no eviction), so a test that restarts Redis
+# or PostgreSQL mid-job finds the queue, the event logs and the store as they were. What is not
+# production-grade: PostgreSQL skips fsync and full-page writes (speed), so a crash of the
+# machine, unlike a restart of the server, may lose or corrupt its data; and the folder is
+# temporary.
 set -euo pipefail
 
 log() { echo "start-scaleout-services: $*" >&2; }
@@ -28,7 +34,9 @@ root="$(mktemp -d -t steadytune-scaleout-XXXXXX)"
 chmod 755 "$root"
 
 redis_port="$(free_port)"
-redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
+# Persistence as deploy/README.md requires (checked by test/unit/deploy-redis-persistence.spec.ts).
+redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync everysec \
+  --maxmemory-policy noeviction --save '' --daemonize yes \
   --dir "$root" --pidfile "$root/redis.pid" --logfile "$root/redis.log" >&2
 for _ in $(seq 1 50); do
   if redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; then break; fi
