@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { GrpcStatus } from '../../client/index.js';
+import { GrpcStatus, SteadytuneClient } from '../../client/index.js';
 import { TRAINER_SERVICE_NAME } from '../../server/rpc/server.js';
 import { check, healthClient, type HealthClient, type ServingStatus } from '../fixtures/grpc-clients.js';
 import { rejection, startTestServer, tinySpec, type TestServer } from '../fixtures/server-harness.js';
@@ -51,8 +51,11 @@ describe('health checking', () => {
   });
 
   it('refuses new Trainer calls with UNAVAILABLE while shutting down', async () => {
-    // Without an idempotency key the SDK does not retry, so the first answer is what we see.
-    const error = await rejection(server.client.startFineTune({ spec: tinySpec() }, { deadlineMs: 5_000 }));
+    // A client that does not retry (the SDK retries StartFineTune, which always carries an
+    // idempotency key), so the server's first answer is what we see.
+    const once = new SteadytuneClient(server.address, { retry: { maxAttempts: 1 } });
+    const error = await rejection(once.startFineTune({ spec: tinySpec() }, { deadlineMs: 5_000 }));
+    once.close();
     // The listener may already be gone (UNAVAILABLE too): either way clients retry elsewhere.
     assert.equal(error.code, GrpcStatus.UNAVAILABLE);
   });
