@@ -82,12 +82,14 @@ function register(context: CommandContext): Promise<RegisterDatasetResponse> {
     imagesPath: stringFlag(flags, `${prefix}-images`) ?? '',
     labelsPath: stringFlag(flags, `${prefix}-labels`) ?? '',
   });
+  const given = (files: ReturnType<typeof split>): boolean => files.path !== '' || files.imagesPath !== '' || files.labelsPath !== '';
   const validation = split('validation');
-  const hasValidation = validation.path !== '' || validation.imagesPath !== '' || validation.labelsPath !== '';
+  const test = split('test');
   return context.client.registerDataset({
     format: formatFlag(flags),
     train: split('train'),
-    ...(hasValidation ? { validation } : {}),
+    ...(given(validation) ? { validation } : {}),
+    ...(given(test) ? { test } : {}),
     options: optionFlags(flags),
     displayName: stringFlag(flags, 'display-name') ?? '',
   }, { signal: context.signal });
@@ -96,7 +98,7 @@ function register(context: CommandContext): Promise<RegisterDatasetResponse> {
 /** Local files as UploadChunk names: a file per split, IDX pairs, or a folder of class folders. */
 async function localFiles(format: DatasetFormat, flags: FlagValues): Promise<Record<string, Uint8Array>> {
   const files: Record<string, Uint8Array> = {};
-  for (const split of ['train', 'validation'] as const) {
+  for (const split of ['train', 'validation', 'test'] as const) {
     if (format === DatasetFormat.DATASET_FORMAT_IDX) {
       for (const part of ['images', 'labels'] as const) {
         const file = stringFlag(flags, `${split}-${part}`);
@@ -153,6 +155,7 @@ function datasetDetail(dataset: Dataset): string {
     `format          ${enumLabel(datasetFormatToJSON(dataset.format), 'DATASET_FORMAT_')}`,
     `inputs          ${shape}`,
     `examples        ${dataset.numExamples} (train ${report?.train?.numExamples ?? '?'}, validation ${report?.validation?.numExamples ?? '?'})`,
+    ...(report?.test === undefined ? [] : [`test split      ${report.test.numExamples} examples (reported only)`]),
     `classes         ${dataset.classNames.map((name, id) => `${name}: ${dataset.classCounts[id] ?? 0}`).join(', ')}`,
     ...(report?.notes ?? []).map((note) => `note            ${note}`),
   ];

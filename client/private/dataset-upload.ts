@@ -13,8 +13,9 @@ export interface UploadDatasetInput {
   options?: Partial<DatasetOptions>;
   displayName?: string;
   /**
-   * File name → bytes. jsonl, csv: "train", "validation"; idx: "train/images", "train/labels",
-   * "validation/..."; image_folder: "train/<class>/<file>", "validation/<class>/<file>".
+   * File name → bytes. jsonl, csv: "train", "validation", "test"; idx: "train/images",
+   * "train/labels", "validation/...", "test/..."; image_folder: "train/<class>/<file>",
+   * "validation/<class>/<file>", "test/<class>/<file>". Validation and test are optional.
    */
   files: Record<string, Uint8Array>;
   /** Bytes per chunk message; default 1 MiB (under the server's 4 MiB message cap). */

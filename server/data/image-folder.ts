@@ -23,6 +23,8 @@ export interface ImageFolderSource {
   readonly format: 'image_folder';
   readonly train: FolderRef;
   readonly validation?: FolderRef;
+  /** Held-out images that are only ever reported on. */
+  readonly test?: FolderRef;
   readonly classNames?: readonly string[];
   readonly validationFraction?: number;
   /** Resize every image to imageSize x imageSize; absent: all images must share the first one's size. */
@@ -184,6 +186,7 @@ export async function readImageFolder(
     'files' in ref ? filesUploaded(ref.files, prefix, folderContext) : filesOnDisk(ref.path, prefix, folderContext);
   const trainFiles = await collect(source.train, '');
   const validationFiles = source.validation === undefined ? undefined : await collect(source.validation, 'validation.');
+  const testFiles = source.test === undefined ? undefined : await collect(source.test, 'test.');
   const fraction = source.validationFraction ?? 0.2;
   if (!(fraction >= 0 && fraction < 1)) violations.add('validationFraction', `must be in [0, 1), got ${fraction}`);
   if (source.imageSize !== undefined && !(Number.isInteger(source.imageSize) && source.imageSize >= 1 && source.imageSize <= 1024)) {
@@ -192,14 +195,17 @@ export async function readImageFolder(
   violations.throwIfAny('dataset rejected');
   const classNames = resolveClasses(trainFiles, source.classNames, violations);
   if (classNames.length < 2) violations.add(source.classNames ? 'classNames' : 'path', `a classifier needs at least 2 classes, got ${classNames.length}`);
-  for (const file of validationFiles ?? []) {
-    if (!classNames.includes(file.className)) violations.add(fileField('validation.', `${file.className}/`), `${JSON.stringify(file.className)} is not a training class`);
+  for (const [files, prefix] of [[validationFiles, 'validation.'], [testFiles, 'test.']] as const) {
+    for (const file of files ?? []) {
+      if (!classNames.includes(file.className)) violations.add(fileField(prefix, `${file.className}/`), `${JSON.stringify(file.className)} is not a training class`);
+    }
   }
   violations.throwIfAny('dataset rejected');
 
   const shape: { value?: ImageShape & { from: string } } = {};
   const decodedTrain = decodeAll(trainFiles, '', source, shape, folderContext);
   const decodedValidation = validationFiles === undefined ? undefined : decodeAll(validationFiles, 'validation.', source, shape, folderContext);
+  const decodedTest = testFiles === undefined ? undefined : decodeAll(testFiles, 'test.', source, shape, folderContext);
   violations.throwIfAny('dataset rejected');
   const { height, width, channels } = shape.value ?? { height: 0, width: 0, channels: 1 };
   const dim = height * width * channels;
@@ -217,10 +223,18 @@ export async function readImageFolder(
   const validationCounts = countClasses(validation.labels, classNames.length);
   const missing = classNames.filter((_, id) => validationCounts[id] === 0);
   if (missing.length > 0) notes.push(`validation split has no examples of: ${missing.join(', ')}`);
+  const test = decodedTest === undefined ? undefined : toExampleSet(decodedTest, classIds, dim, classNames);
+  if (test !== undefined) {
+    const testCounts = countClasses(test.labels, classNames.length);
+    const missingInTest = classNames.filter((_, id) => testCounts[id] === 0);
+    if (missingInTest.length > 0) notes.push(`test split has no examples of: ${missingInTest.join(', ')}`);
+  }
   if (source.imageSize !== undefined) notes.push(`images resized to ${source.imageSize}x${source.imageSize}`);
   if (folderContext.ignored.length > 0) {
     const shown = folderContext.ignored.slice(0, 5).join(', ');
     notes.push(`ignored ${folderContext.ignored.length} non-image entries: ${shown}${folderContext.ignored.length > 5 ? ', ...' : ''}`);
   }
-  return { train, validation, classNames, truncatedTexts: 0, notes, imageShape: { height, width, channels } };
+  return {
+    train, validation, ...(test === undefined ? {} : { test }), classNames, truncatedTexts: 0, notes, imageShape: { height, width, channels },
+  };
 }

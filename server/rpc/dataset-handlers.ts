@@ -87,11 +87,13 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
       if (request.train === undefined) v.add('train', 'required');
       const train = filesFromPaths(v, format, request.train ?? { path: '', imagesPath: '', labelsPath: '' }, 'train');
       const validation = request.validation && filesFromPaths(v, format, request.validation, 'validation');
+      const test = request.test && filesFromPaths(v, format, request.test, 'test');
       const resolved = resolveOptions(v, format, request.options, 'options');
       checkDisplayName(v, request.displayName, 'display_name');
       v.throwIfAny('RegisterDatasetRequest');
       if (format === undefined) throw new Error('unreachable: a missing format is a violation');
-      return register(tenant, datasetSource(format, train, validation, resolved), request.displayName, REGISTER_FIELDS);
+      const splits = { train, ...(validation === undefined ? {} : { validation }), ...(test === undefined ? {} : { test }) };
+      return register(tenant, datasetSource(format, splits, resolved), request.displayName, REGISTER_FIELDS);
     }),
     uploadDataset: (call, callback) => {
       if (options.drainSignal.aborted) return callback(unavailable(options.drainingMessage));

@@ -76,15 +76,20 @@ export interface RegistrationRows {
   list(tenant: string): Promise<RegistrationRow[]>;
 }
 
-/** What a content file holds: the splits and vocabulary, v8-serialized (typed arrays kept as they are). */
+/**
+ * What a content file holds: the splits and vocabulary, v8-serialized (typed arrays kept as they
+ * are). `test` is absent in files of datasets without a test split, and in every file written
+ * before test splits existed: still version 1.
+ */
 interface ContentFile {
   readonly version: 1;
   readonly train: ExampleSet;
   readonly validation: ExampleSet;
+  readonly test?: ExampleSet;
   readonly vocabulary: readonly string[] | null;
 }
 
-type Examples = Pick<RegisteredDataset, 'train' | 'validation' | 'vocabulary'>;
+type Examples = Pick<RegisteredDataset, 'train' | 'validation' | 'test' | 'vocabulary'>;
 
 export interface FileBackedRegistryOptions extends RegistryOptions {
   /** Where the content files go: <dataDir>/datasets-store. */
@@ -111,7 +116,8 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
       (await this.readStored(file, content.id, content.classNames, content.contentHash).then(() => true, () => false));
     if (!stored) {
       const encoded = encodeValue({
-        version: 1, train: content.train, validation: content.validation, vocabulary: content.vocabulary?.tokens ?? null,
+        version: 1, train: content.train, validation: content.validation, ...(content.test === undefined ? {} : { test: content.test }),
+        vocabulary: content.vocabulary?.tokens ?? null,
       } satisfies ContentFile);
       // Durable before the row that names it commits (see the top of this file).
       await writeAtomically(path.join(this.options.contentDir, file), encoded);
@@ -169,6 +175,7 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     const examples: Examples = {
       train: stored.train,
       validation: stored.validation,
+      ...(stored.test === undefined ? {} : { test: stored.test }),
       ...(stored.vocabulary === null ? {} : { vocabulary: new Vocabulary(stored.vocabulary) }),
     };
     // The hash names the content jobs and caches rely on: a damaged or swapped file must not pass for it.
@@ -194,8 +201,8 @@ function decodeNames(row: RegistrationRow): string[] {
 }
 
 function examplesOf(content: DatasetContent): Examples {
-  const { train, validation, vocabulary } = content;
-  return { train, validation, ...(vocabulary === undefined ? {} : { vocabulary }) };
+  const { train, validation, test, vocabulary } = content;
+  return { train, validation, ...(test === undefined ? {} : { test }), ...(vocabulary === undefined ? {} : { vocabulary }) };
 }
 
 function registrationOf(row: RegistrationRow): DatasetRegistration {
