@@ -6,11 +6,14 @@ import {
   AutoRemedy_Policy,
   BuiltinName,
   BuiltinSplit,
+  DatasetSplit,
+  Delivery,
   FineTuneSpec,
   ImbalanceKind,
   builtinDataset,
   specDefaults,
   type AutoRemedy,
+  type DatasetRef,
   type MethodSpec,
 } from '../index.js';
 import { parseCount, parseCountList, parseNumber, parseSeeds, stringFlag, UsageError, type FlagValues } from './args.js';
@@ -118,6 +121,31 @@ function applyMethodFlags(current: MethodSpec | undefined, flags: FlagValues): M
   return method;
 }
 
+const DATASET_SPLITS: Record<string, DatasetSplit> = {
+  train: DatasetSplit.DATASET_SPLIT_TRAIN,
+  validation: DatasetSplit.DATASET_SPLIT_VALIDATION,
+  test: DatasetSplit.DATASET_SPLIT_TEST,
+};
+
+/** `ds_...[:train|validation|test]` or `mnist[:train|validation]` as a DatasetRef (split unset: the place's own). */
+export function parseDatasetRef(flag: string, text: string, classes: number[] = []): DatasetRef {
+  const [name = '', splitText, ...extra] = text.split(':');
+  if (extra.length > 0) throw new UsageError(`--${flag}: expected NAME[:SPLIT], got '${text}'`);
+  const split = splitText === undefined ? undefined : lookup(flag, DATASET_SPLITS, splitText);
+  if (name.startsWith('ds_')) return { source: { $case: 'datasetId', value: name }, classes, maxExamples: 0, ...(split === undefined ? {} : { split }) };
+  if (split === DatasetSplit.DATASET_SPLIT_TEST) throw new UsageError(`--${flag}: built-in datasets have no test split`);
+  const builtinSplit = split === DatasetSplit.DATASET_SPLIT_TRAIN ? BuiltinSplit.BUILTIN_SPLIT_TRAIN
+    : split === DatasetSplit.DATASET_SPLIT_VALIDATION ? BuiltinSplit.BUILTIN_SPLIT_VALIDATION : BuiltinSplit.BUILTIN_SPLIT_UNSPECIFIED;
+  return builtinDataset(lookup(flag, DATASETS, name), builtinSplit, classes);
+}
+
+const DELIVERIES: Record<string, Delivery> = {
+  ensemble: Delivery.DELIVERY_ENSEMBLE,
+  best: Delivery.DELIVERY_BEST_VALIDATION,
+  best_validation: Delivery.DELIVERY_BEST_VALIDATION,
+  all: Delivery.DELIVERY_ALL,
+};
+
 /** `long_tailed:100` or `step:10:7` (kind, ratio, optional seed). */
 export function parseImbalance(text: string): FineTuneSpec['imbalance'] {
   const [kindText = '', ratioText, seedText, ...extra] = text.split(':');
@@ -187,6 +215,8 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   if (remedy !== undefined) spec.autoRemedy = parseAutoRemedy(remedy);
   const ciWidth = text('ci-width');
   if (ciWidth !== undefined) spec.ciWidth = parseCiWidth(ciWidth);
+  const delivery = text('delivery');
+  if (delivery !== undefined) spec.delivery = lookup('delivery', DELIVERIES, delivery);
   return spec;
 }
 

@@ -20,7 +20,7 @@ import type { Logger } from '../logger.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
 import { clientEndReason, logClientEnded } from './call-ended.js';
 import { createDatasetHandlers } from './dataset-handlers.js';
-import { checkRegisteredDatasets } from './dataset-checks.js';
+import { checkEvaluateDataset, resolveRegisteredDatasets } from './dataset-checks.js';
 import { grpcError, toGrpcError, unavailable } from './errors.js';
 import { exportModel } from './export-model.js';
 import type { JobAdmission } from './job-admission.js';
@@ -67,8 +67,8 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
 
   return {
     startFineTune: unary(async (request, tenant) => {
-      const command = startJobCommand(request, tenant);
-      await checkRegisteredDatasets(command.spec, tenant, options.datasets);
+      const checked = startJobCommand(request, tenant);
+      const command = { ...checked, spec: await resolveRegisteredDatasets(checked.spec, tenant, options.datasets) };
       const { job, created } = await admission.admit(command, () => jobService.start(command));
       return { job: jobToWire(job), created };
     }),
@@ -83,8 +83,9 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
       job: jobToWire(await jobService.cancel(tenant, requireJobId(request.jobId, 'CancelJobRequest'))),
     })),
     evaluate: unary(async (request, tenant) => {
-      const { jobId, options } = evaluateArguments(request);
-      return evaluationReportToWire(await jobService.evaluate(tenant, jobId, options));
+      const { jobId, options: evaluation } = evaluateArguments(request);
+      await checkEvaluateDataset(evaluation.dataset, tenant, options.datasets);
+      return evaluationReportToWire(await jobService.evaluate(tenant, jobId, evaluation));
     }),
     predict: unary(async (request, tenant) => {
       const inputs = predictInputs(request, maxPredictExamples);

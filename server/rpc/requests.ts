@@ -10,7 +10,8 @@ import type {
 import type { DatasetSelection, JobState, ListJobsQuery, PredictInput, StartJobCommand } from '../jobs/types.js';
 import { FieldViolations, mapEntryPath } from './field-violations.js';
 import { JOB_STATES_FROM_WIRE } from './mapping.js';
-import { datasetSelection, resolveSpec } from './validation.js';
+import { datasetSelection } from './dataset-selection.js';
+import { resolveSpec } from './validation.js';
 
 const LABEL_KEY = /^[a-z0-9_.-]{1,63}$/;
 const MAX_LABEL_VALUE = 256;

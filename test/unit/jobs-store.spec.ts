@@ -76,6 +76,20 @@ for (const kind of PERSISTENCE_KINDS) describe(`JobStore (${kind.name})`, () => 
     assert.deepEqual((await store.addNotice(job.id, 'wasm fallback')).notices, ['wasm fallback']);
   });
 
+  test('a run keeps its training class counts and test metrics, and a summary its delivery', async () => {
+    const store = kind.open().store;
+    const { job } = await store.create(command(), 1);
+    const testMetrics = { balancedAccuracy: 0.75, predictions: Int32Array.from([1, 0]) } as never;
+    const run = { seed: 1, state: 'SUCCEEDED' as const, steps: 4, totalSteps: 4, meanStepSeconds: 0.1, durationMs: 5, trainClassCounts: [30, 3], testMetrics };
+    await store.putRun(job.id, run);
+    const delivery = { mode: 'best_validation' as const, seeds: [1], excluded: [{ seed: 2, reason: 'collapsed' as const }], note: 'seed 1' };
+    const summary = { runs: 1, accuracy: { mean: 1, std: 0, min: 1, max: 1 }, balancedAccuracy: { mean: 1, std: 0, min: 1, max: 1 }, macroF1: { mean: 1, std: 0, min: 1, max: 1 }, collapsed: 0, degenerate: 0, delivery };
+    await store.setSummary(job.id, summary);
+    const read = await store.get('t1', job.id);
+    assert.deepEqual(read?.runs[0], run);
+    assert.deepEqual(read?.summary?.delivery, delivery);
+  });
+
   test('unfinished: every tenant’s live jobs, oldest first; runtime and checkpoint steps are kept', async () => {
     const store = kind.open().store;
     const a = (await store.create(command(), 1)).job;

@@ -137,6 +137,14 @@ export const MIGRATIONS: readonly Migration[] = [
       rewritePhaseNotices(db);
     },
   },
+  {
+    version: 5,
+    name: 'runs: one encoded value for the fields added since (training class counts, test metrics)',
+    sql: `
+      -- As PostgreSQL keeps a whole run: an optional SeedRun field added later needs no migration.
+      ALTER TABLE job_runs ADD COLUMN details BLOB;
+    `,
+  },
 ];
 
 export interface OpenOptions {

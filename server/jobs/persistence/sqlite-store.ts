@@ -60,6 +60,18 @@ interface RunRow {
   readonly metrics: Buffer | null;
   readonly peak_memory_bytes: number | null;
   readonly phases: Buffer | null;
+  readonly details: Buffer | null;
+}
+
+/** The run fields kept in the `details` column (schema 5): every field added to SeedRun since. */
+type RunDetails = Pick<SeedRun, 'trainClassCounts' | 'testMetrics'>;
+
+function detailsOf(run: SeedRun): RunDetails | undefined {
+  const details: RunDetails = {
+    ...(run.trainClassCounts === undefined ? {} : { trainClassCounts: run.trainClassCounts }),
+    ...(run.testMetrics === undefined ? {} : { testMetrics: run.testMetrics }),
+  };
+  return Object.keys(details).length === 0 ? undefined : details;
 }
 
 /** Decoded specs kept: the live jobs and the recently listed ones. */
@@ -221,11 +233,11 @@ export class SqliteJobStore implements JobStore {
   private writeRun(jobId: string, position: number, run: SeedRun): void {
     this
       .sql(`INSERT OR REPLACE INTO job_runs (job_id, seed, position, state, steps, total_steps, mean_step_seconds,
-                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases, details)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(jobId, run.seed, position, run.state, run.steps, run.totalSteps, run.meanStepSeconds, run.durationMs,
         run.checkpointStep ?? null, run.error ?? null, run.metrics === undefined ? null : encodeValue(run.metrics),
-        run.peakMemoryBytes ?? null, run.phases === undefined ? null : encodeValue(run.phases));
+        run.peakMemoryBytes ?? null, run.phases === undefined ? null : encodeValue(run.phases), encodeDetails(run));
   }
 
   private mustGet(jobId: string): Job {
@@ -286,7 +298,13 @@ function toSeedRun(row: RunRow): SeedRun {
     ...(row.checkpoint_step === null ? {} : { checkpointStep: row.checkpoint_step }),
     ...(row.peak_memory_bytes === null ? {} : { peakMemoryBytes: row.peak_memory_bytes }),
     ...(row.phases === null ? {} : { phases: decodeValue<RunPhase[]>(row.phases) }),
+    ...(row.details === null ? {} : decodeValue<RunDetails>(row.details)),
   };
+}
+
+function encodeDetails(run: SeedRun): Buffer | null {
+  const details = detailsOf(run);
+  return details === undefined ? null : encodeValue(details);
 }
 
 function notFound(jobId: string): ServiceError {
