@@ -4,6 +4,9 @@
 // that looked at the test split would pick the other seed. The spec is the auto-remedy one
 // (full-batch SGD at learning rate 5), under which seed 112 collapses and 62, 102 do not.
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   DatasetFormat,
@@ -193,6 +196,26 @@ describe('delivery and the test split', () => {
     assert.deepEqual([evaluated.evaluations.map((e) => e.seed), evaluated.delivered], [[COLLAPSING], undefined]);
     // No test split on this dataset: nothing is reported as test.
     assert.equal(runOf(none, COLLAPSING).testMetrics, undefined);
+  });
+
+  it('ExportModel bundles the delivered seeds only: never the collapsed one, nothing for a job that delivers nothing', async () => {
+    const scratch = await mkdtemp(path.join(tmpdir(), 'steadytune-delivery-'));
+    try {
+      const ensemble = await server.client.exportModel((await job('ensemble')).id, path.join(scratch, 'ensemble'));
+      assert.deepEqual(ensemble.files.map((file) => file.path), ['seed-62/model.safetensors', 'seed-102/model.safetensors', 'model.json', 'ensemble.json', 'run-card.json']);
+      const card = JSON.parse(await readFile(path.join(scratch, 'ensemble', 'run-card.json'), 'utf8'));
+      assert.deepEqual(card.runs.map((run: { seed: number; delivered: boolean }) => [run.seed, run.delivered]), [[62, true], [102, true], [112, false]]);
+      assert.deepEqual(card.summary.delivery.seeds, HEALTHY);
+      const best = await job('best');
+      const winner = best.summary?.delivery?.seeds[0];
+      const single = await server.client.exportModel(best.id, path.join(scratch, 'best'));
+      assert.deepEqual(single.files.map((file) => file.path), [`seed-${winner}/model.safetensors`, 'model.json', 'run-card.json']);
+      const refused = await rejection(server.client.exportModel((await job('none')).id, path.join(scratch, 'none')));
+      assert.equal(refused.code, GrpcStatus.FAILED_PRECONDITION);
+      assert.match(refused.message, /delivers no model/);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   it('names the field of a split a dataset lacks, and of a test split that is not held out', async () => {
