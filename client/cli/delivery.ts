@@ -18,7 +18,8 @@ export function metricsLine(metrics: EvalMetrics): string {
 export function deliveryLines(delivery: DeliveredModel | undefined): string[] {
   if (delivery === undefined) return [];
   const mode = enumLabel(deliveryToJSON(delivery.mode), 'DELIVERY_');
-  const what = delivery.seeds.length === 0 ? 'NOTHING' : `${mode}: ${delivery.seeds.length === 1 ? 'seed' : 'seeds'} ${delivery.seeds.join(', ')}`;
+  const what =
+    delivery.seeds.length === 0 ? 'NOTHING' : `${mode}: ${delivery.seeds.length === 1 ? 'seed' : 'seeds'} ${delivery.seeds.join(', ')}`;
   return [
     `delivered  ${what}`,
     `  ${delivery.note}`,

@@ -70,9 +70,14 @@ export function describeMethod(method: MethodSpec | undefined): string {
 export function describeDataset(dataset: DatasetRef | undefined): string {
   const source = dataset?.source;
   if (dataset === undefined || source === undefined) return '-';
-  const split = dataset.split === undefined || dataset.split === DatasetSplit.DATASET_SPLIT_UNSPECIFIED ? '' : `:${enumLabel(datasetSplitToJSON(dataset.split), 'DATASET_SPLIT_')}`;
+  const split =
+    dataset.split === undefined || dataset.split === DatasetSplit.DATASET_SPLIT_UNSPECIFIED
+      ? ''
+      : `:${enumLabel(datasetSplitToJSON(dataset.split), 'DATASET_SPLIT_')}`;
   const name =
-    source.$case === 'builtin' ? enumLabel(builtinNameToJSON(source.value.name), 'BUILTIN_NAME_').replace('_', '-') : `${source.value}${split}`;
+    source.$case === 'builtin'
+      ? enumLabel(builtinNameToJSON(source.value.name), 'BUILTIN_NAME_').replace('_', '-')
+      : `${source.value}${split}`;
   return dataset.classes.length === 0 ? name : `${name}[${dataset.classes.join(',')}]`;
 }
 
@@ -170,7 +175,12 @@ export function jobDetail(job: Job): string {
     ['validation', spec?.validation === undefined ? 'default' : describeDataset(spec.validation)],
     ...testField(job),
     ['train classes', trainingSetLabel(job.trainingSet) ?? '-'],
-    ['delivery', spec?.delivery === undefined || spec.delivery === Delivery.DELIVERY_UNSPECIFIED ? 'ensemble (default)' : enumLabel(deliveryToJSON(spec.delivery), 'DELIVERY_')],
+    [
+      'delivery',
+      spec?.delivery === undefined || spec.delivery === Delivery.DELIVERY_UNSPECIFIED
+        ? 'ensemble (default)'
+        : enumLabel(deliveryToJSON(spec.delivery), 'DELIVERY_'),
+    ],
     ['seeds', spec === undefined || spec.seeds.length === 0 ? 'paper seeds (10)' : spec.seeds.join(', ')],
     ['backend', job.backend || '-'],
     ['labels', labels.length === 0 ? '-' : labels.join(' ')],

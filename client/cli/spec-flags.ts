@@ -132,10 +132,15 @@ export function parseDatasetRef(flag: string, text: string, classes: number[] = 
   const [name = '', splitText, ...extra] = text.split(':');
   if (extra.length > 0) throw new UsageError(`--${flag}: expected NAME[:SPLIT], got '${text}'`);
   const split = splitText === undefined ? undefined : lookup(flag, DATASET_SPLITS, splitText);
-  if (name.startsWith('ds_')) return { source: { $case: 'datasetId', value: name }, classes, maxExamples: 0, ...(split === undefined ? {} : { split }) };
+  if (name.startsWith('ds_'))
+    return { source: { $case: 'datasetId', value: name }, classes, maxExamples: 0, ...(split === undefined ? {} : { split }) };
   if (split === DatasetSplit.DATASET_SPLIT_TEST) throw new UsageError(`--${flag}: built-in datasets have no test split`);
-  const builtinSplit = split === DatasetSplit.DATASET_SPLIT_TRAIN ? BuiltinSplit.BUILTIN_SPLIT_TRAIN
-    : split === DatasetSplit.DATASET_SPLIT_VALIDATION ? BuiltinSplit.BUILTIN_SPLIT_VALIDATION : BuiltinSplit.BUILTIN_SPLIT_UNSPECIFIED;
+  const builtinSplit =
+    split === DatasetSplit.DATASET_SPLIT_TRAIN
+      ? BuiltinSplit.BUILTIN_SPLIT_TRAIN
+      : split === DatasetSplit.DATASET_SPLIT_VALIDATION
+        ? BuiltinSplit.BUILTIN_SPLIT_VALIDATION
+        : BuiltinSplit.BUILTIN_SPLIT_UNSPECIFIED;
   return builtinDataset(lookup(flag, DATASETS, name), builtinSplit, classes);
 }
 
@@ -164,7 +169,11 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   const datasetText = text('dataset');
   if (datasetText?.startsWith('ds_')) {
     // A registered dataset: its own validation split validates.
-    spec.train = { source: { $case: 'datasetId', value: datasetText }, classes: spec.train?.classes ?? [], maxExamples: spec.train?.maxExamples ?? 0 };
+    spec.train = {
+      source: { $case: 'datasetId', value: datasetText },
+      classes: spec.train?.classes ?? [],
+      maxExamples: spec.train?.maxExamples ?? 0,
+    };
     spec.validation = { source: { $case: 'datasetId', value: datasetText }, classes: [...spec.train.classes], maxExamples: 0 };
   } else if (datasetText !== undefined) {
     const name = lookup('dataset', DATASETS, datasetText);
@@ -247,11 +256,15 @@ export function parseAutoRemedy(text: string): AutoRemedy {
 
 /** "unknown FineTuneSpec field(s): a.b (did you mean c?), ..." and "x is ignored beside y" for every unused key. */
 function unusedKeysMessage(unused: readonly UnreadKey[]): string | undefined {
-  const unknown = unused.filter((key) => key.shadowedBy === undefined).map((key) => {
-    const guess = closestKey(key.key, key.known);
-    return guess === undefined ? key.path : `${key.path} (did you mean ${guess}?)`;
-  });
-  const shadowed = unused.flatMap((key) => (key.shadowedBy === undefined ? [] : [`${key.path} is ignored beside ${key.shadowedBy}: give one of them`]));
+  const unknown = unused
+    .filter((key) => key.shadowedBy === undefined)
+    .map((key) => {
+      const guess = closestKey(key.key, key.known);
+      return guess === undefined ? key.path : `${key.path} (did you mean ${guess}?)`;
+    });
+  const shadowed = unused.flatMap((key) =>
+    key.shadowedBy === undefined ? [] : [`${key.path} is ignored beside ${key.shadowedBy}: give one of them`],
+  );
   const parts = [...(unknown.length > 0 ? [`unknown FineTuneSpec field(s): ${unknown.join(', ')}`] : []), ...shadowed];
   return parts.length > 0 ? parts.join('; ') : undefined;
 }

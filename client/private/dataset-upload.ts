@@ -1,10 +1,5 @@
 import type { CallOptions, ClientWritableStream, Metadata, ServiceError } from '@grpc/grpc-js';
-import type {
-  DatasetFormat,
-  DatasetOptions,
-  UploadDatasetRequest,
-  UploadDatasetResponse,
-} from '../gen/steadytune/v1/dataset.js';
+import type { DatasetFormat, DatasetOptions, UploadDatasetRequest, UploadDatasetResponse } from '../gen/steadytune/v1/dataset.js';
 import { toSteadytuneError } from './errors.js';
 import { cancelledError } from './retry.js';
 
@@ -32,7 +27,13 @@ type OpenUpload = (
 
 function* uploadMessages(input: UploadDatasetInput): Generator<UploadDatasetRequest> {
   const options: DatasetOptions = {
-    classNames: [], seqLen: 0, maxVocabSize: 0, minWordCount: 0, imageSize: 0, color: false, ...input.options,
+    classNames: [],
+    seqLen: 0,
+    maxVocabSize: 0,
+    minWordCount: 0,
+    imageSize: 0,
+    color: false,
+    ...input.options,
   };
   yield { part: { $case: 'header', value: { format: input.format, options, displayName: input.displayName ?? '' } } };
   const size = input.chunkBytes ?? DEFAULT_UPLOAD_CHUNK_BYTES;
@@ -47,7 +48,11 @@ function* uploadMessages(input: UploadDatasetInput): Generator<UploadDatasetRequ
 
 /** One upload attempt: the header, then every file in chunks, respecting the stream's backpressure. */
 export function uploadOnce(
-  open: OpenUpload, metadata: Metadata, deadline: Date | undefined, signal: AbortSignal | undefined, input: UploadDatasetInput,
+  open: OpenUpload,
+  metadata: Metadata,
+  deadline: Date | undefined,
+  signal: AbortSignal | undefined,
+  input: UploadDatasetInput,
 ): Promise<UploadDatasetResponse> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {

@@ -50,8 +50,7 @@ function checkRowsAgree(rows: readonly RawRow[], violations: ViolationCollector)
     if (row.input.kind !== first.input.kind) {
       violations.add(row.field, `is ${KIND_WORDS[row.input.kind]}, but ${first.field} is ${KIND_WORDS[first.input.kind]}`);
     } else if (row.input.kind === 'features' && row.input.values.length !== firstDim) {
-      violations.add(`${row.field}.features`,
-        `has ${row.input.values.length} values, but ${first.field}.features has ${firstDim}`);
+      violations.add(`${row.field}.features`, `has ${row.input.values.length} values, but ${first.field}.features has ${firstDim}`);
     }
     if (row.id !== undefined) {
       const earlier = fieldsById.get(row.id);
@@ -107,12 +106,13 @@ export function assembleDataset(
   violations.throwIfAny('dataset rejected');
 
   // Train and validation come first in `rows` (and in `labels`): a held-out share indexes them only.
-  const heldOut = validationRows === undefined
-    ? splitPerClass(labels.subarray(0, trainRows.length), classNames.length, options.validationFraction)
-    : {
-      train: Int32Array.from(trainRows, (_, index) => index),
-      validation: Int32Array.from(validationRows, (_, index) => trainRows.length + index),
-    };
+  const heldOut =
+    validationRows === undefined
+      ? splitPerClass(labels.subarray(0, trainRows.length), classNames.length, options.validationFraction)
+      : {
+          train: Int32Array.from(trainRows, (_, index) => index),
+          validation: Int32Array.from(validationRows, (_, index) => trainRows.length + index),
+        };
   const testStart = trainRows.length + (validationRows?.length ?? 0);
   const split = { ...heldOut, test: testRows === undefined ? undefined : Int32Array.from(testRows, (_, index) => testStart + index) };
   const trainLabels = Int32Array.from(split.train, (index) => labels[index] ?? 0);
@@ -146,7 +146,9 @@ export function assembleDataset(
       train: { ...base, inputs: buildFeatures(rows, split.train), labels: trainLabels },
       validation: { ...base, inputs: buildFeatures(rows, split.validation), labels: validationLabels },
       ...(split.test && testLabels ? { test: { ...base, inputs: buildFeatures(rows, split.test), labels: testLabels } } : {}),
-      classNames, truncatedTexts: 0, notes,
+      classNames,
+      truncatedTexts: 0,
+      notes,
     };
   }
   const trainTexts = Array.from(split.train, (index) => textOf(rows[index]));
@@ -167,6 +169,9 @@ export function assembleDataset(
     train: { ...base, inputs: train.inputs, labels: trainLabels },
     validation: { ...base, inputs: validation.inputs, labels: validationLabels },
     ...(test && testLabels ? { test: { ...base, inputs: test.inputs, labels: testLabels } } : {}),
-    classNames, vocabulary, truncatedTexts, notes,
+    classNames,
+    vocabulary,
+    truncatedTexts,
+    notes,
   };
 }

@@ -43,11 +43,13 @@ export function hashDatasetContent(dataset: HashableDataset): string {
   if (endianness() !== 'LE') throw new Error('content hashing assumes a little-endian host');
   const hash = createHash('sha256');
   hash.update('steadytune-dataset-v1\n');
-  const header = new TextEncoder().encode(JSON.stringify({
-    classNames: dataset.classNames,
-    shape: shapeOf(dataset.train),
-    vocabulary: dataset.vocabulary?.tokens ?? null,
-  }));
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      classNames: dataset.classNames,
+      shape: shapeOf(dataset.train),
+      vocabulary: dataset.vocabulary?.tokens ?? null,
+    }),
+  );
   hash.update(uint32(header.byteLength));
   hash.update(header);
   updateSplit(hash, dataset.train);

@@ -32,7 +32,10 @@ export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): P
   const known = 'builtin' in ref ? BUILTIN_SPLITS : SPLITS;
   if (!known.includes(ref.split)) {
     throw ServiceError.invalidArgument('unknown split', [
-      { field: 'split', description: `must be ${known.map((name) => JSON.stringify(name)).join(' or ')}, got ${JSON.stringify(ref.split)}` },
+      {
+        field: 'split',
+        description: `must be ${known.map((name) => JSON.stringify(name)).join(' or ')}, got ${JSON.stringify(ref.split)}`,
+      },
     ]);
   }
   if ('builtin' in ref) {
@@ -73,7 +76,15 @@ export { applyImbalance, imbalancedClassCounts } from './imbalance.js';
 export type { ImbalanceKind, ImbalanceSpec } from './imbalance.js';
 export { InMemoryDatasetRegistry, readDatasetContent, splitExamples, splitsOf } from './registry.js';
 export type {
-  DatasetContent, DatasetSplit, DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistrationResult, RegistryOptions, SplitSummary,
+  DatasetContent,
+  DatasetSplit,
+  DatasetRegistration,
+  DatasetRegistry,
+  DatasetReport,
+  RegisteredDataset,
+  RegistrationResult,
+  RegistryOptions,
+  SplitSummary,
 } from './registry.js';
 export type { DatasetFormat, DatasetSource, IdxFiles, IdxSource, TabularSource } from './source.js';
 export type { FolderRef, ImageFolderSource, ImageShape } from './image-folder.js';
@@ -87,6 +98,10 @@ export { encodeTexts, Vocabulary } from './tokenizer.js';
 export type { TextExample } from './tokenizer.js';
 export { FileFeatureCache, FileVectorCache, vocabularyKey } from './features-cache.js';
 export {
-  DEFAULT_MODEL_MAX_BYTES, gloveFileChunks, readHfCheckpointFiles, readLayersModelFiles, WINK_GLOVE_SOURCE,
+  DEFAULT_MODEL_MAX_BYTES,
+  gloveFileChunks,
+  readHfCheckpointFiles,
+  readLayersModelFiles,
+  WINK_GLOVE_SOURCE,
 } from './pretrained-files.js';
 export type { HfCheckpointFiles, LayersModelFiles, PretrainedFileOptions } from './pretrained-files.js';

@@ -129,7 +129,13 @@ export async function readDatasetContent(source: DatasetSource, options: Registr
   const { train, validation, test, classNames, vocabulary } = dataset;
   const report = reportOf(dataset);
   return {
-    id: datasetIdOf(contentHash), contentHash, classNames, classCounts: report.train.classCounts, report, train, validation,
+    id: datasetIdOf(contentHash),
+    contentHash,
+    classNames,
+    classCounts: report.train.classCounts,
+    report,
+    train,
+    validation,
     ...(test === undefined ? {} : { test }),
     numExamples: train.labels.length + validation.labels.length,
     ...(vocabulary ? { vocabulary } : {}),
@@ -142,7 +148,10 @@ export function splitsOf(dataset: Pick<RegisteredDataset, 'test'>): DatasetSplit
 }
 
 /** One split's examples; undefined for a test split the dataset lacks. */
-export function splitExamples(dataset: Pick<RegisteredDataset, 'train' | 'validation' | 'test'>, split: DatasetSplit): ExampleSet | undefined {
+export function splitExamples(
+  dataset: Pick<RegisteredDataset, 'train' | 'validation' | 'test'>,
+  split: DatasetSplit,
+): ExampleSet | undefined {
   return split === 'train' ? dataset.train : split === 'validation' ? dataset.validation : dataset.test;
 }
 

@@ -57,27 +57,31 @@ async function readTabular(source: TabularSource, context: ReadContext, violatio
   const files = [{ split: 'train', ref: source.train, prefix: '' }];
   if (source.validation) files.push({ split: 'validation', ref: source.validation, prefix: 'validation.' });
   if (source.test) files.push({ split: 'test', ref: source.test, prefix: 'test.' });
-  const contents = await Promise.all(files.map(({ ref, prefix }) =>
-    readConfinedFile(ref, context.dataRoot, limits, `${prefix}path`, violations)));
+  const contents = await Promise.all(
+    files.map(({ ref, prefix }) => readConfinedFile(ref, context.dataRoot, limits, `${prefix}path`, violations)),
+  );
   violations.throwIfAny('dataset rejected');
 
   const parsed: ParsedRows[] = files.map(({ prefix }, index) => {
     const text = decodeUtf8(contents[index] ?? new Uint8Array(), `${prefix}path`, violations);
     if (text === undefined) return { rows: [], ignoredFields: [] };
-    return source.format === 'csv'
-      ? parseCsvRows(text, prefix, limits, violations)
-      : parseJsonlRows(text, prefix, limits, violations);
+    return source.format === 'csv' ? parseCsvRows(text, prefix, limits, violations) : parseJsonlRows(text, prefix, limits, violations);
   });
   const rowsOf = (split: string) => {
     const index = files.findIndex((file) => file.split === split);
-    return index < 0 ? undefined : parsed[index]?.rows ?? [];
+    return index < 0 ? undefined : (parsed[index]?.rows ?? []);
   };
   // No throw yet: cross-row checks on the rows that parsed still add useful violations.
-  const dataset = assembleDataset({ train: rowsOf('train') ?? [], validation: rowsOf('validation'), test: rowsOf('test') }, {
-    classNames: source.classNames,
-    validationFraction: source.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
-    text: source.text ?? {},
-  }, limits, violations);
+  const dataset = assembleDataset(
+    { train: rowsOf('train') ?? [], validation: rowsOf('validation'), test: rowsOf('test') },
+    {
+      classNames: source.classNames,
+      validationFraction: source.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
+      text: source.text ?? {},
+    },
+    limits,
+    violations,
+  );
   const ignored = [...new Set(parsed.flatMap((file) => file.ignoredFields))];
   if (ignored.length === 0) return dataset;
   return { ...dataset, notes: [...dataset.notes, `ignored fields: ${ignored.join(', ')}`] };
@@ -89,16 +93,18 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
   if (source.validation) parts.push({ files: source.validation, prefix: 'validation.' });
   // The test split, when given, is always the last part.
   if (source.test) parts.push({ files: source.test, prefix: 'test.' });
-  const sets = await Promise.all(parts.map(async ({ files, prefix }) => {
-    const fields = { images: `${prefix}images`, labels: `${prefix}labels` };
-    const [imageBytes, labelBytes] = await Promise.all([
-      readConfinedFile(files.images, context.dataRoot, limits, `${fields.images}.path`, violations),
-      readConfinedFile(files.labels, context.dataRoot, limits, `${fields.labels}.path`, violations),
-    ]);
-    const images = imageBytes && parseIdx(imageBytes, fields.images, limits, violations);
-    const labels = labelBytes && parseIdx(labelBytes, fields.labels, limits, violations);
-    return images && labels ? idxToExamples(images, labels, fields, limits, violations, source.classNames) : undefined;
-  }));
+  const sets = await Promise.all(
+    parts.map(async ({ files, prefix }) => {
+      const fields = { images: `${prefix}images`, labels: `${prefix}labels` };
+      const [imageBytes, labelBytes] = await Promise.all([
+        readConfinedFile(files.images, context.dataRoot, limits, `${fields.images}.path`, violations),
+        readConfinedFile(files.labels, context.dataRoot, limits, `${fields.labels}.path`, violations),
+      ]);
+      const images = imageBytes && parseIdx(imageBytes, fields.images, limits, violations);
+      const labels = labelBytes && parseIdx(labelBytes, fields.labels, limits, violations);
+      return images && labels ? idxToExamples(images, labels, fields, limits, violations, source.classNames) : undefined;
+    }),
+  );
   violations.throwIfAny('dataset rejected');
   let train = sets[0];
   let validation = source.validation ? sets[1] : undefined;
@@ -116,7 +122,10 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
     validation = selectExamples(train, split.validation);
     train = selectExamples(train, split.train);
   }
-  for (const [set, field] of [[validation, 'validation.images'], [test, 'test.images']] as const) {
+  for (const [set, field] of [
+    [validation, 'validation.images'],
+    [test, 'test.images'],
+  ] as const) {
     if (set?.inputs.kind === 'features' && train.inputs.kind === 'features' && set.inputs.dim !== train.inputs.dim) {
       violations.add(field, `has ${set.inputs.dim} values per row; the training images have ${train.inputs.dim}`);
     }
@@ -129,8 +138,12 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
   });
   violations.throwIfAny('dataset rejected');
   return {
-    train: withClasses(train), validation: withClasses(validation), ...(test === undefined ? {} : { test: withClasses(test) }),
-    classNames, truncatedTexts: 0, notes: [],
+    train: withClasses(train),
+    validation: withClasses(validation),
+    ...(test === undefined ? {} : { test: withClasses(test) }),
+    classNames,
+    truncatedTexts: 0,
+    notes: [],
   };
 }
 
@@ -146,7 +159,10 @@ export async function readDatasetSource(source: DatasetSource, context: ReadCont
     case 'image_folder':
       return readImageFolder(source, context, violations);
     default:
-      violations.add('format', `must be "jsonl", "csv", "idx" or "image_folder", got ${JSON.stringify((source as { format: unknown }).format)}`);
+      violations.add(
+        'format',
+        `must be "jsonl", "csv", "idx" or "image_folder", got ${JSON.stringify((source as { format: unknown }).format)}`,
+      );
       violations.throwIfAny('dataset rejected');
       throw new Error('unreachable');
   }

@@ -10,7 +10,10 @@ import type { DatasetInput } from './worker/protocol.js';
  * split a registered selection that names none means.
  */
 export async function datasetInputFor(
-registry: DatasetRegistry | undefined, tenant: string, selection: DatasetSelection, role: DatasetSplit,
+  registry: DatasetRegistry | undefined,
+  tenant: string,
+  selection: DatasetSelection,
+  role: DatasetSplit,
 ): Promise<DatasetInput> {
   const { source } = selection;
   if (source.kind === 'builtin') return { selection };

@@ -57,7 +57,10 @@ export function chooseDelivery(mode: DeliveryMode, candidates: readonly Delivery
   });
   const leftOut = failed.length === 0 ? '' : `; left out: ${failed.map(({ seed, reason }) => `${seed} ${reason}`).join(', ')}`;
   if (healthy.length === 0) {
-    const why = failed.length === 0 ? 'no seed has finished' : `no seed is healthy (${failed.map(({ seed, reason }) => `${seed} ${reason}`).join(', ')})`;
+    const why =
+      failed.length === 0
+        ? 'no seed has finished'
+        : `no seed is healthy (${failed.map(({ seed, reason }) => `${seed} ${reason}`).join(', ')})`;
     return { mode, seeds: [], excluded: failed, note: `nothing delivered: ${why}` };
   }
   if (mode === 'best_validation') {
@@ -73,7 +76,12 @@ export function chooseDelivery(mode: DeliveryMode, candidates: readonly Delivery
   }
   const seeds = healthy.map(({ seed }) => seed);
   const what = mode === 'ensemble' ? 'majority vote of' : 'each of';
-  return { mode, seeds, excluded: failed, note: `${what} ${seeds.length} healthy ${plural(seeds.length, 'seed')} (${seeds.join(', ')})${leftOut}` };
+  return {
+    mode,
+    seeds,
+    excluded: failed,
+    note: `${what} ${seeds.length} healthy ${plural(seeds.length, 'seed')} (${seeds.join(', ')})${leftOut}`,
+  };
 }
 
 function better(candidate: DeliveryCandidate, winner: DeliveryCandidate): boolean {
@@ -104,10 +112,21 @@ export function deliveredMetrics(
   if (first === undefined || evaluations.length !== choice.seeds.length) return undefined;
   if (choice.mode === 'best_validation') return first;
   if (labels === undefined) return undefined;
-  return evaluatePredictions(labels, majorityVote(evaluations.map((e) => e.predictions), first.numClasses), first.numClasses);
+  return evaluatePredictions(
+    labels,
+    majorityVote(
+      evaluations.map((e) => e.predictions),
+      first.numClasses,
+    ),
+    first.numClasses,
+  );
 }
 
 /** The job's delivered seeds: as its summary recorded them, or (a job still running, or ended before delivery existed) as chosen now. */
-export function deliveredSeeds(job: { readonly spec: { readonly delivery?: DeliveryMode }; readonly runs: readonly SeedRun[]; readonly summary?: { readonly delivery?: Delivery } }): Pick<Delivery, 'mode' | 'seeds' | 'note'> {
+export function deliveredSeeds(job: {
+  readonly spec: { readonly delivery?: DeliveryMode };
+  readonly runs: readonly SeedRun[];
+  readonly summary?: { readonly delivery?: Delivery };
+}): Pick<Delivery, 'mode' | 'seeds' | 'note'> {
   return job.summary?.delivery ?? chooseDelivery(job.spec.delivery ?? DEFAULT_DELIVERY, candidatesOf(job.runs));
 }

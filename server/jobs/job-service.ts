@@ -108,7 +108,12 @@ export class EmbeddedJobService implements JobService {
   private launch(job: Job, resumed: boolean, traceParent?: JobTraceParent): void {
     const execution = new JobExecution(
       job,
-      { ...this.options, models: this.models, tracer: this.tracer, datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split) },
+      {
+        ...this.options,
+        models: this.models,
+        tracer: this.tracer,
+        datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split),
+      },
       resumed,
       traceParent,
     );
@@ -177,12 +182,20 @@ export class EmbeddedJobService implements JobService {
     const result = await this.options.pool.run({ kind: 'evaluate', card, models, dataset }).result;
     const metrics = result.evaluations.map((e) => e.metrics);
     const ensemble = options.ensemble
-      ? evaluatePredictions(result.labels, majorityVote(metrics.map((m) => m.predictions), card.numClasses), card.numClasses)
+      ? evaluatePredictions(
+          result.labels,
+          majorityVote(
+            metrics.map((m) => m.predictions),
+            card.numClasses,
+          ),
+          card.numClasses,
+        )
       : undefined;
     const delivery = deliveredSeeds(job);
-    const delivered = options.seed === 0
-      ? deliveredMetrics(delivery, new Map(result.evaluations.map((e) => [e.seed, e.metrics])), result.labels)
-      : undefined;
+    const delivered =
+      options.seed === 0
+        ? deliveredMetrics(delivery, new Map(result.evaluations.map((e) => [e.seed, e.metrics])), result.labels)
+        : undefined;
     return {
       evaluations: result.evaluations.map((e) => ({ seed: e.seed, metrics: e.metrics })),
       summary: summarizeRuns(metrics, ensemble, job.spec.ciWidth),
@@ -195,7 +208,10 @@ export class EmbeddedJobService implements JobService {
     const job = await this.mustGet(tenant, jobId);
     const delivery = seed === 0 ? deliveredSeeds(job) : undefined;
     if (delivery !== undefined && delivery.seeds.length === 0) {
-      throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} delivers no model (${delivery.note}); name a seed to use one of its models`);
+      throw new ServiceError(
+        'FAILED_PRECONDITION',
+        `job ${job.id} delivers no model (${delivery.note}); name a seed to use one of its models`,
+      );
     }
     const { card, models } = await this.loadModels(job, seed, delivery?.seeds);
     if (inputs.length === 0) return [];
@@ -244,9 +260,7 @@ export class EmbeddedJobService implements JobService {
     const running = [...this.executions.values()];
     const durable = this.options.durability !== undefined;
     await Promise.all(
-      running.map((execution) =>
-        (durable ? execution.suspend(SUSPEND_REASON) : execution.interrupt(SHUTDOWN_REASON)).catch(() => {}),
-      ),
+      running.map((execution) => (durable ? execution.suspend(SUSPEND_REASON) : execution.interrupt(SHUTDOWN_REASON)).catch(() => {})),
     );
     await Promise.all(running.map((execution) => execution.done));
     await this.options.pool.close();
@@ -287,6 +301,4 @@ export class EmbeddedJobService implements JobService {
   private datasetInput(tenant: string, selection: DatasetSelection, role: DatasetSplit): Promise<DatasetInput> {
     return datasetInputFor(this.options.datasets, tenant, selection, role);
   }
-
 }
-

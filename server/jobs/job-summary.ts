@@ -37,9 +37,17 @@ export async function summarizeJob(
   const voteLabels = votes && firstSeed !== undefined ? (labels ?? (await labelsFromModel(job, firstSeed, context))) : undefined;
   const validation = deliveredMetrics(choice, finished, voteLabels);
   const delivery: Delivery = { ...choice, ...(validation === undefined ? {} : { validation }) };
-  const ensemble = job.spec.ensemble && first !== undefined && voteLabels !== undefined
-    ? evaluatePredictions(voteLabels, majorityVote(evaluations.map((e) => e.predictions), first.numClasses), first.numClasses)
-    : undefined;
+  const ensemble =
+    job.spec.ensemble && first !== undefined && voteLabels !== undefined
+      ? evaluatePredictions(
+          voteLabels,
+          majorityVote(
+            evaluations.map((e) => e.predictions),
+            first.numClasses,
+          ),
+          first.numClasses,
+        )
+      : undefined;
   return { ...summarizeRuns(evaluations, ensemble, ciWidth), delivery };
 }
 

@@ -138,12 +138,19 @@ export function metricsOf(evaluation: Evaluation): Omit<Evaluation, 'predictions
 function summaryOf(summary: StabilitySummary | undefined): Record<string, unknown> | undefined {
   if (summary === undefined) return undefined;
   const { ensemble, delivery, ...rest } = summary;
-  const delivered = delivery === undefined ? undefined : {
-    ...delivery,
-    ...(delivery.validation === undefined ? {} : { validation: metricsOf(delivery.validation) }),
-    ...(delivery.test === undefined ? {} : { test: metricsOf(delivery.test) }),
+  const delivered =
+    delivery === undefined
+      ? undefined
+      : {
+          ...delivery,
+          ...(delivery.validation === undefined ? {} : { validation: metricsOf(delivery.validation) }),
+          ...(delivery.test === undefined ? {} : { test: metricsOf(delivery.test) }),
+        };
+  return {
+    ...rest,
+    ...(ensemble === undefined ? {} : { ensemble: metricsOf(ensemble) }),
+    ...(delivered === undefined ? {} : { delivery: delivered }),
   };
-  return { ...rest, ...(ensemble === undefined ? {} : { ensemble: metricsOf(ensemble) }), ...(delivered === undefined ? {} : { delivery: delivered }) };
 }
 
 export interface RunCardInput {

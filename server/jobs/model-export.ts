@@ -75,7 +75,8 @@ export async function* exportModelBundle(
   // The delivered seeds only: a collapsed, degenerate or failed run never travels in a bundle.
   const delivery = deliveredSeeds(job);
   const { seeds } = delivery;
-  if (seeds.length === 0) throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} delivers no model (${delivery.note}); nothing to export`);
+  if (seeds.length === 0)
+    throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} delivers no model (${delivery.note}); nothing to export`);
   const contentHashes: Record<string, string> = {};
   function* file(path: string, parts: Iterable<Uint8Array>): Generator<BundleChunk> {
     const hash = createHash('sha256');

@@ -1,14 +1,6 @@
 // The jobs layer's domain model and the service interface the rpc layer calls.
 // Plain data, no gRPC types: rpc/ maps these to and from the wire.
-import type {
-  BackendName,
-  Evaluation,
-  FullConflict,
-  MethodSpec,
-  RunSpec,
-  StepTelemetry,
-  Verdict,
-} from '../engine/tf-free.js';
+import type { BackendName, Evaluation, FullConflict, MethodSpec, RunSpec, StepTelemetry, Verdict } from '../engine/tf-free.js';
 import type { DatasetSplit } from '../data/index.js';
 import type { RemedyPolicy, RemedySettings } from './remedy-policy.js';
 

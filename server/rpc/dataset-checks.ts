@@ -16,7 +16,10 @@ const TOKEN_FAMILIES: ReadonlySet<ModelSpec['family']> = new Set(['transformer',
  */
 export async function resolveRegisteredDatasets(spec: JobSpec, tenant: string, registry: DatasetRegistry | undefined): Promise<JobSpec> {
   const v = new FieldViolations();
-  const selections: Array<[DatasetSelection, string, DatasetSplit]> = [[spec.train, 'spec.train', 'train'], [spec.validation, 'spec.validation', 'validation']];
+  const selections: Array<[DatasetSelection, string, DatasetSplit]> = [
+    [spec.train, 'spec.train', 'train'],
+    [spec.validation, 'spec.validation', 'validation'],
+  ];
   if (spec.test !== undefined) selections.push([spec.test, 'spec.test', 'test']);
   let trainHasTest = false;
   for (const [selection, field, role] of selections) {
@@ -25,7 +28,8 @@ export async function resolveRegisteredDatasets(spec: JobSpec, tenant: string, r
     // An unknown (or another tenant's) id throws NOT_FOUND.
     const { report, id } = await requireRegistry(registry).get(tenant, source.datasetId);
     selection.classes.forEach((classId, i) => {
-      if (classId >= report.classNames.length) v.add(`${field}.classes[${i}]`, `must be < ${report.classNames.length}, the classes of ${id}`);
+      if (classId >= report.classNames.length)
+        v.add(`${field}.classes[${i}]`, `must be < ${report.classNames.length}, the classes of ${id}`);
     });
     checkSplit(v, id, report, source.split ?? role, `${field}.split`);
     if (role === 'train') {
@@ -36,11 +40,18 @@ export async function resolveRegisteredDatasets(spec: JobSpec, tenant: string, r
   v.throwIfAny('fine-tune spec');
   const { train } = spec;
   if (spec.test !== undefined || !trainHasTest || train.source.kind !== 'registered') return spec;
-  return { ...spec, test: { source: { kind: 'registered', datasetId: train.source.datasetId, split: 'test' }, classes: train.classes, maxExamples: 0 } };
+  return {
+    ...spec,
+    test: { source: { kind: 'registered', datasetId: train.source.datasetId, split: 'test' }, classes: train.classes, maxExamples: 0 },
+  };
 }
 
 /** Evaluate's dataset: a registered one must be the caller's and have the split it names. */
-export async function checkEvaluateDataset(selection: DatasetSelection | undefined, tenant: string, registry: DatasetRegistry | undefined): Promise<void> {
+export async function checkEvaluateDataset(
+  selection: DatasetSelection | undefined,
+  tenant: string,
+  registry: DatasetRegistry | undefined,
+): Promise<void> {
   if (selection?.source.kind !== 'registered') return;
   const { report, id } = await requireRegistry(registry).get(tenant, selection.source.datasetId);
   const v = new FieldViolations();

@@ -1,11 +1,7 @@
 // Dataset requests (wire) → the data layer's DatasetSource: format, split files and options
 // checked field by field (proto paths), defaults applied by the data layer. Also renames the
 // data layer's violation fields to the request's, so BadRequest names what the caller sent.
-import {
-  DatasetFormat as WireDatasetFormat,
-  type DatasetFiles,
-  type DatasetOptions,
-} from '../../client/gen/steadytune/v1/dataset.js';
+import { DatasetFormat as WireDatasetFormat, type DatasetFiles, type DatasetOptions } from '../../client/gen/steadytune/v1/dataset.js';
 import type { FieldViolation } from '../common/errors.js';
 import type { DatasetFormat, DatasetSource, FileRef, FolderRef } from '../data/index.js';
 import type { FieldViolations } from './field-violations.js';
@@ -126,8 +122,12 @@ export function datasetSource(format: DatasetFormat, splits: DatasetSplitFiles, 
     }
     case 'image_folder':
       return {
-        format, train: need(splits.train.folder), ...optional((split) => need(split.folder)), ...common,
-        ...(imageSize === undefined ? {} : { imageSize }), color,
+        format,
+        train: need(splits.train.folder),
+        ...optional((split) => need(split.folder)),
+        ...common,
+        ...(imageSize === undefined ? {} : { imageSize }),
+        color,
       };
   }
 }

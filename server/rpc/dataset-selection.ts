@@ -2,7 +2,13 @@
 // layer's DatasetSelection: sources, splits and class selections, every bad field named by its
 // proto path. Whether a registered dataset exists and has the split needs the registry
 // (dataset-checks.ts).
-import { BuiltinName, BuiltinSplit, DatasetSplit as WireDatasetSplit, type DatasetRef, type FineTuneSpec } from '../../client/gen/steadytune/v1/spec.js';
+import {
+  BuiltinName,
+  BuiltinSplit,
+  DatasetSplit as WireDatasetSplit,
+  type DatasetRef,
+  type FineTuneSpec,
+} from '../../client/gen/steadytune/v1/spec.js';
 import type { DatasetSplit } from '../data/index.js';
 import type { DatasetSelection } from '../jobs/types.js';
 import type { FieldViolations } from './field-violations.js';
@@ -24,21 +30,17 @@ export const PLACEHOLDER_SELECTION: DatasetSelection = {
  * default of builtin.split and of split). Whether a registered dataset has the split is checked
  * against the registry (dataset-checks.ts).
  */
-export function datasetSelection(
-  v: FieldViolations,
-  ref: DatasetRef,
-  path: string,
-  role: DatasetSplit,
-): DatasetSelection | undefined {
+export function datasetSelection(v: FieldViolations, ref: DatasetRef, path: string, role: DatasetSplit): DatasetSelection | undefined {
   const classes = resolveClasses(v, ref, path);
   const source = ref.source;
   if (source === undefined) {
     v.add(path, 'one of builtin or dataset_id is required');
     return undefined;
   }
-  const namedSplit = ref.split === undefined || ref.split === WireDatasetSplit.DATASET_SPLIT_UNSPECIFIED
-    ? undefined
-    : v.enumValue(`${path}.split`, ref.split, DATASET_SPLITS, 'DatasetSplit');
+  const namedSplit =
+    ref.split === undefined || ref.split === WireDatasetSplit.DATASET_SPLIT_UNSPECIFIED
+      ? undefined
+      : v.enumValue(`${path}.split`, ref.split, DATASET_SPLITS, 'DatasetSplit');
   if (source.$case === 'datasetId') {
     if (!DATASET_ID.test(source.value)) v.add(`${path}.dataset_id`, `must match ${DATASET_ID.source}`);
     // The role's split stays implicit, so specs stored before DatasetRef.split compare equal.
@@ -114,7 +116,8 @@ export function checkTestIsHeldOut(
 ): void {
   for (const role of ['train', 'validation'] as const) {
     const other = others[role];
-    if (other !== undefined && sameSplit(test, 'test', other, role)) v.add(path, `names the ${role} split; the test split must be held out from training and validation`);
+    if (other !== undefined && sameSplit(test, 'test', other, role))
+      v.add(path, `names the ${role} split; the test split must be held out from training and validation`);
   }
 }
 

@@ -31,7 +31,8 @@ export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, 
     }
     if (part?.$case !== 'chunk') fail(`${at}.chunk`, 'every message after the header must be a chunk');
     const { file, data } = part.value;
-    if (file === '' || file.length > MAX_FILE_NAME_CHARS) fail(`${at}.chunk.file`, `must name the file (1..${MAX_FILE_NAME_CHARS} characters)`);
+    if (file === '' || file.length > MAX_FILE_NAME_CHARS)
+      fail(`${at}.chunk.file`, `must name the file (1..${MAX_FILE_NAME_CHARS} characters)`);
     total += data.byteLength;
     // Checked as bytes arrive: an oversized upload is refused before it is all buffered.
     if (total > maxBytes) fail(`${at}.chunk.data`, `the upload is over the ${maxBytes}-byte limit`);
@@ -68,11 +69,14 @@ function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMa
     } else if (format === 'idx') {
       const images = bytes(`${split}/images`);
       const labels = bytes(`${split}/labels`);
-      if ((images === undefined) !== (labels === undefined)) v.add(`files["${split}/${images ? 'labels' : 'images'}"]`, 'missing: IDX needs images and labels');
+      if ((images === undefined) !== (labels === undefined))
+        v.add(`files["${split}/${images ? 'labels' : 'images'}"]`, 'missing: IDX needs images and labels');
       entry = images && labels && { images, labels };
     } else {
       const prefix = `${split}/`;
-      const folder = new Map([...files].filter(([name]) => name.startsWith(prefix)).map(([name, data]) => [name.slice(prefix.length), data]));
+      const folder = new Map(
+        [...files].filter(([name]) => name.startsWith(prefix)).map(([name, data]) => [name.slice(prefix.length), data]),
+      );
       folder.forEach((_, name) => known.add(prefix + name));
       entry = folder.size > 0 ? { folder: { files: folder } } : undefined;
     }

@@ -1,18 +1,8 @@
 // The Trainer service's handlers: check the request, call the jobs layer, map the answer.
 // No business logic lives here.
 import { once } from 'node:events';
-import type {
-  Metadata,
-  handleUnaryCall,
-  sendUnaryData,
-  ServerUnaryCall,
-  ServerWritableStream,
-} from '@grpc/grpc-js';
-import type {
-  StreamMetricsRequest,
-  StreamMetricsResponse,
-  TrainerServer,
-} from '../../client/gen/steadytune/v1/trainer.js';
+import type { Metadata, handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { StreamMetricsRequest, StreamMetricsResponse, TrainerServer } from '../../client/gen/steadytune/v1/trainer.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { DatasetRegistry } from '../data/index.js';
 import type { JobService } from '../jobs/types.js';
@@ -50,9 +40,7 @@ export const DRAINING_MESSAGE = 'server is shutting down; retry (streams: resume
 
 export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerServer {
   const { jobService, logger, drainSignal, tenantOf, admission, maxPredictExamples } = options;
-  function unary<Request, Response>(
-    work: (request: Request, tenant: string) => Promise<Response>,
-  ): handleUnaryCall<Request, Response> {
+  function unary<Request, Response>(work: (request: Request, tenant: string) => Promise<Response>): handleUnaryCall<Request, Response> {
     return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => {
       if (drainSignal.aborted) return callback(unavailable(DRAINING_MESSAGE));
       // The authentication interceptor refused these already; this is the second lock.

@@ -1,12 +1,7 @@
 // Domain values (server/jobs, server/engine) → generated wire types. Pure functions; the only
 // place that knows both shapes.
 import type { Duration } from '../../client/gen/google/protobuf/duration.js';
-import {
-  AlphaSchedule,
-  AutoRemedy_Policy,
-  FineTuneSpec,
-  type MethodSpec as WireMethodSpec,
-} from '../../client/gen/steadytune/v1/spec.js';
+import { AlphaSchedule, AutoRemedy_Policy, FineTuneSpec, type MethodSpec as WireMethodSpec } from '../../client/gen/steadytune/v1/spec.js';
 import {
   JobState as WireJobState,
   RunState as WireRunState,

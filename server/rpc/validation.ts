@@ -10,17 +10,16 @@ import type { Duration } from '../../client/gen/google/protobuf/duration.js';
 import type { MethodSpec, OptimizerSpec } from '../engine/tf-free.js';
 import type { ImbalanceSpec, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';
-import {
-  ALPHA_SCHEDULES,
-  DELIVERY_MODES,
-  IMBALANCE_KINDS,
-  LR_SCHEDULES,
-  OPTIMIZER_KINDS,
-} from './spec-enums.js';
+import { ALPHA_SCHEDULES, DELIVERY_MODES, IMBALANCE_KINDS, LR_SCHEDULES, OPTIMIZER_KINDS } from './spec-enums.js';
 import { resolveModel } from './model-spec.js';
 import { resolveAutoRemedy } from './auto-remedy.js';
 import {
-  checkTestIsHeldOut, datasetSelection, knownClassCount, PLACEHOLDER_SELECTION, resolveHeldOut, resolveValidation,
+  checkTestIsHeldOut,
+  datasetSelection,
+  knownClassCount,
+  PLACEHOLDER_SELECTION,
+  resolveHeldOut,
+  resolveValidation,
 } from './dataset-selection.js';
 
 /** The paper's ten seeds: 42, 52, ..., 132. */
@@ -112,8 +111,7 @@ function resolveMethod(v: FieldViolations, method: WireMethodSpec | undefined, p
       return {
         kind: 'dsgd',
         lambda: v.real(`${path}.dsgd.lambda`, chosen.value.lambda ?? 1, { min: 0, max: 1 }),
-        schedule:
-          v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
+        schedule: v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
       };
     case 'focal': {
       const weights = chosen.value.classWeights;

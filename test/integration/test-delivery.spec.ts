@@ -35,7 +35,8 @@ const SEEDS = [...HEALTHY, COLLAPSING];
 /** The collapsing spec's examples (digits 3 and 8 relabelled 0 and 1, as the built-in selection does). */
 async function digits(split: 'train' | 'validation', max: number): Promise<ExampleSet> {
   const loaded = await loadDataset({ builtin: 'mnist', split });
-  return applySelection({ examples: loaded.examples, classNames: loaded.classNames }, { classes: [3, 8], maxExamples: max }, split).examples;
+  return applySelection({ examples: loaded.examples, classNames: loaded.classNames }, { classes: [3, 8], maxExamples: max }, split)
+    .examples;
 }
 
 function featuresOf(set: ExampleSet): number[][] {
@@ -103,11 +104,13 @@ describe('delivery and the test split', () => {
     trainCounts = [0, 1].map((c) => train.labels.filter((l) => l === c).length);
     const files = { train: jsonl(train), validation: jsonl(validation) };
     const registered = await server.client.uploadDataset({
-      format: DatasetFormat.DATASET_FORMAT_JSONL, files: { ...files, test: jsonl(validation, (label) => 1 - label) },
+      format: DatasetFormat.DATASET_FORMAT_JSONL,
+      files: { ...files, test: jsonl(validation, (label) => 1 - label) },
     });
     withTest = registered.dataset?.id ?? assert.fail('no dataset');
     assert.equal(registered.dataset?.report?.test?.numExamples, 200);
-    withoutTest = (await server.client.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files })).dataset?.id ?? assert.fail('no dataset');
+    withoutTest =
+      (await server.client.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files })).dataset?.id ?? assert.fail('no dataset');
     assert.notEqual(withTest, withoutTest);
     jobs.set('ensemble', runToEnd(registeredSpec(withTest, SEEDS)));
     jobs.set('best', runToEnd(registeredSpec(withTest, SEEDS, Delivery.DELIVERY_BEST_VALIDATION)));
@@ -138,7 +141,10 @@ describe('delivery and the test split', () => {
   it('ENSEMBLE (the default) delivers the vote of the healthy seeds, without the collapsed one', async () => {
     const ensemble = await job('ensemble');
     const delivery = ensemble.summary?.delivery ?? assert.fail('no delivery');
-    assert.deepEqual([delivery.mode, delivery.seeds, delivery.excluded], [Delivery.DELIVERY_ENSEMBLE, HEALTHY, [{ seed: COLLAPSING, reason: 'collapsed' }]]);
+    assert.deepEqual(
+      [delivery.mode, delivery.seeds, delivery.excluded],
+      [Delivery.DELIVERY_ENSEMBLE, HEALTHY, [{ seed: COLLAPSING, reason: 'collapsed' }]],
+    );
     assert.match(delivery.note, /^majority vote of 2 healthy seeds \(62, 102\); left out: 112 collapsed$/);
     // The vote recomputed here from each healthy seed's Predict output.
     const expected = vote(await Promise.all(HEALTHY.map((seed) => predictions(ensemble.id, seed))));
@@ -146,7 +152,11 @@ describe('delivery and the test split', () => {
     assert.deepEqual(delivery.validation?.confusion, confusionOf(labels, expected));
     assert.deepEqual(await predictions(ensemble.id, 0), expected);
     const evaluated = await server.client.evaluate({ jobId: ensemble.id });
-    assert.deepEqual(evaluated.evaluations.map((e) => e.seed), SEEDS, 'every seed that trained is evaluated');
+    assert.deepEqual(
+      evaluated.evaluations.map((e) => e.seed),
+      SEEDS,
+      'every seed that trained is evaluated',
+    );
     assert.deepEqual(evaluated.delivered?.seeds, HEALTHY);
     assert.deepEqual(evaluated.delivered?.metrics?.confusion, delivery.validation?.confusion);
   });
@@ -160,7 +170,10 @@ describe('delivery and the test split', () => {
     const delivery = ensemble.summary?.delivery;
     near(delivery?.test?.balancedAccuracy, 1 - (delivery?.validation?.balancedAccuracy ?? Number.NaN), 'delivered');
     // Evaluate on the test split names it; its numbers are the ones the job reported.
-    const onTest = await server.client.evaluate({ jobId: ensemble.id, dataset: { source: { $case: 'datasetId', value: withTest }, classes: [], maxExamples: 0, split: DatasetSplit.DATASET_SPLIT_TEST } });
+    const onTest = await server.client.evaluate({
+      jobId: ensemble.id,
+      dataset: { source: { $case: 'datasetId', value: withTest }, classes: [], maxExamples: 0, split: DatasetSplit.DATASET_SPLIT_TEST },
+    });
     for (const { seed, metrics } of onTest.evaluations) assert.deepEqual(metrics?.confusion, runOf(ensemble, seed).testMetrics?.confusion);
     assert.deepEqual(onTest.delivered?.metrics?.confusion, delivery?.test?.confusion);
   });
@@ -171,13 +184,18 @@ describe('delivery and the test split', () => {
     const byValidation = [...HEALTHY].sort((a, b) => metricsOf(best, b).balancedAccuracy - metricsOf(best, a).balancedAccuracy);
     const [winner, other] = byValidation;
     assert.deepEqual([delivery.mode, delivery.seeds], [Delivery.DELIVERY_BEST_VALIDATION, [winner]]);
-    assert.deepEqual(delivery.excluded, [{ seed: COLLAPSING, reason: 'collapsed' }, { seed: other, reason: 'not the best' }]);
+    assert.deepEqual(delivery.excluded, [
+      { seed: COLLAPSING, reason: 'collapsed' },
+      { seed: other, reason: 'not the best' },
+    ]);
     const testOf = (seed: number | undefined): number => runOf(best, seed ?? 0).testMetrics?.balancedAccuracy ?? Number.NaN;
     assert.ok(testOf(winner) < testOf(other), `the test split would have chosen seed ${other}: ${testOf(winner)} < ${testOf(other)}`);
     assert.deepEqual(delivery.validation, metricsOf(best, winner ?? 0));
     assert.deepEqual(delivery.test, runOf(best, winner ?? 0).testMetrics);
     // Predict without a seed is that seed's model, probabilities and all.
-    const examples = featuresOf(validation).slice(0, 8).map((features) => ({ features }));
+    const examples = featuresOf(validation)
+      .slice(0, 8)
+      .map((features) => ({ features }));
     const [delivered, own] = await Promise.all([0, winner ?? 0].map((seed) => server.client.predict({ jobId: best.id, seed, examples })));
     assert.deepEqual(delivered?.predictions, own?.predictions);
   });
@@ -202,14 +220,27 @@ describe('delivery and the test split', () => {
     const scratch = await mkdtemp(path.join(tmpdir(), 'steadytune-delivery-'));
     try {
       const ensemble = await server.client.exportModel((await job('ensemble')).id, path.join(scratch, 'ensemble'));
-      assert.deepEqual(ensemble.files.map((file) => file.path), ['seed-62/model.safetensors', 'seed-102/model.safetensors', 'model.json', 'ensemble.json', 'run-card.json']);
+      assert.deepEqual(
+        ensemble.files.map((file) => file.path),
+        ['seed-62/model.safetensors', 'seed-102/model.safetensors', 'model.json', 'ensemble.json', 'run-card.json'],
+      );
       const card = JSON.parse(await readFile(path.join(scratch, 'ensemble', 'run-card.json'), 'utf8'));
-      assert.deepEqual(card.runs.map((run: { seed: number; delivered: boolean }) => [run.seed, run.delivered]), [[62, true], [102, true], [112, false]]);
+      assert.deepEqual(
+        card.runs.map((run: { seed: number; delivered: boolean }) => [run.seed, run.delivered]),
+        [
+          [62, true],
+          [102, true],
+          [112, false],
+        ],
+      );
       assert.deepEqual(card.summary.delivery.seeds, HEALTHY);
       const best = await job('best');
       const winner = best.summary?.delivery?.seeds[0];
       const single = await server.client.exportModel(best.id, path.join(scratch, 'best'));
-      assert.deepEqual(single.files.map((file) => file.path), [`seed-${winner}/model.safetensors`, 'model.json', 'run-card.json']);
+      assert.deepEqual(
+        single.files.map((file) => file.path),
+        [`seed-${winner}/model.safetensors`, 'model.json', 'run-card.json'],
+      );
       const refused = await rejection(server.client.exportModel((await job('none')).id, path.join(scratch, 'none')));
       assert.equal(refused.code, GrpcStatus.FAILED_PRECONDITION);
       assert.match(refused.message, /delivers no model/);
@@ -219,24 +250,50 @@ describe('delivery and the test split', () => {
   });
 
   it('names the field of a split a dataset lacks, and of a test split that is not held out', async () => {
-    const ref = (datasetId: string, split?: DatasetSplit): DatasetRef => ({ source: { $case: 'datasetId', value: datasetId }, classes: [], maxExamples: 0, ...(split === undefined ? {} : { split }) });
+    const ref = (datasetId: string, split?: DatasetSplit): DatasetRef => ({
+      source: { $case: 'datasetId', value: datasetId },
+      classes: [],
+      maxExamples: 0,
+      ...(split === undefined ? {} : { split }),
+    });
     const invalid = async (promise: Promise<unknown>, field: string): Promise<string> => {
       const error = await rejection(promise);
       assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT, error.message);
-      return error.fieldViolations.find((v) => v.field === field)?.description ?? assert.fail(`no violation on ${field}: ${JSON.stringify(error.fieldViolations)}`);
+      return (
+        error.fieldViolations.find((v) => v.field === field)?.description ??
+        assert.fail(`no violation on ${field}: ${JSON.stringify(error.fieldViolations)}`)
+      );
     };
     const spec = registeredSpec(withoutTest, [1]);
-    assert.match(await invalid(server.client.startFineTune({ spec: { ...spec, test: ref(withoutTest) } }), 'spec.test.split'), /has no test split \(it has train, validation\)/);
-    assert.match(await invalid(server.client.startFineTune({ spec: { ...spec, test: ref(withoutTest, DatasetSplit.DATASET_SPLIT_VALIDATION) } }), 'spec.test'), /names the validation split/);
+    assert.match(
+      await invalid(server.client.startFineTune({ spec: { ...spec, test: ref(withoutTest) } }), 'spec.test.split'),
+      /has no test split \(it has train, validation\)/,
+    );
+    assert.match(
+      await invalid(
+        server.client.startFineTune({ spec: { ...spec, test: ref(withoutTest, DatasetSplit.DATASET_SPLIT_VALIDATION) } }),
+        'spec.test',
+      ),
+      /names the validation split/,
+    );
     const ensemble = await job('ensemble');
-    assert.match(await invalid(server.client.evaluate({ jobId: ensemble.id, dataset: ref(withoutTest, DatasetSplit.DATASET_SPLIT_TEST) }), 'dataset.split'), /has no test split/);
+    assert.match(
+      await invalid(
+        server.client.evaluate({ jobId: ensemble.id, dataset: ref(withoutTest, DatasetSplit.DATASET_SPLIT_TEST) }),
+        'dataset.split',
+      ),
+      /has no test split/,
+    );
   });
 
   it('CLI: eval --dataset ID:test and get show the test split, the delivery and the training counts', async () => {
     const ensemble = await job('ensemble');
     const cli = async (...argv: string[]) => {
       const output = { stdout: '', stderr: '' };
-      const io = { stdout: { write: (text: string) => (output.stdout += text) }, stderr: { write: (text: string) => (output.stderr += text) } };
+      const io = {
+        stdout: { write: (text: string) => (output.stdout += text) },
+        stderr: { write: (text: string) => (output.stderr += text) },
+      };
       return { code: await runCli(['--server', server.address, ...argv], {}, io), ...output };
     };
     const evaluated = await cli('eval', ensemble.id, '--dataset', `${withTest}:test`);
@@ -246,7 +303,10 @@ describe('delivery and the test split', () => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, new RegExp(`train classes +0: ${trainCounts[0]}, 1: ${trainCounts[1]} \\(400 examples\\)`));
     assert.match(shown.stdout, /TEST BAL +TEST VERDICT/);
-    assert.match(shown.stdout, /\ndelivered {2}ensemble: seeds 62, 102\n {2}majority vote of 2 healthy seeds .*\n {2}validation {2}acc .*\n {2}test {8}acc .*\(reported only\)/);
+    assert.match(
+      shown.stdout,
+      /\ndelivered {2}ensemble: seeds 62, 102\n {2}majority vote of 2 healthy seeds .*\n {2}validation {2}acc .*\n {2}test {8}acc .*\(reported only\)/,
+    );
     const none = await cli('watch', (await job('none')).id);
     assert.equal(none.code, 3, 'a job that delivers nothing is no success for a script');
     assert.match(none.stdout, /delivered {2}NOTHING\n {2}nothing delivered: no seed is healthy \(112 collapsed\)/);

@@ -9,7 +9,12 @@ import { jobDetail, jobResults } from '../../client/cli/reports.js';
 import { parseDatasetRef, specFromFlags } from '../../client/cli/spec-flags.js';
 import { jobOutcome } from '../../client/cli/watch.js';
 
-const metrics = (balancedAccuracy: number, verdict: Verdict) => ({ accuracy: balancedAccuracy, balancedAccuracy, macroF1: balancedAccuracy, verdict });
+const metrics = (balancedAccuracy: number, verdict: Verdict) => ({
+  accuracy: balancedAccuracy,
+  balancedAccuracy,
+  macroF1: balancedAccuracy,
+  verdict,
+});
 
 function finished(seeds: number[], note: string): Job {
   return Job.fromPartial({
@@ -18,13 +23,25 @@ function finished(seeds: number[], note: string): Job {
     spec: { seeds: [62, 112], train: { source: { $case: 'datasetId', value: 'ds_a' } }, delivery: Delivery.DELIVERY_ENSEMBLE },
     trainingSet: { classCounts: [400, 40] },
     runs: [
-      { seed: 62, state: RunState.RUN_STATE_SUCCEEDED, metrics: metrics(0.9, Verdict.VERDICT_OK), testMetrics: metrics(0.85, Verdict.VERDICT_OK) },
-      { seed: 112, state: RunState.RUN_STATE_SUCCEEDED, metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED), testMetrics: metrics(0.5, Verdict.VERDICT_COLLAPSED) },
+      {
+        seed: 62,
+        state: RunState.RUN_STATE_SUCCEEDED,
+        metrics: metrics(0.9, Verdict.VERDICT_OK),
+        testMetrics: metrics(0.85, Verdict.VERDICT_OK),
+      },
+      {
+        seed: 112,
+        state: RunState.RUN_STATE_SUCCEEDED,
+        metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED),
+        testMetrics: metrics(0.5, Verdict.VERDICT_COLLAPSED),
+      },
     ],
     summary: {
       runs: 2,
       delivery: {
-        mode: Delivery.DELIVERY_ENSEMBLE, seeds, note,
+        mode: Delivery.DELIVERY_ENSEMBLE,
+        seeds,
+        note,
         excluded: [{ seed: 112, reason: 'collapsed' }],
         ...(seeds.length === 0 ? {} : { validation: metrics(0.9, Verdict.VERDICT_OK), test: metrics(0.85, Verdict.VERDICT_OK) }),
       },
@@ -34,13 +51,24 @@ function finished(seeds: number[], note: string): Job {
 
 describe('CLI delivery and test splits', () => {
   it('--dataset NAME[:SPLIT]: registered datasets take any split, built-ins train and validation', () => {
-    assert.deepEqual(parseDatasetRef('dataset', 'ds_abc:test'), { source: { $case: 'datasetId', value: 'ds_abc' }, classes: [], maxExamples: 0, split: DatasetSplit.DATASET_SPLIT_TEST });
+    assert.deepEqual(parseDatasetRef('dataset', 'ds_abc:test'), {
+      source: { $case: 'datasetId', value: 'ds_abc' },
+      classes: [],
+      maxExamples: 0,
+      split: DatasetSplit.DATASET_SPLIT_TEST,
+    });
     assert.deepEqual(parseDatasetRef('dataset', 'ds_abc').split, undefined, 'the place decides: validation for eval');
     const builtin = parseDatasetRef('dataset', 'mnist:train', [3, 8]);
-    assert.deepEqual([builtin.source, builtin.classes], [{ $case: 'builtin', value: { name: BuiltinName.BUILTIN_NAME_MNIST, split: BuiltinSplit.BUILTIN_SPLIT_TRAIN } }, [3, 8]]);
+    assert.deepEqual(
+      [builtin.source, builtin.classes],
+      [{ $case: 'builtin', value: { name: BuiltinName.BUILTIN_NAME_MNIST, split: BuiltinSplit.BUILTIN_SPLIT_TRAIN } }, [3, 8]],
+    );
     assert.throws(() => parseDatasetRef('dataset', 'mnist:test'), /built-in datasets have no test split/);
     assert.throws(() => parseDatasetRef('dataset', 'ds_abc:holdout'), /'holdout' is not one of train, validation, test/);
-    assert.deepEqual({ ...parseCommandLine(['eval', 'job', '--dataset', 'ds_abc:test', '--classes', '1,0']).flags }, { dataset: 'ds_abc:test', classes: '1,0' });
+    assert.deepEqual(
+      { ...parseCommandLine(['eval', 'job', '--dataset', 'ds_abc:test', '--classes', '1,0']).flags },
+      { dataset: 'ds_abc:test', classes: '1,0' },
+    );
   });
 
   it('--delivery sets the spec field; an unknown mode is a usage error', () => {
@@ -55,7 +83,10 @@ describe('CLI delivery and test splits', () => {
     for (const text of [jobDetail(job), jobResults(job)]) {
       assert.match(text, /SEED .* TEST BAL +TEST VERDICT\n/);
       assert.match(text, /\n +62 .* 0\.8500 +ok\n/);
-      assert.match(text, /\ndelivered {2}ensemble: seed 62\n {2}majority vote of 1 healthy seed \(62\); left out: 112 collapsed\n {2}validation {2}acc 0\.9000 .*\n {2}test {8}acc 0\.8500 .*\(reported only\)/);
+      assert.match(
+        text,
+        /\ndelivered {2}ensemble: seed 62\n {2}majority vote of 1 healthy seed \(62\); left out: 112 collapsed\n {2}validation {2}acc 0\.9000 .*\n {2}test {8}acc 0\.8500 .*\(reported only\)/,
+      );
     }
     assert.match(jobDetail(job), /\ntrain classes +0: 400, 1: 40 \(440 examples\)\n/);
     assert.match(jobDetail(job), /\ntest +the training dataset's test split \(reported only\)\n/);

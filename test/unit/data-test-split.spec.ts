@@ -16,8 +16,15 @@ const TRAIN = [
   { label: 'spam', features: [1, 1] },
   { label: 'ham', features: [0, 0] },
 ];
-const VALIDATION = [{ label: 'ham', features: [0.1, 0.1] }, { label: 'spam', features: [0.9, 0.9] }];
-const TEST = [{ label: 'ham', features: [0.2, 0.1] }, { label: 'ham', features: [0.3, 0.2] }, { label: 'spam', features: [0.8, 0.9] }];
+const VALIDATION = [
+  { label: 'ham', features: [0.1, 0.1] },
+  { label: 'spam', features: [0.9, 0.9] },
+];
+const TEST = [
+  { label: 'ham', features: [0.2, 0.1] },
+  { label: 'ham', features: [0.3, 0.2] },
+  { label: 'spam', features: [0.8, 0.9] },
+];
 
 describe('test split', () => {
   let root: TempRoot;
@@ -26,7 +33,13 @@ describe('test split', () => {
     await root.write('train.jsonl', jsonl(TRAIN));
     await root.write('validation.jsonl', jsonl(VALIDATION));
     await root.write('test.jsonl', jsonl(TEST));
-    await root.write('texts.jsonl', jsonl([{ label: 'pos', text: 'good film' }, { label: 'neg', text: 'bad film' }]));
+    await root.write(
+      'texts.jsonl',
+      jsonl([
+        { label: 'pos', text: 'good film' },
+        { label: 'neg', text: 'bad film' },
+      ]),
+    );
     await root.write('texts-test.jsonl', jsonl([{ label: 'pos', text: 'unseen good' }]));
     const idx = tinyIdx(9);
     await writeFixture(root.dir, 'idx/train-images.gz', idx.images);
@@ -34,10 +47,15 @@ describe('test split', () => {
     await writeImageFolder(root.dir, 'images/train', 3);
     await writeImageFolder(root.dir, 'images/test', 1);
   });
-  after(async () => { await root.remove(); });
+  after(async () => {
+    await root.remove();
+  });
 
   const source = (test?: string) => ({
-    format: 'jsonl' as const, train: { path: 'train.jsonl' }, validation: { path: 'validation.jsonl' }, ...(test === undefined ? {} : { test: { path: test } }),
+    format: 'jsonl' as const,
+    train: { path: 'train.jsonl' },
+    validation: { path: 'validation.jsonl' },
+    ...(test === undefined ? {} : { test: { path: test } }),
   });
 
   it('JSONL: the test split is read, counted per class and reported; train and validation are unchanged', async () => {
@@ -63,19 +81,29 @@ describe('test split', () => {
   });
 
   it('text: the test split is encoded with the training vocabulary (unseen words are [UNK])', async () => {
-    const content = await readDatasetContent({ format: 'jsonl', train: { path: 'texts.jsonl' }, test: { path: 'texts-test.jsonl' } }, { dataRoot: root.dir });
+    const content = await readDatasetContent(
+      { format: 'jsonl', train: { path: 'texts.jsonl' }, test: { path: 'texts-test.jsonl' } },
+      { dataRoot: root.dir },
+    );
     const vocabulary = content.vocabulary?.tokens ?? [];
     assert.ok(!vocabulary.includes('unseen'));
     assert.equal(content.test?.inputs.kind, 'tokens');
   });
 
   it('IDX and image folders take a test split too; a test class that is not a training class is refused', async () => {
-    const idx = await readDatasetContent({
-      format: 'idx', train: { images: { path: 'idx/train-images.gz' }, labels: { path: 'idx/train-labels.gz' } },
-      test: { images: { path: 'idx/train-images.gz' }, labels: { path: 'idx/train-labels.gz' } },
-    }, { dataRoot: root.dir });
+    const idx = await readDatasetContent(
+      {
+        format: 'idx',
+        train: { images: { path: 'idx/train-images.gz' }, labels: { path: 'idx/train-labels.gz' } },
+        test: { images: { path: 'idx/train-images.gz' }, labels: { path: 'idx/train-labels.gz' } },
+      },
+      { dataRoot: root.dir },
+    );
     assert.equal(idx.test?.labels.length, 9);
-    const images = await readDatasetContent({ format: 'image_folder', train: { path: 'images/train' }, test: { path: 'images/test' } }, { dataRoot: root.dir });
+    const images = await readDatasetContent(
+      { format: 'image_folder', train: { path: 'images/train' }, test: { path: 'images/test' } },
+      { dataRoot: root.dir },
+    );
     assert.deepEqual(images.report.test, { numExamples: 2, classCounts: [1, 1] });
     await root.write('odd-test.jsonl', jsonl([{ label: 'eggs', features: [0, 0] }]));
     await expectViolation(readDatasetContent(source('odd-test.jsonl'), { dataRoot: root.dir }), 'labels', /"eggs".*no training examples/);
@@ -89,7 +117,11 @@ describe('test split', () => {
     const without = await registry.register('t', source());
     const loaded = await loadDataset({ tenant: 't', datasetId: withTest.id, split: 'test' }, { registry });
     assert.deepEqual(loaded.classCounts, [2, 1]);
-    await expectViolation(loadDataset({ tenant: 't', datasetId: without.id, split: 'test' }, { registry }), 'split', /has no test split \(it has train, validation\)/);
+    await expectViolation(
+      loadDataset({ tenant: 't', datasetId: without.id, split: 'test' }, { registry }),
+      'split',
+      /has no test split \(it has train, validation\)/,
+    );
   });
 
   it('the SQLite registry stores the test split and reads it back after a reopen', async () => {

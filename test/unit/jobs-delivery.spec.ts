@@ -3,20 +3,24 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Evaluation, Verdict } from '../../server/engine/types.js';
-import {
-  candidatesOf,
-  chooseDelivery,
-  deliveredMetrics,
-  deliveredSeeds,
-  type DeliveryCandidate,
-} from '../../server/jobs/delivery.js';
+import { candidatesOf, chooseDelivery, deliveredMetrics, deliveredSeeds, type DeliveryCandidate } from '../../server/jobs/delivery.js';
 import { pendingRun } from '../../server/jobs/store.js';
 import type { RunState, SeedRun } from '../../server/jobs/types.js';
 
 function evaluation(balancedAccuracy: number, verdict: Verdict, predictions: number[] = [], macroF1 = balancedAccuracy): Evaluation {
   return {
-    examples: predictions.length, loss: 0.5, accuracy: balancedAccuracy, balancedAccuracy, macroF1, perClassRecall: [], confusion: [],
-    numClasses: 2, predictionCounts: [], representationCosine: 0.1, verdict, predictions: Int32Array.from(predictions),
+    examples: predictions.length,
+    loss: 0.5,
+    accuracy: balancedAccuracy,
+    balancedAccuracy,
+    macroF1,
+    perClassRecall: [],
+    confusion: [],
+    numClasses: 2,
+    predictionCounts: [],
+    representationCosine: 0.1,
+    verdict,
+    predictions: Int32Array.from(predictions),
   };
 }
 
@@ -44,7 +48,10 @@ describe('delivery choice', () => {
   test('ENSEMBLE and ALL take every healthy seed in spec order; collapsed, degenerate, failed and cancelled runs never', () => {
     const ensemble = chooseDelivery('ensemble', RUNS);
     assert.deepEqual([ensemble.seeds, ensemble.excluded], [[42, 62, 102], FAILED]);
-    assert.equal(ensemble.note, 'majority vote of 3 healthy seeds (42, 62, 102); left out: 52 collapsed, 72 degenerate, 82 failed, 92 cancelled');
+    assert.equal(
+      ensemble.note,
+      'majority vote of 3 healthy seeds (42, 62, 102); left out: 52 collapsed, 72 degenerate, 82 failed, 92 cancelled',
+    );
     const all = chooseDelivery('all', RUNS);
     assert.deepEqual([all.mode, all.seeds, all.excluded], ['all', [42, 62, 102], FAILED]);
     assert.match(all.note, /^each of 3 healthy seeds \(42, 62, 102\); left out: /);
@@ -54,10 +61,23 @@ describe('delivery choice', () => {
     const best = chooseDelivery('best_validation', RUNS);
     assert.deepEqual(best.seeds, [62]);
     assert.deepEqual(best.excluded, [...FAILED, { seed: 42, reason: 'not the best' }, { seed: 102, reason: 'not the best' }]);
-    assert.equal(best.note, 'seed 62: the best validation balanced accuracy (0.9000) of 3 healthy seeds; left out: 52 collapsed, 72 degenerate, 82 failed, 92 cancelled');
+    assert.equal(
+      best.note,
+      'seed 62: the best validation balanced accuracy (0.9000) of 3 healthy seeds; left out: 52 collapsed, 72 degenerate, 82 failed, 92 cancelled',
+    );
     // A collapsed run with a higher score is still never chosen.
-    assert.deepEqual(chooseDelivery('best_validation', [candidate(1, 'SUCCEEDED', evaluation(0.95, 'collapsed')), candidate(2, 'SUCCEEDED', evaluation(0.6, 'ok'))]).seeds, [2]);
-    const tied = [candidate(1, 'SUCCEEDED', evaluation(0.8, 'ok', [], 0.7)), candidate(2, 'SUCCEEDED', evaluation(0.8, 'ok', [], 0.75)), candidate(3, 'SUCCEEDED', evaluation(0.8, 'ok', [], 0.75))];
+    assert.deepEqual(
+      chooseDelivery('best_validation', [
+        candidate(1, 'SUCCEEDED', evaluation(0.95, 'collapsed')),
+        candidate(2, 'SUCCEEDED', evaluation(0.6, 'ok')),
+      ]).seeds,
+      [2],
+    );
+    const tied = [
+      candidate(1, 'SUCCEEDED', evaluation(0.8, 'ok', [], 0.7)),
+      candidate(2, 'SUCCEEDED', evaluation(0.8, 'ok', [], 0.75)),
+      candidate(3, 'SUCCEEDED', evaluation(0.8, 'ok', [], 0.75)),
+    ];
     assert.deepEqual(chooseDelivery('best_validation', tied).seeds, [2]);
   });
 
@@ -69,7 +89,7 @@ describe('delivery choice', () => {
     assert.deepEqual([running.seeds, running.excluded, running.note], [[], [], 'nothing delivered: no seed has finished']);
   });
 
-  test('candidates carry the validation metrics only: a run\'s test metrics cannot reach the choice', () => {
+  test("candidates carry the validation metrics only: a run's test metrics cannot reach the choice", () => {
     const run: SeedRun = { ...pendingRun(7), state: 'SUCCEEDED', metrics: evaluation(0.7, 'ok'), testMetrics: evaluation(0.99, 'ok') };
     assert.deepEqual(candidatesOf([run]), [{ seed: 7, state: 'SUCCEEDED', validation: run.metrics }]);
   });
@@ -101,7 +121,7 @@ describe('delivered metrics', () => {
     assert.equal(deliveredMetrics({ mode: 'ensemble', seeds: [1, 9] }, bySeed, labels), undefined, 'a seed without metrics');
   });
 
-  test('deliveredSeeds: the summary\'s record first, else chosen now with the spec\'s mode (default ENSEMBLE)', () => {
+  test("deliveredSeeds: the summary's record first, else chosen now with the spec's mode (default ENSEMBLE)", () => {
     const runs: SeedRun[] = [
       { ...pendingRun(1), state: 'SUCCEEDED', metrics: evaluation(0.6, 'ok') },
       { ...pendingRun(2), state: 'SUCCEEDED', metrics: evaluation(0.9, 'ok') },

@@ -2,14 +2,7 @@
 // become, and every bad value named by its field path.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  BuiltinName,
-  BuiltinSplit,
-  DatasetSplit,
-  Delivery,
-  FineTuneSpec,
-  type DatasetRef,
-} from '../../client/gen/steadytune/v1/spec.js';
+import { BuiltinName, BuiltinSplit, DatasetSplit, Delivery, FineTuneSpec, type DatasetRef } from '../../client/gen/steadytune/v1/spec.js';
 import { ServiceError } from '../../server/common/errors.js';
 import { InMemoryDatasetRegistry } from '../../server/data/index.js';
 import { resolveRegisteredDatasets } from '../../server/rpc/dataset-checks.js';
@@ -47,7 +40,10 @@ describe('spec: test split and delivery', () => {
       (delivery) => toJobSpec(FineTuneSpec.fromPartial({ train: mnist, delivery })).delivery,
     );
     assert.deepEqual(modes, ['ensemble', 'best_validation', 'all']);
-    assert.match(violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({ train: mnist, delivery: 9 as Delivery }))).get('spec.delivery') ?? '', /unknown Delivery value 9/);
+    assert.match(
+      violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({ train: mnist, delivery: 9 as Delivery }))).get('spec.delivery') ?? '',
+      /unknown Delivery value 9/,
+    );
   });
 
   it('a registered test split: classes inherit train.classes, the role split stays implicit', () => {
@@ -61,25 +57,44 @@ describe('spec: test split and delivery', () => {
   });
 
   it('names each bad field: built-in test splits, split on a built-in, unknown splits, a test split that is not held out', () => {
-    const violations = violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({
-      train: mnist,
-      validation: { ...mnist, split: DatasetSplit.DATASET_SPLIT_TEST },
-      test: mnist,
-    })));
+    const violations = violationsOf(() =>
+      toJobSpec(
+        FineTuneSpec.fromPartial({
+          train: mnist,
+          validation: { ...mnist, split: DatasetSplit.DATASET_SPLIT_TEST },
+          test: mnist,
+        }),
+      ),
+    );
     assert.match(violations.get('spec.test.builtin') ?? '', /built-in datasets have no test split/);
     assert.match(violations.get('spec.validation.split') ?? '', /applies to registered datasets/);
     const registeredTrain = { train: registered('ds_a'), validation: registered('ds_a') };
-    assert.match(violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({ ...registeredTrain, test: registered('ds_a', 7 as DatasetSplit) }))).get('spec.test.split') ?? '', /unknown DatasetSplit value 7/);
-    for (const [split, role] of [[DatasetSplit.DATASET_SPLIT_VALIDATION, 'validation'], [DatasetSplit.DATASET_SPLIT_TRAIN, 'train']] as const) {
+    assert.match(
+      violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({ ...registeredTrain, test: registered('ds_a', 7 as DatasetSplit) }))).get(
+        'spec.test.split',
+      ) ?? '',
+      /unknown DatasetSplit value 7/,
+    );
+    for (const [split, role] of [
+      [DatasetSplit.DATASET_SPLIT_VALIDATION, 'validation'],
+      [DatasetSplit.DATASET_SPLIT_TRAIN, 'train'],
+    ] as const) {
       const held = violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({ ...registeredTrain, test: registered('ds_a', split) })));
       assert.match(held.get('spec.test') ?? '', new RegExp(`names the ${role} split`));
     }
-    const classes = violationsOf(() => toJobSpec(FineTuneSpec.fromPartial({ ...registeredTrain, test: registered('ds_a', undefined, [1, 0]) })));
+    const classes = violationsOf(() =>
+      toJobSpec(FineTuneSpec.fromPartial({ ...registeredTrain, test: registered('ds_a', undefined, [1, 0]) })),
+    );
     assert.match(classes.get('spec.test.classes') ?? '', /must equal train.classes/);
   });
 
   it('Evaluate takes any split of a registered dataset', () => {
-    const { options } = evaluateArguments({ jobId: 'j', dataset: registered('ds_a', DatasetSplit.DATASET_SPLIT_TRAIN), seed: 0, ensemble: false });
+    const { options } = evaluateArguments({
+      jobId: 'j',
+      dataset: registered('ds_a', DatasetSplit.DATASET_SPLIT_TRAIN),
+      seed: 0,
+      ensemble: false,
+    });
     assert.deepEqual(options.dataset?.source, { kind: 'registered', datasetId: 'ds_a', split: 'train' });
   });
 });
@@ -91,14 +106,29 @@ describe('spec: registered datasets and their splits', () => {
   let withoutTest: string;
   before(async () => {
     root = await makeTempRoot();
-    const rows = [{ label: 0, features: [0, 1] }, { label: 1, features: [1, 0] }, { label: 0, features: [0, 0.9] }, { label: 1, features: [0.9, 0] }];
+    const rows = [
+      { label: 0, features: [0, 1] },
+      { label: 1, features: [1, 0] },
+      { label: 0, features: [0, 0.9] },
+      { label: 1, features: [0.9, 0] },
+    ];
     await root.write('train.jsonl', jsonl(rows));
     await root.write('test.jsonl', jsonl(rows.slice(0, 2)));
     registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    withTest = (await registry.register('t', { format: 'jsonl', train: { path: 'train.jsonl' }, validation: { path: 'train.jsonl' }, test: { path: 'test.jsonl' } })).id;
-    withoutTest = (await registry.register('t', { format: 'jsonl', train: { path: 'train.jsonl' }, validation: { path: 'train.jsonl' } })).id;
+    withTest = (
+      await registry.register('t', {
+        format: 'jsonl',
+        train: { path: 'train.jsonl' },
+        validation: { path: 'train.jsonl' },
+        test: { path: 'test.jsonl' },
+      })
+    ).id;
+    withoutTest = (await registry.register('t', { format: 'jsonl', train: { path: 'train.jsonl' }, validation: { path: 'train.jsonl' } }))
+      .id;
   });
-  after(async () => { await root.remove(); });
+  after(async () => {
+    await root.remove();
+  });
 
   it("an unset test split is the training dataset's own, when it has one", async () => {
     const spec = toJobSpec(FineTuneSpec.fromPartial({ train: registered(withTest), validation: registered(withTest) }));
@@ -109,12 +139,19 @@ describe('spec: registered datasets and their splits', () => {
   });
 
   it('a split the dataset lacks is INVALID_ARGUMENT on its split field', async () => {
-    const spec = toJobSpec(FineTuneSpec.fromPartial({
-      train: registered(withoutTest), validation: registered(withoutTest), test: registered(withoutTest),
-    }));
+    const spec = toJobSpec(
+      FineTuneSpec.fromPartial({
+        train: registered(withoutTest),
+        validation: registered(withoutTest),
+        test: registered(withoutTest),
+      }),
+    );
     await assert.rejects(resolveRegisteredDatasets(spec, 't', registry), (error: unknown) => {
       assert.ok(error instanceof ServiceError && error.code === 'INVALID_ARGUMENT');
-      assert.deepEqual(error.violations.map((v) => v.field), ['spec.test.split']);
+      assert.deepEqual(
+        error.violations.map((v) => v.field),
+        ['spec.test.split'],
+      );
       assert.match(error.violations[0]?.description ?? '', new RegExp(`${withoutTest} has no test split \\(it has train, validation\\)`));
       return true;
     });

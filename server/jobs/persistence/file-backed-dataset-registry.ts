@@ -69,8 +69,10 @@ export interface RegistrationRows {
    * Inserts the content row and the tenant's registration, each only if absent (a concurrent
    * registration of the same content, or by the same tenant, may have won), in one transaction.
    */
-  insert(content: ContentRow, registration: { tenant: string; displayName: string; format: string; createTime: number }):
-    Promise<{ readonly row: RegistrationRow; readonly created: boolean }>;
+  insert(
+    content: ContentRow,
+    registration: { tenant: string; displayName: string; format: string; createTime: number },
+  ): Promise<{ readonly row: RegistrationRow; readonly created: boolean }>;
   get(tenant: string, id: string): Promise<RegistrationRow | undefined>;
   /** Newest first, ties by id. */
   list(tenant: string): Promise<RegistrationRow[]>;
@@ -101,7 +103,10 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
   /** Insertion-ordered, so the first key is the least recently used. */
   private readonly cache = new Map<string, Promise<Examples>>();
 
-  constructor(private readonly rows: RegistrationRows, private readonly options: FileBackedRegistryOptions) {
+  constructor(
+    private readonly rows: RegistrationRows,
+    private readonly options: FileBackedRegistryOptions,
+  ) {
     this.clock = options.clock ?? Date.now;
     mkdirSync(options.contentDir, { recursive: true });
   }
@@ -112,11 +117,18 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     let bytes = 0;
     // Decided on the file, not only the row: registering again is how a lost or damaged content
     // file (a restored volume, a pod with another data directory) is repaired.
-    const stored = (await this.rows.contentExists(content.id)) &&
-      (await this.readStored(file, content.id, content.classNames, content.contentHash).then(() => true, () => false));
+    const stored =
+      (await this.rows.contentExists(content.id)) &&
+      (await this.readStored(file, content.id, content.classNames, content.contentHash).then(
+        () => true,
+        () => false,
+      ));
     if (!stored) {
       const encoded = encodeValue({
-        version: 1, train: content.train, validation: content.validation, ...(content.test === undefined ? {} : { test: content.test }),
+        version: 1,
+        train: content.train,
+        validation: content.validation,
+        ...(content.test === undefined ? {} : { test: content.test }),
         vocabulary: content.vocabulary?.tokens ?? null,
       } satisfies ContentFile);
       // Durable before the row that names it commits (see the top of this file).
@@ -125,9 +137,14 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     }
     const { row, created } = await this.rows.insert(
       {
-        id: content.id, contentHash: content.contentHash, classNames: JSON.stringify(content.classNames),
-        classCounts: JSON.stringify(content.classCounts), numExamples: content.numExamples,
-        report: encodeValue(content.report), contentFile: file, contentBytes: bytes,
+        id: content.id,
+        contentHash: content.contentHash,
+        classNames: JSON.stringify(content.classNames),
+        classCounts: JSON.stringify(content.classCounts),
+        numExamples: content.numExamples,
+        report: encodeValue(content.report),
+        contentFile: file,
+        contentBytes: bytes,
       },
       { tenant, displayName: details.displayName ?? '', format: source.format, createTime: this.clock() },
     );

@@ -199,7 +199,6 @@ export function schemaVersion(db: SqliteDatabase): number {
   return row.version ?? 0;
 }
 
-
 /**
  * Statements prepared once per SQL text and reused: compiling a statement costs more than
  * running the small queries the store and the event log issue on every training step.
