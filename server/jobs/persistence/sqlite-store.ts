@@ -60,7 +60,8 @@ interface RunRow {
   readonly metrics: Buffer | null;
   readonly peak_memory_bytes: number | null;
   readonly phases: Buffer | null;
-  readonly details: Buffer | null;
+  /** Absent in a file still at a schema before 5. */
+  readonly details?: Buffer | null;
 }
 
 /** The run fields kept in the `details` column (schema 5): every field added to SeedRun since. */
@@ -248,9 +249,13 @@ export class SqliteJobStore implements JobStore {
   }
 
   private writeRun(jobId: string, position: number, run: SeedRun): void {
+    const details = encodeDetails(run);
+    // A run without details leaves the column out (NULL): the same row, and a file still at an
+    // older schema (a migration test writes one) takes it too.
+    const columns = details === null ? '' : ', details';
     this.sql(`INSERT OR REPLACE INTO job_runs (job_id, seed, position, state, steps, total_steps, mean_step_seconds,
-                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases, details)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases${columns})
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${details === null ? '' : ', ?'})`).run(
       jobId,
       run.seed,
       position,
@@ -264,7 +269,7 @@ export class SqliteJobStore implements JobStore {
       run.metrics === undefined ? null : encodeValue(run.metrics),
       run.peakMemoryBytes ?? null,
       run.phases === undefined ? null : encodeValue(run.phases),
-      encodeDetails(run),
+      ...(details === null ? [] : [details]),
     );
   }
 
@@ -326,7 +331,7 @@ function toSeedRun(row: RunRow): SeedRun {
     ...(row.checkpoint_step === null ? {} : { checkpointStep: row.checkpoint_step }),
     ...(row.peak_memory_bytes === null ? {} : { peakMemoryBytes: row.peak_memory_bytes }),
     ...(row.phases === null ? {} : { phases: decodeValue<RunPhase[]>(row.phases) }),
-    ...(row.details === null ? {} : decodeValue<RunDetails>(row.details)),
+    ...(row.details === null || row.details === undefined ? {} : decodeValue<RunDetails>(row.details)),
   };
 }
 
