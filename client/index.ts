@@ -55,6 +55,10 @@ export {
   alphaScheduleToJSON,
   imbalanceKindToJSON,
   optimizerKindToJSON,
+  Delivery,
+  deliveryToJSON,
+  DatasetSplit,
+  datasetSplitToJSON,
 } from './gen/steadytune/v1/spec.js';
 export {
   Dataset,
@@ -84,6 +88,10 @@ export {
   StabilitySummary,
   StabilityUncertainty,
   Interval,
+  DeliveredModel,
+  ExcludedSeed,
+  DeliveredEvaluation,
+  TrainingSet,
   StartFineTuneResponse,
   ListJobsResponse,
   EvaluateResponse,

@@ -1,9 +1,9 @@
 // `start`, `jobs`, `get`, `cancel`, `eval`, `export`: one SDK call each, printed as text or JSON.
 import { EvaluateResponse, Job, ListJobsResponse, StartFineTuneResponse } from '../index.js';
-import { listFlag, parseCount, parseJobState, parseLabels, stringFlag, UsageError } from './args.js';
+import { listFlag, parseCount, parseCountList, parseJobState, parseLabels, stringFlag, UsageError } from './args.js';
 import { EXIT_OK, printJson, printLine, type CommandContext } from './context.js';
 import { evaluationReport, jobDetail, jobResults, jobsTable, jobStateLabel } from './reports.js';
-import { loadSpecFile, specFromFlags } from './spec-flags.js';
+import { loadSpecFile, parseDatasetRef, specFromFlags } from './spec-flags.js';
 import { jobOutcome, watchJob } from './watch.js';
 
 /** The single JOB argument of commands that act on one job. */
@@ -100,8 +100,18 @@ export async function cancelCommand(context: CommandContext): Promise<number> {
 export async function evalCommand(context: CommandContext): Promise<number> {
   const jobId = jobIdArgument(context, 'eval');
   const seedText = stringFlag(context.flags, 'seed');
+  const datasetText = stringFlag(context.flags, 'dataset');
+  const classesText = stringFlag(context.flags, 'classes');
+  if (classesText !== undefined && datasetText === undefined) throw new UsageError('eval: --classes needs --dataset');
+  // Empty classes on the job's own dataset mean the job's training classes (the server applies them).
+  const classes = classesText === undefined ? [] : parseCountList('classes', classesText);
   const response = await context.client.evaluate(
-    { jobId, seed: seedText === undefined ? 0 : parseCount('seed', seedText), ensemble: context.flags['ensemble'] === true },
+    {
+      jobId,
+      seed: seedText === undefined ? 0 : parseCount('seed', seedText),
+      ensemble: context.flags['ensemble'] === true,
+      ...(datasetText === undefined ? {} : { dataset: parseDatasetRef('dataset', datasetText, classes) }),
+    },
     { signal: context.signal },
   );
   if (context.json) printJson(context.io.stdout, EvaluateResponse.toJSON(response));

@@ -27,11 +27,16 @@ export async function datasetsCommand(context: CommandContext): Promise<number> 
       noMore(rest, 'list');
       const pageSize = stringFlag(context.flags, 'page-size');
       const page = await context.client.listDatasets(
-        { pageSize: pageSize === undefined ? 0 : parseCount('page-size', pageSize), pageToken: stringFlag(context.flags, 'page-token') ?? '' },
-        { signal: context.signal });
+        {
+          pageSize: pageSize === undefined ? 0 : parseCount('page-size', pageSize),
+          pageToken: stringFlag(context.flags, 'page-token') ?? '',
+        },
+        { signal: context.signal },
+      );
       if (context.json) printJson(context.io.stdout, ListDatasetsResponse.toJSON(page));
       else printLine(context.io.stdout, page.datasets.length === 0 ? 'no datasets' : datasetsTable(page.datasets));
-      if (!context.json && page.nextPageToken !== '') printLine(context.io.stderr, `more: steadytune datasets list --page-token ${page.nextPageToken}`);
+      if (!context.json && page.nextPageToken !== '')
+        printLine(context.io.stderr, `more: steadytune datasets list --page-token ${page.nextPageToken}`);
       return EXIT_OK;
     }
     case 'get': {
@@ -67,7 +72,10 @@ function optionFlags(flags: FlagValues): Partial<DatasetOptions> {
   const count = (name: string): number => (text(name) === undefined ? 0 : parseCount(name, text(name) ?? ''));
   const fraction = text('validation-fraction');
   return {
-    classNames: text('class-names')?.split(',').map((name) => name.trim()) ?? [],
+    classNames:
+      text('class-names')
+        ?.split(',')
+        .map((name) => name.trim()) ?? [],
     ...(fraction === undefined ? {} : { validationFraction: parseNumber('validation-fraction', fraction) }),
     seqLen: count('seq-len'),
     imageSize: count('image-size'),
@@ -82,21 +90,26 @@ function register(context: CommandContext): Promise<RegisterDatasetResponse> {
     imagesPath: stringFlag(flags, `${prefix}-images`) ?? '',
     labelsPath: stringFlag(flags, `${prefix}-labels`) ?? '',
   });
+  const given = (files: ReturnType<typeof split>): boolean => files.path !== '' || files.imagesPath !== '' || files.labelsPath !== '';
   const validation = split('validation');
-  const hasValidation = validation.path !== '' || validation.imagesPath !== '' || validation.labelsPath !== '';
-  return context.client.registerDataset({
-    format: formatFlag(flags),
-    train: split('train'),
-    ...(hasValidation ? { validation } : {}),
-    options: optionFlags(flags),
-    displayName: stringFlag(flags, 'display-name') ?? '',
-  }, { signal: context.signal });
+  const test = split('test');
+  return context.client.registerDataset(
+    {
+      format: formatFlag(flags),
+      train: split('train'),
+      ...(given(validation) ? { validation } : {}),
+      ...(given(test) ? { test } : {}),
+      options: optionFlags(flags),
+      displayName: stringFlag(flags, 'display-name') ?? '',
+    },
+    { signal: context.signal },
+  );
 }
 
 /** Local files as UploadChunk names: a file per split, IDX pairs, or a folder of class folders. */
 async function localFiles(format: DatasetFormat, flags: FlagValues): Promise<Record<string, Uint8Array>> {
   const files: Record<string, Uint8Array> = {};
-  for (const split of ['train', 'validation'] as const) {
+  for (const split of ['train', 'validation', 'test'] as const) {
     if (format === DatasetFormat.DATASET_FORMAT_IDX) {
       for (const part of ['images', 'labels'] as const) {
         const file = stringFlag(flags, `${split}-${part}`);
@@ -113,7 +126,8 @@ async function localFiles(format: DatasetFormat, flags: FlagValues): Promise<Rec
     for (const classEntry of await readdir(local, { withFileTypes: true })) {
       if (!classEntry.isDirectory() || classEntry.name.startsWith('.')) continue;
       for (const image of await readdir(path.join(local, classEntry.name), { withFileTypes: true })) {
-        if (image.isFile()) files[`${split}/${classEntry.name}/${image.name}`] = await readFile(path.join(local, classEntry.name, image.name));
+        if (image.isFile())
+          files[`${split}/${classEntry.name}/${image.name}`] = await readFile(path.join(local, classEntry.name, image.name));
       }
     }
   }
@@ -122,10 +136,15 @@ async function localFiles(format: DatasetFormat, flags: FlagValues): Promise<Rec
 
 async function upload(context: CommandContext): Promise<RegisterDatasetResponse> {
   const format = formatFlag(context.flags);
-  return context.client.uploadDataset({
-    format, options: optionFlags(context.flags), displayName: stringFlag(context.flags, 'display-name') ?? '',
-    files: await localFiles(format, context.flags),
-  }, { signal: context.signal });
+  return context.client.uploadDataset(
+    {
+      format,
+      options: optionFlags(context.flags),
+      displayName: stringFlag(context.flags, 'display-name') ?? '',
+      files: await localFiles(format, context.flags),
+    },
+    { signal: context.signal },
+  );
 }
 
 function printRegistration(context: CommandContext, response: RegisterDatasetResponse): number {
@@ -137,22 +156,35 @@ function printRegistration(context: CommandContext, response: RegisterDatasetRes
 }
 
 function datasetsTable(datasets: readonly Dataset[]): string {
-  return renderTable(['ID', 'NAME', 'FORMAT', 'CLASSES', 'EXAMPLES', 'CREATED'], datasets.map((dataset) => [
-    dataset.id, dataset.displayName || '-', enumLabel(datasetFormatToJSON(dataset.format), 'DATASET_FORMAT_'),
-    String(dataset.classNames.length), String(dataset.numExamples), dataset.createTime ? formatTimestamp(dataset.createTime) : '-',
-  ]));
+  return renderTable(
+    ['ID', 'NAME', 'FORMAT', 'CLASSES', 'EXAMPLES', 'CREATED'],
+    datasets.map((dataset) => [
+      dataset.id,
+      dataset.displayName || '-',
+      enumLabel(datasetFormatToJSON(dataset.format), 'DATASET_FORMAT_'),
+      String(dataset.classNames.length),
+      String(dataset.numExamples),
+      dataset.createTime ? formatTimestamp(dataset.createTime) : '-',
+    ]),
+  );
 }
 
 function datasetDetail(dataset: Dataset): string {
   const report = dataset.report;
-  const shape = report === undefined ? '-'
-    : report.imageHeight > 0 ? `${report.imageHeight}x${report.imageWidth}x${report.imageChannels} images`
-    : report.seqLen > 0 ? `${report.seqLen} tokens, vocabulary ${report.vocabSize}` : `${report.featureDim} features`;
+  const shape =
+    report === undefined
+      ? '-'
+      : report.imageHeight > 0
+        ? `${report.imageHeight}x${report.imageWidth}x${report.imageChannels} images`
+        : report.seqLen > 0
+          ? `${report.seqLen} tokens, vocabulary ${report.vocabSize}`
+          : `${report.featureDim} features`;
   const lines = [
     `content sha256  ${dataset.contentHash}`,
     `format          ${enumLabel(datasetFormatToJSON(dataset.format), 'DATASET_FORMAT_')}`,
     `inputs          ${shape}`,
     `examples        ${dataset.numExamples} (train ${report?.train?.numExamples ?? '?'}, validation ${report?.validation?.numExamples ?? '?'})`,
+    ...(report?.test === undefined ? [] : [`test split      ${report.test.numExamples} examples (reported only)`]),
     `classes         ${dataset.classNames.map((name, id) => `${name}: ${dataset.classCounts[id] ?? 0}`).join(', ')}`,
     ...(report?.notes ?? []).map((note) => `note            ${note}`),
   ];

@@ -22,15 +22,19 @@ const SECTIONS: Record<HelpTopic, string> = {
                              (under dsgd) | default; W steps with gradient norm < G; R remedies
       --ci-width W           the summary says how many seeds bring the 95% interval of mean
                              balanced accuracy to width W, in (0, 1] (default 0.05)
+      --delivery D           the model the job delivers, from its healthy seeds only:
+                             ensemble (their vote; default) | best (best on validation) | all
       --label k=v (repeatable)  --display-name NAME  --idempotency-key KEY
       --wait                 block until the job ends, then print its results
       --watch                continue as 'watch'
       Numbers may be negative: --lambda -0.5 (the server judges whether the value is valid).`,
   watch: `  watch JOB [--from-sequence N]   live progress, then per-seed results and summary`,
   jobs: `  jobs [--state S] [--label k=v] [--page-size N] [--page-token T] [--all]`,
-  get: `  get JOB                  job details, runs and stability summary`,
+  get: `  get JOB                  job details, runs, stability summary and the delivered model`,
   cancel: `  cancel JOB               ask a job to stop`,
-  eval: `  eval JOB [--ensemble] [--seed N]   evaluate a finished job's models`,
+  eval: `  eval JOB [--ensemble] [--seed N] [--dataset NAME[:SPLIT]] [--classes 3,8]
+                           evaluate a finished job's models (every seed and the delivered one)
+                           on its validation split or any dataset: mnist:train, ds_...:test`,
   export: `  export JOB --out DIR     write a SUCCEEDED job's model bundle (safetensors weights, model.json,
                            run-card.json; docs/MODEL-BUNDLE.md), each file checked by sha256`,
   compare: `  compare --methods fft,dsgd,... [start's spec flags] [--out report.html] [--out figure.svg]
@@ -40,14 +44,16 @@ const SECTIONS: Record<HelpTopic, string> = {
       --compare-id ID        follow the jobs of an earlier compare (idempotency keys derive from it)
       --title TEXT           title of the report and figure`,
   report: `  report JOB... [--out report.html] [--out figure.svg] [--title TEXT]   the same for existing jobs`,
-  datasets: `  datasets register --format F --train PATH [--validation PATH]   register files under the
-                           server's data root (idx: --train-images P --train-labels P, ...)
+  datasets: `  datasets register --format F --train PATH [--validation PATH] [--test PATH]   register files
+                           under the server's data root (idx: --train-images P --train-labels P,
+                           ...); a test split is only ever reported on, never trained or chosen on
       --class-names a,b  --validation-fraction X  --seq-len N  --image-size N  --color
       --display-name NAME
   datasets upload --format F --train FILE|DIR [...]   the same from local files (streamed)
   datasets list [--page-size N] [--page-token T]
   datasets get DATASET
-  (start --dataset ds_... trains on a registered dataset; its validation split validates)`,
+  (start --dataset ds_... trains on a registered dataset; its validation split validates, its
+   test split, if any, is reported for each seed and the delivered model)`,
 };
 
 const GLOBAL_FLAGS = `Global flags:
@@ -59,7 +65,8 @@ const GLOBAL_FLAGS = `Global flags:
   -h, --help               this text; 'steadytune COMMAND --help' for one command
   --version                the CLI's version`;
 
-const EXIT_CODES = 'Exit codes: 0 ok, 1 RPC error, 2 usage error, 3 job ended without succeeding (--wait, watch).';
+const EXIT_CODES = `Exit codes: 0 ok, 1 RPC error, 2 usage error, 3 job ended without succeeding or delivers no
+model: no seed is healthy (--wait, watch).`;
 
 export const USAGE = `steadytune — fine-tune classifiers stably with DSGD
 

@@ -15,12 +15,18 @@ import {
   alphaScheduleToJSON,
   autoRemedy_PolicyToJSON,
   builtinNameToJSON,
+  DatasetSplit,
+  datasetSplitToJSON,
+  Delivery,
+  deliveryToJSON,
+  isTerminalJobState,
   jobStateToJSON,
   runStateToJSON,
   verdictToJSON,
 } from '../index.js';
 import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, renderTable } from './format.js';
 import { uncertaintyLines } from './uncertainty.js';
+import { deliveryLines, hasTestMetrics, metricsLine, trainingSetLabel } from './delivery.js';
 import { headlineMetric } from './headline.js';
 
 export function jobStateLabel(job: Pick<Job, 'state'>): string {
@@ -60,12 +66,18 @@ export function describeMethod(method: MethodSpec | undefined): string {
   }
 }
 
-/** `mnist[3,8]`, `dataset ds-12`. */
+/** `mnist[3,8]`, `ds_12`, `ds_12:test`. */
 export function describeDataset(dataset: DatasetRef | undefined): string {
   const source = dataset?.source;
   if (dataset === undefined || source === undefined) return '-';
+  const split =
+    dataset.split === undefined || dataset.split === DatasetSplit.DATASET_SPLIT_UNSPECIFIED
+      ? ''
+      : `:${enumLabel(datasetSplitToJSON(dataset.split), 'DATASET_SPLIT_')}`;
   const name =
-    source.$case === 'builtin' ? enumLabel(builtinNameToJSON(source.value.name), 'BUILTIN_NAME_').replace('_', '-') : source.value;
+    source.$case === 'builtin'
+      ? enumLabel(builtinNameToJSON(source.value.name), 'BUILTIN_NAME_').replace('_', '-')
+      : `${source.value}${split}`;
   return dataset.classes.length === 0 ? name : `${name}[${dataset.classes.join(',')}]`;
 }
 
@@ -100,7 +112,11 @@ export function seedResultsTable(runs: SeedRun[]): string {
     verdictLabel(run.metrics),
     run.duration === undefined ? '-' : formatDuration(run.duration.seconds + run.duration.nanos / 1e9),
   ]);
-  return renderTable(['SEED', 'STATE', 'STEPS', 'ACC', 'BAL ACC', 'MACRO-F1', 'VERDICT', 'TIME'], rows, { align: METRIC_ALIGN });
+  const headers = ['SEED', 'STATE', 'STEPS', 'ACC', 'BAL ACC', 'MACRO-F1', 'VERDICT', 'TIME'];
+  if (!hasTestMetrics({ runs })) return renderTable(headers, rows, { align: METRIC_ALIGN });
+  // The test split is only reported: its columns come after everything validation decided.
+  runs.forEach((run, i) => rows[i]?.push(formatNumber(run.testMetrics?.balancedAccuracy), verdictLabel(run.testMetrics)));
+  return renderTable([...headers, 'TEST BAL', 'TEST VERDICT'], rows, { align: [...METRIC_ALIGN, 'right', 'left'] });
 }
 
 /**
@@ -117,16 +133,10 @@ export function summaryLines(summary: StabilitySummary | undefined, evaluations:
     ...(imbalanced ? [`${balanced}  (headline: imbalanced validation set)`, accuracy] : [accuracy, balanced]),
     `macro-F1  ${formatStat(summary.macroF1)}`,
   ];
-  if (summary.ensemble !== undefined) lines.push(`ensemble  ${ensembleLine(summary.ensemble)}`);
+  if (summary.ensemble !== undefined) lines.push(`ensemble  ${metricsLine(summary.ensemble)}`);
   lines.push(...uncertaintyLines(summary.runs, summary.uncertainty));
+  lines.push(...deliveryLines(summary.delivery));
   return lines.join('\n');
-}
-
-function ensembleLine(metrics: EvalMetrics): string {
-  return (
-    `acc ${formatNumber(metrics.accuracy)} bal ${formatNumber(metrics.balancedAccuracy)} ` +
-    `f1 ${formatNumber(metrics.macroF1)} verdict ${verdictLabel(metrics)}`
-  );
 }
 
 export function evaluationReport(response: EvaluateResponse): string {
@@ -142,6 +152,8 @@ export function evaluationReport(response: EvaluateResponse): string {
   ];
   const rows = response.evaluations.map((evaluation) => row(String(evaluation.seed), evaluation.metrics));
   if (response.ensemble !== undefined) rows.push(row('vote', response.ensemble));
+  const { delivered } = response;
+  if (delivered?.metrics !== undefined) rows.push(row(`delivered (${delivered.seeds.join(',')})`, delivered.metrics));
   const table = renderTable(['SEED', 'EXAMPLES', 'LOSS', 'ACC', 'BAL ACC', 'MACRO-F1', 'REP COS', 'VERDICT'], rows, {
     align: ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
   });
@@ -161,6 +173,14 @@ export function jobDetail(job: Job): string {
     ['method', describeMethod(spec?.method)],
     ['train', describeDataset(spec?.train)],
     ['validation', spec?.validation === undefined ? 'default' : describeDataset(spec.validation)],
+    ...testField(job),
+    ['train classes', trainingSetLabel(job.trainingSet) ?? '-'],
+    [
+      'delivery',
+      spec?.delivery === undefined || spec.delivery === Delivery.DELIVERY_UNSPECIFIED
+        ? 'ensemble (default)'
+        : enumLabel(deliveryToJSON(spec.delivery), 'DELIVERY_'),
+    ],
     ['seeds', spec === undefined || spec.seeds.length === 0 ? 'paper seeds (10)' : spec.seeds.join(', ')],
     ['backend', job.backend || '-'],
     ['labels', labels.length === 0 ? '-' : labels.join(' ')],
@@ -182,6 +202,15 @@ export function jobDetail(job: Job): string {
   const evaluations = job.runs.map((run) => run.metrics);
   if (job.summary !== undefined) sections.push(summaryLines(job.summary, evaluations));
   return sections.join('\n\n');
+}
+
+/** The job's test split: the spec's, or by default a registered training dataset's own (built-ins have none). */
+function testField(job: Job): [string, string][] {
+  const spec = job.spec;
+  if (spec?.test !== undefined) return [['test', `${describeDataset(spec.test)} (reported only)`]];
+  if (spec?.train?.source?.$case !== 'datasetId') return [];
+  if (hasTestMetrics(job)) return [['test', "the training dataset's test split (reported only)"]];
+  return [['test', isTerminalJobState(job.state) ? 'none' : "the training dataset's test split, if it has one"]];
 }
 
 /** The phases of runs auto-remedy intervened in, one line each; undefined when it did not. */

@@ -6,11 +6,14 @@ import {
   AutoRemedy_Policy,
   BuiltinName,
   BuiltinSplit,
+  DatasetSplit,
+  Delivery,
   FineTuneSpec,
   ImbalanceKind,
   builtinDataset,
   specDefaults,
   type AutoRemedy,
+  type DatasetRef,
   type MethodSpec,
 } from '../index.js';
 import { parseCount, parseCountList, parseNumber, parseSeeds, stringFlag, UsageError, type FlagValues } from './args.js';
@@ -118,6 +121,36 @@ function applyMethodFlags(current: MethodSpec | undefined, flags: FlagValues): M
   return method;
 }
 
+const DATASET_SPLITS: Record<string, DatasetSplit> = {
+  train: DatasetSplit.DATASET_SPLIT_TRAIN,
+  validation: DatasetSplit.DATASET_SPLIT_VALIDATION,
+  test: DatasetSplit.DATASET_SPLIT_TEST,
+};
+
+/** `ds_...[:train|validation|test]` or `mnist[:train|validation]` as a DatasetRef (split unset: the place's own). */
+export function parseDatasetRef(flag: string, text: string, classes: number[] = []): DatasetRef {
+  const [name = '', splitText, ...extra] = text.split(':');
+  if (extra.length > 0) throw new UsageError(`--${flag}: expected NAME[:SPLIT], got '${text}'`);
+  const split = splitText === undefined ? undefined : lookup(flag, DATASET_SPLITS, splitText);
+  if (name.startsWith('ds_'))
+    return { source: { $case: 'datasetId', value: name }, classes, maxExamples: 0, ...(split === undefined ? {} : { split }) };
+  if (split === DatasetSplit.DATASET_SPLIT_TEST) throw new UsageError(`--${flag}: built-in datasets have no test split`);
+  const builtinSplit =
+    split === DatasetSplit.DATASET_SPLIT_TRAIN
+      ? BuiltinSplit.BUILTIN_SPLIT_TRAIN
+      : split === DatasetSplit.DATASET_SPLIT_VALIDATION
+        ? BuiltinSplit.BUILTIN_SPLIT_VALIDATION
+        : BuiltinSplit.BUILTIN_SPLIT_UNSPECIFIED;
+  return builtinDataset(lookup(flag, DATASETS, name), builtinSplit, classes);
+}
+
+const DELIVERIES: Record<string, Delivery> = {
+  ensemble: Delivery.DELIVERY_ENSEMBLE,
+  best: Delivery.DELIVERY_BEST_VALIDATION,
+  best_validation: Delivery.DELIVERY_BEST_VALIDATION,
+  all: Delivery.DELIVERY_ALL,
+};
+
 /** `long_tailed:100` or `step:10:7` (kind, ratio, optional seed). */
 export function parseImbalance(text: string): FineTuneSpec['imbalance'] {
   const [kindText = '', ratioText, seedText, ...extra] = text.split(':');
@@ -136,7 +169,11 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   const datasetText = text('dataset');
   if (datasetText?.startsWith('ds_')) {
     // A registered dataset: its own validation split validates.
-    spec.train = { source: { $case: 'datasetId', value: datasetText }, classes: spec.train?.classes ?? [], maxExamples: spec.train?.maxExamples ?? 0 };
+    spec.train = {
+      source: { $case: 'datasetId', value: datasetText },
+      classes: spec.train?.classes ?? [],
+      maxExamples: spec.train?.maxExamples ?? 0,
+    };
     spec.validation = { source: { $case: 'datasetId', value: datasetText }, classes: [...spec.train.classes], maxExamples: 0 };
   } else if (datasetText !== undefined) {
     const name = lookup('dataset', DATASETS, datasetText);
@@ -187,6 +224,8 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   if (remedy !== undefined) spec.autoRemedy = parseAutoRemedy(remedy);
   const ciWidth = text('ci-width');
   if (ciWidth !== undefined) spec.ciWidth = parseCiWidth(ciWidth);
+  const delivery = text('delivery');
+  if (delivery !== undefined) spec.delivery = lookup('delivery', DELIVERIES, delivery);
   return spec;
 }
 
@@ -217,11 +256,15 @@ export function parseAutoRemedy(text: string): AutoRemedy {
 
 /** "unknown FineTuneSpec field(s): a.b (did you mean c?), ..." and "x is ignored beside y" for every unused key. */
 function unusedKeysMessage(unused: readonly UnreadKey[]): string | undefined {
-  const unknown = unused.filter((key) => key.shadowedBy === undefined).map((key) => {
-    const guess = closestKey(key.key, key.known);
-    return guess === undefined ? key.path : `${key.path} (did you mean ${guess}?)`;
-  });
-  const shadowed = unused.flatMap((key) => (key.shadowedBy === undefined ? [] : [`${key.path} is ignored beside ${key.shadowedBy}: give one of them`]));
+  const unknown = unused
+    .filter((key) => key.shadowedBy === undefined)
+    .map((key) => {
+      const guess = closestKey(key.key, key.known);
+      return guess === undefined ? key.path : `${key.path} (did you mean ${guess}?)`;
+    });
+  const shadowed = unused.flatMap((key) =>
+    key.shadowedBy === undefined ? [] : [`${key.path} is ignored beside ${key.shadowedBy}: give one of them`],
+  );
   const parts = [...(unknown.length > 0 ? [`unknown FineTuneSpec field(s): ${unknown.join(', ')}`] : []), ...shadowed];
   return parts.length > 0 ? parts.join('; ') : undefined;
 }

@@ -106,6 +106,8 @@ export async function watchJob(context: CommandContext, jobId: string, fromSeque
   return jobOutcome(finished);
 }
 
+/** A job that succeeded but delivers nothing (no seed is healthy) is no success for a script either. */
 export function jobOutcome(job: Job): number {
-  return job.state === JobState.JOB_STATE_SUCCEEDED ? EXIT_OK : EXIT_JOB_UNSUCCESSFUL;
+  const deliversNothing = job.summary?.delivery !== undefined && job.summary.delivery.seeds.length === 0;
+  return job.state === JobState.JOB_STATE_SUCCEEDED && !deliversNothing ? EXIT_OK : EXIT_JOB_UNSUCCESSFUL;
 }

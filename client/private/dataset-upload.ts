@@ -1,10 +1,5 @@
 import type { CallOptions, ClientWritableStream, Metadata, ServiceError } from '@grpc/grpc-js';
-import type {
-  DatasetFormat,
-  DatasetOptions,
-  UploadDatasetRequest,
-  UploadDatasetResponse,
-} from '../gen/steadytune/v1/dataset.js';
+import type { DatasetFormat, DatasetOptions, UploadDatasetRequest, UploadDatasetResponse } from '../gen/steadytune/v1/dataset.js';
 import { toSteadytuneError } from './errors.js';
 import { cancelledError } from './retry.js';
 
@@ -13,8 +8,9 @@ export interface UploadDatasetInput {
   options?: Partial<DatasetOptions>;
   displayName?: string;
   /**
-   * File name → bytes. jsonl, csv: "train", "validation"; idx: "train/images", "train/labels",
-   * "validation/..."; image_folder: "train/<class>/<file>", "validation/<class>/<file>".
+   * File name → bytes. jsonl, csv: "train", "validation", "test"; idx: "train/images",
+   * "train/labels", "validation/...", "test/..."; image_folder: "train/<class>/<file>",
+   * "validation/<class>/<file>", "test/<class>/<file>". Validation and test are optional.
    */
   files: Record<string, Uint8Array>;
   /** Bytes per chunk message; default 1 MiB (under the server's 4 MiB message cap). */
@@ -31,7 +27,13 @@ type OpenUpload = (
 
 function* uploadMessages(input: UploadDatasetInput): Generator<UploadDatasetRequest> {
   const options: DatasetOptions = {
-    classNames: [], seqLen: 0, maxVocabSize: 0, minWordCount: 0, imageSize: 0, color: false, ...input.options,
+    classNames: [],
+    seqLen: 0,
+    maxVocabSize: 0,
+    minWordCount: 0,
+    imageSize: 0,
+    color: false,
+    ...input.options,
   };
   yield { part: { $case: 'header', value: { format: input.format, options, displayName: input.displayName ?? '' } } };
   const size = input.chunkBytes ?? DEFAULT_UPLOAD_CHUNK_BYTES;
@@ -46,7 +48,11 @@ function* uploadMessages(input: UploadDatasetInput): Generator<UploadDatasetRequ
 
 /** One upload attempt: the header, then every file in chunks, respecting the stream's backpressure. */
 export function uploadOnce(
-  open: OpenUpload, metadata: Metadata, deadline: Date | undefined, signal: AbortSignal | undefined, input: UploadDatasetInput,
+  open: OpenUpload,
+  metadata: Metadata,
+  deadline: Date | undefined,
+  signal: AbortSignal | undefined,
+  input: UploadDatasetInput,
 ): Promise<UploadDatasetResponse> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {

@@ -95,16 +95,16 @@ export type ListJobsInput = Partial<ListJobsRequest>;
 
 export interface EvaluateInput {
   jobId: string;
-  /** Defaults to the job's validation dataset. */
+  /** Defaults to the job's validation dataset; any built-in or registered dataset (and split). */
   dataset?: DatasetRef;
-  /** One seed's model; 0 or absent means every seed. */
+  /** One seed's model; 0 or absent means every seed and the delivered model. */
   seed?: number;
   ensemble?: boolean;
 }
 
 export interface PredictInput {
   jobId: string;
-  /** 0 or absent means the ensemble vote. */
+  /** 0 or absent means the delivered model (StabilitySummary.delivery). */
   seed?: number;
   examples: Partial<Example>[];
 }
@@ -114,6 +114,8 @@ export interface RegisterDatasetInput {
   /** Paths relative to the server's data root. */
   train: Partial<DatasetFiles>;
   validation?: Partial<DatasetFiles>;
+  /** Only ever reported on (FineTuneSpec.test). */
+  test?: Partial<DatasetFiles>;
   options?: Partial<DatasetOptions>;
   displayName?: string;
 }
@@ -231,6 +233,7 @@ export class SteadytuneClient {
       format: input.format,
       train: files(input.train),
       validation: input.validation === undefined ? undefined : files(input.validation),
+      test: input.test === undefined ? undefined : files(input.test),
       options: { classNames: [], seqLen: 0, maxVocabSize: 0, minWordCount: 0, imageSize: 0, color: false, ...input.options },
       displayName: input.displayName ?? '',
     };

@@ -4,7 +4,9 @@
 //
 // Layout hashed: "steadytune-dataset-v1\n", a length-prefixed JSON header (class names, input
 // kind and shape, vocabulary), then per split (train, validation): the example count, the
-// labels, and the input arrays, as little-endian bytes.
+// labels, and the input arrays, as little-endian bytes. A test split, when there is one, follows
+// as a third split after the marker "test\n", so a dataset without one keeps the hash it had
+// before test splits existed.
 
 import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
@@ -15,6 +17,7 @@ export interface HashableDataset {
   readonly classNames: readonly string[];
   readonly train: ExampleSet;
   readonly validation: ExampleSet;
+  readonly test?: ExampleSet;
   readonly vocabulary?: { readonly tokens: readonly string[] };
 }
 
@@ -40,24 +43,33 @@ export function hashDatasetContent(dataset: HashableDataset): string {
   if (endianness() !== 'LE') throw new Error('content hashing assumes a little-endian host');
   const hash = createHash('sha256');
   hash.update('steadytune-dataset-v1\n');
-  const header = new TextEncoder().encode(JSON.stringify({
-    classNames: dataset.classNames,
-    shape: shapeOf(dataset.train),
-    vocabulary: dataset.vocabulary?.tokens ?? null,
-  }));
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      classNames: dataset.classNames,
+      shape: shapeOf(dataset.train),
+      vocabulary: dataset.vocabulary?.tokens ?? null,
+    }),
+  );
   hash.update(uint32(header.byteLength));
   hash.update(header);
-  for (const set of [dataset.train, dataset.validation]) {
-    hash.update(uint32(set.labels.length));
-    updateTyped(hash, set.labels);
-    if (set.inputs.kind === 'features') {
-      updateTyped(hash, set.inputs.values);
-    } else {
-      updateTyped(hash, set.inputs.ids);
-      if (set.inputs.segmentIds) updateTyped(hash, set.inputs.segmentIds);
-    }
+  updateSplit(hash, dataset.train);
+  updateSplit(hash, dataset.validation);
+  if (dataset.test !== undefined) {
+    hash.update('test\n');
+    updateSplit(hash, dataset.test);
   }
   return hash.digest('hex');
+}
+
+function updateSplit(hash: Hash, set: ExampleSet): void {
+  hash.update(uint32(set.labels.length));
+  updateTyped(hash, set.labels);
+  if (set.inputs.kind === 'features') {
+    updateTyped(hash, set.inputs.values);
+  } else {
+    updateTyped(hash, set.inputs.ids);
+    if (set.inputs.segmentIds) updateTyped(hash, set.inputs.segmentIds);
+  }
 }
 
 /**

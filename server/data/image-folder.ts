@@ -23,6 +23,8 @@ export interface ImageFolderSource {
   readonly format: 'image_folder';
   readonly train: FolderRef;
   readonly validation?: FolderRef;
+  /** Held-out images that are only ever reported on. */
+  readonly test?: FolderRef;
   readonly classNames?: readonly string[];
   readonly validationFraction?: number;
   /** Resize every image to imageSize x imageSize; absent: all images must share the first one's size. */
@@ -65,7 +67,12 @@ async function filesOnDisk(folder: string, prefix: string, context: FolderContex
       context.ignored.push(classEntry.name);
       continue;
     }
-    const entries = await listConfinedDirectory(path.join(folder, classEntry.name), dataRoot, fileField(prefix, `${classEntry.name}/`), violations);
+    const entries = await listConfinedDirectory(
+      path.join(folder, classEntry.name),
+      dataRoot,
+      fileField(prefix, `${classEntry.name}/`),
+      violations,
+    );
     for (const entry of entries ?? []) {
       const relative = `${classEntry.name}/${entry.name}`;
       if (entry.directory || !IMAGE_EXTENSION.test(entry.name)) {
@@ -76,7 +83,13 @@ async function filesOnDisk(folder: string, prefix: string, context: FolderContex
         violations.add(`${prefix}path`, `holds more than ${limits.maxRows} images (the limit)`);
         return files;
       }
-      const bytes = await readConfinedFile({ path: path.join(folder, relative) }, dataRoot, limits, fileField(prefix, relative), violations);
+      const bytes = await readConfinedFile(
+        { path: path.join(folder, relative) },
+        dataRoot,
+        limits,
+        fileField(prefix, relative),
+        violations,
+      );
       if (bytes === undefined) continue;
       totalBytes += bytes.byteLength;
       if (totalBytes > limits.maxBytes) {
@@ -125,7 +138,13 @@ interface DecodedSplit {
 }
 
 /** Decodes in order; the first decoded image fixes the shape when images are not resized. */
-function decodeAll(files: readonly ImageFile[], prefix: string, source: ImageFolderSource, shape: { value?: ImageShape & { from: string } }, context: FolderContext): DecodedSplit {
+function decodeAll(
+  files: readonly ImageFile[],
+  prefix: string,
+  source: ImageFolderSource,
+  shape: { value?: ImageShape & { from: string } },
+  context: FolderContext,
+): DecodedSplit {
   const { violations, limits } = context;
   const values: Float32Array[] = [];
   const classNames: string[] = [];
@@ -135,20 +154,28 @@ function decodeAll(files: readonly ImageFile[], prefix: string, source: ImageFol
     try {
       decoded = decodeImage(file.bytes);
     } catch (error) {
-      violations.add(fileField(prefix, file.relative), `cannot be read as an image: ${error instanceof Error ? error.message : String(error)}`);
+      violations.add(
+        fileField(prefix, file.relative),
+        `cannot be read as an image: ${error instanceof Error ? error.message : String(error)}`,
+      );
       continue;
     }
     const height = source.imageSize ?? decoded.height;
     const width = source.imageSize ?? decoded.width;
     if (shape.value === undefined) {
       if (height * width * channels > limits.maxFeatureDim) {
-        violations.add(fileField(prefix, file.relative), `${width}x${height}x${channels} is over the ${limits.maxFeatureDim}-value limit: set options.image_size`);
+        violations.add(
+          fileField(prefix, file.relative),
+          `${width}x${height}x${channels} is over the ${limits.maxFeatureDim}-value limit: set options.image_size`,
+        );
         return { values, classNames };
       }
       shape.value = { height, width, channels, from: file.relative };
     } else if (shape.value.height !== height || shape.value.width !== width) {
-      violations.add(fileField(prefix, file.relative),
-        `is ${decoded.width}x${decoded.height}, but ${shape.value.from} is ${shape.value.width}x${shape.value.height}: set options.image_size to resize every image`);
+      violations.add(
+        fileField(prefix, file.relative),
+        `is ${decoded.width}x${decoded.height}, but ${shape.value.from} is ${shape.value.width}x${shape.value.height}: set options.image_size to resize every image`,
+      );
       continue;
     }
     values.push(imageValues(decoded, channels === 3, source.imageSize));
@@ -164,26 +191,35 @@ function toExampleSet(split: DecodedSplit, classIds: ReadonlyMap<string, number>
   return { inputs: { kind: 'features', values, dim }, labels, numClasses: classNames.length, classNames };
 }
 
-function resolveClasses(trainFiles: readonly ImageFile[], declared: readonly string[] | undefined, violations: ViolationCollector): string[] {
+function resolveClasses(
+  trainFiles: readonly ImageFile[],
+  declared: readonly string[] | undefined,
+  violations: ViolationCollector,
+): string[] {
   const folders = [...new Set(trainFiles.map((file) => file.className))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (declared === undefined) return folders;
   for (const folder of folders) {
-    if (!declared.includes(folder)) violations.add(fileField('', `${folder}/`), `folder ${JSON.stringify(folder)} is not one of classNames`);
+    if (!declared.includes(folder))
+      violations.add(fileField('', `${folder}/`), `folder ${JSON.stringify(folder)} is not one of classNames`);
   }
   declared.forEach((name, index) => {
-    if (!folders.includes(name)) violations.add(`classNames[${index}]`, `class ${JSON.stringify(name)} has no training images (no such folder)`);
+    if (!folders.includes(name))
+      violations.add(`classNames[${index}]`, `class ${JSON.stringify(name)} has no training images (no such folder)`);
   });
   return [...declared];
 }
 
 export async function readImageFolder(
-  source: ImageFolderSource, context: { dataRoot?: string; limits: DataLimits }, violations: ViolationCollector,
+  source: ImageFolderSource,
+  context: { dataRoot?: string; limits: DataLimits },
+  violations: ViolationCollector,
 ): Promise<AssembledDataset & { imageShape: ImageShape }> {
   const folderContext: FolderContext = { ...context, violations, ignored: [] };
   const collect = (ref: FolderRef, prefix: string): Promise<ImageFile[]> | ImageFile[] =>
     'files' in ref ? filesUploaded(ref.files, prefix, folderContext) : filesOnDisk(ref.path, prefix, folderContext);
   const trainFiles = await collect(source.train, '');
   const validationFiles = source.validation === undefined ? undefined : await collect(source.validation, 'validation.');
+  const testFiles = source.test === undefined ? undefined : await collect(source.test, 'test.');
   const fraction = source.validationFraction ?? 0.2;
   if (!(fraction >= 0 && fraction < 1)) violations.add('validationFraction', `must be in [0, 1), got ${fraction}`);
   if (source.imageSize !== undefined && !(Number.isInteger(source.imageSize) && source.imageSize >= 1 && source.imageSize <= 1024)) {
@@ -191,15 +227,24 @@ export async function readImageFolder(
   }
   violations.throwIfAny('dataset rejected');
   const classNames = resolveClasses(trainFiles, source.classNames, violations);
-  if (classNames.length < 2) violations.add(source.classNames ? 'classNames' : 'path', `a classifier needs at least 2 classes, got ${classNames.length}`);
-  for (const file of validationFiles ?? []) {
-    if (!classNames.includes(file.className)) violations.add(fileField('validation.', `${file.className}/`), `${JSON.stringify(file.className)} is not a training class`);
+  if (classNames.length < 2)
+    violations.add(source.classNames ? 'classNames' : 'path', `a classifier needs at least 2 classes, got ${classNames.length}`);
+  for (const [files, prefix] of [
+    [validationFiles, 'validation.'],
+    [testFiles, 'test.'],
+  ] as const) {
+    for (const file of files ?? []) {
+      if (!classNames.includes(file.className))
+        violations.add(fileField(prefix, `${file.className}/`), `${JSON.stringify(file.className)} is not a training class`);
+    }
   }
   violations.throwIfAny('dataset rejected');
 
   const shape: { value?: ImageShape & { from: string } } = {};
   const decodedTrain = decodeAll(trainFiles, '', source, shape, folderContext);
-  const decodedValidation = validationFiles === undefined ? undefined : decodeAll(validationFiles, 'validation.', source, shape, folderContext);
+  const decodedValidation =
+    validationFiles === undefined ? undefined : decodeAll(validationFiles, 'validation.', source, shape, folderContext);
+  const decodedTest = testFiles === undefined ? undefined : decodeAll(testFiles, 'test.', source, shape, folderContext);
   violations.throwIfAny('dataset rejected');
   const { height, width, channels } = shape.value ?? { height: 0, width: 0, channels: 1 };
   const dim = height * width * channels;
@@ -217,10 +262,24 @@ export async function readImageFolder(
   const validationCounts = countClasses(validation.labels, classNames.length);
   const missing = classNames.filter((_, id) => validationCounts[id] === 0);
   if (missing.length > 0) notes.push(`validation split has no examples of: ${missing.join(', ')}`);
+  const test = decodedTest === undefined ? undefined : toExampleSet(decodedTest, classIds, dim, classNames);
+  if (test !== undefined) {
+    const testCounts = countClasses(test.labels, classNames.length);
+    const missingInTest = classNames.filter((_, id) => testCounts[id] === 0);
+    if (missingInTest.length > 0) notes.push(`test split has no examples of: ${missingInTest.join(', ')}`);
+  }
   if (source.imageSize !== undefined) notes.push(`images resized to ${source.imageSize}x${source.imageSize}`);
   if (folderContext.ignored.length > 0) {
     const shown = folderContext.ignored.slice(0, 5).join(', ');
     notes.push(`ignored ${folderContext.ignored.length} non-image entries: ${shown}${folderContext.ignored.length > 5 ? ', ...' : ''}`);
   }
-  return { train, validation, classNames, truncatedTexts: 0, notes, imageShape: { height, width, channels } };
+  return {
+    train,
+    validation,
+    ...(test === undefined ? {} : { test }),
+    classNames,
+    truncatedTexts: 0,
+    notes,
+    imageShape: { height, width, channels },
+  };
 }

@@ -4,11 +4,11 @@ import type { ExampleSet } from '../engine/tf-free.js';
 import { BUILTIN_DATASET_NAMES, loadBuiltin, type BuiltinDatasetName, type BuiltinOptions, type SplitName } from './builtin.js';
 import { ServiceError } from '../common/errors.js';
 import { countClasses } from './example-set.js';
-import type { DatasetRegistry } from './registry.js';
+import { splitExamples, splitsOf, type DatasetRegistry, type DatasetSplit } from './registry.js';
 
 export type DatasetRef =
   | { readonly builtin: BuiltinDatasetName; readonly split: SplitName }
-  | { readonly tenant: string; readonly datasetId: string; readonly split: SplitName };
+  | { readonly tenant: string; readonly datasetId: string; readonly split: DatasetSplit };
 
 export interface LoadOptions extends BuiltinOptions {
   /** Needed for `datasetId` refs. */
@@ -24,13 +24,18 @@ export interface LoadedDataset {
   readonly contentHash?: string;
 }
 
-const SPLITS: readonly string[] = ['train', 'validation'];
+const BUILTIN_SPLITS: readonly string[] = ['train', 'validation'];
+const SPLITS: readonly string[] = ['train', 'validation', 'test'];
 
 /** Loads one split of a built-in or registered dataset. */
 export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): Promise<LoadedDataset> {
-  if (!SPLITS.includes(ref.split)) {
+  const known = 'builtin' in ref ? BUILTIN_SPLITS : SPLITS;
+  if (!known.includes(ref.split)) {
     throw ServiceError.invalidArgument('unknown split', [
-      { field: 'split', description: `must be "train" or "validation", got ${JSON.stringify(ref.split)}` },
+      {
+        field: 'split',
+        description: `must be ${known.map((name) => JSON.stringify(name)).join(' or ')}, got ${JSON.stringify(ref.split)}`,
+      },
     ]);
   }
   if ('builtin' in ref) {
@@ -48,7 +53,8 @@ export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): P
   }
   if (!options.registry) throw new Error('loadDataset: a datasetId ref needs options.registry');
   const dataset = await options.registry.get(ref.tenant, ref.datasetId);
-  const examples = ref.split === 'train' ? dataset.train : dataset.validation;
+  const examples = splitExamples(dataset, ref.split);
+  if (examples === undefined) throw missingSplit(dataset.id, ref.split, splitsOf(dataset), 'split');
   return {
     examples,
     classNames: dataset.classNames,
@@ -57,13 +63,28 @@ export async function loadDataset(ref: DatasetRef, options: LoadOptions = {}): P
   };
 }
 
+/** INVALID_ARGUMENT naming `field`: a split (test) the dataset was registered without. */
+export function missingSplit(datasetId: string, split: DatasetSplit, has: readonly DatasetSplit[], field: string): ServiceError {
+  return ServiceError.invalidArgument(`dataset ${datasetId} has no ${split} split`, [
+    { field, description: `${datasetId} has no ${split} split (it has ${has.join(', ')}); register it with one, or name another split` },
+  ]);
+}
+
 export { BUILTIN_DATASET_NAMES, FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './builtin.js';
 export type { BuiltinDatasetName, BuiltinOptions, SplitName } from './builtin.js';
 export { applyImbalance, imbalancedClassCounts } from './imbalance.js';
 export type { ImbalanceKind, ImbalanceSpec } from './imbalance.js';
-export { InMemoryDatasetRegistry, readDatasetContent } from './registry.js';
+export { InMemoryDatasetRegistry, readDatasetContent, splitExamples, splitsOf } from './registry.js';
 export type {
-  DatasetContent, DatasetRegistration, DatasetRegistry, DatasetReport, RegisteredDataset, RegistrationResult, RegistryOptions, SplitSummary,
+  DatasetContent,
+  DatasetSplit,
+  DatasetRegistration,
+  DatasetRegistry,
+  DatasetReport,
+  RegisteredDataset,
+  RegistrationResult,
+  RegistryOptions,
+  SplitSummary,
 } from './registry.js';
 export type { DatasetFormat, DatasetSource, IdxFiles, IdxSource, TabularSource } from './source.js';
 export type { FolderRef, ImageFolderSource, ImageShape } from './image-folder.js';
@@ -77,6 +98,10 @@ export { encodeTexts, Vocabulary } from './tokenizer.js';
 export type { TextExample } from './tokenizer.js';
 export { FileFeatureCache, FileVectorCache, vocabularyKey } from './features-cache.js';
 export {
-  DEFAULT_MODEL_MAX_BYTES, gloveFileChunks, readHfCheckpointFiles, readLayersModelFiles, WINK_GLOVE_SOURCE,
+  DEFAULT_MODEL_MAX_BYTES,
+  gloveFileChunks,
+  readHfCheckpointFiles,
+  readLayersModelFiles,
+  WINK_GLOVE_SOURCE,
 } from './pretrained-files.js';
 export type { HfCheckpointFiles, LayersModelFiles, PretrainedFileOptions } from './pretrained-files.js';

@@ -32,6 +32,8 @@ export interface DatasetReport {
   readonly classNames: readonly string[];
   readonly train: SplitSummary;
   readonly validation: SplitSummary;
+  /** Present when the dataset has a test split. */
+  readonly test?: SplitSummary;
   readonly truncatedTexts: number;
   /** Non-fatal findings, e.g. classes missing from validation, ignored columns. */
   readonly notes: readonly string[];
@@ -60,9 +62,14 @@ export interface RegistrationResult extends DatasetRegistration {
   readonly created: boolean;
 }
 
+/** The splits a dataset may have: every dataset has train and validation, some have test. */
+export type DatasetSplit = 'train' | 'validation' | 'test';
+
 export interface RegisteredDataset extends DatasetRegistration {
   readonly train: ExampleSet;
   readonly validation: ExampleSet;
+  /** Only ever reported on: never trained on, and never behind a choice. */
+  readonly test?: ExampleSet;
   /** Token strings by id, for text datasets (to encode Predict inputs the same way). */
   readonly vocabulary?: Vocabulary;
 }
@@ -109,6 +116,7 @@ function reportOf(dataset: AssembledDataset): DatasetReport {
     classNames: dataset.classNames,
     train: summarize(dataset.train),
     validation: summarize(dataset.validation),
+    ...(dataset.test === undefined ? {} : { test: summarize(dataset.test) }),
     truncatedTexts: dataset.truncatedTexts,
     notes: dataset.notes,
   };
@@ -118,13 +126,33 @@ function reportOf(dataset: AssembledDataset): DatasetReport {
 export async function readDatasetContent(source: DatasetSource, options: RegistryOptions = {}): Promise<DatasetContent> {
   const dataset = await readDatasetSource(source, { dataRoot: options.dataRoot, limits: resolveLimits(options.limits) });
   const contentHash = hashDatasetContent(dataset);
-  const { train, validation, classNames, vocabulary } = dataset;
+  const { train, validation, test, classNames, vocabulary } = dataset;
   const report = reportOf(dataset);
   return {
-    id: datasetIdOf(contentHash), contentHash, classNames, classCounts: report.train.classCounts, report, train, validation,
+    id: datasetIdOf(contentHash),
+    contentHash,
+    classNames,
+    classCounts: report.train.classCounts,
+    report,
+    train,
+    validation,
+    ...(test === undefined ? {} : { test }),
     numExamples: train.labels.length + validation.labels.length,
     ...(vocabulary ? { vocabulary } : {}),
   };
+}
+
+/** The splits a dataset has, in their canonical order. */
+export function splitsOf(dataset: Pick<RegisteredDataset, 'test'>): DatasetSplit[] {
+  return dataset.test === undefined ? ['train', 'validation'] : ['train', 'validation', 'test'];
+}
+
+/** One split's examples; undefined for a test split the dataset lacks. */
+export function splitExamples(
+  dataset: Pick<RegisteredDataset, 'train' | 'validation' | 'test'>,
+  split: DatasetSplit,
+): ExampleSet | undefined {
+  return split === 'train' ? dataset.train : split === 'validation' ? dataset.validation : dataset.test;
 }
 
 /** Content-addressed ids: the same content gets the same id on every server. */

@@ -1,5 +1,5 @@
 // Reads a dataset source (files under the data root, or uploaded bytes) into validated
-// train/validation ExampleSets. Every file is read and checked before anything is built,
+// train/validation (and optional test) ExampleSets. Every file is read and checked before anything is built,
 // and any violation throws INVALID_ARGUMENT: nothing is returned partially.
 
 import type { ExampleSet } from '../engine/tf-free.js';
@@ -21,6 +21,8 @@ export interface TabularSource {
   readonly train: FileRef;
   /** Without it, validationFraction of each class is held out (see splitPerClass). */
   readonly validation?: FileRef;
+  /** Held-out examples that are only ever reported on. */
+  readonly test?: FileRef;
   /** Declares the classes and their ids; otherwise they are inferred (see labels.ts). */
   readonly classNames?: readonly string[];
   readonly validationFraction?: number;
@@ -36,6 +38,7 @@ export interface IdxSource {
   readonly format: 'idx';
   readonly train: IdxFiles;
   readonly validation?: IdxFiles;
+  readonly test?: IdxFiles;
   readonly classNames?: readonly string[];
   readonly validationFraction?: number;
 }
@@ -51,25 +54,34 @@ export interface ReadContext {
 
 async function readTabular(source: TabularSource, context: ReadContext, violations: ViolationCollector): Promise<AssembledDataset> {
   const { limits } = context;
-  const files = [{ ref: source.train, prefix: '' }];
-  if (source.validation) files.push({ ref: source.validation, prefix: 'validation.' });
-  const contents = await Promise.all(files.map(({ ref, prefix }) =>
-    readConfinedFile(ref, context.dataRoot, limits, `${prefix}path`, violations)));
+  const files = [{ split: 'train', ref: source.train, prefix: '' }];
+  if (source.validation) files.push({ split: 'validation', ref: source.validation, prefix: 'validation.' });
+  if (source.test) files.push({ split: 'test', ref: source.test, prefix: 'test.' });
+  const contents = await Promise.all(
+    files.map(({ ref, prefix }) => readConfinedFile(ref, context.dataRoot, limits, `${prefix}path`, violations)),
+  );
   violations.throwIfAny('dataset rejected');
 
   const parsed: ParsedRows[] = files.map(({ prefix }, index) => {
     const text = decodeUtf8(contents[index] ?? new Uint8Array(), `${prefix}path`, violations);
     if (text === undefined) return { rows: [], ignoredFields: [] };
-    return source.format === 'csv'
-      ? parseCsvRows(text, prefix, limits, violations)
-      : parseJsonlRows(text, prefix, limits, violations);
+    return source.format === 'csv' ? parseCsvRows(text, prefix, limits, violations) : parseJsonlRows(text, prefix, limits, violations);
   });
+  const rowsOf = (split: string) => {
+    const index = files.findIndex((file) => file.split === split);
+    return index < 0 ? undefined : (parsed[index]?.rows ?? []);
+  };
   // No throw yet: cross-row checks on the rows that parsed still add useful violations.
-  const dataset = assembleDataset(parsed[0]?.rows ?? [], source.validation ? parsed[1]?.rows ?? [] : undefined, {
-    classNames: source.classNames,
-    validationFraction: source.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
-    text: source.text ?? {},
-  }, limits, violations);
+  const dataset = assembleDataset(
+    { train: rowsOf('train') ?? [], validation: rowsOf('validation'), test: rowsOf('test') },
+    {
+      classNames: source.classNames,
+      validationFraction: source.validationFraction ?? DEFAULT_VALIDATION_FRACTION,
+      text: source.text ?? {},
+    },
+    limits,
+    violations,
+  );
   const ignored = [...new Set(parsed.flatMap((file) => file.ignoredFields))];
   if (ignored.length === 0) return dataset;
   return { ...dataset, notes: [...dataset.notes, `ignored fields: ${ignored.join(', ')}`] };
@@ -79,21 +91,27 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
   const { limits } = context;
   const parts = [{ files: source.train, prefix: '' }];
   if (source.validation) parts.push({ files: source.validation, prefix: 'validation.' });
-  const sets = await Promise.all(parts.map(async ({ files, prefix }) => {
-    const fields = { images: `${prefix}images`, labels: `${prefix}labels` };
-    const [imageBytes, labelBytes] = await Promise.all([
-      readConfinedFile(files.images, context.dataRoot, limits, `${fields.images}.path`, violations),
-      readConfinedFile(files.labels, context.dataRoot, limits, `${fields.labels}.path`, violations),
-    ]);
-    const images = imageBytes && parseIdx(imageBytes, fields.images, limits, violations);
-    const labels = labelBytes && parseIdx(labelBytes, fields.labels, limits, violations);
-    return images && labels ? idxToExamples(images, labels, fields, limits, violations, source.classNames) : undefined;
-  }));
+  // The test split, when given, is always the last part.
+  if (source.test) parts.push({ files: source.test, prefix: 'test.' });
+  const sets = await Promise.all(
+    parts.map(async ({ files, prefix }) => {
+      const fields = { images: `${prefix}images`, labels: `${prefix}labels` };
+      const [imageBytes, labelBytes] = await Promise.all([
+        readConfinedFile(files.images, context.dataRoot, limits, `${fields.images}.path`, violations),
+        readConfinedFile(files.labels, context.dataRoot, limits, `${fields.labels}.path`, violations),
+      ]);
+      const images = imageBytes && parseIdx(imageBytes, fields.images, limits, violations);
+      const labels = labelBytes && parseIdx(labelBytes, fields.labels, limits, violations);
+      return images && labels ? idxToExamples(images, labels, fields, limits, violations, source.classNames) : undefined;
+    }),
+  );
   violations.throwIfAny('dataset rejected');
-  let [train, validation] = sets;
+  let train = sets[0];
+  let validation = source.validation ? sets[1] : undefined;
+  const test = source.test ? sets.at(-1) : undefined;
   if (!train) throw new Error('IDX training set missing without a violation');
-  // Without declared names both files must agree on the class count, so take the larger.
-  const numClasses = Math.max(train.numClasses, validation?.numClasses ?? 0);
+  // Without declared names the files must agree on the class count, so take the largest.
+  const numClasses = Math.max(train.numClasses, validation?.numClasses ?? 0, test?.numClasses ?? 0);
   const classNames = source.classNames ?? Array.from({ length: numClasses }, (_, id) => String(id));
   const withClasses = (set: ExampleSet): ExampleSet => ({ ...set, numClasses, classNames });
   if (!validation) {
@@ -104,8 +122,13 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
     validation = selectExamples(train, split.validation);
     train = selectExamples(train, split.train);
   }
-  if (validation.inputs.kind === 'features' && train.inputs.kind === 'features' && validation.inputs.dim !== train.inputs.dim) {
-    violations.add('validation.images', `has ${validation.inputs.dim} values per row; the training images have ${train.inputs.dim}`);
+  for (const [set, field] of [
+    [validation, 'validation.images'],
+    [test, 'test.images'],
+  ] as const) {
+    if (set?.inputs.kind === 'features' && train.inputs.kind === 'features' && set.inputs.dim !== train.inputs.dim) {
+      violations.add(field, `has ${set.inputs.dim} values per row; the training images have ${train.inputs.dim}`);
+    }
   }
   if (numClasses < 2) violations.add('labels', `a classifier needs at least 2 classes, got ${numClasses}`);
   countClasses(train.labels, numClasses).forEach((count, id) => {
@@ -114,7 +137,14 @@ async function readIdx(source: IdxSource, context: ReadContext, violations: Viol
     }
   });
   violations.throwIfAny('dataset rejected');
-  return { train: withClasses(train), validation: withClasses(validation), classNames, truncatedTexts: 0, notes: [] };
+  return {
+    train: withClasses(train),
+    validation: withClasses(validation),
+    ...(test === undefined ? {} : { test: withClasses(test) }),
+    classNames,
+    truncatedTexts: 0,
+    notes: [],
+  };
 }
 
 /** Reads and validates a source; throws INVALID_ARGUMENT listing every violation. */
@@ -129,7 +159,10 @@ export async function readDatasetSource(source: DatasetSource, context: ReadCont
     case 'image_folder':
       return readImageFolder(source, context, violations);
     default:
-      violations.add('format', `must be "jsonl", "csv", "idx" or "image_folder", got ${JSON.stringify((source as { format: unknown }).format)}`);
+      violations.add(
+        'format',
+        `must be "jsonl", "csv", "idx" or "image_folder", got ${JSON.stringify((source as { format: unknown }).format)}`,
+      );
       violations.throwIfAny('dataset rejected');
       throw new Error('unreachable');
   }

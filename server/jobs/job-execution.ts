@@ -9,7 +9,7 @@
 // nothing more, leaving the job to the new holder.
 import { hasCode, messageOf, type ServiceError } from '../common/errors.js';
 import type { EventLog } from './event-log.js';
-import { summarizeJob } from './job-summary.js';
+import { reportTestSplit, summarizeJob, type TestSplitReport } from './job-summary.js';
 import { loadStartPoint, NOTHING_LOGGED, resumeRequest, type LoggedProgress } from './job-resume.js';
 import { endMoveOf, JobStateMachine, type StopRequest } from './job-state-machine.js';
 import type { JobPhaseTracker, JobTraceParent, JobTracer } from './job-tracer.js';
@@ -21,7 +21,8 @@ import { SeedRuns } from './seed-runs.js';
 import type { JobStore } from './store.js';
 import type { TaskHandle, WorkerPool } from './worker-pool.js';
 import type { DatasetInput, TrainRequest } from './worker/protocol.js';
-import { RUN_ENDED_STATES, TERMINAL_STATES, type DatasetSelection, type Job, type JobLogger } from './types.js';
+import type { DatasetSplit } from '../data/index.js';
+import { RUN_ENDED_STATES, TERMINAL_STATES, type DatasetSelection, type Job, type JobLogger, type StabilitySummary } from './types.js';
 
 export interface ExecutionContext {
   readonly store: JobStore;
@@ -32,7 +33,7 @@ export interface ExecutionContext {
   readonly logger: JobLogger;
   readonly tracer: JobTracer;
   /** Resolves a selection for a worker (registered datasets are looked up on the main thread). */
-  readonly datasetInput: (selection: DatasetSelection, split: 'train' | 'validation') => Promise<DatasetInput>;
+  readonly datasetInput: (selection: DatasetSelection, split: DatasetSplit) => Promise<DatasetInput>;
   /** Absent: no checkpoints are kept and nothing resumes after a restart. */
   readonly durability?: Durability;
 }
@@ -187,9 +188,7 @@ export class JobExecution {
       return;
     }
     const { succeeded } = recorder;
-    if (succeeded.size > 0) {
-      await this.context.store.setSummary(this.job.id, await summarizeJob(job, succeeded, recorder.validationLabels, this.context));
-    }
+    if (succeeded.size > 0) await this.summarize(job, recorder, stop === undefined);
     if (stop !== undefined && stop.end !== 'SUSPENDED') {
       await this.state.end(endMoveOf(stop.end), stop.reason);
       return;
@@ -201,6 +200,35 @@ export class JobExecution {
       return;
     }
     await this.state.end('succeed', '');
+  }
+
+  /**
+   * The summary and the delivered model, chosen on validation; then (a job not stopped early)
+   * the test split, reported on each trained seed's row and for the delivered model.
+   */
+  private async summarize(job: Job, recorder: ProgressRecorder, withTestSplit: boolean): Promise<void> {
+    const chosen = await summarizeJob(job, recorder.succeeded, recorder.validationLabels, this.context);
+    const tested = withTestSplit ? await this.reportTestSplit(job, chosen) : undefined;
+    for (const [seed, testMetrics] of tested?.bySeed ?? []) await this.runs.put({ ...this.runs.get(seed), testMetrics });
+    const summary = tested?.summary ?? chosen;
+    await this.context.store.setSummary(job.id, summary);
+    if (summary.delivery !== undefined && summary.delivery.seeds.length === 0) await this.notice(`delivery: ${summary.delivery.note}`);
+  }
+
+  /** Test metrics are only reported: a split that cannot be evaluated is a notice, not a failed job. */
+  private async reportTestSplit(job: Job, summary: StabilitySummary): Promise<TestSplitReport | undefined> {
+    try {
+      return await reportTestSplit(job, summary, this.context);
+    } catch (error) {
+      this.context.logger.warn('test split not evaluated', { jobId: job.id, error: messageOf(error) });
+      await this.notice(`test split not evaluated: ${messageOf(error)}`);
+      return undefined;
+    }
+  }
+
+  private async notice(message: string): Promise<void> {
+    await this.context.eventLog.append(this.job.id, 0, { kind: 'notice', message });
+    await this.context.store.addNotice(this.job.id, message);
   }
 
   private requestStop(stop: StopRequest): void {

@@ -1,7 +1,9 @@
 // The embedded JobService: store, event log and worker pool in one process. Every TF.js call
 // happens in the pool's worker threads; this module only moves plain data around.
 import { ServiceError } from '../common/errors.js';
-import type { DatasetRegistry } from '../data/index.js';
+import type { DatasetRegistry, DatasetSplit } from '../data/index.js';
+import { datasetInputFor, withJobClasses } from './dataset-inputs.js';
+import { deliveredMetrics, deliveredSeeds } from './delivery.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
 import { JobExecution } from './job-execution.js';
@@ -25,6 +27,7 @@ import {
   type ListJobsQuery,
   type PredictInput,
   type PredictionRow,
+  type SeedRun,
   type StartJobCommand,
 } from './types.js';
 
@@ -105,7 +108,12 @@ export class EmbeddedJobService implements JobService {
   private launch(job: Job, resumed: boolean, traceParent?: JobTraceParent): void {
     const execution = new JobExecution(
       job,
-      { ...this.options, models: this.models, tracer: this.tracer, datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split) },
+      {
+        ...this.options,
+        models: this.models,
+        tracer: this.tracer,
+        datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split),
+      },
       resumed,
       traceParent,
     );
@@ -169,27 +177,49 @@ export class EmbeddedJobService implements JobService {
   ): Promise<EvaluationReport> {
     const job = await this.mustGet(tenant, jobId);
     const { card, models } = await this.loadModels(job, options.seed);
-    const dataset = await this.datasetInput(tenant, options.dataset ?? job.spec.validation, 'validation');
+    const selection = options.dataset === undefined ? job.spec.validation : withJobClasses(options.dataset, job);
+    const dataset = await this.datasetInput(tenant, selection, 'validation');
     const result = await this.options.pool.run({ kind: 'evaluate', card, models, dataset }).result;
     const metrics = result.evaluations.map((e) => e.metrics);
     const ensemble = options.ensemble
-      ? evaluatePredictions(result.labels, majorityVote(metrics.map((m) => m.predictions), card.numClasses), card.numClasses)
+      ? evaluatePredictions(
+          result.labels,
+          majorityVote(
+            metrics.map((m) => m.predictions),
+            card.numClasses,
+          ),
+          card.numClasses,
+        )
       : undefined;
+    const delivery = deliveredSeeds(job);
+    const delivered =
+      options.seed === 0
+        ? deliveredMetrics(delivery, new Map(result.evaluations.map((e) => [e.seed, e.metrics])), result.labels)
+        : undefined;
     return {
       evaluations: result.evaluations.map((e) => ({ seed: e.seed, metrics: e.metrics })),
       summary: summarizeRuns(metrics, ensemble, job.spec.ciWidth),
       ...(ensemble === undefined ? {} : { ensemble }),
+      ...(delivered === undefined ? {} : { delivered: { seeds: delivery.seeds, metrics: delivered } }),
     };
   }
 
   async predict(tenant: string, jobId: string, seed: number, inputs: readonly PredictInput[]): Promise<PredictionRow[]> {
     const job = await this.mustGet(tenant, jobId);
-    const { card, models } = await this.loadModels(job, seed);
+    const delivery = seed === 0 ? deliveredSeeds(job) : undefined;
+    if (delivery !== undefined && delivery.seeds.length === 0) {
+      throw new ServiceError(
+        'FAILED_PRECONDITION',
+        `job ${job.id} delivers no model (${delivery.note}); name a seed to use one of its models`,
+      );
+    }
+    const { card, models } = await this.loadModels(job, seed, delivery?.seeds);
     if (inputs.length === 0) return [];
     const result = await this.options.pool.run({ kind: 'predict', card, models, inputs: toExampleInputs(card.inputs, inputs) }).result;
     const labelName = (label: number): string => card.classNames[label] ?? String(label);
     const single = result.predictions[0];
-    if (seed !== 0 && single !== undefined) {
+    // One seed's model (asked for, or the one BEST_VALIDATION delivers): its own probabilities.
+    if ((seed !== 0 || delivery?.mode === 'best_validation') && single !== undefined) {
       const { numClasses, probabilities, predictions } = single.predictions;
       return Array.from(predictions, (label, i) => ({
         label,
@@ -197,7 +227,7 @@ export class EmbeddedJobService implements JobService {
         probabilities: Array.from(probabilities.subarray(i * numClasses, (i + 1) * numClasses)),
       }));
     }
-    // Seed 0: the ensemble. "Probabilities" are the seeds' vote shares; ties go to the lowest class id.
+    // The delivered seeds' vote (ENSEMBLE, ALL). "Probabilities" are their vote shares; ties go to the lowest class id.
     const votes = result.predictions.map((p) => p.predictions.predictions);
     const shares = voteShares(votes, card.numClasses);
     return Array.from(majorityVote(votes, card.numClasses), (label, i) => ({
@@ -230,9 +260,7 @@ export class EmbeddedJobService implements JobService {
     const running = [...this.executions.values()];
     const durable = this.options.durability !== undefined;
     await Promise.all(
-      running.map((execution) =>
-        (durable ? execution.suspend(SUSPEND_REASON) : execution.interrupt(SHUTDOWN_REASON)).catch(() => {}),
-      ),
+      running.map((execution) => (durable ? execution.suspend(SUSPEND_REASON) : execution.interrupt(SHUTDOWN_REASON)).catch(() => {})),
     );
     await Promise.all(running.map((execution) => execution.done));
     await this.options.pool.close();
@@ -248,14 +276,18 @@ export class EmbeddedJobService implements JobService {
     return { ...job, lastSequence: await this.options.eventLog.lastSequence(job.id) };
   }
 
-  /** The models Evaluate/Predict use: one seed's, or (seed 0) every seed that finished training. */
-  private async loadModels(job: Job, seed: number): Promise<{ card: ModelCard; models: SeedWeights[] }> {
+  /**
+   * The models Evaluate/Predict use: one seed's, or (seed 0) those of `among` (the delivered
+   * seeds), or of every seed that finished training.
+   */
+  private async loadModels(job: Job, seed: number, among?: readonly number[]): Promise<{ card: ModelCard; models: SeedWeights[] }> {
     if (seed !== 0 && !job.spec.seeds.includes(seed)) {
       throw ServiceError.invalidArgument(`job ${job.id} has no seed ${seed}`, [
         { field: 'seed', description: `must be 0 or one of the job's seeds (${job.spec.seeds.join(', ')})` },
       ]);
     }
-    const trained = job.runs.filter((run) => run.state === 'SUCCEEDED' && (seed === 0 || run.seed === seed));
+    const wanted = (run: SeedRun): boolean => (seed === 0 ? among === undefined || among.includes(run.seed) : run.seed === seed);
+    const trained = job.runs.filter((run) => run.state === 'SUCCEEDED' && wanted(run));
     if (trained.length === 0) {
       const what = seed === 0 ? 'no trained model yet' : `no trained model for seed ${seed}`;
       throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} (${job.state}) has ${what}`);
@@ -266,20 +298,7 @@ export class EmbeddedJobService implements JobService {
     return { card, models: loaded.map((model, i) => ({ seed: trained[i]?.seed ?? 0, weights: model.weights })) };
   }
 
-  /** Registered datasets are the job's tenant's: another tenant's id is not found. */
-  private async datasetInput(tenant: string, selection: DatasetSelection, split: 'train' | 'validation'): Promise<DatasetInput> {
-    const { source } = selection;
-    if (source.kind === 'builtin') return { selection };
-    if (this.options.datasets === undefined) {
-      throw new ServiceError('FAILED_PRECONDITION', 'this server has no dataset registry; use a built-in dataset');
-    }
-    const dataset = await this.options.datasets.get(tenant, source.datasetId);
-    const examples = split === 'train' ? dataset.train : dataset.validation;
-    return {
-      selection,
-      preloaded: { examples, classNames: dataset.classNames },
-      contentKey: `${dataset.contentHash}/${split}`,
-      ...(dataset.vocabulary === undefined ? {} : { vocabulary: dataset.vocabulary.tokens }),
-    };
+  private datasetInput(tenant: string, selection: DatasetSelection, role: DatasetSplit): Promise<DatasetInput> {
+    return datasetInputFor(this.options.datasets, tenant, selection, role);
   }
 }

@@ -98,9 +98,11 @@ export interface ModelDescriptionInput {
   readonly card: ModelCard;
   readonly seeds: readonly number[];
   readonly preprocessing: Preprocessing;
+  /** The job delivers the seeds' majority vote (DELIVERY_ENSEMBLE), described by ensemble.json. */
+  readonly vote: boolean;
 }
 
-export function modelDescription({ job, card, seeds, preprocessing }: ModelDescriptionInput): Record<string, unknown> {
+export function modelDescription({ job, card, seeds, preprocessing, vote }: ModelDescriptionInput): Record<string, unknown> {
   return {
     format: BUNDLE_FORMAT,
     formatVersion: BUNDLE_FORMAT_VERSION,
@@ -114,7 +116,7 @@ export function modelDescription({ job, card, seeds, preprocessing }: ModelDescr
     classNames: card.classNames,
     architecture: architecture(card.model),
     weights: { dtype: 'F32', byteOrder: 'little', files: Object.fromEntries(seeds.map((seed) => [String(seed), seedWeightsPath(seed)])) },
-    delivery: job.spec.ensemble ? 'ensemble' : 'per_seed',
+    delivery: vote ? 'ensemble' : 'per_seed',
   };
 }
 
@@ -135,8 +137,20 @@ export function metricsOf(evaluation: Evaluation): Omit<Evaluation, 'predictions
 
 function summaryOf(summary: StabilitySummary | undefined): Record<string, unknown> | undefined {
   if (summary === undefined) return undefined;
-  const { ensemble, ...rest } = summary;
-  return { ...rest, ...(ensemble === undefined ? {} : { ensemble: metricsOf(ensemble) }) };
+  const { ensemble, delivery, ...rest } = summary;
+  const delivered =
+    delivery === undefined
+      ? undefined
+      : {
+          ...delivery,
+          ...(delivery.validation === undefined ? {} : { validation: metricsOf(delivery.validation) }),
+          ...(delivery.test === undefined ? {} : { test: metricsOf(delivery.test) }),
+        };
+  return {
+    ...rest,
+    ...(ensemble === undefined ? {} : { ensemble: metricsOf(ensemble) }),
+    ...(delivered === undefined ? {} : { delivery: delivered }),
+  };
 }
 
 export interface RunCardInput {
@@ -167,6 +181,7 @@ export function runCard({ job, seeds, versions, contentHashes, datasetHashes }: 
       steps: run.steps,
       delivered: seeds.includes(run.seed),
       ...(run.metrics === undefined ? {} : { verdict: run.metrics.verdict, metrics: metricsOf(run.metrics) }),
+      ...(run.testMetrics === undefined ? {} : { testMetrics: metricsOf(run.testMetrics) }),
       ...(run.phases === undefined ? {} : { phases: run.phases }),
     })),
     summary: summaryOf(job.summary),

@@ -1,4 +1,4 @@
-// ExportModel: a finished job's delivered models as a bundle (docs/MODEL-BUNDLE.md), streamed as
+// ExportModel: a finished job's delivered models (jobs/delivery.ts) as a bundle (docs/MODEL-BUNDLE.md), streamed as
 // chunks of files. One seed's weights are in memory at a time, and its safetensors file is
 // produced tensor by tensor, so a bundle never exists whole on the server. run-card.json goes
 // last: it carries the sha256 of every file before it.
@@ -20,6 +20,7 @@ import {
   type ImagePreprocessing,
   type Preprocessing,
 } from './model-bundle.js';
+import { deliveredSeeds } from './delivery.js';
 import type { ModelFiles } from './persistence/model-files.js';
 import type { BundleChunk, DatasetSelection, Job } from './types.js';
 import type { ModelCard } from './worker/protocol.js';
@@ -71,7 +72,11 @@ export async function* exportModelBundle(
       `export of ${family} models is not supported yet (supported: ${[...EXPORTABLE_FAMILIES].join(', ')})`,
     );
   }
-  const seeds = job.runs.filter((run) => run.state === 'SUCCEEDED').map((run) => run.seed);
+  // The delivered seeds only: a collapsed, degenerate or failed run never travels in a bundle.
+  const delivery = deliveredSeeds(job);
+  const { seeds } = delivery;
+  if (seeds.length === 0)
+    throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} delivers no model (${delivery.note}); nothing to export`);
   const contentHashes: Record<string, string> = {};
   function* file(path: string, parts: Iterable<Uint8Array>): Generator<BundleChunk> {
     const hash = createHash('sha256');
@@ -94,8 +99,8 @@ export async function* exportModelBundle(
   }
   if (card === undefined) throw new ServiceError('FAILED_PRECONDITION', `job ${job.id} has no trained model to export`);
   const { preprocessing, datasetHashes } = await describeData(job, card, sources.datasets);
-  yield* file(MODEL_JSON, json(modelDescription({ job, card, seeds, preprocessing })));
-  if (job.spec.ensemble) yield* file(ENSEMBLE_JSON, json(ensembleManifest(seeds)));
+  yield* file(MODEL_JSON, json(modelDescription({ job, card, seeds, preprocessing, vote: delivery.mode === 'ensemble' })));
+  if (delivery.mode === 'ensemble') yield* file(ENSEMBLE_JSON, json(ensembleManifest(seeds)));
   const runCardBody = runCard({ job, seeds, versions: softwareVersions(), contentHashes: { ...contentHashes }, datasetHashes });
   yield* file(RUN_CARD_JSON, json(runCardBody));
 }

@@ -54,7 +54,8 @@ export class ProgressRecorder {
         await this.state.begin();
         await store.setBackend(jobId, progress.backend);
         this.runs.started(seed);
-        await this.runs.put({ ...this.runs.get(seed), state: 'RUNNING', totalSteps: progress.totalSteps });
+        const counts = progress.classCounts === undefined ? {} : { trainClassCounts: progress.classCounts };
+        await this.runs.put({ ...this.runs.get(seed), state: 'RUNNING', totalSteps: progress.totalSteps, ...counts });
         if (isNew) await eventLog.append(jobId, seed, { kind: 'run_started', totalSteps: progress.totalSteps, backend: progress.backend });
         return;
       }

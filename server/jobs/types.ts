@@ -1,14 +1,7 @@
 // The jobs layer's domain model and the service interface the rpc layer calls.
 // Plain data, no gRPC types: rpc/ maps these to and from the wire.
-import type {
-  BackendName,
-  Evaluation,
-  FullConflict,
-  MethodSpec,
-  RunSpec,
-  StepTelemetry,
-  Verdict,
-} from '../engine/tf-free.js';
+import type { BackendName, Evaluation, FullConflict, MethodSpec, RunSpec, StepTelemetry, Verdict } from '../engine/tf-free.js';
+import type { DatasetSplit } from '../data/index.js';
 import type { RemedyPolicy, RemedySettings } from './remedy-policy.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -21,7 +14,8 @@ export const RUN_ENDED_STATES: ReadonlySet<RunState> = new Set(['SUCCEEDED', 'FA
 /** Where a job's examples come from, already validated by rpc/. */
 export type DatasetSource =
   | { readonly kind: 'builtin'; readonly name: 'mnist' | 'fashion-mnist'; readonly split: 'train' | 'validation' }
-  | { readonly kind: 'registered'; readonly datasetId: string };
+  /** `split` absent: the split the selection's place names (train, validation, test). */
+  | { readonly kind: 'registered'; readonly datasetId: string; readonly split?: DatasetSplit };
 
 export interface DatasetSelection {
   readonly source: DatasetSource;
@@ -52,6 +46,30 @@ export interface JobSpec {
   readonly autoRemedy?: RemedySettings;
   /** Interval width the summary's seeds-needed figures aim at; absent: DEFAULT_CI_WIDTH. */
   readonly ciWidth?: number;
+  /** Examples only reported on once the job ends (never trained or chosen on); absent: none. */
+  readonly test?: DatasetSelection;
+  /** Which model the job delivers; absent (specs stored before it existed too): 'ensemble'. */
+  readonly delivery?: DeliveryMode;
+}
+
+/** ENSEMBLE: the vote of the healthy seeds; BEST_VALIDATION: the best of them on validation; ALL: each of them. */
+export type DeliveryMode = 'ensemble' | 'best_validation' | 'all';
+
+/** Why a seed is not part of the delivered model. */
+export type ExclusionReason = 'collapsed' | 'degenerate' | 'failed' | 'cancelled' | 'not the best';
+
+/** The model a job delivers, chosen on validation only (jobs/delivery.ts). */
+export interface Delivery {
+  readonly mode: DeliveryMode;
+  /** In the spec's seed order; empty when no seed is healthy. */
+  readonly seeds: readonly number[];
+  readonly excluded: readonly { readonly seed: number; readonly reason: ExclusionReason }[];
+  /** The delivered model on validation: the seeds' vote (ensemble, all) or the one seed's metrics. */
+  readonly validation?: Evaluation;
+  /** The same on the test split; reported only. */
+  readonly test?: Evaluation;
+  /** The choice in words. */
+  readonly note: string;
 }
 
 export interface StateTransition {
@@ -76,6 +94,10 @@ export interface SeedRun {
   readonly peakMemoryBytes?: number;
   /** Its stretches under one seed and method, oldest first; the last one is open while it trains. */
   readonly phases?: readonly RunPhase[];
+  /** Training examples per class after selection, cap and imbalance: what it trains on. */
+  readonly trainClassCounts?: readonly number[];
+  /** Its final weights on the job's test split, recorded when the job ends; reported only. */
+  readonly testMetrics?: Evaluation;
 }
 
 /** One stretch of a run: auto-remedy ends a collapsed phase and starts the next. */
@@ -122,6 +144,8 @@ export interface StabilitySummary {
   readonly ensemble?: Evaluation;
   /** Absent in summaries stored before it existed. */
   readonly uncertainty?: StabilityUncertainty;
+  /** A job's summary only (not Evaluate's); absent in summaries stored before it existed. */
+  readonly delivery?: Delivery;
 }
 
 export interface Interval {
@@ -217,6 +241,8 @@ export interface EvaluationReport {
   readonly evaluations: readonly SeedEvaluation[];
   readonly summary: StabilitySummary;
   readonly ensemble?: Evaluation;
+  /** Seed 0: the delivered model on the dataset; absent when the job delivers nothing. */
+  readonly delivered?: { readonly seeds: readonly number[]; readonly metrics: Evaluation };
 }
 
 export interface PredictionRow {

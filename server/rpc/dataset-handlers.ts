@@ -1,7 +1,11 @@
 // The dataset RPCs: register from the data root, upload by client stream, get, list. Thin:
 // check the request, call the registry with the caller's tenant, map the answer.
 import {
-  status as GrpcStatus, type handleClientStreamingCall, type handleUnaryCall, type Metadata, type ServerReadableStream,
+  status as GrpcStatus,
+  type handleClientStreamingCall,
+  type handleUnaryCall,
+  type Metadata,
+  type ServerReadableStream,
 } from '@grpc/grpc-js';
 import type {
   GetDatasetRequest,
@@ -17,7 +21,13 @@ import { hasCode, ServiceError } from '../common/errors.js';
 import type { DatasetRegistry, DatasetSource } from '../data/index.js';
 import type { Logger } from '../logger.js';
 import {
-  datasetSource, filesFromPaths, REGISTER_FIELDS, renameFields, resolveFormat, resolveOptions, UPLOAD_FIELDS,
+  datasetSource,
+  filesFromPaths,
+  REGISTER_FIELDS,
+  renameFields,
+  resolveFormat,
+  resolveOptions,
+  UPLOAD_FIELDS,
 } from './dataset-requests.js';
 import { datasetToWire } from './dataset-mapping.js';
 import { checkDisplayName, readUpload } from './dataset-upload.js';
@@ -66,9 +76,13 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
   };
   /** The upload's registration; undefined when the client ended the stream (nothing is registered). */
   const receiveUpload = async (
-    call: ServerReadableStream<UploadDatasetRequest, UploadDatasetResponse>, tenant: string,
+    call: ServerReadableStream<UploadDatasetRequest, UploadDatasetResponse>,
+    tenant: string,
   ): Promise<UploadDatasetResponse | undefined> => {
-    const read = await readUpload(call, options.maxUploadBytes).then((upload) => ({ upload }), (error: unknown) => ({ error }));
+    const read = await readUpload(call, options.maxUploadBytes).then(
+      (upload) => ({ upload }),
+      (error: unknown) => ({ error }),
+    );
     // A stream cut off by the client may read as complete: its files would be truncated.
     await settled();
     const cut = 'error' in read && isPrematureClose(read.error) ? 'the request stream closed before its end' : undefined;
@@ -87,11 +101,13 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
       if (request.train === undefined) v.add('train', 'required');
       const train = filesFromPaths(v, format, request.train ?? { path: '', imagesPath: '', labelsPath: '' }, 'train');
       const validation = request.validation && filesFromPaths(v, format, request.validation, 'validation');
+      const test = request.test && filesFromPaths(v, format, request.test, 'test');
       const resolved = resolveOptions(v, format, request.options, 'options');
       checkDisplayName(v, request.displayName, 'display_name');
       v.throwIfAny('RegisterDatasetRequest');
       if (format === undefined) throw new Error('unreachable: a missing format is a violation');
-      return register(tenant, datasetSource(format, train, validation, resolved), request.displayName, REGISTER_FIELDS);
+      const splits = { train, ...(validation === undefined ? {} : { validation }), ...(test === undefined ? {} : { test }) };
+      return register(tenant, datasetSource(format, splits, resolved), request.displayName, REGISTER_FIELDS);
     }),
     uploadDataset: (call, callback) => {
       if (options.drainSignal.aborted) return callback(unavailable(options.drainingMessage));
@@ -111,7 +127,8 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
       const pageSize = v.integer('page_size', request.pageSize, 50, 1, 200);
       // The token is the next offset in base 36: opaque to clients, checked strictly here.
       const offset = request.pageToken === '' ? 0 : Number.parseInt(request.pageToken, 36);
-      if (request.pageToken !== '' && !/^[0-9a-z]{1,10}$/.test(request.pageToken)) v.add('page_token', 'is not a token this service issued');
+      if (request.pageToken !== '' && !/^[0-9a-z]{1,10}$/.test(request.pageToken))
+        v.add('page_token', 'is not a token this service issued');
       v.throwIfAny('ListDatasetsRequest');
       const all = await registry().list(tenant);
       const page = all.slice(offset, offset + pageSize);

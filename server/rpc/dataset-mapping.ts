@@ -37,6 +37,7 @@ function reportToWire(report: DatasetReport): WireDatasetReport {
     textPairs: report.textPairs ?? false,
     train: { numExamples: report.train.numExamples, classCounts: [...report.train.classCounts] },
     validation: { numExamples: report.validation.numExamples, classCounts: [...report.validation.classCounts] },
+    test: report.test === undefined ? undefined : { numExamples: report.test.numExamples, classCounts: [...report.test.classCounts] },
     truncatedTexts: report.truncatedTexts,
     notes: [...report.notes],
     imageHeight: report.imageShape?.height ?? 0,

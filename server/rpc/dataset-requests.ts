@@ -1,11 +1,7 @@
 // Dataset requests (wire) → the data layer's DatasetSource: format, split files and options
 // checked field by field (proto paths), defaults applied by the data layer. Also renames the
 // data layer's violation fields to the request's, so BadRequest names what the caller sent.
-import {
-  DatasetFormat as WireDatasetFormat,
-  type DatasetFiles,
-  type DatasetOptions,
-} from '../../client/gen/steadytune/v1/dataset.js';
+import { DatasetFormat as WireDatasetFormat, type DatasetFiles, type DatasetOptions } from '../../client/gen/steadytune/v1/dataset.js';
 import type { FieldViolation } from '../common/errors.js';
 import type { DatasetFormat, DatasetSource, FileRef, FolderRef } from '../data/index.js';
 import type { FieldViolations } from './field-violations.js';
@@ -97,25 +93,41 @@ export function resolveOptions(v: FieldViolations, format: DatasetFormat | undef
 
 type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
+/** The splits of a registration: train, and optionally validation (else held out) and test. */
+export interface DatasetSplitFiles {
+  readonly train: SplitFiles;
+  readonly validation?: SplitFiles;
+  readonly test?: SplitFiles;
+}
+
 /** The data layer's source; call only once the format and files had no violations. */
-export function datasetSource(format: DatasetFormat, train: SplitFiles, validation: SplitFiles | undefined, options: ResolvedOptions): DatasetSource {
+export function datasetSource(format: DatasetFormat, splits: DatasetSplitFiles, options: ResolvedOptions): DatasetSource {
   const { text, imageSize, color, ...common } = options;
   const need = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error('datasetSource: a split lacks the files its format needs');
     return value;
   };
+  /** The optional splits, each mapped as `files` maps its files. */
+  const optional = <T>(files: (split: SplitFiles) => T): { validation?: T; test?: T } => ({
+    ...(splits.validation ? { validation: files(splits.validation) } : {}),
+    ...(splits.test ? { test: files(splits.test) } : {}),
+  });
   switch (format) {
     case 'jsonl':
     case 'csv':
-      return { format, train: need(train.file), ...(validation ? { validation: need(validation.file) } : {}), ...common, text };
+      return { format, train: need(splits.train.file), ...optional((split) => need(split.file)), ...common, text };
     case 'idx': {
       const idxFiles = (split: SplitFiles) => ({ images: need(split.images), labels: need(split.labels) });
-      return { format, train: idxFiles(train), ...(validation ? { validation: idxFiles(validation) } : {}), ...common };
+      return { format, train: idxFiles(splits.train), ...optional(idxFiles), ...common };
     }
     case 'image_folder':
       return {
-        format, train: need(train.folder), ...(validation ? { validation: need(validation.folder) } : {}), ...common,
-        ...(imageSize === undefined ? {} : { imageSize }), color,
+        format,
+        train: need(splits.train.folder),
+        ...optional((split) => need(split.folder)),
+        ...common,
+        ...(imageSize === undefined ? {} : { imageSize }),
+        color,
       };
   }
 }
@@ -132,6 +144,7 @@ export const REGISTER_FIELDS: ReadonlyArray<[RegExp, string]> = [
   [/^path$/, 'train.path'],
   [/^(images|labels)\.path$/, 'train.$1_path'],
   [/^validation\.(images|labels)\.path$/, 'validation.$1_path'],
+  [/^test\.(images|labels)\.path$/, 'test.$1_path'],
   [/^files\[/, 'train.files['],
   ...OPTION_FIELDS,
 ];
@@ -140,10 +153,13 @@ export const REGISTER_FIELDS: ReadonlyArray<[RegExp, string]> = [
 export const UPLOAD_FIELDS: ReadonlyArray<[RegExp, string]> = [
   [/^path$/, 'files["train"]'],
   [/^validation\.path$/, 'files["validation"]'],
+  [/^test\.path$/, 'files["test"]'],
   [/^(images|labels)\.path$/, 'files["train/$1"]'],
   [/^validation\.(images|labels)\.path$/, 'files["validation/$1"]'],
+  [/^test\.(images|labels)\.path$/, 'files["test/$1"]'],
   [/^files\["(.*)$/, 'files["train/$1'],
   [/^validation\.files\["(.*)$/, 'files["validation/$1'],
+  [/^test\.files\["(.*)$/, 'files["test/$1'],
   ...OPTION_FIELDS.map(([pattern, to]): [RegExp, string] => [pattern, `header.${to}`]),
 ];
 

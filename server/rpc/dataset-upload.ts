@@ -4,7 +4,7 @@
 import type { UploadDatasetRequest, UploadHeader } from '../../client/gen/steadytune/v1/dataset.js';
 import type { DatasetFormat, DatasetSource } from '../data/index.js';
 import { FieldViolations } from './field-violations.js';
-import { datasetSource, resolveFormat, resolveOptions, type SplitFiles } from './dataset-requests.js';
+import { datasetSource, resolveFormat, resolveOptions, type DatasetSplitFiles, type SplitFiles } from './dataset-requests.js';
 
 export interface ParsedUpload {
   readonly source: DatasetSource;
@@ -12,7 +12,7 @@ export interface ParsedUpload {
 }
 
 const MAX_FILE_NAME_CHARS = 512;
-const SPLITS = ['train', 'validation'] as const;
+const SPLITS = ['train', 'validation', 'test'] as const;
 
 /** Reads the whole stream; throws INVALID_ARGUMENT naming the bad part. */
 export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, maxBytes: number): Promise<ParsedUpload> {
@@ -31,7 +31,8 @@ export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, 
     }
     if (part?.$case !== 'chunk') fail(`${at}.chunk`, 'every message after the header must be a chunk');
     const { file, data } = part.value;
-    if (file === '' || file.length > MAX_FILE_NAME_CHARS) fail(`${at}.chunk.file`, `must name the file (1..${MAX_FILE_NAME_CHARS} characters)`);
+    if (file === '' || file.length > MAX_FILE_NAME_CHARS)
+      fail(`${at}.chunk.file`, `must name the file (1..${MAX_FILE_NAME_CHARS} characters)`);
     total += data.byteLength;
     // Checked as bytes arrive: an oversized upload is refused before it is all buffered.
     if (total > maxBytes) fail(`${at}.chunk.data`, `the upload is over the ${maxBytes}-byte limit`);
@@ -48,11 +49,11 @@ export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, 
   const splits = format === undefined ? undefined : splitFiles(v, format, joined);
   v.throwIfAny('UploadDataset');
   if (format === undefined || splits === undefined) throw new Error('unreachable: violations were thrown');
-  return { source: datasetSource(format, splits.train, splits.validation, options), displayName: header.displayName };
+  return { source: datasetSource(format, splits, options), displayName: header.displayName };
 }
 
 /** The uploaded files by split, per the naming UploadChunk documents. */
-function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMap<string, Uint8Array>): { train: SplitFiles; validation?: SplitFiles } | undefined {
+function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMap<string, Uint8Array>): DatasetSplitFiles | undefined {
   const known = new Set<string>();
   const bytes = (name: string): { bytes: Uint8Array } | undefined => {
     known.add(name);
@@ -68,11 +69,14 @@ function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMa
     } else if (format === 'idx') {
       const images = bytes(`${split}/images`);
       const labels = bytes(`${split}/labels`);
-      if ((images === undefined) !== (labels === undefined)) v.add(`files["${split}/${images ? 'labels' : 'images'}"]`, 'missing: IDX needs images and labels');
+      if ((images === undefined) !== (labels === undefined))
+        v.add(`files["${split}/${images ? 'labels' : 'images'}"]`, 'missing: IDX needs images and labels');
       entry = images && labels && { images, labels };
     } else {
       const prefix = `${split}/`;
-      const folder = new Map([...files].filter(([name]) => name.startsWith(prefix)).map(([name, data]) => [name.slice(prefix.length), data]));
+      const folder = new Map(
+        [...files].filter(([name]) => name.startsWith(prefix)).map(([name, data]) => [name.slice(prefix.length), data]),
+      );
       folder.forEach((_, name) => known.add(prefix + name));
       entry = folder.size > 0 ? { folder: { files: folder } } : undefined;
     }
@@ -85,7 +89,11 @@ function splitFiles(v: FieldViolations, format: DatasetFormat, files: ReadonlyMa
     v.add('files["train"]', `missing: the upload has no training files for ${format}`);
     return undefined;
   }
-  return { train: result.train, ...(result.validation === undefined ? {} : { validation: result.validation }) };
+  return {
+    train: result.train,
+    ...(result.validation === undefined ? {} : { validation: result.validation }),
+    ...(result.test === undefined ? {} : { test: result.test }),
+  };
 }
 
 export function checkDisplayName(v: FieldViolations, name: string, field: string): void {

@@ -1,18 +1,8 @@
 // The Trainer service's handlers: check the request, call the jobs layer, map the answer.
 // No business logic lives here.
 import { once } from 'node:events';
-import type {
-  Metadata,
-  handleUnaryCall,
-  sendUnaryData,
-  ServerUnaryCall,
-  ServerWritableStream,
-} from '@grpc/grpc-js';
-import type {
-  StreamMetricsRequest,
-  StreamMetricsResponse,
-  TrainerServer,
-} from '../../client/gen/steadytune/v1/trainer.js';
+import type { Metadata, handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { StreamMetricsRequest, StreamMetricsResponse, TrainerServer } from '../../client/gen/steadytune/v1/trainer.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { DatasetRegistry } from '../data/index.js';
 import type { JobService } from '../jobs/types.js';
@@ -20,7 +10,7 @@ import type { Logger } from '../logger.js';
 import { UNAUTHENTICATED_MESSAGE } from './auth.js';
 import { clientEndReason, logClientEnded } from './call-ended.js';
 import { createDatasetHandlers } from './dataset-handlers.js';
-import { checkRegisteredDatasets } from './dataset-checks.js';
+import { checkEvaluateDataset, resolveRegisteredDatasets } from './dataset-checks.js';
 import { grpcError, toGrpcError, unavailable } from './errors.js';
 import { exportModel } from './export-model.js';
 import type { JobAdmission } from './job-admission.js';
@@ -50,9 +40,7 @@ export const DRAINING_MESSAGE = 'server is shutting down; retry (streams: resume
 
 export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerServer {
   const { jobService, logger, drainSignal, tenantOf, admission, maxPredictExamples } = options;
-  function unary<Request, Response>(
-    work: (request: Request, tenant: string) => Promise<Response>,
-  ): handleUnaryCall<Request, Response> {
+  function unary<Request, Response>(work: (request: Request, tenant: string) => Promise<Response>): handleUnaryCall<Request, Response> {
     return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => {
       if (drainSignal.aborted) return callback(unavailable(DRAINING_MESSAGE));
       // The authentication interceptor refused these already; this is the second lock.
@@ -67,8 +55,8 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
 
   return {
     startFineTune: unary(async (request, tenant) => {
-      const command = startJobCommand(request, tenant);
-      await checkRegisteredDatasets(command.spec, tenant, options.datasets);
+      const checked = startJobCommand(request, tenant);
+      const command = { ...checked, spec: await resolveRegisteredDatasets(checked.spec, tenant, options.datasets) };
       const { job, created } = await admission.admit(command, () => jobService.start(command));
       return { job: jobToWire(job), created };
     }),
@@ -83,8 +71,9 @@ export function createTrainerHandlers(options: TrainerHandlerOptions): TrainerSe
       job: jobToWire(await jobService.cancel(tenant, requireJobId(request.jobId, 'CancelJobRequest'))),
     })),
     evaluate: unary(async (request, tenant) => {
-      const { jobId, options } = evaluateArguments(request);
-      return evaluationReportToWire(await jobService.evaluate(tenant, jobId, options));
+      const { jobId, options: evaluation } = evaluateArguments(request);
+      await checkEvaluateDataset(evaluation.dataset, tenant, options.datasets);
+      return evaluationReportToWire(await jobService.evaluate(tenant, jobId, evaluation));
     }),
     predict: unary(async (request, tenant) => {
       const inputs = predictInputs(request, maxPredictExamples);

@@ -6,36 +6,20 @@ import {
   JobState as WireJobState,
   RunState as WireRunState,
   Verdict as WireVerdict,
-  type EvalMetrics,
-  type EvaluateResponse,
   type Job as WireJob,
   type Prediction,
   type RunPhase as WireRunPhase,
   type RunPhaseStarted,
   type SeedRun as WireSeedRun,
-  type StabilitySummary as WireStabilitySummary,
-  type StabilityUncertainty as WireStabilityUncertainty,
-  type Stat as WireStat,
   type StepMetrics,
   type StreamMetricsResponse,
 } from '../../client/gen/steadytune/v1/trainer.js';
-import type { AlphaScheduleKind, Evaluation, MethodSpec, StepTelemetry } from '../engine/tf-free.js';
+import type { AlphaScheduleKind, MethodSpec, StepTelemetry } from '../engine/tf-free.js';
 import type { RemedyPolicy } from '../jobs/remedy-policy.js';
-import type {
-  EvaluationReport,
-  Job,
-  JobEvent,
-  JobState,
-  PhaseChange,
-  PredictionRow,
-  RunPhase,
-  RunState,
-  SeedRun,
-  StabilitySummary,
-  StabilityUncertainty,
-  Stat,
-  Verdict,
-} from '../jobs/types.js';
+import type { Job, JobEvent, JobState, PhaseChange, PredictionRow, RunPhase, RunState, SeedRun } from '../jobs/types.js';
+import { evaluationToWire, summaryToWire, VERDICTS_TO_WIRE } from './summary-mapping.js';
+
+export { evaluationReportToWire, evaluationToWire, summaryToWire } from './summary-mapping.js';
 
 const JOB_STATES_TO_WIRE: Readonly<Record<JobState, WireJobState>> = {
   QUEUED: WireJobState.JOB_STATE_QUEUED,
@@ -60,12 +44,6 @@ const RUN_STATES_TO_WIRE: Readonly<Record<RunState, WireRunState>> = {
   CANCELLED: WireRunState.RUN_STATE_CANCELLED,
 };
 
-const VERDICTS_TO_WIRE: Readonly<Record<Verdict, WireVerdict>> = {
-  ok: WireVerdict.VERDICT_OK,
-  degenerate: WireVerdict.VERDICT_DEGENERATE,
-  collapsed: WireVerdict.VERDICT_COLLAPSED,
-};
-
 export function jobStateToWire(state: JobState): WireJobState {
   return JOB_STATES_TO_WIRE[state];
 }
@@ -87,7 +65,14 @@ export function jobToWire(job: Job): WireJob {
     summary: job.summary === undefined ? undefined : summaryToWire(job.summary),
     lastSequence: job.lastSequence,
     idempotencyKey: job.idempotencyKey,
+    trainingSet: trainingSetOf(job),
   };
+}
+
+/** The seeds train on the same examples (the imbalance is the spec's): the first run that loaded them says what. */
+function trainingSetOf(job: Job): WireJob['trainingSet'] {
+  const counts = job.runs.find((run) => run.trainClassCounts !== undefined)?.trainClassCounts;
+  return counts === undefined ? undefined : { classCounts: [...counts] };
 }
 
 export function seedRunToWire(run: SeedRun): WireSeedRun {
@@ -102,6 +87,7 @@ export function seedRunToWire(run: SeedRun): WireSeedRun {
     duration: millisecondsToDuration(run.durationMs),
     peakMemoryBytes: run.peakMemoryBytes ?? 0,
     phases: (run.phases ?? []).map(runPhaseToWire),
+    testMetrics: run.testMetrics === undefined ? undefined : evaluationToWire(run.testMetrics),
   };
 }
 
@@ -155,63 +141,6 @@ export function methodToWire(method: MethodSpec): WireMethodSpec {
     case 'swa':
       return { method: { $case: 'swa', value: { window: method.window } } };
   }
-}
-
-export function evaluationToWire(e: Evaluation): EvalMetrics {
-  return {
-    examples: e.examples,
-    loss: e.loss,
-    accuracy: e.accuracy,
-    balancedAccuracy: e.balancedAccuracy,
-    macroF1: e.macroF1,
-    perClassRecall: [...e.perClassRecall],
-    numClasses: e.numClasses,
-    confusion: [...e.confusion],
-    predictionCounts: [...e.predictionCounts],
-    representationCosine: e.representationCosine,
-    verdict: VERDICTS_TO_WIRE[e.verdict],
-  };
-}
-
-function statToWire(stat: Stat): WireStat {
-  return { mean: stat.mean, std: stat.std, min: stat.min, max: stat.max };
-}
-
-export function summaryToWire(s: StabilitySummary): WireStabilitySummary {
-  return {
-    runs: s.runs,
-    accuracy: statToWire(s.accuracy),
-    balancedAccuracy: statToWire(s.balancedAccuracy),
-    macroF1: statToWire(s.macroF1),
-    collapsed: s.collapsed,
-    degenerate: s.degenerate,
-    ensemble: s.ensemble === undefined ? undefined : evaluationToWire(s.ensemble),
-    uncertainty: s.uncertainty === undefined ? undefined : uncertaintyToWire(s.uncertainty),
-  };
-}
-
-function uncertaintyToWire(u: StabilityUncertainty): WireStabilityUncertainty {
-  return {
-    confidence: u.confidence,
-    failed: u.failed,
-    failureRateUpper: u.failureRateUpper,
-    balancedAccuracyMean: u.balancedAccuracyMean === undefined ? undefined : { ...u.balancedAccuracyMean },
-    balancedAccuracyStd: u.balancedAccuracyStd === undefined ? undefined : { ...u.balancedAccuracyStd },
-    bootstrapResamples: u.bootstrapResamples,
-    bootstrapSeed: u.bootstrapSeed,
-    requestedWidth: u.requestedWidth,
-    // proto3 has no "unset" for a scalar: 0 seeds means not estimated (fewer than two runs).
-    seedsForMeanWidth: u.seedsForMeanWidth ?? 0,
-    seedsForStdWidth: u.seedsForStdWidth ?? 0,
-  };
-}
-
-export function evaluationReportToWire(report: EvaluationReport): EvaluateResponse {
-  return {
-    evaluations: report.evaluations.map((e) => ({ seed: e.seed, metrics: evaluationToWire(e.metrics) })),
-    summary: summaryToWire(report.summary),
-    ensemble: report.ensemble === undefined ? undefined : evaluationToWire(report.ensemble),
-  };
 }
 
 export function predictionToWire(row: PredictionRow): Prediction {

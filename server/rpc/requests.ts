@@ -1,16 +1,12 @@
 // Per-RPC request checks: wire request → the jobs layer's arguments, or INVALID_ARGUMENT
 // naming every bad field. The spec itself is resolved by validation.ts.
 import { FineTuneSpec } from '../../client/gen/steadytune/v1/spec.js';
-import type {
-  EvaluateRequest,
-  ListJobsRequest,
-  PredictRequest,
-  StartFineTuneRequest,
-} from '../../client/gen/steadytune/v1/trainer.js';
+import type { EvaluateRequest, ListJobsRequest, PredictRequest, StartFineTuneRequest } from '../../client/gen/steadytune/v1/trainer.js';
 import type { DatasetSelection, JobState, ListJobsQuery, PredictInput, StartJobCommand } from '../jobs/types.js';
 import { FieldViolations, mapEntryPath } from './field-violations.js';
 import { JOB_STATES_FROM_WIRE } from './mapping.js';
-import { datasetSelection, resolveSpec } from './validation.js';
+import { datasetSelection } from './dataset-selection.js';
+import { resolveSpec } from './validation.js';
 
 const LABEL_KEY = /^[a-z0-9_.-]{1,63}$/;
 const MAX_LABEL_VALUE = 256;

@@ -3,13 +3,16 @@
 import {
   AlphaSchedule,
   BuiltinName,
+  DatasetSplit,
+  Delivery,
   ImbalanceKind,
   LrSchedule,
   OptimizerKind,
   Pooling,
 } from '../../client/gen/steadytune/v1/spec.js';
 import type { AlphaScheduleKind, OptimizerSpec } from '../engine/tf-free.js';
-import type { ImbalanceSpec } from '../jobs/types.js';
+import type { DatasetSplit as SplitName } from '../data/index.js';
+import type { DeliveryMode, ImbalanceSpec } from '../jobs/types.js';
 
 export const BUILTIN_NAMES: ReadonlyMap<number, 'mnist' | 'fashion-mnist'> = new Map([
   [BuiltinName.BUILTIN_NAME_MNIST, 'mnist'],
@@ -43,4 +46,16 @@ export const LR_SCHEDULES: ReadonlyMap<number, OptimizerSpec['lrSchedule']> = ne
   [LrSchedule.LR_SCHEDULE_UNSPECIFIED, 'linear'],
   [LrSchedule.LR_SCHEDULE_LINEAR, 'linear'],
   [LrSchedule.LR_SCHEDULE_CONSTANT, 'constant'],
+]);
+/** UNSPECIFIED is left to the caller: it means the split a DatasetRef's place names. */
+export const DATASET_SPLITS: ReadonlyMap<number, SplitName> = new Map([
+  [DatasetSplit.DATASET_SPLIT_TRAIN, 'train'],
+  [DatasetSplit.DATASET_SPLIT_VALIDATION, 'validation'],
+  [DatasetSplit.DATASET_SPLIT_TEST, 'test'],
+]);
+/** UNSPECIFIED is left to the caller: the job applies its default. */
+export const DELIVERY_MODES: ReadonlyMap<number, DeliveryMode> = new Map([
+  [Delivery.DELIVERY_ENSEMBLE, 'ensemble'],
+  [Delivery.DELIVERY_BEST_VALIDATION, 'best_validation'],
+  [Delivery.DELIVERY_ALL, 'all'],
 ]);

@@ -1,33 +1,30 @@
 // FineTuneSpec (wire) → JobSpec (domain): applies every default spec.proto documents and
 // reports every invalid field with its proto path. jobs/ receives only complete, valid specs.
 import {
-  BuiltinName,
-  BuiltinSplit,
-  type DatasetRef,
+  Delivery,
   type FineTuneSpec,
   type MethodSpec as WireMethodSpec,
   type OptimizerSpec as WireOptimizerSpec,
 } from '../../client/gen/steadytune/v1/spec.js';
 import type { Duration } from '../../client/gen/google/protobuf/duration.js';
 import type { MethodSpec, OptimizerSpec } from '../engine/tf-free.js';
-import type { DatasetSelection, ImbalanceSpec, JobSpec } from '../jobs/types.js';
+import type { ImbalanceSpec, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';
-import {
-  ALPHA_SCHEDULES,
-  BUILTIN_NAMES,
-  IMBALANCE_KINDS,
-  LR_SCHEDULES,
-  OPTIMIZER_KINDS,
-} from './spec-enums.js';
+import { ALPHA_SCHEDULES, DELIVERY_MODES, IMBALANCE_KINDS, LR_SCHEDULES, OPTIMIZER_KINDS } from './spec-enums.js';
 import { resolveModel } from './model-spec.js';
 import { resolveAutoRemedy } from './auto-remedy.js';
+import {
+  checkTestIsHeldOut,
+  datasetSelection,
+  knownClassCount,
+  PLACEHOLDER_SELECTION,
+  resolveHeldOut,
+  resolveValidation,
+} from './dataset-selection.js';
 
 /** The paper's ten seeds: 42, 52, ..., 132. */
 export const DEFAULT_SEEDS: readonly number[] = Array.from({ length: 10 }, (_, i) => 42 + 10 * i);
 export const MAX_SEEDS = 32;
-/** Both built-ins are 28x28 digits / garments in ten classes. */
-const BUILTIN_CLASS_COUNT = 10;
-const DATASET_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Validates and defaults a whole spec; throws INVALID_ARGUMENT listing every bad field. */
 export function toJobSpec(spec: FineTuneSpec, path = 'spec'): JobSpec {
@@ -42,6 +39,8 @@ export function resolveSpec(v: FieldViolations, spec: FineTuneSpec, path: string
   const train = spec.train === undefined ? undefined : datasetSelection(v, spec.train, `${path}.train`, 'train');
   if (spec.train === undefined) v.add(`${path}.train`, 'required');
   const validation = resolveValidation(v, spec, train, path);
+  const test = spec.test === undefined ? undefined : resolveHeldOut(v, spec.test, train, `${path}.test`, 'test');
+  if (test !== undefined) checkTestIsHeldOut(v, test, { train, validation }, `${path}.test`);
   const classCount = knownClassCount(train);
   const seeds = resolveSeeds(v, spec.seeds, `${path}.seeds`);
   return {
@@ -63,101 +62,20 @@ export function resolveSpec(v: FieldViolations, spec: FineTuneSpec, path: string
     ...withAutoRemedy(resolveAutoRemedy(v, spec.autoRemedy, `${path}.auto_remedy`)),
     // 0 (unset) stays absent: the summary applies its default, as for specs stored before the field.
     ...(spec.ciWidth === 0 ? {} : { ciWidth: v.real(`${path}.ci_width`, spec.ciWidth, { min: 0, max: 1, openMin: true }) }),
+    ...(test === undefined ? {} : { test }),
+    ...resolveDelivery(v, spec.delivery, `${path}.delivery`),
   };
+}
+
+/** Unset and UNSPECIFIED stay absent: the job applies DEFAULT_DELIVERY, as for specs stored before the field. */
+function resolveDelivery(v: FieldViolations, delivery: number | undefined, path: string): Pick<JobSpec, 'delivery'> {
+  if (delivery === undefined || delivery === Delivery.DELIVERY_UNSPECIFIED) return {};
+  const mode = v.enumValue(path, delivery, DELIVERY_MODES, 'Delivery');
+  return mode === undefined ? {} : { delivery: mode };
 }
 
 function withAutoRemedy(settings: JobSpec['autoRemedy']): Pick<JobSpec, 'autoRemedy'> {
   return settings === undefined ? {} : { autoRemedy: settings };
-}
-
-// Only returned alongside violations (toJobSpec throws before anyone sees it).
-const PLACEHOLDER_SELECTION: DatasetSelection = {
-  source: { kind: 'builtin', name: 'mnist', split: 'train' },
-  classes: [],
-  maxExamples: 0,
-};
-
-/** A DatasetRef of a spec or of an Evaluate request; `role` picks the default built-in split. */
-export function datasetSelection(
-  v: FieldViolations,
-  ref: DatasetRef,
-  path: string,
-  role: 'train' | 'validation',
-): DatasetSelection | undefined {
-  const classes = resolveClasses(v, ref, path);
-  const source = ref.source;
-  if (source === undefined) {
-    v.add(path, 'one of builtin or dataset_id is required');
-    return undefined;
-  }
-  if (source.$case === 'datasetId') {
-    if (!DATASET_ID.test(source.value)) v.add(`${path}.dataset_id`, `must match ${DATASET_ID.source}`);
-    return { source: { kind: 'registered', datasetId: source.value }, classes, maxExamples: ref.maxExamples };
-  }
-  const builtin = source.value;
-  const unnamed = builtin.name === BuiltinName.BUILTIN_NAME_UNSPECIFIED;
-  if (unnamed) v.add(`${path}.builtin.name`, 'required');
-  const name = unnamed ? undefined : v.enumValue(`${path}.builtin.name`, builtin.name, BUILTIN_NAMES, 'BuiltinName');
-  const split = v.enumValue(
-    `${path}.builtin.split`,
-    builtin.split,
-    new Map<number, 'train' | 'validation'>([
-      [BuiltinSplit.BUILTIN_SPLIT_UNSPECIFIED, role],
-      [BuiltinSplit.BUILTIN_SPLIT_TRAIN, 'train'],
-      [BuiltinSplit.BUILTIN_SPLIT_VALIDATION, 'validation'],
-    ]),
-    'BuiltinSplit',
-  );
-  if (name !== undefined) {
-    classes.forEach((id, i) => {
-      if (id >= BUILTIN_CLASS_COUNT) v.add(`${path}.classes[${i}]`, `must be < ${BUILTIN_CLASS_COUNT} for ${name}`);
-    });
-  }
-  return {
-    source: { kind: 'builtin', name: name ?? 'mnist', split: split ?? role },
-    classes,
-    maxExamples: ref.maxExamples,
-  };
-}
-
-function resolveClasses(v: FieldViolations, ref: DatasetRef, path: string): number[] {
-  const seen = new Set<number>();
-  ref.classes.forEach((id, i) => {
-    if (seen.has(id)) v.add(`${path}.classes[${i}]`, `duplicate class id ${id}`);
-    seen.add(id);
-  });
-  if (ref.classes.length === 1) v.add(`${path}.classes`, 'a classifier needs at least 2 classes (or empty for all)');
-  return [...ref.classes];
-}
-
-// Default: the built-in's validation split with the training classes, so label spaces match.
-function resolveValidation(
-  v: FieldViolations,
-  spec: FineTuneSpec,
-  train: DatasetSelection | undefined,
-  path: string,
-): DatasetSelection {
-  if (spec.validation === undefined) {
-    if (train?.source.kind === 'builtin') {
-      return { source: { ...train.source, split: 'validation' }, classes: train.classes, maxExamples: 0 };
-    }
-    if (train !== undefined) v.add(`${path}.validation`, 'required when train is a registered dataset');
-    return PLACEHOLDER_SELECTION;
-  }
-  const validation = datasetSelection(v, spec.validation, `${path}.validation`, 'validation');
-  if (validation === undefined || train === undefined) return PLACEHOLDER_SELECTION;
-  // Empty classes inherit the training selection: "keep all" would relabel differently.
-  if (validation.classes.length === 0) return { ...validation, classes: train.classes };
-  const same =
-    validation.classes.length === train.classes.length && validation.classes.every((id, i) => id === train.classes[i]);
-  if (!same) v.add(`${path}.validation.classes`, 'must equal train.classes (same ids, same order) or be empty');
-  return validation;
-}
-
-function knownClassCount(train: DatasetSelection | undefined): number | undefined {
-  if (train === undefined) return undefined;
-  if (train.classes.length > 0) return train.classes.length;
-  return train.source.kind === 'builtin' ? BUILTIN_CLASS_COUNT : undefined;
 }
 
 function resolveSeeds(v: FieldViolations, seeds: readonly number[], path: string): number[] {
@@ -193,8 +111,7 @@ function resolveMethod(v: FieldViolations, method: WireMethodSpec | undefined, p
       return {
         kind: 'dsgd',
         lambda: v.real(`${path}.dsgd.lambda`, chosen.value.lambda ?? 1, { min: 0, max: 1 }),
-        schedule:
-          v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
+        schedule: v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
       };
     case 'focal': {
       const weights = chosen.value.classWeights;

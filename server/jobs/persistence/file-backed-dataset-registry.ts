@@ -69,22 +69,29 @@ export interface RegistrationRows {
    * Inserts the content row and the tenant's registration, each only if absent (a concurrent
    * registration of the same content, or by the same tenant, may have won), in one transaction.
    */
-  insert(content: ContentRow, registration: { tenant: string; displayName: string; format: string; createTime: number }):
-    Promise<{ readonly row: RegistrationRow; readonly created: boolean }>;
+  insert(
+    content: ContentRow,
+    registration: { tenant: string; displayName: string; format: string; createTime: number },
+  ): Promise<{ readonly row: RegistrationRow; readonly created: boolean }>;
   get(tenant: string, id: string): Promise<RegistrationRow | undefined>;
   /** Newest first, ties by id. */
   list(tenant: string): Promise<RegistrationRow[]>;
 }
 
-/** What a content file holds: the splits and vocabulary, v8-serialized (typed arrays kept as they are). */
+/**
+ * What a content file holds: the splits and vocabulary, v8-serialized (typed arrays kept as they
+ * are). `test` is absent in files of datasets without a test split, and in every file written
+ * before test splits existed: still version 1.
+ */
 interface ContentFile {
   readonly version: 1;
   readonly train: ExampleSet;
   readonly validation: ExampleSet;
+  readonly test?: ExampleSet;
   readonly vocabulary: readonly string[] | null;
 }
 
-type Examples = Pick<RegisteredDataset, 'train' | 'validation' | 'vocabulary'>;
+type Examples = Pick<RegisteredDataset, 'train' | 'validation' | 'test' | 'vocabulary'>;
 
 export interface FileBackedRegistryOptions extends RegistryOptions {
   /** Where the content files go: <dataDir>/datasets-store. */
@@ -96,7 +103,10 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
   /** Insertion-ordered, so the first key is the least recently used. */
   private readonly cache = new Map<string, Promise<Examples>>();
 
-  constructor(private readonly rows: RegistrationRows, private readonly options: FileBackedRegistryOptions) {
+  constructor(
+    private readonly rows: RegistrationRows,
+    private readonly options: FileBackedRegistryOptions,
+  ) {
     this.clock = options.clock ?? Date.now;
     mkdirSync(options.contentDir, { recursive: true });
   }
@@ -107,11 +117,19 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     let bytes = 0;
     // Decided on the file, not only the row: registering again is how a lost or damaged content
     // file (a restored volume, a pod with another data directory) is repaired.
-    const stored = (await this.rows.contentExists(content.id)) &&
-      (await this.readStored(file, content.id, content.classNames, content.contentHash).then(() => true, () => false));
+    const stored =
+      (await this.rows.contentExists(content.id)) &&
+      (await this.readStored(file, content.id, content.classNames, content.contentHash).then(
+        () => true,
+        () => false,
+      ));
     if (!stored) {
       const encoded = encodeValue({
-        version: 1, train: content.train, validation: content.validation, vocabulary: content.vocabulary?.tokens ?? null,
+        version: 1,
+        train: content.train,
+        validation: content.validation,
+        ...(content.test === undefined ? {} : { test: content.test }),
+        vocabulary: content.vocabulary?.tokens ?? null,
       } satisfies ContentFile);
       // Durable before the row that names it commits (see the top of this file).
       await writeAtomically(path.join(this.options.contentDir, file), encoded);
@@ -119,9 +137,14 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     }
     const { row, created } = await this.rows.insert(
       {
-        id: content.id, contentHash: content.contentHash, classNames: JSON.stringify(content.classNames),
-        classCounts: JSON.stringify(content.classCounts), numExamples: content.numExamples,
-        report: encodeValue(content.report), contentFile: file, contentBytes: bytes,
+        id: content.id,
+        contentHash: content.contentHash,
+        classNames: JSON.stringify(content.classNames),
+        classCounts: JSON.stringify(content.classCounts),
+        numExamples: content.numExamples,
+        report: encodeValue(content.report),
+        contentFile: file,
+        contentBytes: bytes,
       },
       { tenant, displayName: details.displayName ?? '', format: source.format, createTime: this.clock() },
     );
@@ -169,6 +192,7 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     const examples: Examples = {
       train: stored.train,
       validation: stored.validation,
+      ...(stored.test === undefined ? {} : { test: stored.test }),
       ...(stored.vocabulary === null ? {} : { vocabulary: new Vocabulary(stored.vocabulary) }),
     };
     // The hash names the content jobs and caches rely on: a damaged or swapped file must not pass for it.
@@ -194,8 +218,8 @@ function decodeNames(row: RegistrationRow): string[] {
 }
 
 function examplesOf(content: DatasetContent): Examples {
-  const { train, validation, vocabulary } = content;
-  return { train, validation, ...(vocabulary === undefined ? {} : { vocabulary }) };
+  const { train, validation, test, vocabulary } = content;
+  return { train, validation, ...(test === undefined ? {} : { test }), ...(vocabulary === undefined ? {} : { vocabulary }) };
 }
 
 function registrationOf(row: RegistrationRow): DatasetRegistration {

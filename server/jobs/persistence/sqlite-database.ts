@@ -137,6 +137,14 @@ export const MIGRATIONS: readonly Migration[] = [
       rewritePhaseNotices(db);
     },
   },
+  {
+    version: 5,
+    name: 'runs: one encoded value for the fields added since (training class counts, test metrics)',
+    sql: `
+      -- As PostgreSQL keeps a whole run: an optional SeedRun field added later needs no migration.
+      ALTER TABLE job_runs ADD COLUMN details BLOB;
+    `,
+  },
 ];
 
 export interface OpenOptions {
@@ -190,7 +198,6 @@ export function schemaVersion(db: SqliteDatabase): number {
   const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get() as { version: number | null };
   return row.version ?? 0;
 }
-
 
 /**
  * Statements prepared once per SQL text and reused: compiling a statement costs more than

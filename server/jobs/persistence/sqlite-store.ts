@@ -60,6 +60,19 @@ interface RunRow {
   readonly metrics: Buffer | null;
   readonly peak_memory_bytes: number | null;
   readonly phases: Buffer | null;
+  /** Absent in a file still at a schema before 5. */
+  readonly details?: Buffer | null;
+}
+
+/** The run fields kept in the `details` column (schema 5): every field added to SeedRun since. */
+type RunDetails = Pick<SeedRun, 'trainClassCounts' | 'testMetrics'>;
+
+function detailsOf(run: SeedRun): RunDetails | undefined {
+  const details: RunDetails = {
+    ...(run.trainClassCounts === undefined ? {} : { trainClassCounts: run.trainClassCounts }),
+    ...(run.testMetrics === undefined ? {} : { testMetrics: run.testMetrics }),
+  };
+  return Object.keys(details).length === 0 ? undefined : details;
 }
 
 /** Decoded specs kept: the live jobs and the recently listed ones. */
@@ -75,38 +88,46 @@ export class SqliteJobStore implements JobStore {
   }
 
   async create(command: StartJobCommand, now: number): Promise<{ job: Job; created: boolean }> {
-    return this.db.transaction(() => {
-      if (command.idempotencyKey !== '') {
-        const existing = this
-          .sql('SELECT job_id FROM idempotency_keys WHERE tenant = ? AND key = ?')
-          .get(command.tenant, command.idempotencyKey) as { job_id: string } | undefined;
-        if (existing !== undefined) {
-          const job = this.mustGet(existing.job_id);
-          if (!isDeepStrictEqual(job.spec, command.spec)) {
-            throw new ServiceError(
-              'ALREADY_EXISTS',
-              `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
-            );
+    return this.db
+      .transaction(() => {
+        if (command.idempotencyKey !== '') {
+          const existing = this.sql('SELECT job_id FROM idempotency_keys WHERE tenant = ? AND key = ?').get(
+            command.tenant,
+            command.idempotencyKey,
+          ) as { job_id: string } | undefined;
+          if (existing !== undefined) {
+            const job = this.mustGet(existing.job_id);
+            if (!isDeepStrictEqual(job.spec, command.spec)) {
+              throw new ServiceError(
+                'ALREADY_EXISTS',
+                `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
+              );
+            }
+            return { job, created: false };
           }
-          return { job, created: false };
         }
-      }
-      const id = randomUUID();
-      this
-        .sql(`INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason,
+        const id = randomUUID();
+        this.sql(`INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason,
                     create_time, backend, notices, summary, runtime_ms)
-                  VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', '', ?, '', '[]', NULL, 0)`)
-        .run(id, command.tenant, command.displayName, encodeValue(command.spec), encodeValue(command.requestSpec),
-          command.idempotencyKey, now);
-      const label = this.sql('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
-      for (const [key, value] of Object.entries(command.labels)) label.run(id, key, value);
-      this.insertTransition(id, 0, { state: 'QUEUED', time: now, reason: '' });
-      command.spec.seeds.forEach((seed, position) => this.writeRun(id, position, pendingRun(seed)));
-      if (command.idempotencyKey !== '') {
-        this.sql('INSERT INTO idempotency_keys (tenant, key, job_id) VALUES (?, ?, ?)').run(command.tenant, command.idempotencyKey, id);
-      }
-      return { job: this.mustGet(id), created: true };
-    }).immediate();
+                  VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', '', ?, '', '[]', NULL, 0)`).run(
+          id,
+          command.tenant,
+          command.displayName,
+          encodeValue(command.spec),
+          encodeValue(command.requestSpec),
+          command.idempotencyKey,
+          now,
+        );
+        const label = this.sql('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
+        for (const [key, value] of Object.entries(command.labels)) label.run(id, key, value);
+        this.insertTransition(id, 0, { state: 'QUEUED', time: now, reason: '' });
+        command.spec.seeds.forEach((seed, position) => this.writeRun(id, position, pendingRun(seed)));
+        if (command.idempotencyKey !== '') {
+          this.sql('INSERT INTO idempotency_keys (tenant, key, job_id) VALUES (?, ?, ?)').run(command.tenant, command.idempotencyKey, id);
+        }
+        return { job: this.mustGet(id), created: true };
+      })
+      .immediate();
   }
 
   async get(tenant: string, jobId: string): Promise<Job | undefined> {
@@ -133,9 +154,10 @@ export class SqliteJobStore implements JobStore {
       where.push('(create_time < ? OR (create_time = ? AND id < ?))');
       params.push(cursor.createTime, cursor.createTime, cursor.id);
     }
-    const rows = this
-      .sql(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY create_time DESC, id DESC LIMIT ?`)
-      .all(...params, pageSize + 1) as JobRow[];
+    const rows = this.sql(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY create_time DESC, id DESC LIMIT ?`).all(
+      ...params,
+      pageSize + 1,
+    ) as JobRow[];
     const jobs = rows.slice(0, pageSize).map((row) => this.assemble(row));
     const last = jobs.at(-1);
     const nextPageToken =
@@ -144,30 +166,32 @@ export class SqliteJobStore implements JobStore {
   }
 
   async transition(jobId: string, change: StateChange): Promise<Job> {
-    return this.db.transaction(() => {
-      const job = this.mustGet(jobId);
-      if (!change.from.includes(job.state)) {
-        throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
-      }
-      this.insertTransition(jobId, job.transitions.length, { state: change.to, time: change.time, reason: change.reason });
-      const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
-      this
-        .sql('UPDATE jobs SET state = ?, reason = ? WHERE id = ?')
-        .run(change.to, explainsEnd ? change.reason : job.reason, jobId);
-      return this.mustGet(jobId);
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const job = this.mustGet(jobId);
+        if (!change.from.includes(job.state)) {
+          throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
+        }
+        this.insertTransition(jobId, job.transitions.length, { state: change.to, time: change.time, reason: change.reason });
+        const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
+        this.sql('UPDATE jobs SET state = ?, reason = ? WHERE id = ?').run(change.to, explainsEnd ? change.reason : job.reason, jobId);
+        return this.mustGet(jobId);
+      })
+      .immediate();
   }
 
   async putRun(jobId: string, run: SeedRun): Promise<Job> {
-    return this.db.transaction(() => {
-      if (!this.exists(jobId)) throw notFound(jobId);
-      // Replaces in place (same position) or appends after the job's other runs.
-      const { position } = this.sql(`SELECT COALESCE(
+    return this.db
+      .transaction(() => {
+        if (!this.exists(jobId)) throw notFound(jobId);
+        // Replaces in place (same position) or appends after the job's other runs.
+        const { position } = this.sql(`SELECT COALESCE(
           (SELECT position FROM job_runs WHERE job_id = @job AND seed = @seed),
           (SELECT COUNT(*) FROM job_runs WHERE job_id = @job)) AS position`).get({ job: jobId, seed: run.seed }) as { position: number };
-      this.writeRun(jobId, position, run);
-      return this.mustGet(jobId);
-    }).immediate();
+        this.writeRun(jobId, position, run);
+        return this.mustGet(jobId);
+      })
+      .immediate();
   }
 
   async setSummary(jobId: string, summary: StabilitySummary): Promise<Job> {
@@ -179,12 +203,14 @@ export class SqliteJobStore implements JobStore {
   }
 
   async addNotice(jobId: string, message: string): Promise<Job> {
-    return this.db.transaction(() => {
-      const job = this.mustGet(jobId);
-      // Every seed reports the same fallback notes; keep each once.
-      if (job.notices.includes(message)) return job;
-      return this.update(jobId, 'UPDATE jobs SET notices = ? WHERE id = ?', JSON.stringify([...job.notices, message]));
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const job = this.mustGet(jobId);
+        // Every seed reports the same fallback notes; keep each once.
+        if (job.notices.includes(message)) return job;
+        return this.update(jobId, 'UPDATE jobs SET notices = ? WHERE id = ?', JSON.stringify([...job.notices, message]));
+      })
+      .immediate();
   }
 
   async setRuntime(jobId: string, runtimeMs: number): Promise<Job> {
@@ -192,9 +218,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   async unfinished(): Promise<Job[]> {
-    const rows = this
-      .sql(`SELECT * FROM jobs WHERE state IN ('QUEUED', 'RUNNING', 'CANCELLING') ORDER BY create_time, id`)
-      .all() as JobRow[];
+    const rows = this.sql(
+      `SELECT * FROM jobs WHERE state IN ('QUEUED', 'RUNNING', 'CANCELLING') ORDER BY create_time, id`,
+    ).all() as JobRow[];
     return rows.map((row) => this.assemble(row));
   }
 
@@ -213,19 +239,38 @@ export class SqliteJobStore implements JobStore {
   }
 
   private insertTransition(jobId: string, position: number, transition: StateTransition): void {
-    this
-      .sql('INSERT INTO job_transitions (job_id, position, state, time, reason) VALUES (?, ?, ?, ?, ?)')
-      .run(jobId, position, transition.state, transition.time, transition.reason);
+    this.sql('INSERT INTO job_transitions (job_id, position, state, time, reason) VALUES (?, ?, ?, ?, ?)').run(
+      jobId,
+      position,
+      transition.state,
+      transition.time,
+      transition.reason,
+    );
   }
 
   private writeRun(jobId: string, position: number, run: SeedRun): void {
-    this
-      .sql(`INSERT OR REPLACE INTO job_runs (job_id, seed, position, state, steps, total_steps, mean_step_seconds,
-                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(jobId, run.seed, position, run.state, run.steps, run.totalSteps, run.meanStepSeconds, run.durationMs,
-        run.checkpointStep ?? null, run.error ?? null, run.metrics === undefined ? null : encodeValue(run.metrics),
-        run.peakMemoryBytes ?? null, run.phases === undefined ? null : encodeValue(run.phases));
+    const details = encodeDetails(run);
+    // A run without details leaves the column out (NULL): the same row, and a file still at an
+    // older schema (a migration test writes one) takes it too.
+    const columns = details === null ? '' : ', details';
+    this.sql(`INSERT OR REPLACE INTO job_runs (job_id, seed, position, state, steps, total_steps, mean_step_seconds,
+                  duration_ms, checkpoint_step, error, metrics, peak_memory_bytes, phases${columns})
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${details === null ? '' : ', ?'})`).run(
+      jobId,
+      run.seed,
+      position,
+      run.state,
+      run.steps,
+      run.totalSteps,
+      run.meanStepSeconds,
+      run.durationMs,
+      run.checkpointStep ?? null,
+      run.error ?? null,
+      run.metrics === undefined ? null : encodeValue(run.metrics),
+      run.peakMemoryBytes ?? null,
+      run.phases === undefined ? null : encodeValue(run.phases),
+      ...(details === null ? [] : [details]),
+    );
   }
 
   private mustGet(jobId: string): Job {
@@ -247,9 +292,9 @@ export class SqliteJobStore implements JobStore {
 
   /** A row and its children as the immutable Job the in-memory store would hold. */
   private assemble(row: JobRow): Job {
-    const transitions = this
-      .sql('SELECT state, time, reason FROM job_transitions WHERE job_id = ? ORDER BY position')
-      .all(row.id) as StateTransition[];
+    const transitions = this.sql('SELECT state, time, reason FROM job_transitions WHERE job_id = ? ORDER BY position').all(
+      row.id,
+    ) as StateTransition[];
     const runs = (this.sql('SELECT * FROM job_runs WHERE job_id = ? ORDER BY position').all(row.id) as RunRow[]).map(toSeedRun);
     const labels = this.sql('SELECT key, value FROM job_labels WHERE job_id = ?').all(row.id) as { key: string; value: string }[];
     return {
@@ -286,7 +331,13 @@ function toSeedRun(row: RunRow): SeedRun {
     ...(row.checkpoint_step === null ? {} : { checkpointStep: row.checkpoint_step }),
     ...(row.peak_memory_bytes === null ? {} : { peakMemoryBytes: row.peak_memory_bytes }),
     ...(row.phases === null ? {} : { phases: decodeValue<RunPhase[]>(row.phases) }),
+    ...(row.details === null || row.details === undefined ? {} : decodeValue<RunDetails>(row.details)),
   };
+}
+
+function encodeDetails(run: SeedRun): Buffer | null {
+  const details = detailsOf(run);
+  return details === undefined ? null : encodeValue(details);
 }
 
 function notFound(jobId: string): ServiceError {

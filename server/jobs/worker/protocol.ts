@@ -140,7 +140,14 @@ export type ResultOf<R extends TaskRequest> = R extends TrainRequest
 export type TrainProgress =
   /** The worker took the task and loads its data: what separates queue wait from data load. */
   | { readonly kind: 'loading' }
-  | { readonly kind: 'started'; readonly backend: BackendName; readonly examples: number; readonly totalSteps: number }
+  /** `classCounts`: the training examples per class it trains on (after selection, cap and imbalance). */
+  | {
+      readonly kind: 'started';
+      readonly backend: BackendName;
+      readonly examples: number;
+      readonly totalSteps: number;
+      readonly classCounts?: readonly number[];
+    }
   | { readonly kind: 'step'; readonly telemetry: StepTelemetry }
   | { readonly kind: 'epoch'; readonly report: EpochReport }
   | { readonly kind: 'notice'; readonly message: string }

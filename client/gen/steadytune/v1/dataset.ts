@@ -158,6 +158,8 @@ export interface RegisterDatasetRequest {
   validation?: DatasetFiles | undefined;
   options?: DatasetOptions | undefined;
   displayName: string;
+  /** A test split, only ever reported (see FineTuneSpec.test); optional. */
+  test?: DatasetFiles | undefined;
 }
 
 export interface RegisterDatasetResponse {
@@ -181,9 +183,9 @@ export interface UploadHeader {
 
 /**
  * Bytes of one file; consecutive chunks naming the same file are concatenated. File names:
- * jsonl, csv: "train" and optionally "validation"; idx: "train/images", "train/labels" (and
- * "validation/images", "validation/labels"); image_folder: "train/<class>/<image file>" (and
- * "validation/<class>/<image file>").
+ * jsonl, csv: "train" and optionally "validation" and "test"; idx: "train/images",
+ * "train/labels" (and the same under "validation/" and "test/"); image_folder:
+ * "train/<class>/<image file>" (and the same under "validation/" and "test/").
  */
 export interface UploadChunk {
   file: string;
@@ -232,7 +234,7 @@ export interface Dataset {
   classNames: string[];
   /** Training examples per class id. */
   classCounts: number[];
-  /** Train plus validation. */
+  /** Train plus validation (a test split is counted in report.test). */
   numExamples: number;
   report?: DatasetReport | undefined;
   createTime?: Date | undefined;
@@ -259,6 +261,8 @@ export interface DatasetReport {
   imageHeight: number;
   imageWidth: number;
   imageChannels: number;
+  /** Set when the dataset has a test split. */
+  test?: DatasetSplitSummary | undefined;
 }
 
 export interface DatasetSplitSummary {
@@ -574,7 +578,7 @@ export const DatasetFiles: MessageFns<DatasetFiles> = {
 };
 
 function createBaseRegisterDatasetRequest(): RegisterDatasetRequest {
-  return { format: 0, train: undefined, validation: undefined, options: undefined, displayName: "" };
+  return { format: 0, train: undefined, validation: undefined, options: undefined, displayName: "", test: undefined };
 }
 
 export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
@@ -593,6 +597,9 @@ export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
     }
     if (message.displayName !== "") {
       writer.uint32(42).string(message.displayName);
+    }
+    if (message.test !== undefined) {
+      DatasetFiles.encode(message.test, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -650,6 +657,14 @@ export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
             message.displayName = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.test = DatasetFiles.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -673,6 +688,7 @@ export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
         : isSet(object.display_name)
         ? globalThis.String(object.display_name)
         : "",
+      test: isSet(object.test) ? DatasetFiles.fromJSON(object.test) : undefined,
     };
   },
 
@@ -693,6 +709,9 @@ export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
     if (message.displayName !== "") {
       obj.displayName = message.displayName;
     }
+    if (message.test !== undefined) {
+      obj.test = DatasetFiles.toJSON(message.test);
+    }
     return obj;
   },
 
@@ -712,6 +731,9 @@ export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
       ? DatasetOptions.fromPartial(object.options)
       : undefined;
     message.displayName = object.displayName ?? "";
+    message.test = (object.test !== undefined && object.test !== null)
+      ? DatasetFiles.fromPartial(object.test)
+      : undefined;
     return message;
   },
 };
@@ -1768,6 +1790,7 @@ function createBaseDatasetReport(): DatasetReport {
     imageHeight: 0,
     imageWidth: 0,
     imageChannels: 0,
+    test: undefined,
   };
 }
 
@@ -1808,6 +1831,9 @@ export const DatasetReport: MessageFns<DatasetReport> = {
     }
     if (message.imageChannels !== 0) {
       writer.uint32(96).uint32(message.imageChannels);
+    }
+    if (message.test !== undefined) {
+      DatasetSplitSummary.encode(message.test, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1921,6 +1947,14 @@ export const DatasetReport: MessageFns<DatasetReport> = {
             message.imageChannels = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.test = DatasetSplitSummary.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1985,6 +2019,7 @@ export const DatasetReport: MessageFns<DatasetReport> = {
         : isSet(object.image_channels)
         ? globalThis.Number(object.image_channels)
         : 0,
+      test: isSet(object.test) ? DatasetSplitSummary.fromJSON(object.test) : undefined,
     };
   },
 
@@ -2026,6 +2061,9 @@ export const DatasetReport: MessageFns<DatasetReport> = {
     if (message.imageChannels !== 0) {
       obj.imageChannels = Math.round(message.imageChannels);
     }
+    if (message.test !== undefined) {
+      obj.test = DatasetSplitSummary.toJSON(message.test);
+    }
     return obj;
   },
 
@@ -2050,6 +2088,9 @@ export const DatasetReport: MessageFns<DatasetReport> = {
     message.imageHeight = object.imageHeight ?? 0;
     message.imageWidth = object.imageWidth ?? 0;
     message.imageChannels = object.imageChannels ?? 0;
+    message.test = (object.test !== undefined && object.test !== null)
+      ? DatasetSplitSummary.fromPartial(object.test)
+      : undefined;
     return message;
   },
 };

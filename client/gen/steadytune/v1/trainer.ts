@@ -39,6 +39,9 @@ import {
   autoRemedy_PolicyFromJSON,
   autoRemedy_PolicyToJSON,
   DatasetRef,
+  Delivery,
+  deliveryFromJSON,
+  deliveryToJSON,
   FineTuneSpec,
   MethodSpec,
 } from "./spec.js";
@@ -378,11 +381,15 @@ export interface RunPhaseStarted {
 
 export interface EvaluateRequest {
   jobId: string;
-  /** Defaults to the job's validation dataset. */
+  /**
+   * Defaults to the job's validation dataset. Any built-in or registered dataset (and split:
+   * DatasetRef.split) with the job's class count; empty classes on the job's own training
+   * dataset (the same built-in or dataset id) mean the job's training classes.
+   */
   dataset?:
     | DatasetRef
     | undefined;
-  /** Evaluate only this seed's model; 0 means every seed. */
+  /** Evaluate only this seed's model; 0 means every seed that trained, and the delivered model. */
   seed: number;
   /** Also evaluate the majority vote of the seeds' models. */
   ensemble: boolean;
@@ -394,7 +401,21 @@ export interface EvaluateResponse {
     | StabilitySummary
     | undefined;
   /** Set when ensemble was requested. */
-  ensemble?: EvalMetrics | undefined;
+  ensemble?:
+    | EvalMetrics
+    | undefined;
+  /**
+   * Seed 0: the delivered model (StabilitySummary.delivery) on this dataset; unset when the
+   * job delivers nothing.
+   */
+  delivered?: DeliveredEvaluation | undefined;
+}
+
+export interface DeliveredEvaluation {
+  /** The delivered seeds, in the spec's order. */
+  seeds: number[];
+  /** Their vote (ENSEMBLE, ALL) or the one seed's metrics (BEST_VALIDATION). */
+  metrics?: EvalMetrics | undefined;
 }
 
 export interface SeedEvaluation {
@@ -404,7 +425,10 @@ export interface SeedEvaluation {
 
 export interface PredictRequest {
   jobId: string;
-  /** 0 means the ensemble vote over all seeds. */
+  /**
+   * 0 means the delivered model: the vote of the delivered seeds (ENSEMBLE, ALL) or the one
+   * delivered seed (BEST_VALIDATION); FAILED_PRECONDITION when the job delivers nothing.
+   */
   seed: number;
   examples: Example[];
 }
@@ -424,7 +448,7 @@ export interface PredictResponse {
 export interface Prediction {
   label: number;
   labelName: string;
-  /** Softmax probabilities (for the ensemble: vote shares). */
+  /** Softmax probabilities (for a vote: the models' vote shares). */
   probabilities: number[];
 }
 
@@ -466,11 +490,21 @@ export interface Job {
   /** Sequence number of the newest event in the job's log. */
   lastSequence: number;
   idempotencyKey: string;
+  /** What each seed trains on; unset until a run has loaded its data. */
+  trainingSet?: TrainingSet | undefined;
 }
 
 export interface Job_LabelsEntry {
   key: string;
   value: string;
+}
+
+export interface TrainingSet {
+  /**
+   * Examples per class id (0..k-1 after the class selection), after the example cap and the
+   * imbalance transform.
+   */
+  classCounts: number[];
 }
 
 export interface StateTransition {
@@ -501,6 +535,11 @@ export interface SeedRun {
    * intervened. The last phase produced the run's metrics.
    */
   phases: RunPhase[];
+  /**
+   * The final weights on the job's test split (FineTuneSpec.test), once the job has ended;
+   * reported only.
+   */
+  testMetrics?: EvalMetrics | undefined;
 }
 
 export interface RunPhase {
@@ -553,7 +592,43 @@ export interface StabilitySummary {
     | EvalMetrics
     | undefined;
   /** How far the figures above can be trusted; unset in summaries made before it existed. */
-  uncertainty?: StabilityUncertainty | undefined;
+  uncertainty?:
+    | StabilityUncertainty
+    | undefined;
+  /**
+   * The model the job delivers; set in a job's summary (not Evaluate's), unset in summaries
+   * made before it existed.
+   */
+  delivery?: DeliveredModel | undefined;
+}
+
+/** Which seeds' models a job delivers (FineTuneSpec.delivery), chosen on validation only. */
+export interface DeliveredModel {
+  /** The spec's choice, resolved (never DELIVERY_UNSPECIFIED). */
+  mode: Delivery;
+  /** Seeds whose models are delivered, in the spec's order; empty when no seed is healthy. */
+  seeds: number[];
+  /** Every other seed and why it is left out. */
+  excluded: ExcludedSeed[];
+  /** The delivered model on the validation split (ENSEMBLE, ALL: the vote of `seeds`). */
+  validation?:
+    | EvalMetrics
+    | undefined;
+  /** The same on the test split, when the job has one; reported only. */
+  test?:
+    | EvalMetrics
+    | undefined;
+  /**
+   * The choice in words, e.g. "ensemble of 2 healthy seeds (62, 102); left out: 112 collapsed"
+   * or "nothing delivered: no seed is healthy (112 collapsed)".
+   */
+  note: string;
+}
+
+export interface ExcludedSeed {
+  seed: number;
+  /** "collapsed", "degenerate", "failed", "cancelled", or for BEST_VALIDATION "not the best". */
+  reason: string;
 }
 
 /** The uncertainty of a stability summary. Every bound and interval is at `confidence` (0.95). */
@@ -2982,7 +3057,7 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
 };
 
 function createBaseEvaluateResponse(): EvaluateResponse {
-  return { evaluations: [], summary: undefined, ensemble: undefined };
+  return { evaluations: [], summary: undefined, ensemble: undefined, delivered: undefined };
 }
 
 export const EvaluateResponse: MessageFns<EvaluateResponse> = {
@@ -2995,6 +3070,9 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
     }
     if (message.ensemble !== undefined) {
       EvalMetrics.encode(message.ensemble, writer.uint32(26).fork()).join();
+    }
+    if (message.delivered !== undefined) {
+      DeliveredEvaluation.encode(message.delivered, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3036,6 +3114,14 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
             message.ensemble = EvalMetrics.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.delivered = DeliveredEvaluation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3055,6 +3141,7 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
         : [],
       summary: isSet(object.summary) ? StabilitySummary.fromJSON(object.summary) : undefined,
       ensemble: isSet(object.ensemble) ? EvalMetrics.fromJSON(object.ensemble) : undefined,
+      delivered: isSet(object.delivered) ? DeliveredEvaluation.fromJSON(object.delivered) : undefined,
     };
   },
 
@@ -3068,6 +3155,9 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
     }
     if (message.ensemble !== undefined) {
       obj.ensemble = EvalMetrics.toJSON(message.ensemble);
+    }
+    if (message.delivered !== undefined) {
+      obj.delivered = DeliveredEvaluation.toJSON(message.delivered);
     }
     return obj;
   },
@@ -3083,6 +3173,110 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
       : undefined;
     message.ensemble = (object.ensemble !== undefined && object.ensemble !== null)
       ? EvalMetrics.fromPartial(object.ensemble)
+      : undefined;
+    message.delivered = (object.delivered !== undefined && object.delivered !== null)
+      ? DeliveredEvaluation.fromPartial(object.delivered)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeliveredEvaluation(): DeliveredEvaluation {
+  return { seeds: [], metrics: undefined };
+}
+
+export const DeliveredEvaluation: MessageFns<DeliveredEvaluation> = {
+  encode(message: DeliveredEvaluation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seeds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.seeds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.metrics !== undefined) {
+      EvalMetrics.encode(message.metrics, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliveredEvaluation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliveredEvaluation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.seeds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.seeds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metrics = EvalMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliveredEvaluation {
+    return {
+      seeds: globalThis.Array.isArray(object?.seeds) ? object.seeds.map((e: any) => globalThis.Number(e)) : [],
+      metrics: isSet(object.metrics) ? EvalMetrics.fromJSON(object.metrics) : undefined,
+    };
+  },
+
+  toJSON(message: DeliveredEvaluation): unknown {
+    const obj: any = {};
+    if (message.seeds?.length) {
+      obj.seeds = message.seeds.map((e) => Math.round(e));
+    }
+    if (message.metrics !== undefined) {
+      obj.metrics = EvalMetrics.toJSON(message.metrics);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeliveredEvaluation>, I>>(base?: I): DeliveredEvaluation {
+    return DeliveredEvaluation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeliveredEvaluation>, I>>(object: I): DeliveredEvaluation {
+    const message = createBaseDeliveredEvaluation();
+    message.seeds = object.seeds?.map((e) => e) || [];
+    message.metrics = (object.metrics !== undefined && object.metrics !== null)
+      ? EvalMetrics.fromPartial(object.metrics)
       : undefined;
     return message;
   },
@@ -3829,6 +4023,7 @@ function createBaseJob(): Job {
     summary: undefined,
     lastSequence: 0,
     idempotencyKey: "",
+    trainingSet: undefined,
   };
 }
 
@@ -3875,6 +4070,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(114).string(message.idempotencyKey);
+    }
+    if (message.trainingSet !== undefined) {
+      TrainingSet.encode(message.trainingSet, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -4007,6 +4205,14 @@ export const Job: MessageFns<Job> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.trainingSet = TrainingSet.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4070,6 +4276,11 @@ export const Job: MessageFns<Job> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      trainingSet: isSet(object.trainingSet)
+        ? TrainingSet.fromJSON(object.trainingSet)
+        : isSet(object.training_set)
+        ? TrainingSet.fromJSON(object.training_set)
+        : undefined,
     };
   },
 
@@ -4123,6 +4334,9 @@ export const Job: MessageFns<Job> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.trainingSet !== undefined) {
+      obj.trainingSet = TrainingSet.toJSON(message.trainingSet);
+    }
     return obj;
   },
 
@@ -4157,6 +4371,9 @@ export const Job: MessageFns<Job> = {
       : undefined;
     message.lastSequence = object.lastSequence ?? 0;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.trainingSet = (object.trainingSet !== undefined && object.trainingSet !== null)
+      ? TrainingSet.fromPartial(object.trainingSet)
+      : undefined;
     return message;
   },
 };
@@ -4242,6 +4459,93 @@ export const Job_LabelsEntry: MessageFns<Job_LabelsEntry> = {
     const message = createBaseJob_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseTrainingSet(): TrainingSet {
+  return { classCounts: [] };
+}
+
+export const TrainingSet: MessageFns<TrainingSet> = {
+  encode(message: TrainingSet, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.classCounts.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.classCounts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrainingSet {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrainingSet();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.classCounts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.classCounts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrainingSet {
+    return {
+      classCounts: globalThis.Array.isArray(object?.classCounts)
+        ? object.classCounts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.class_counts)
+        ? object.class_counts.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TrainingSet): unknown {
+    const obj: any = {};
+    if (message.classCounts?.length) {
+      obj.classCounts = message.classCounts.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TrainingSet>, I>>(base?: I): TrainingSet {
+    return TrainingSet.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TrainingSet>, I>>(object: I): TrainingSet {
+    const message = createBaseTrainingSet();
+    message.classCounts = object.classCounts?.map((e) => e) || [];
     return message;
   },
 };
@@ -4359,6 +4663,7 @@ function createBaseSeedRun(): SeedRun {
     duration: undefined,
     peakMemoryBytes: 0,
     phases: [],
+    testMetrics: undefined,
   };
 }
 
@@ -4393,6 +4698,9 @@ export const SeedRun: MessageFns<SeedRun> = {
     }
     for (const v of message.phases) {
       RunPhase.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.testMetrics !== undefined) {
+      EvalMetrics.encode(message.testMetrics, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -4490,6 +4798,14 @@ export const SeedRun: MessageFns<SeedRun> = {
             message.phases.push(RunPhase.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.testMetrics = EvalMetrics.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4528,6 +4844,11 @@ export const SeedRun: MessageFns<SeedRun> = {
       phases: globalThis.Array.isArray(object?.phases)
         ? object.phases.map((e: any) => RunPhase.fromJSON(e))
         : [],
+      testMetrics: isSet(object.testMetrics)
+        ? EvalMetrics.fromJSON(object.testMetrics)
+        : isSet(object.test_metrics)
+        ? EvalMetrics.fromJSON(object.test_metrics)
+        : undefined,
     };
   },
 
@@ -4563,6 +4884,9 @@ export const SeedRun: MessageFns<SeedRun> = {
     if (message.phases?.length) {
       obj.phases = message.phases.map((e) => RunPhase.toJSON(e));
     }
+    if (message.testMetrics !== undefined) {
+      obj.testMetrics = EvalMetrics.toJSON(message.testMetrics);
+    }
     return obj;
   },
 
@@ -4585,6 +4909,9 @@ export const SeedRun: MessageFns<SeedRun> = {
       : undefined;
     message.peakMemoryBytes = object.peakMemoryBytes ?? 0;
     message.phases = object.phases?.map((e) => RunPhase.fromPartial(e)) || [];
+    message.testMetrics = (object.testMetrics !== undefined && object.testMetrics !== null)
+      ? EvalMetrics.fromPartial(object.testMetrics)
+      : undefined;
     return message;
   },
 };
@@ -5184,6 +5511,7 @@ function createBaseStabilitySummary(): StabilitySummary {
     degenerate: 0,
     ensemble: undefined,
     uncertainty: undefined,
+    delivery: undefined,
   };
 }
 
@@ -5212,6 +5540,9 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
     }
     if (message.uncertainty !== undefined) {
       StabilityUncertainty.encode(message.uncertainty, writer.uint32(66).fork()).join();
+    }
+    if (message.delivery !== undefined) {
+      DeliveredModel.encode(message.delivery, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -5293,6 +5624,14 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
             message.uncertainty = StabilityUncertainty.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.delivery = DeliveredModel.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5323,6 +5662,7 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
       degenerate: isSet(object.degenerate) ? globalThis.Number(object.degenerate) : 0,
       ensemble: isSet(object.ensemble) ? EvalMetrics.fromJSON(object.ensemble) : undefined,
       uncertainty: isSet(object.uncertainty) ? StabilityUncertainty.fromJSON(object.uncertainty) : undefined,
+      delivery: isSet(object.delivery) ? DeliveredModel.fromJSON(object.delivery) : undefined,
     };
   },
 
@@ -5352,6 +5692,9 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
     if (message.uncertainty !== undefined) {
       obj.uncertainty = StabilityUncertainty.toJSON(message.uncertainty);
     }
+    if (message.delivery !== undefined) {
+      obj.delivery = DeliveredModel.toJSON(message.delivery);
+    }
     return obj;
   },
 
@@ -5378,6 +5721,263 @@ export const StabilitySummary: MessageFns<StabilitySummary> = {
     message.uncertainty = (object.uncertainty !== undefined && object.uncertainty !== null)
       ? StabilityUncertainty.fromPartial(object.uncertainty)
       : undefined;
+    message.delivery = (object.delivery !== undefined && object.delivery !== null)
+      ? DeliveredModel.fromPartial(object.delivery)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeliveredModel(): DeliveredModel {
+  return { mode: 0, seeds: [], excluded: [], validation: undefined, test: undefined, note: "" };
+}
+
+export const DeliveredModel: MessageFns<DeliveredModel> = {
+  encode(message: DeliveredModel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== 0) {
+      writer.uint32(8).int32(message.mode);
+    }
+    if (message.seeds.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.seeds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.excluded) {
+      ExcludedSeed.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.validation !== undefined) {
+      EvalMetrics.encode(message.validation, writer.uint32(34).fork()).join();
+    }
+    if (message.test !== undefined) {
+      EvalMetrics.encode(message.test, writer.uint32(42).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(50).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliveredModel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliveredModel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.seeds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.seeds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.excluded.push(ExcludedSeed.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.validation = EvalMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.test = EvalMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliveredModel {
+    return {
+      mode: isSet(object.mode) ? deliveryFromJSON(object.mode) : 0,
+      seeds: globalThis.Array.isArray(object?.seeds) ? object.seeds.map((e: any) => globalThis.Number(e)) : [],
+      excluded: globalThis.Array.isArray(object?.excluded)
+        ? object.excluded.map((e: any) => ExcludedSeed.fromJSON(e))
+        : [],
+      validation: isSet(object.validation) ? EvalMetrics.fromJSON(object.validation) : undefined,
+      test: isSet(object.test) ? EvalMetrics.fromJSON(object.test) : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: DeliveredModel): unknown {
+    const obj: any = {};
+    if (message.mode !== 0) {
+      obj.mode = deliveryToJSON(message.mode);
+    }
+    if (message.seeds?.length) {
+      obj.seeds = message.seeds.map((e) => Math.round(e));
+    }
+    if (message.excluded?.length) {
+      obj.excluded = message.excluded.map((e) => ExcludedSeed.toJSON(e));
+    }
+    if (message.validation !== undefined) {
+      obj.validation = EvalMetrics.toJSON(message.validation);
+    }
+    if (message.test !== undefined) {
+      obj.test = EvalMetrics.toJSON(message.test);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeliveredModel>, I>>(base?: I): DeliveredModel {
+    return DeliveredModel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeliveredModel>, I>>(object: I): DeliveredModel {
+    const message = createBaseDeliveredModel();
+    message.mode = object.mode ?? 0;
+    message.seeds = object.seeds?.map((e) => e) || [];
+    message.excluded = object.excluded?.map((e) => ExcludedSeed.fromPartial(e)) || [];
+    message.validation = (object.validation !== undefined && object.validation !== null)
+      ? EvalMetrics.fromPartial(object.validation)
+      : undefined;
+    message.test = (object.test !== undefined && object.test !== null)
+      ? EvalMetrics.fromPartial(object.test)
+      : undefined;
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseExcludedSeed(): ExcludedSeed {
+  return { seed: 0, reason: "" };
+}
+
+export const ExcludedSeed: MessageFns<ExcludedSeed> = {
+  encode(message: ExcludedSeed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seed !== 0) {
+      writer.uint32(8).uint32(message.seed);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExcludedSeed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExcludedSeed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExcludedSeed {
+    return {
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ExcludedSeed): unknown {
+    const obj: any = {};
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExcludedSeed>, I>>(base?: I): ExcludedSeed {
+    return ExcludedSeed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExcludedSeed>, I>>(object: I): ExcludedSeed {
+    const message = createBaseExcludedSeed();
+    message.seed = object.seed ?? 0;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
