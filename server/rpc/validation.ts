@@ -12,13 +12,7 @@ import type { Duration } from '../../client/gen/google/protobuf/duration.js';
 import type { MethodSpec, OptimizerSpec } from '../engine/tf-free.js';
 import type { DatasetSelection, ImbalanceSpec, JobSpec } from '../jobs/types.js';
 import { FieldViolations } from './field-violations.js';
-import {
-  ALPHA_SCHEDULES,
-  BUILTIN_NAMES,
-  IMBALANCE_KINDS,
-  LR_SCHEDULES,
-  OPTIMIZER_KINDS,
-} from './spec-enums.js';
+import { ALPHA_SCHEDULES, BUILTIN_NAMES, IMBALANCE_KINDS, LR_SCHEDULES, OPTIMIZER_KINDS } from './spec-enums.js';
 import { resolveModel } from './model-spec.js';
 import { resolveAutoRemedy } from './auto-remedy.js';
 
@@ -60,7 +54,7 @@ export function resolveSpec(v: FieldViolations, spec: FineTuneSpec, path: string
     seeds,
     maxRuntimeMs: resolveMaxRuntime(v, spec.maxRuntime, `${path}.max_runtime`),
     ensemble: spec.ensemble,
-    ...withAutoRemedy(resolveAutoRemedy(v, spec.autoRemedy, `${path}.auto_remedy`)),
+    ...withAutoRemedy(resolveAutoRemedy(v, spec.autoRemedy, `${path}.auto_remedy`, MAX_SEEDS)),
     // 0 (unset) stays absent: the summary applies its default, as for specs stored before the field.
     ...(spec.ciWidth === 0 ? {} : { ciWidth: v.real(`${path}.ci_width`, spec.ciWidth, { min: 0, max: 1, openMin: true }) }),
   };
@@ -131,12 +125,7 @@ function resolveClasses(v: FieldViolations, ref: DatasetRef, path: string): numb
 }
 
 // Default: the built-in's validation split with the training classes, so label spaces match.
-function resolveValidation(
-  v: FieldViolations,
-  spec: FineTuneSpec,
-  train: DatasetSelection | undefined,
-  path: string,
-): DatasetSelection {
+function resolveValidation(v: FieldViolations, spec: FineTuneSpec, train: DatasetSelection | undefined, path: string): DatasetSelection {
   if (spec.validation === undefined) {
     if (train?.source.kind === 'builtin') {
       return { source: { ...train.source, split: 'validation' }, classes: train.classes, maxExamples: 0 };
@@ -148,8 +137,7 @@ function resolveValidation(
   if (validation === undefined || train === undefined) return PLACEHOLDER_SELECTION;
   // Empty classes inherit the training selection: "keep all" would relabel differently.
   if (validation.classes.length === 0) return { ...validation, classes: train.classes };
-  const same =
-    validation.classes.length === train.classes.length && validation.classes.every((id, i) => id === train.classes[i]);
+  const same = validation.classes.length === train.classes.length && validation.classes.every((id, i) => id === train.classes[i]);
   if (!same) v.add(`${path}.validation.classes`, 'must equal train.classes (same ids, same order) or be empty');
   return validation;
 }
@@ -193,8 +181,7 @@ function resolveMethod(v: FieldViolations, method: WireMethodSpec | undefined, p
       return {
         kind: 'dsgd',
         lambda: v.real(`${path}.dsgd.lambda`, chosen.value.lambda ?? 1, { min: 0, max: 1 }),
-        schedule:
-          v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
+        schedule: v.enumValue(`${path}.dsgd.schedule`, chosen.value.schedule, ALPHA_SCHEDULES, 'AlphaSchedule') ?? 'linear',
       };
     case 'focal': {
       const weights = chosen.value.classWeights;

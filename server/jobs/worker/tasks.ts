@@ -58,8 +58,15 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
   const totalSteps = plannedOptimizerSteps(request.run, trainSet.labels.length);
   context.report({ kind: 'started', backend: context.backend, examples: trainSet.labels.length, totalSteps });
   const stoppedEarly = (): TrainResult => ({
-    kind: 'train', backend: context.backend, stopped: true, steps: request.resumeFrom?.step ?? 0, meanStepSeconds: 0, weights: [],
-    validationLabels: validation.examples.labels, card, peakMemoryBytes: 0,
+    kind: 'train',
+    backend: context.backend,
+    stopped: true,
+    steps: request.resumeFrom?.step ?? 0,
+    meanStepSeconds: 0,
+    weights: [],
+    validationLabels: validation.examples.labels,
+    card,
+    peakMemoryBytes: 0,
   });
   // Data loading can take seconds: honour a cancel that came meanwhile.
   if (context.stopRequest() !== 'continue') return stoppedEarly();
@@ -69,6 +76,7 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
     // Only for a host that stores them: encoding a checkpoint is not free.
     ...(request.checkpointEverySteps === undefined ? {} : { durableEverySteps: request.checkpointEverySteps }),
     ...(request.remedy === undefined ? {} : { remedy: request.remedy }),
+    trainClassCounts: classCountsOf(trainSet),
     trainPhase: (phase, hooks) =>
       train({ spec: phase.run, train: trainSet, validation: validation.examples, buildModel: data.builder, ...phaseStart(phase) }, hooks),
     report: context.report,
@@ -93,9 +101,10 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
 }
 
 /** Where an auto-remedy phase starts, as the engine's TrainRequest fields. */
-function phaseStart(
-  phase: { readonly resumeFrom?: TrainerCheckpoint; readonly checkpointEverySteps: number },
-): { readonly resumeFrom?: TrainerCheckpoint; readonly checkpointEverySteps: number } {
+function phaseStart(phase: { readonly resumeFrom?: TrainerCheckpoint; readonly checkpointEverySteps: number }): {
+  readonly resumeFrom?: TrainerCheckpoint;
+  readonly checkpointEverySteps: number;
+} {
   return { ...(phase.resumeFrom === undefined ? {} : { resumeFrom: phase.resumeFrom }), checkpointEverySteps: phase.checkpointEverySteps };
 }
 
@@ -126,6 +135,12 @@ function imbalanced(examples: ExampleSet, request: TrainRequest): ExampleSet {
     ratio: imbalance.ratio,
     seed: imbalance.seed,
   });
+}
+
+function classCountsOf(examples: ExampleSet): number[] {
+  const counts = new Array<number>(examples.numClasses).fill(0);
+  for (const label of examples.labels) counts[label] = (counts[label] ?? 0) + 1;
+  return counts;
 }
 
 function checkClassCount(numClasses: number, card: ModelCard): void {
