@@ -12,8 +12,18 @@ import {
   type FineTuneSpec,
 } from '../../client/index.js';
 
-/** Collapse = a one-class validation at an epoch end and a gradient norm below 0.02 for 4 steps. */
-export const COLLAPSE_DETECTION: Omit<AutoRemedy, 'policy'> = { windowSteps: 4, minGradientNorm: 0.02, maxRestarts: 3 };
+/**
+ * Collapse = a one-class validation at an epoch end and a gradient norm below 0.02 for 4 steps.
+ * The escalating policy's limits are left at the server's defaults.
+ */
+export const COLLAPSE_DETECTION: Omit<AutoRemedy, 'policy'> = {
+  windowSteps: 4,
+  minGradientNorm: 0.02,
+  maxRestarts: 3,
+  maxExtraCompute: 0,
+  escalateAfterRunFailures: 0,
+  escalateAfterFailedSeeds: 0,
+};
 
 export function collapsingSpec(seeds: readonly number[], policy?: AutoRemedy['policy']): FineTuneSpec {
   const defaults = specDefaults();

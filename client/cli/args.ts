@@ -43,6 +43,7 @@ const START_OPTIONS = {
   'full-conflict-every': { type: 'string' },
   ensemble: { type: 'boolean' },
   'auto-remedy': { type: 'string' },
+  'max-extra-compute': { type: 'string' },
   'ci-width': { type: 'string' },
   delivery: { type: 'string' },
   label: { type: 'string', multiple: true },

@@ -11,6 +11,7 @@ import { renderStabilityFigure } from './figure.js';
 import { renderHtmlReport } from './html-report.js';
 import { runFinishedLine } from './progress.js';
 import { describeDataset, describeMethod, jobStateLabel, phaseStartedLine } from './reports.js';
+import { remedyGaveUpLine } from './remedy-lines.js';
 import { loadSpecFile, METHOD_NAMES, PARAMETER_METHODS, specFromFlags, type MethodName } from './spec-flags.js';
 
 type OutputKind = 'html' | 'svg';
@@ -62,7 +63,11 @@ export async function compareCommand(context: CommandContext): Promise<number> {
   if (context.positionals.length > 0) throw new UsageError(`compare: unexpected argument(s) ${context.positionals.join(' ')}`);
   const targets = outputTargets(flags);
   const specPath = stringFlag(flags, 'spec');
-  const specs = methodSpecs(flags, parseMethods(stringFlag(flags, 'methods')), specPath === undefined ? undefined : await loadSpecFile(specPath));
+  const specs = methodSpecs(
+    flags,
+    parseMethods(stringFlag(flags, 'methods')),
+    specPath === undefined ? undefined : await loadSpecFile(specPath),
+  );
   const compareId = stringFlag(flags, 'compare-id') ?? randomUUID().slice(0, 8);
   const labels = parseLabels('label', listFlag(flags, 'label'));
   printLine(io.stderr, `compare ${compareId}: ${specs.size} jobs (run again with --compare-id ${compareId} to follow the same jobs)`);
@@ -95,6 +100,10 @@ export async function compareCommand(context: CommandContext): Promise<number> {
         if (body?.$case === 'phaseStarted') {
           phaseNotices.add(body.value.notice);
           printLine(io.stderr, `  [${method}] ${phaseStartedLine(event.seed, body.value)}`);
+        }
+        if (body?.$case === 'remedyGaveUp') {
+          phaseNotices.add(body.value.notice);
+          printLine(io.stderr, `  [${method}] ${remedyGaveUpLine(event.seed, body.value)}`);
         }
         if (body?.$case === 'notice' && body.value.message.startsWith('auto-remedy:') && !phaseNotices.has(body.value.message)) {
           printLine(io.stderr, `  [${method}] ${body.value.message}`);
@@ -151,9 +160,10 @@ async function present(
       printLine(io.stderr, `not written: ${file} (no run has validation metrics)`);
       continue;
     }
-    const text = kind === 'svg'
-      ? figureSvg ?? ''
-      : renderHtmlReport({ title, generatedAt: new Date(), rows, jobs, ...(figureSvg === undefined ? {} : { figureSvg }) });
+    const text =
+      kind === 'svg'
+        ? (figureSvg ?? '')
+        : renderHtmlReport({ title, generatedAt: new Date(), rows, jobs, ...(figureSvg === undefined ? {} : { figureSvg }) });
     await writeFile(file, text, 'utf8');
     printLine(io.stderr, `wrote ${file}`);
   }

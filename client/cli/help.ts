@@ -19,7 +19,11 @@ const SECTIONS: Record<HelpTopic, string> = {
       --seeds 42,52 | N      explicit seeds, or the first N paper seeds (42, 52, ...)
       --max-examples N  --full-conflict-every K  --ensemble
       --auto-remedy P[:W[:G[:R]]]  remedy collapsed runs: P = restart (next seed) | continue
-                             (under dsgd) | default; W steps with gradient norm < G; R remedies
+                             (under dsgd) | escalate (new seed, then focal on imbalanced data,
+                             within a compute budget) | default; W steps with gradient norm
+                             < G; R remedies per run
+      --max-extra-compute X  escalate's budget: extra steps as a fraction of the plain run
+                             (default 0.5)
       --ci-width W           the summary says how many seeds bring the 95% interval of mean
                              balanced accuracy to width W, in (0, 1] (default 0.05)
       --delivery D           the model the job delivers, from its healthy seeds only:

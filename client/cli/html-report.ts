@@ -2,6 +2,7 @@
 // figure (inline SVG), every run with its phases. No scripts, no external resources: it can
 // be mailed, attached to a ticket or opened offline. A pure function from data to text.
 import {
+  AutoRemedy_Policy,
   autoRemedy_PolicyToJSON,
   imbalanceKindToJSON,
   optimizerKindToJSON,
@@ -25,6 +26,7 @@ import {
 } from './comparison.js';
 import { enumLabel, formatTimestamp } from './format.js';
 import { describeDataset, describeMethod, jobStateLabel } from './reports.js';
+import { phaseDecisionTags, remedyActedOn } from './remedy-lines.js';
 import { failureStatement, percentInterval, seedsNeeded, upperPercent } from './uncertainty.js';
 
 export interface HtmlReportInput {
@@ -71,19 +73,39 @@ function setupEntries(spec: FineTuneSpec | undefined): [string, string][] {
   return [
     ['train', describeDataset(spec.train)],
     ['validation', spec.validation === undefined ? 'default' : describeDataset(spec.validation)],
-    ['imbalance', imbalance === undefined ? 'none' : `${enumLabel(imbalanceKindToJSON(imbalance.kind), 'IMBALANCE_KIND_')} ${imbalance.ratio}:1`],
-    ['model', model === undefined ? 'default' : model.$case === 'mlp' ? `mlp ${model.value.hiddenUnits.join('-') || 'default'}` : model.$case],
-    ['optimizer', optimizer === undefined ? 'default' : `${enumLabel(optimizerKindToJSON(optimizer.kind), 'OPTIMIZER_KIND_')} lr ${optimizer.learningRate || 'default'}`],
+    [
+      'imbalance',
+      imbalance === undefined ? 'none' : `${enumLabel(imbalanceKindToJSON(imbalance.kind), 'IMBALANCE_KIND_')} ${imbalance.ratio}:1`,
+    ],
+    [
+      'model',
+      model === undefined ? 'default' : model.$case === 'mlp' ? `mlp ${model.value.hiddenUnits.join('-') || 'default'}` : model.$case,
+    ],
+    [
+      'optimizer',
+      optimizer === undefined
+        ? 'default'
+        : `${enumLabel(optimizerKindToJSON(optimizer.kind), 'OPTIMIZER_KIND_')} lr ${optimizer.learningRate || 'default'}`,
+    ],
     ['batch', `${spec.batchSize || 'default'} × accumulation ${spec.gradientAccumulation || 1}`],
     ['epochs', String(spec.epochs || 'default')],
     ['seeds', spec.seeds.length === 0 ? "the paper's ten" : spec.seeds.join(', ')],
-    ['auto-remedy', remedy === undefined ? 'off' : enumLabel(autoRemedy_PolicyToJSON(remedy.policy), 'POLICY_')],
+    ['auto-remedy', remedy === undefined ? 'off' : remedyText(remedy)],
   ];
 }
 
+/** `restart_next_seed`, or `escalate, at most 50% extra steps`. */
+function remedyText(remedy: NonNullable<FineTuneSpec['autoRemedy']>): string {
+  const policy = enumLabel(autoRemedy_PolicyToJSON(remedy.policy), 'POLICY_');
+  if (remedy.policy !== AutoRemedy_Policy.POLICY_ESCALATE) return policy;
+  return `${policy}, at most ${Math.round((remedy.maxExtraCompute || 0.5) * 100)}% extra steps`;
+}
+
 function jobsListHtml(jobs: readonly ComparedJob[]): string {
-  const items = jobs.map(({ label, job }) =>
-    `<li>${escapeHtml(label)}: <code>${escapeHtml(job.id)}</code> ${escapeHtml(jobStateLabel(job))}${job.reason === '' ? '' : ` (${escapeHtml(job.reason)})`}</li>`);
+  const items = jobs.map(
+    ({ label, job }) =>
+      `<li>${escapeHtml(label)}: <code>${escapeHtml(job.id)}</code> ${escapeHtml(jobStateLabel(job))}${job.reason === '' ? '' : ` (${escapeHtml(job.reason)})`}</li>`,
+  );
   return `<ul class="jobs">${items.join('')}</ul>`;
 }
 
@@ -97,7 +119,9 @@ function tableRow(cells: readonly string[], options: { vote?: boolean; bad?: rea
 
 function comparisonTableHtml(rows: readonly ComparisonRow[]): string {
   const headline = tableHeadline(rows);
-  const head = `<tr>${comparisonHeaders(headline).map((header) => `<th>${escapeHtml(header)}</th>`).join('')}</tr>`;
+  const head = `<tr>${comparisonHeaders(headline)
+    .map((header) => `<th>${escapeHtml(header)}</th>`)
+    .join('')}</tr>`;
   const body = rows.flatMap((row) => {
     const bad = [row.collapsed > 0 ? 6 : -1, row.degenerate > 0 ? 7 : -1];
     const vote = voteCells(row, headline);
@@ -148,14 +172,14 @@ function uncertaintyHtml(rows: readonly ComparisonRow[]): string | undefined {
 
 function phaseText(phase: RunPhase): string {
   const verdict = phase.verdict === 0 ? 'running' : enumLabel(verdictToJSON(phase.verdict), 'VERDICT_');
-  return `${describeMethod(phase.method)} seed ${phase.seed}, steps ${phase.startStep}–${phase.endStep}: ${verdict}`;
+  return `${describeMethod(phase.method)} seed ${phase.seed}, steps ${phase.startStep}–${phase.endStep}: ${verdict}${phaseDecisionTags(phase)}`;
 }
 
 function runRow(label: string, run: SeedRun): string {
   const metrics = run.metrics;
   const verdict = metrics === undefined ? '-' : enumLabel(verdictToJSON(metrics.verdict), 'VERDICT_');
-  // A single phase is the run itself; more than one is worth spelling out.
-  const phases = run.phases.length > 1 ? run.phases.map(phaseText).join(' → ') : '';
+  // A single phase is the run itself, unless auto-remedy gave up in it; more are worth spelling out.
+  const phases = remedyActedOn(run) ? run.phases.map(phaseText).join(' → ') : '';
   const cells = [
     `<td>${escapeHtml(label)}</td>`,
     `<td class="num">${run.seed}</td>`,
@@ -182,10 +206,11 @@ export function renderHtmlReport(input: HtmlReportInput): string {
     .join('');
   const uncertainty = uncertaintyHtml(input.rows);
   // The SVG is our own output (figure.ts escapes its text): inlined as is.
-  const figure = input.figureSvg === undefined
-    ? '<p class="note">No run has validation metrics yet.</p>'
-    : `<figure>${input.figureSvg.replace(/^<\?xml[^>]*>\s*/, '')}<figcaption>Validation accuracy per seed: a dot per run ` +
-      '(red cross: collapsed, orange: degenerate) beside a box of the quartiles, whiskers at 1.5 IQR.</figcaption></figure>';
+  const figure =
+    input.figureSvg === undefined
+      ? '<p class="note">No run has validation metrics yet.</p>'
+      : `<figure>${input.figureSvg.replace(/^<\?xml[^>]*>\s*/, '')}<figcaption>Validation accuracy per seed: a dot per run ` +
+        '(red cross: collapsed, orange: degenerate) beside a box of the quartiles, whiskers at 1.5 IQR.</figcaption></figure>';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

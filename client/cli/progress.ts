@@ -22,7 +22,7 @@ export class ProgressTracker {
   private readonly runs = new Map<number, RunProgress>();
   private meanStepSeconds: number | undefined;
   private lastStep: { seed: number; metrics: StepMetrics } | undefined;
-  /** Words of the phase changes seen: the server restates each as a notice right after. */
+  /** Words of the phase changes (and give-ups) seen: the server restates each as a notice right after. */
   private readonly phaseNotices = new Set<string>();
 
   constructor(seeds: number[], epochs: number) {
@@ -64,6 +64,7 @@ export class ProgressTracker {
         run.finished = true;
         break;
       case 'phaseStarted':
+      case 'remedyGaveUp':
         this.phaseNotices.add(body.value.notice);
         break;
       default:

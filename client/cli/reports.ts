@@ -28,6 +28,7 @@ import { enumLabel, formatDuration, formatNumber, formatStat, formatTimestamp, r
 import { uncertaintyLines } from './uncertainty.js';
 import { deliveryLines, hasTestMetrics, metricsLine, trainingSetLabel } from './delivery.js';
 import { headlineMetric } from './headline.js';
+import { decisionSuffix, phaseDecisionTags, remedyActedOn, remedyBudgetLine } from './remedy-lines.js';
 
 export function jobStateLabel(job: Pick<Job, 'state'>): string {
   return enumLabel(jobStateToJSON(job.state), 'JOB_STATE_');
@@ -213,11 +214,18 @@ function testField(job: Job): [string, string][] {
   return [['test', isTerminalJobState(job.state) ? 'none' : "the training dataset's test split, if it has one"]];
 }
 
-/** The phases of runs auto-remedy intervened in, one line each; undefined when it did not. */
+/**
+ * The phases of runs auto-remedy intervened in, one line each, with the escalating policy's
+ * decisions and budget; undefined when it did not intervene.
+ */
 export function remedyPhaseLines(runs: readonly SeedRun[]): string | undefined {
-  const remedied = runs.filter((run) => run.phases.length > 1);
+  const remedied = runs.filter(remedyActedOn);
   if (remedied.length === 0) return undefined;
-  return ['auto-remedy phases', ...remedied.map((run) => `  seed ${run.seed}: ${run.phases.map(phaseLabel).join(' -> ')}`)].join('\n');
+  const phases = remedied.map(
+    (run) => `  seed ${run.seed}: ${run.phases.map((phase) => `${phaseLabel(phase)}${phaseDecisionTags(phase)}`).join(' -> ')}`,
+  );
+  const budget = remedyBudgetLine(runs);
+  return ['auto-remedy phases', ...phases, ...(budget === undefined ? [] : [`  ${budget}`])].join('\n');
 }
 
 /** `fft@42 steps 0-24 collapsed`. */
@@ -238,7 +246,7 @@ export function phaseStartedLine(seed: number, started: RunPhaseStarted): string
       : `${describeMethod(started.phase.method)}@${started.phase.seed} from step ${started.phase.startStep}`;
   const ended =
     started.ended === undefined ? '' : ` after ${phaseLabel(started.ended)}${started.ended.reason ? ` (${started.ended.reason})` : ''}`;
-  return `seed ${seed}: auto-remedy ${policy}: phase ${started.phaseIndex + 1} ${next}${ended}`;
+  return `seed ${seed}: auto-remedy ${policy}: phase ${started.phaseIndex + 1} ${next}${ended}${decisionSuffix(started.decision)}`;
 }
 
 /** What `watch` and `start --wait` end with: outcome, per-seed results, stability summary. */

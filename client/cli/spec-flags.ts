@@ -222,6 +222,8 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
   if (flags['ensemble'] === true) spec.ensemble = true;
   const remedy = text('auto-remedy');
   if (remedy !== undefined) spec.autoRemedy = parseAutoRemedy(remedy);
+  const extraCompute = text('max-extra-compute');
+  if (extraCompute !== undefined) spec.autoRemedy = withMaxExtraCompute(spec.autoRemedy, extraCompute);
   const ciWidth = text('ci-width');
   if (ciWidth !== undefined) spec.ciWidth = parseCiWidth(ciWidth);
   const delivery = text('delivery');
@@ -240,9 +242,13 @@ const REMEDY_POLICIES: Record<string, AutoRemedy_Policy> = {
   default: AutoRemedy_Policy.POLICY_UNSPECIFIED,
   restart: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED,
   continue: AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD,
+  escalate: AutoRemedy_Policy.POLICY_ESCALATE,
 };
 
-/** `restart`, `continue:20:0.001:3` (policy, window steps, minimum gradient norm, remedies); omitted parts are the server's defaults. */
+/**
+ * `restart`, `escalate`, `continue:20:0.001:3` (policy, window steps, minimum gradient norm,
+ * remedies); omitted parts are the server's defaults, as are the escalating policy's limits.
+ */
 export function parseAutoRemedy(text: string): AutoRemedy {
   const [policyText = '', windowText, normText, restartsText, ...extra] = text.split(':');
   if (extra.length > 0) throw new UsageError(`--auto-remedy: expected POLICY[:WINDOW[:MIN_GRADIENT_NORM[:MAX_RESTARTS]]], got '${text}'`);
@@ -251,7 +257,16 @@ export function parseAutoRemedy(text: string): AutoRemedy {
     windowSteps: windowText === undefined ? 0 : parseCount('auto-remedy', windowText),
     minGradientNorm: normText === undefined ? 0 : parseNumber('auto-remedy', normText),
     maxRestarts: restartsText === undefined ? 0 : parseCount('auto-remedy', restartsText),
+    maxExtraCompute: 0,
+    escalateAfterRunFailures: 0,
+    escalateAfterFailedSeeds: 0,
   };
+}
+
+/** `--max-extra-compute X` on the auto-remedy the flags or the spec file chose (the server checks the policy escalates). */
+export function withMaxExtraCompute(remedy: AutoRemedy | undefined, text: string): AutoRemedy {
+  if (remedy === undefined) throw new UsageError('--max-extra-compute: give --auto-remedy escalate (or auto_remedy in the spec file) too');
+  return { ...remedy, maxExtraCompute: parseNumber('max-extra-compute', text) };
 }
 
 /** "unknown FineTuneSpec field(s): a.b (did you mean c?), ..." and "x is ignored beside y" for every unused key. */

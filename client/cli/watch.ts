@@ -3,6 +3,7 @@ import { Job, JobState, StreamMetricsResponse, jobStateToJSON } from '../index.j
 import { enumLabel } from './format.js';
 import { epochLine, progressLine, ProgressTracker, runFinishedLine } from './progress.js';
 import { jobResults, phaseStartedLine } from './reports.js';
+import { remedyGaveUpLine } from './remedy-lines.js';
 import { EXIT_JOB_UNSUCCESSFUL, EXIT_OK, printJson, printLine, type CommandContext, type OutputStream } from './context.js';
 
 /** Redraws at most this often; replaying a long log would otherwise flood the terminal. */
@@ -70,6 +71,8 @@ function eventLine(event: StreamMetricsResponse, tracker: ProgressTracker): stri
     }
     case 'phaseStarted':
       return phaseStartedLine(event.seed, body.value);
+    case 'remedyGaveUp':
+      return remedyGaveUpLine(event.seed, body.value);
     case 'notice':
       return tracker.restatesPhaseChange(body.value.message) ? undefined : `notice: ${body.value.message}`;
     default:

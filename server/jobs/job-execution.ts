@@ -16,7 +16,7 @@ import type { JobPhaseTracker, JobTraceParent, JobTracer } from './job-tracer.js
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { ModelFiles } from './persistence/model-files.js';
 import { ProgressRecorder } from './progress-recorder.js';
-import { currentPhaseIndex, remedyRequestFor } from './run-phases.js';
+import { currentPhaseIndex, ledgerFor, remedyRequestFor } from './run-phases.js';
 import { SeedRuns } from './seed-runs.js';
 import type { JobStore } from './store.js';
 import type { TaskHandle, WorkerPool } from './worker-pool.js';
@@ -121,6 +121,7 @@ export class JobExecution {
           this.context.datasetInput(job.spec.validation, 'validation'),
         ]);
         const { spec } = job;
+        const ledger = ledgerFor(spec, job.runs);
         await Promise.all(
           start.open.map((seed) =>
             this.runSeed(seed, recorder, start.logged.get(seed) ?? NOTHING_LOGGED, {
@@ -129,7 +130,7 @@ export class JobExecution {
               validation,
               imbalance: spec.imbalance,
               run: { ...spec.run, seed },
-              ...remedyRequestFor(spec, this.runs.get(seed)),
+              ...remedyRequestFor(spec, this.runs.get(seed), ledger),
             }),
           ),
         );

@@ -53,7 +53,11 @@ export async function resumeRequest(
   if (durability === undefined) return { request };
   const { checkpoint, notice } = await resumePoint(durability.checkpoints, jobId, request.run.seed, logged, phaseIndex);
   return {
-    request: { ...request, checkpointEverySteps: durability.checkpointEverySteps, ...(checkpoint === undefined ? {} : { resumeFrom: checkpoint }) },
+    request: {
+      ...request,
+      checkpointEverySteps: durability.checkpointEverySteps,
+      ...(checkpoint === undefined ? {} : { resumeFrom: checkpoint }),
+    },
     ...(notice === undefined ? {} : { notice }),
   };
 }
@@ -116,6 +120,7 @@ export function isNewProgress(logged: LoggedProgress, progress: TrainProgress): 
     case 'notice':
     case 'checkpoint':
     case 'phase':
+    case 'remedy_gave_up':
       return true;
   }
 }

@@ -11,7 +11,7 @@ import { afterPhaseStart, checkpointSlot, isNewProgress, NOTHING_LOGGED, type Lo
 import type { JobStateMachine } from './job-state-machine.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { ModelFiles } from './persistence/model-files.js';
-import { phaseStartedEvent, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
+import { phaseStartedEvent, remedyGaveUpEvent, withGaveUp, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
 import type { SeedRuns } from './seed-runs.js';
 import type { JobStore } from './store.js';
 import type { Job, JobLogger } from './types.js';
@@ -91,6 +91,13 @@ export class ProgressRecorder {
         await this.runs.put(withPhaseChange(this.runs.get(seed), progress));
         // The new phase logs its steps from its start again.
         this.logged.set(seed, afterPhaseStart(this.logged.get(seed) ?? NOTHING_LOGGED, progress.next.startStep));
+        return;
+      case 'remedy_gave_up':
+        // Structured, then in words, like a phase change; the row's phase records it too.
+        await eventLog.append(jobId, seed, remedyGaveUpEvent(progress));
+        await eventLog.append(jobId, seed, { kind: 'notice', message: progress.notice });
+        await store.addNotice(jobId, progress.notice);
+        await this.runs.put(withGaveUp(this.runs.get(seed), this.job.spec, progress));
         return;
       case 'loading':
         return;

@@ -1,12 +1,14 @@
 // Auto-remedy as pure decisions on telemetry: when a run counts as collapsed, which of its
 // checkpoints count as healthy, and what to do about a collapse. No tensors, no I/O: the
-// worker (remedy-runner.ts) feeds it what the trainer reports and acts on the answer.
+// worker (remedy-runner.ts) feeds it what the trainer reports and acts on the answer. The
+// escalating policy's decisions are in escalation-policy.ts; its vocabulary is here, below
+// every other remedy module.
 import type { MethodSpec, StepTelemetry, Verdict } from '../engine/tf-free.js';
 
 /** Every auto-remedy notice starts with this (observability counts them by it). */
 export const AUTO_REMEDY_PREFIX = 'auto-remedy:';
 
-export type RemedyPolicy = 'continue_under_dsgd' | 'restart_next_seed';
+export type RemedyPolicy = 'continue_under_dsgd' | 'restart_next_seed' | 'escalate';
 
 export interface RemedySettings {
   readonly policy: RemedyPolicy;
@@ -15,6 +17,49 @@ export interface RemedySettings {
   readonly minGradientNorm: number;
   /** Remedies per run; a collapse after the last one ends the run as it is. */
   readonly maxRestarts: number;
+  /** The escalating policy's limits; absent for the others (and then DEFAULT_ESCALATION for it). */
+  readonly escalation?: EscalationSettings;
+}
+
+export interface EscalationSettings {
+  /** Extra optimizer steps the job may train, as a fraction of the plain run's (every seed once). */
+  readonly maxExtraCompute: number;
+  /** A run's restart switches method from its n-th failure on (1 = the first). */
+  readonly escalateAfterRunFailures: number;
+  /** Every restart switches method once this many of the job's seeds have failed. */
+  readonly escalateAfterFailedSeeds: number;
+}
+
+/** spec.proto's defaults: 50% extra steps, switch at a run's second failure or the job's third failed seed. */
+export const DEFAULT_ESCALATION: EscalationSettings = { maxExtraCompute: 0.5, escalateAfterRunFailures: 2, escalateAfterFailedSeeds: 3 };
+
+export type EscalationKind = 'restart' | 'switch_method' | 'give_up';
+
+/** The job's extra compute under the escalating policy, in optimizer steps. */
+export interface RemedyBudget {
+  /** Seeds x the run's planned steps: the plain run. */
+  readonly plainSteps: number;
+  /** floor(maxExtraCompute x plainSteps). */
+  readonly limitSteps: number;
+  /** Spent by the job's restarts, the decision it is reported with included. */
+  readonly usedSteps: number;
+  readonly leftSteps: number;
+}
+
+/** One decision of the escalating policy and what it was based on (RemedyDecision on the wire). */
+export interface EscalationDecision {
+  readonly kind: EscalationKind;
+  /** The failure detector that fired (failure-detector.ts). */
+  readonly detector: string;
+  /** The rule that chose the kind, in words. */
+  readonly why: string;
+  /** The run's failures so far, this one included. */
+  readonly runFailures: number;
+  /** The job's seeds that have failed at least once, this one included. */
+  readonly failedSeeds: number;
+  readonly trainClassCounts: readonly number[];
+  readonly imbalanced: boolean;
+  readonly budget: RemedyBudget;
 }
 
 /**
@@ -45,7 +90,11 @@ export interface CollapseWatch {
 
 export const FRESH_WATCH: CollapseWatch = { step: 0, lowGradientSteps: 0 };
 
-export function watchStep(watch: CollapseWatch, telemetry: Pick<StepTelemetry, 'step' | 'gradientNorm'>, settings: RemedySettings): CollapseWatch {
+export function watchStep(
+  watch: CollapseWatch,
+  telemetry: Pick<StepTelemetry, 'step' | 'gradientNorm'>,
+  settings: RemedySettings,
+): CollapseWatch {
   // NaN is not "vanishing": a diverged run is not the collapse this remedies.
   const low = telemetry.gradientNorm < settings.minGradientNorm;
   return { ...watch, step: telemetry.step, lowGradientSteps: low ? watch.lowGradientSteps + 1 : 0 };
@@ -60,6 +109,9 @@ export interface CollapseSignal {
   /** For notices and RunPhase.reason. */
   readonly reason: string;
 }
+
+/** What any failure detector (failure-detector.ts) reports; the collapse watch's signal is one. */
+export type FailureSignal = CollapseSignal;
 
 /**
  * A collapse needs both signals: the engine's 'collapsed' verdict on an epoch-end validation
@@ -96,8 +148,16 @@ export interface CurrentPhase {
 
 export type RemedyDecision =
   | { readonly kind: 'continue'; readonly method: MethodSpec; readonly fromStep: number; readonly notice: string }
-  | { readonly kind: 'restart'; readonly seed: number; readonly notice: string }
-  | { readonly kind: 'give_up'; readonly notice: string };
+  | {
+      readonly kind: 'restart';
+      readonly seed: number;
+      /** Absent: the phase's own method. */
+      readonly method?: MethodSpec;
+      readonly notice: string;
+      /** The escalating policy's record of it. */
+      readonly escalation?: EscalationDecision;
+    }
+  | { readonly kind: 'give_up'; readonly notice: string; readonly escalation?: EscalationDecision };
 
 export interface RemedyInput {
   readonly settings: RemedySettings;
@@ -109,17 +169,15 @@ export interface RemedyInput {
   readonly healthyStep: number;
 }
 
+/** The fixed policies' decision (the escalating one's is decideEscalation, escalation-policy.ts). */
 export function decideRemedy(input: RemedyInput): RemedyDecision {
   const { settings, signal, current } = input;
   const remedies = current.index;
-  const giveUp = (why: string): RemedyDecision => ({
-    kind: 'give_up',
-    notice: `${AUTO_REMEDY_PREFIX} seed ${current.runSeed}: ${signal.reason}; no further remedy (${why}), the run ends as it is`,
-  });
+  const giveUp = (why: string): RemedyDecision => ({ kind: 'give_up', notice: giveUpNotice(current.runSeed, signal, why) });
   if (remedies >= settings.maxRestarts) return giveUp(`max_restarts ${settings.maxRestarts} reached`);
   const next = current.index + 1;
   const what = `(remedy ${next} of ${settings.maxRestarts})`;
-  if (settings.policy === 'restart_next_seed') {
+  if (settings.policy !== 'continue_under_dsgd') {
     const seed = nextUnusedSeed(current.runSeed, input.usedSeeds);
     return {
       kind: 'restart',
@@ -139,6 +197,10 @@ export function decideRemedy(input: RemedyInput): RemedyDecision {
   };
 }
 
+export function giveUpNotice(runSeed: number, signal: FailureSignal, why: string): string {
+  return `${AUTO_REMEDY_PREFIX} seed ${runSeed}: ${signal.reason}; no further remedy (${why}), the run ends as it is`;
+}
+
 /** The policy a remedy carries out: each policy has its one kind of remedy. */
 export function policyOf(decision: Exclude<RemedyDecision, { kind: 'give_up' }>): RemedyPolicy {
   return decision.kind === 'restart' ? 'restart_next_seed' : 'continue_under_dsgd';
@@ -156,6 +218,7 @@ function sameMethod(a: MethodSpec, b: MethodSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function phaseStartPrefix(runSeed: number, phase: number, fromStep: number): string {
+/** `auto-remedy: seed S phase P from step N:`, the start of every phase-change notice (P counts from 1). */
+export function phaseStartPrefix(runSeed: number, phase: number, fromStep: number): string {
   return `${AUTO_REMEDY_PREFIX} seed ${runSeed} phase ${phase + 1} from step ${fromStep}:`;
 }

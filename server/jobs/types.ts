@@ -2,7 +2,7 @@
 // Plain data, no gRPC types: rpc/ maps these to and from the wire.
 import type { BackendName, Evaluation, FullConflict, MethodSpec, RunSpec, StepTelemetry, Verdict } from '../engine/tf-free.js';
 import type { DatasetSplit } from '../data/index.js';
-import type { RemedyPolicy, RemedySettings } from './remedy-policy.js';
+import type { EscalationDecision, RemedyPolicy, RemedySettings } from './remedy-policy.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -110,6 +110,10 @@ export interface RunPhase {
   readonly verdict?: Verdict;
   /** Why it ended (the remedy's trigger); empty for the run's last phase. */
   readonly reason: string;
+  /** The escalating policy's decision that started it (absent for a run's first phase). */
+  readonly startedBy?: EscalationDecision;
+  /** Set when the escalating policy gave up remedying during it (it trained on as it was). */
+  readonly gaveUp?: EscalationDecision;
 }
 
 /** Auto-remedy ended a run's phase and started the next: what the log records of it. */
@@ -123,6 +127,18 @@ export interface PhaseChange {
   /** The phase that starts, open: endStep = startStep, no verdict, no reason. */
   readonly next: RunPhase;
   /** The change in words; also logged as a notice, for clients that do not know this event. */
+  readonly notice: string;
+  /** The escalating policy's decision (also next.startedBy); absent for the other policies. */
+  readonly decision?: EscalationDecision;
+}
+
+/** The escalating policy stopped remedying a run: what the log records of it. */
+export interface RemedyGiveUp {
+  /** Position in SeedRun.phases of the phase the run trains on in. */
+  readonly index: number;
+  /** Its kind is 'give_up'. */
+  readonly decision: EscalationDecision;
+  /** The same in words; also logged as a notice. */
   readonly notice: string;
 }
 
@@ -204,7 +220,8 @@ export type JobEventBody =
   | { readonly kind: 'run_finished'; readonly run: SeedRun }
   | { readonly kind: 'state_changed'; readonly state: JobState; readonly reason: string }
   | { readonly kind: 'notice'; readonly message: string }
-  | ({ readonly kind: 'phase_started' } & PhaseChange);
+  | ({ readonly kind: 'phase_started' } & PhaseChange)
+  | ({ readonly kind: 'remedy_gave_up' } & RemedyGiveUp);
 
 export interface JobEvent {
   readonly sequence: number;

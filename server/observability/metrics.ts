@@ -243,8 +243,9 @@ export class SteadytuneMetrics {
         return;
       }
       case 'epoch':
-      // Remedies are counted by their notice, which follows this event and also counts give-ups.
+      // Remedies are counted by their notice, which follows these events and also counts give-ups.
       case 'phase_started':
+      case 'remedy_gave_up':
         return;
     }
   }

@@ -17,6 +17,7 @@ import {
 import type { AlphaScheduleKind, MethodSpec, StepTelemetry } from '../engine/tf-free.js';
 import type { RemedyPolicy } from '../jobs/remedy-policy.js';
 import type { Job, JobEvent, JobState, PhaseChange, PredictionRow, RunPhase, RunState, SeedRun } from '../jobs/types.js';
+import { escalationDecisionToWire, optionalDecisionToWire } from './remedy-mapping.js';
 import { evaluationToWire, summaryToWire, VERDICTS_TO_WIRE } from './summary-mapping.js';
 
 export { evaluationReportToWire, evaluationToWire, summaryToWire } from './summary-mapping.js';
@@ -99,12 +100,15 @@ function runPhaseToWire(phase: RunPhase): WireRunPhase {
     endStep: phase.endStep,
     verdict: phase.verdict === undefined ? WireVerdict.VERDICT_UNSPECIFIED : VERDICTS_TO_WIRE[phase.verdict],
     reason: phase.reason,
+    startedBy: optionalDecisionToWire(phase.startedBy),
+    gaveUp: optionalDecisionToWire(phase.gaveUp),
   };
 }
 
 const REMEDY_POLICIES_TO_WIRE: Readonly<Record<RemedyPolicy, AutoRemedy_Policy>> = {
   continue_under_dsgd: AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD,
   restart_next_seed: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED,
+  escalate: AutoRemedy_Policy.POLICY_ESCALATE,
 };
 
 export function phaseStartedToWire(change: PhaseChange): RunPhaseStarted {
@@ -114,6 +118,7 @@ export function phaseStartedToWire(change: PhaseChange): RunPhaseStarted {
     ended: runPhaseToWire(change.ended),
     policy: REMEDY_POLICIES_TO_WIRE[change.policy],
     notice: change.notice,
+    decision: optionalDecisionToWire(change.decision),
   };
 }
 
@@ -194,6 +199,11 @@ function eventBodyToWire(body: JobEvent['body']): StreamMetricsResponse['event']
       return { $case: 'notice', value: { message: body.message } };
     case 'phase_started':
       return { $case: 'phaseStarted', value: phaseStartedToWire(body) };
+    case 'remedy_gave_up':
+      return {
+        $case: 'remedyGaveUp',
+        value: { phaseIndex: body.index, decision: escalationDecisionToWire(body.decision), notice: body.notice },
+      };
   }
 }
 

@@ -59,7 +59,7 @@ export function resolveSpec(v: FieldViolations, spec: FineTuneSpec, path: string
     seeds,
     maxRuntimeMs: resolveMaxRuntime(v, spec.maxRuntime, `${path}.max_runtime`),
     ensemble: spec.ensemble,
-    ...withAutoRemedy(resolveAutoRemedy(v, spec.autoRemedy, `${path}.auto_remedy`)),
+    ...withAutoRemedy(resolveAutoRemedy(v, spec.autoRemedy, `${path}.auto_remedy`, MAX_SEEDS)),
     // 0 (unset) stays absent: the summary applies its default, as for specs stored before the field.
     ...(spec.ciWidth === 0 ? {} : { ciWidth: v.real(`${path}.ci_width`, spec.ciWidth, { min: 0, max: 1, openMin: true }) }),
     ...(test === undefined ? {} : { test }),

@@ -13,7 +13,7 @@ import { comparisonRow, comparisonTable, figureRows, formatBytes, labelJobs, per
 import { renderHtmlReport } from '../../client/cli/html-report.js';
 import { remedyPhaseLines } from '../../client/cli/reports.js';
 import { runCli } from '../../client/cli/run.js';
-import { parseAutoRemedy } from '../../client/cli/spec-flags.js';
+import { parseAutoRemedy, withMaxExtraCompute } from '../../client/cli/spec-flags.js';
 import { startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 function run(seed: number, accuracy: number, verdict: Verdict, extra: Partial<SeedRun> = {}): Partial<SeedRun> {
@@ -22,32 +22,74 @@ function run(seed: number, accuracy: number, verdict: Verdict, extra: Partial<Se
     state: RunState.RUN_STATE_SUCCEEDED,
     meanStepSeconds: 0.01,
     peakMemoryBytes: 3 * 1024 * 1024,
-    metrics: { examples: 100, loss: 0, accuracy, balancedAccuracy: accuracy - 0.01, macroF1: 0, perClassRecall: [], numClasses: 2, confusion: [], predictionCounts: [], representationCosine: 0, verdict },
+    metrics: {
+      examples: 100,
+      loss: 0,
+      accuracy,
+      balancedAccuracy: accuracy - 0.01,
+      macroF1: 0,
+      perClassRecall: [],
+      numClasses: 2,
+      confusion: [],
+      predictionCounts: [],
+      representationCosine: 0,
+      verdict,
+    },
     ...extra,
   };
 }
 
 /** Two hand-made jobs: fft with one collapsed run (and one remedied), dsgd with a vote. */
 function jobs(): Job[] {
-  const remedied = { phases: [
-    { seed: 62, method: { method: { $case: 'fft' as const, value: {} } }, startStep: 0, endStep: 8, verdict: Verdict.VERDICT_COLLAPSED, reason: 'collapsed at step 8' },
-    { seed: 1062, method: { method: { $case: 'fft' as const, value: {} } }, startStep: 0, endStep: 20, verdict: Verdict.VERDICT_OK, reason: '' },
-  ] };
+  const remedied = {
+    phases: [
+      {
+        seed: 62,
+        method: { method: { $case: 'fft' as const, value: {} } },
+        startStep: 0,
+        endStep: 8,
+        verdict: Verdict.VERDICT_COLLAPSED,
+        reason: 'collapsed at step 8',
+      },
+      {
+        seed: 1062,
+        method: { method: { $case: 'fft' as const, value: {} } },
+        startStep: 0,
+        endStep: 20,
+        verdict: Verdict.VERDICT_OK,
+        reason: '',
+      },
+    ],
+  };
   return [
     Job.fromPartial({
       id: 'job-fft',
       state: JobState.JOB_STATE_SUCCEEDED,
       spec: { method: { method: { $case: 'fft', value: {} } }, seeds: [42, 52, 62] },
-      runs: [run(42, 0.8, Verdict.VERDICT_OK), run(52, 0.5, Verdict.VERDICT_COLLAPSED, { meanStepSeconds: 0.02 }), run(62, 0.9, Verdict.VERDICT_OK, remedied)],
-      summary: { runs: 3, accuracy: { mean: 0.7333333, std: 0.2081666, min: 0.5, max: 0.9 }, balancedAccuracy: { mean: 0.7233333, std: 0.2081666, min: 0.49, max: 0.89 } },
+      runs: [
+        run(42, 0.8, Verdict.VERDICT_OK),
+        run(52, 0.5, Verdict.VERDICT_COLLAPSED, { meanStepSeconds: 0.02 }),
+        run(62, 0.9, Verdict.VERDICT_OK, remedied),
+      ],
+      summary: {
+        runs: 3,
+        accuracy: { mean: 0.7333333, std: 0.2081666, min: 0.5, max: 0.9 },
+        balancedAccuracy: { mean: 0.7233333, std: 0.2081666, min: 0.49, max: 0.89 },
+      },
     }),
     Job.fromPartial({
       id: 'job-dsgd',
       state: JobState.JOB_STATE_SUCCEEDED,
       spec: { method: { method: { $case: 'dsgd', value: { lambda: 1 } } }, seeds: [42, 52, 62] },
-      runs: [run(42, 0.85, Verdict.VERDICT_OK), run(52, 0.84, Verdict.VERDICT_DEGENERATE, { peakMemoryBytes: 1536 }), run(62, 0.86, Verdict.VERDICT_OK)],
+      runs: [
+        run(42, 0.85, Verdict.VERDICT_OK),
+        run(52, 0.84, Verdict.VERDICT_DEGENERATE, { peakMemoryBytes: 1536 }),
+        run(62, 0.86, Verdict.VERDICT_OK),
+      ],
       summary: {
-        runs: 3, accuracy: { mean: 0.85, std: 0.01, min: 0.84, max: 0.86 }, balancedAccuracy: { mean: 0.84, std: 0.01, min: 0.83, max: 0.85 },
+        runs: 3,
+        accuracy: { mean: 0.85, std: 0.01, min: 0.84, max: 0.86 },
+        balancedAccuracy: { mean: 0.84, std: 0.01, min: 0.83, max: 0.85 },
         ensemble: { accuracy: 0.87, balancedAccuracy: 0.865 },
       },
     }),
@@ -103,7 +145,10 @@ describe('comparison table', () => {
   it('formats shares, spreads and sizes', () => {
     assert.equal(percentStat({ mean: 0.85781, std: 0.01424, min: 0, max: 1 }), '85.78 ± 1.42');
     assert.equal(percentStat(undefined), '-');
-    assert.deepEqual([formatBytes(512), formatBytes(1536), formatBytes(250 * 1024 * 1024), formatBytes(0)], ['512 B', '1.50 KiB', '250.0 MiB', '-']);
+    assert.deepEqual(
+      [formatBytes(512), formatBytes(1536), formatBytes(250 * 1024 * 1024), formatBytes(0)],
+      ['512 B', '1.50 KiB', '250.0 MiB', '-'],
+    );
   });
 
   it('computes a row from the runs when the job has no summary yet', () => {
@@ -120,9 +165,10 @@ describe('comparison table', () => {
     assert.ok(fft);
     const labels = labelJobs([fft, { ...fft, id: 'job-fft-2' }, ...jobs().slice(1)]).map((j) => j.label);
     assert.deepEqual(labels, ['fft [job-fft]', 'fft [job-fft-]', 'dsgd(λ=1)']);
-    assert.deepEqual(figureRows(labelJobs(jobs())).map((r) => `${r.method}/${r.seed}/${r.verdict}`), [
-      'fft/42/ok', 'fft/52/collapsed', 'fft/62/ok', 'dsgd(λ=1)/42/ok', 'dsgd(λ=1)/52/degenerate', 'dsgd(λ=1)/62/ok',
-    ]);
+    assert.deepEqual(
+      figureRows(labelJobs(jobs())).map((r) => `${r.method}/${r.seed}/${r.verdict}`),
+      ['fft/42/ok', 'fft/52/collapsed', 'fft/62/ok', 'dsgd(λ=1)/42/ok', 'dsgd(λ=1)/52/degenerate', 'dsgd(λ=1)/62/ok'],
+    );
   });
 });
 
@@ -130,10 +176,7 @@ describe('phases in get/watch output', () => {
   it('lists the phases of remedied runs only', () => {
     const [fft, dsgd] = jobs();
     assert.equal(remedyPhaseLines(dsgd?.runs ?? []), undefined);
-    assert.equal(
-      remedyPhaseLines(fft?.runs ?? []),
-      'auto-remedy phases\n  seed 62: fft@62 steps 0-8 collapsed -> fft@1062 steps 0-20 ok',
-    );
+    assert.equal(remedyPhaseLines(fft?.runs ?? []), 'auto-remedy phases\n  seed 62: fft@62 steps 0-8 collapsed -> fft@1062 steps 0-20 ok');
   });
 });
 
@@ -141,7 +184,10 @@ describe('HTML report', () => {
   it('is one self-contained page: table, inline figure, every run with its phases', () => {
     const compared = labelJobs(jobs());
     const html = renderHtmlReport({
-      title: 'A <b>title</b>', generatedAt: new Date(2026, 0, 2, 3, 4, 5), rows: compared.map(comparisonRow), jobs: compared,
+      title: 'A <b>title</b>',
+      generatedAt: new Date(2026, 0, 2, 3, 4, 5),
+      rows: compared.map(comparisonRow),
+      jobs: compared,
       figureSvg: '<svg xmlns="http://www.w3.org/2000/svg"><circle r="1"/></svg>\n',
     });
     assert.match(html, /^<!DOCTYPE html>/);
@@ -157,14 +203,20 @@ describe('HTML report', () => {
 describe('compare flags', () => {
   const flags = (...argv: string[]) => parseCommandLine(['compare', ...argv]).flags;
 
-  it('takes start\'s spec flags, and gives each method the parameters that are its own', () => {
-    const specs = methodSpecs(flags('--dataset', 'mnist', '--epochs', '2', '--lambda', '0.5', '--gamma', '3', '--seeds', '3'), parseMethods('fft,dsgd,focal'));
+  it("takes start's spec flags, and gives each method the parameters that are its own", () => {
+    const specs = methodSpecs(
+      flags('--dataset', 'mnist', '--epochs', '2', '--lambda', '0.5', '--gamma', '3', '--seeds', '3'),
+      parseMethods('fft,dsgd,focal'),
+    );
     assert.deepEqual([...specs.keys()], ['fft', 'dsgd', 'focal']);
     assert.deepEqual(specs.get('fft')?.method?.method, { $case: 'fft', value: {} });
     assert.deepEqual(specs.get('dsgd')?.method?.method, { $case: 'dsgd', value: { lambda: 0.5, schedule: 1 } });
     assert.deepEqual(specs.get('focal')?.method?.method, { $case: 'focal', value: { gamma: 3, classWeights: [] } });
     for (const spec of specs.values()) assert.deepEqual([spec.epochs, spec.seeds], [2, [42, 52, 62]]);
-    assert.throws(() => methodSpecs(flags('--window', '3'), parseMethods('fft,dsgd')), /--window applies to swa, and --methods lists neither/);
+    assert.throws(
+      () => methodSpecs(flags('--window', '3'), parseMethods('fft,dsgd')),
+      /--window applies to swa, and --methods lists neither/,
+    );
   });
 
   it('defaults to all seven methods and rejects unknown or repeated ones, and --method', () => {
@@ -175,15 +227,39 @@ describe('compare flags', () => {
   });
 
   it('writes .html reports and .svg figures, nothing else', () => {
-    assert.deepEqual(outputTargets(flags('--out', 'r.html', '--out', 'f.SVG')), [{ file: 'r.html', kind: 'html' }, { file: 'f.SVG', kind: 'svg' }]);
+    assert.deepEqual(outputTargets(flags('--out', 'r.html', '--out', 'f.SVG')), [
+      { file: 'r.html', kind: 'html' },
+      { file: 'f.SVG', kind: 'svg' },
+    ]);
     assert.throws(() => outputTargets(flags('--out', 'r.pdf')), /must end in .html/);
   });
 
   it('reads --auto-remedy POLICY[:WINDOW[:MIN_GRADIENT_NORM[:MAX_RESTARTS]]]', () => {
-    assert.deepEqual(parseAutoRemedy('restart'), { policy: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED, windowSteps: 0, minGradientNorm: 0, maxRestarts: 0 });
-    assert.deepEqual(parseAutoRemedy('continue:4:0.02:3'), { policy: AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD, windowSteps: 4, minGradientNorm: 0.02, maxRestarts: 3 });
+    // The escalating policy's limits stay at the server's defaults (0) unless --max-extra-compute says otherwise.
+    const unset = { maxExtraCompute: 0, escalateAfterRunFailures: 0, escalateAfterFailedSeeds: 0 };
+    assert.deepEqual(parseAutoRemedy('restart'), {
+      policy: AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED,
+      windowSteps: 0,
+      minGradientNorm: 0,
+      maxRestarts: 0,
+      ...unset,
+    });
+    assert.deepEqual(parseAutoRemedy('continue:4:0.02:3'), {
+      policy: AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD,
+      windowSteps: 4,
+      minGradientNorm: 0.02,
+      maxRestarts: 3,
+      ...unset,
+    });
     assert.equal(parseAutoRemedy('default').policy, AutoRemedy_Policy.POLICY_UNSPECIFIED);
     assert.throws(() => parseAutoRemedy('sometimes'), UsageError);
+  });
+
+  it('reads --auto-remedy escalate and its budget --max-extra-compute', () => {
+    assert.equal(parseAutoRemedy('escalate').policy, AutoRemedy_Policy.POLICY_ESCALATE);
+    assert.equal(withMaxExtraCompute(parseAutoRemedy('escalate'), '0.25').maxExtraCompute, 0.25);
+    assert.throws(() => withMaxExtraCompute(undefined, '0.25'), /give --auto-remedy escalate/);
+    assert.throws(() => withMaxExtraCompute(parseAutoRemedy('escalate'), 'lots'), UsageError);
   });
 });
 
@@ -214,15 +290,32 @@ describe('compare and report against a fake trainer', () => {
     const io = { stdout: { write: (t: string) => (output.stdout += t) }, stderr: { write: (t: string) => (output.stderr += t) } };
     const report = path.join(dir, 'report.html');
     const code = await runCli(
-      ['--server', trainer.address, 'compare', '--methods', 'fft,dsgd', '--seeds', '3', '--compare-id', 'c1', '--out', report, '--out', path.join(dir, 'f.svg')],
+      [
+        '--server',
+        trainer.address,
+        'compare',
+        '--methods',
+        'fft,dsgd',
+        '--seeds',
+        '3',
+        '--compare-id',
+        'c1',
+        '--out',
+        report,
+        '--out',
+        path.join(dir, 'f.svg'),
+      ],
       {},
       io,
     );
     assert.equal(code, 0, output.stderr);
-    assert.deepEqual(received.map((r) => [r.idempotencyKey, r.labels['compare'], r.labels['method'], r.spec?.seeds]), [
-      ['compare-c1-fft', 'c1', 'fft', [42, 52, 62]],
-      ['compare-c1-dsgd', 'c1', 'dsgd', [42, 52, 62]],
-    ]);
+    assert.deepEqual(
+      received.map((r) => [r.idempotencyKey, r.labels['compare'], r.labels['method'], r.spec?.seeds]),
+      [
+        ['compare-c1-fft', 'c1', 'fft', [42, 52, 62]],
+        ['compare-c1-dsgd', 'c1', 'dsgd', [42, 52, 62]],
+      ],
+    );
     assert.match(output.stdout, /^METHOD +RUNS +ACC % \(mean ± std\)/);
     assert.match(output.stdout, /\nfft +3 +73\.33 ± 20\.82 /);
     assert.match(output.stderr, /compare c1: 2 jobs/);

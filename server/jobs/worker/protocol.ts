@@ -15,7 +15,7 @@ import type {
 } from '../../engine/tf-free.js';
 import type { SelectedDataset } from './dataset-selection.js';
 import type { RemedySettings } from '../remedy-policy.js';
-import type { DatasetSelection, ImbalanceSpec, PhaseChange, RunPhase } from '../types.js';
+import type { DatasetSelection, ImbalanceSpec, PhaseChange, RemedyGiveUp, RunPhase } from '../types.js';
 
 /** workerData of every pool thread: worker-bootstrap.mjs imports `entry`, which reads `config`. */
 export interface WorkerData {
@@ -78,6 +78,11 @@ export interface RemedyRequest {
   readonly reservedSeeds: readonly number[];
   /** Phases earlier processes recorded; the run continues in the last one (resumeFrom is of it). */
   readonly phases: readonly RunPhase[];
+  /**
+   * The escalating policy's job-wide tally (remedy-ledger.ts), shared by every run of the job's
+   * execution; absent for the other policies (and then a run keeps its own).
+   */
+  readonly ledger?: SharedArrayBuffer;
 }
 
 export interface SeedWeights {
@@ -157,7 +162,9 @@ export type TrainProgress =
    */
   | { readonly kind: 'checkpoint'; readonly step: number; readonly phase: number; readonly encoded: Uint8Array }
   /** Auto-remedy ended a collapsed phase and starts `next`; the main thread logs it as it is. */
-  | ({ readonly kind: 'phase' } & PhaseChange);
+  | ({ readonly kind: 'phase' } & PhaseChange)
+  /** The escalating policy gave up on the run: it trains on in its phase. */
+  | ({ readonly kind: 'remedy_gave_up' } & RemedyGiveUp);
 
 /** Values of a task's shared stop flag. 'suspend' = checkpoint, then stop (to resume later). */
 export const STOP_FLAG = { none: 0, cancel: 1, suspend: 2 } as const;

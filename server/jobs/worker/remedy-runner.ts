@@ -1,23 +1,15 @@
 // One seed's training as a sequence of phases (worker side). Without auto-remedy it is one
-// engine train() call. With it, the run's telemetry goes through remedy-policy.ts; on a
-// collapse the phase stops and the next starts: the same run continued from its last healthy
-// checkpoint under DSGD, or a fresh start under another seed. The engine stays as it is:
-// a phase is a train() call with another method spec and/or seed and resumeFrom.
+// engine train() call. With it, the run's telemetry goes through a failure detector
+// (failure-detector.ts); once it fires, the policy decides (remedy-policy.ts, or
+// escalation-policy.ts against the job's shared ledger) and the phase stops for the next: the
+// same run continued from its last healthy checkpoint under DSGD, or a fresh start under
+// another seed (and, escalating, perhaps another method). The engine stays as it is: a phase
+// is a train() call with another method spec and/or seed and resumeFrom.
 import type { EpochReport, RunSpec, StepTelemetry, TrainerCheckpoint, TrainHooks, TrainOutcome } from '../../engine/index.js';
-import {
-  collapseSignal,
-  decideRemedy,
-  FRESH_WATCH,
-  isHealthy,
-  policyOf,
-  watchEvaluation,
-  watchStep,
-  type CollapseWatch,
-  type CurrentPhase,
-  type RemedyDecision,
-  type RemedyPolicy,
-} from '../remedy-policy.js';
+import { failureDetectorFor, type FailureDetector } from '../failure-detector.js';
+import type { CurrentPhase, EscalationDecision, RemedyDecision, RemedyPolicy } from '../remedy-policy.js';
 import type { RunPhase } from '../types.js';
+import { decidePhaseRemedy, runContextFor, type RunContext } from './phase-decisions.js';
 import type { RemedyRequest, TrainProgress } from './protocol.js';
 
 export type PhaseTrainer = (
@@ -33,6 +25,8 @@ export interface RemediedTrainingOptions {
   /** Checkpoints leave the worker every n steps and at epoch ends (0: epoch ends only; absent: never). */
   readonly durableEverySteps?: number;
   readonly remedy?: RemedyRequest;
+  /** Training examples per class (after imbalance): what the escalating policy judges imbalance on. */
+  readonly trainClassCounts?: readonly number[];
   readonly trainPhase: PhaseTrainer;
   readonly report: (progress: TrainProgress) => void;
   readonly stopRequest: () => 'continue' | 'stop' | 'suspend';
@@ -51,25 +45,44 @@ interface PhaseStart {
   readonly phase: CurrentPhase;
   readonly startStep: number;
   readonly resumeFrom?: TrainerCheckpoint;
+  /** The escalating policy's decision that started it. */
+  readonly startedBy?: EscalationDecision;
+  /** The policy gave up in this phase already (an earlier process recorded it): no remedy is left. */
+  readonly exhausted?: boolean;
 }
 
 export async function trainWithRemedies(options: RemediedTrainingOptions): Promise<RemediedOutcome> {
   const { run, remedy } = options;
   const earlier = remedy?.phases ?? [];
   const last = earlier.at(-1);
-  const usedSeeds = new Set([run.seed, ...(remedy?.reservedSeeds ?? []), ...earlier.map((phase) => phase.seed)]);
+  const context = runContextFor(run, remedy);
   let start: PhaseStart = {
     phase: { runSeed: run.seed, index: Math.max(0, earlier.length - 1), seed: last?.seed ?? run.seed, method: last?.method ?? run.method },
     startStep: last?.startStep ?? 0,
     ...(options.resumeFrom === undefined ? {} : { resumeFrom: options.resumeFrom }),
+    ...(last?.startedBy === undefined ? {} : { startedBy: last.startedBy }),
+    ...(last?.gaveUp === undefined ? {} : { exhausted: true }),
   };
   let peakMemoryBytes = 0;
   for (;;) {
-    const trained = await new WatchedPhase(options, start, usedSeeds, (bytes) => (peakMemoryBytes = Math.max(peakMemoryBytes, bytes))).train();
+    const trained = await new WatchedPhase(
+      options,
+      start,
+      context,
+      (bytes) => (peakMemoryBytes = Math.max(peakMemoryBytes, bytes)),
+    ).train();
     if (trained.next === undefined) return { outcome: trained.outcome, peakMemoryBytes };
     const { next, ended, notice, policy } = trained.next;
-    usedSeeds.add(next.phase.seed);
-    options.report({ kind: 'phase', index: next.phase.index, policy, ended, next: openPhase(next), notice });
+    context.usedSeeds.add(next.phase.seed);
+    options.report({
+      kind: 'phase',
+      index: next.phase.index,
+      policy,
+      ended,
+      next: openPhase(next),
+      notice,
+      ...(next.startedBy === undefined ? {} : { decision: next.startedBy }),
+    });
     // Stored with the new phase, so a restart right now resumes it where it begins.
     if (next.resumeFrom !== undefined && options.durableEverySteps !== undefined) {
       options.report({ kind: 'checkpoint', step: next.startStep, phase: next.phase.index, encoded: options.encode(next.resumeFrom) });
@@ -101,23 +114,31 @@ class WatchedPhase implements TrainHooks {
    * trainer captures none without this hook.
    */
   readonly onCheckpoint?: (checkpoint: TrainerCheckpoint) => void;
-  private watch: CollapseWatch = FRESH_WATCH;
+  /** Judges the phase; absent without auto-remedy. */
+  private readonly detector?: FailureDetector;
+  /** Latest step seen. */
+  private step = 0;
+  /** The run's planned steps, from the step telemetry. */
+  private totalSteps = 0;
   /** The newest checkpoint taken while the run looked healthy: where a DSGD switch resumes. */
   private healthy?: TrainerCheckpoint;
   private remedy?: Remedy;
   private remedyReason = '';
   /** No remedy is left: the phase trains on to its end. */
-  private exhausted = false;
+  private exhausted: boolean;
   private suspending = false;
   private lastCaptured?: { readonly checkpoint: TrainerCheckpoint; forwarded: boolean };
 
   constructor(
     private readonly options: RemediedTrainingOptions,
     private readonly start: PhaseStart,
-    private readonly usedSeeds: ReadonlySet<number>,
+    private readonly context: RunContext,
     private readonly sampleMemory: (bytes: number) => void,
   ) {
-    if (options.durableEverySteps !== undefined || options.remedy?.settings !== undefined) {
+    const settings = options.remedy?.settings;
+    if (settings !== undefined) this.detector = failureDetectorFor(settings);
+    this.exhausted = start.exhausted === true;
+    if (options.durableEverySteps !== undefined || settings !== undefined) {
       this.onCheckpoint = (checkpoint) => this.keepCheckpoint(checkpoint);
     }
   }
@@ -132,32 +153,33 @@ class WatchedPhase implements TrainHooks {
       },
       this,
     );
-    if (this.remedy === undefined) return { outcome };
+    const { remedy } = this;
+    const policy = this.options.remedy?.settings.policy;
+    if (remedy === undefined || policy === undefined) return { outcome };
     const ended: RunPhase = {
       seed: phase.seed,
       method: phase.method,
       startStep,
       endStep: outcome.steps,
-      verdict: this.watch.verdict ?? 'collapsed',
+      verdict: this.detector?.verdict() ?? 'collapsed',
       reason: this.remedyReason,
+      ...(this.start.startedBy === undefined ? {} : { startedBy: this.start.startedBy }),
     };
-    return {
-      outcome,
-      next: { next: nextPhase(phase, this.remedy, this.healthy), ended, notice: this.remedy.notice, policy: policyOf(this.remedy) },
-    };
+    return { outcome, next: { next: nextPhase(phase, remedy, this.healthy), ended, notice: remedy.notice, policy } };
   }
 
   onStep(telemetry: StepTelemetry): void {
-    const settings = this.options.remedy?.settings;
     this.sampleMemory(this.options.memoryBytes());
     this.options.report({ kind: 'step', telemetry });
-    if (settings !== undefined) this.watch = watchStep(this.watch, telemetry, settings);
+    this.step = telemetry.step;
+    this.totalSteps = telemetry.totalSteps;
+    this.detector?.observeStep(telemetry);
     this.check();
   }
 
   onEpochEnd(report: EpochReport): void {
     this.options.report({ kind: 'epoch', report });
-    this.watch = watchEvaluation(this.watch, report.validation.verdict);
+    this.detector?.observeEpoch(report);
     this.check();
   }
 
@@ -173,7 +195,7 @@ class WatchedPhase implements TrainHooks {
     const request = this.options.stopRequest();
     // The trainer takes one checkpoint per step: one kept here only must still be stored.
     const last = this.lastCaptured;
-    if (request === 'suspend' && last !== undefined && !last.forwarded && last.checkpoint.step === this.watch.step) {
+    if (request === 'suspend' && last !== undefined && !last.forwarded && last.checkpoint.step === this.step) {
       this.forward(last.checkpoint);
       last.forwarded = true;
     }
@@ -183,30 +205,43 @@ class WatchedPhase implements TrainHooks {
 
   private keepCheckpoint(checkpoint: TrainerCheckpoint): void {
     const durable = this.options.durableEverySteps;
-    if (this.options.remedy?.settings !== undefined && this.remedy === undefined && isHealthy(this.watch)) this.healthy = checkpoint;
-    const isDurable = durable !== undefined &&
-      (this.suspending || checkpoint.stepInEpoch === 0 || (durable > 0 && checkpoint.step % durable === 0));
+    if (this.remedy === undefined && this.detector?.healthy() === true) this.healthy = checkpoint;
+    const isDurable =
+      durable !== undefined && (this.suspending || checkpoint.stepInEpoch === 0 || (durable > 0 && checkpoint.step % durable === 0));
     if (isDurable) this.forward(checkpoint);
     this.lastCaptured = { checkpoint, forwarded: isDurable };
   }
 
   private forward(checkpoint: TrainerCheckpoint): void {
-    this.options.report({ kind: 'checkpoint', step: checkpoint.step, phase: this.start.phase.index, encoded: this.options.encode(checkpoint) });
+    this.options.report({
+      kind: 'checkpoint',
+      step: checkpoint.step,
+      phase: this.start.phase.index,
+      encoded: this.options.encode(checkpoint),
+    });
   }
 
-  /** Asks the policy, once the watch shows a collapse; a decision ends the phase at the next step. */
+  /** Asks the policy, once the detector fires; a decision ends the phase at the next step. */
   private check(): void {
     const settings = this.options.remedy?.settings;
     if (settings === undefined || this.remedy !== undefined || this.exhausted) return;
-    const signal = collapseSignal(this.watch, settings);
+    const signal = this.detector?.failure();
     if (signal === undefined) return;
-    const decided = decideRemedy({
-      settings, signal, current: this.start.phase, usedSeeds: this.usedSeeds, healthyStep: this.healthy?.step ?? 0,
+    const decided = decidePhaseRemedy(this.context, {
+      settings,
+      signal,
+      detector: this.detector?.name ?? '',
+      current: this.start.phase,
+      healthyStep: this.healthy?.step ?? 0,
+      totalSteps: this.totalSteps,
+      trainClassCounts: this.options.trainClassCounts ?? [],
     });
     if (decided.kind === 'give_up') {
       // The phase trains on to its end: the run ends with what it has.
       this.exhausted = true;
-      this.options.report({ kind: 'notice', message: decided.notice });
+      const { escalation } = decided;
+      if (escalation === undefined) this.options.report({ kind: 'notice', message: decided.notice });
+      else this.options.report({ kind: 'remedy_gave_up', index: this.start.phase.index, decision: escalation, notice: decided.notice });
       return;
     }
     this.remedy = decided;
@@ -217,7 +252,11 @@ class WatchedPhase implements TrainHooks {
 function nextPhase(current: CurrentPhase, decision: Remedy, healthy: TrainerCheckpoint | undefined): PhaseStart {
   const index = current.index + 1;
   if (decision.kind === 'restart') {
-    return { phase: { ...current, index, seed: decision.seed }, startStep: 0 };
+    return {
+      phase: { ...current, index, seed: decision.seed, method: decision.method ?? current.method },
+      startStep: 0,
+      ...(decision.escalation === undefined ? {} : { startedBy: decision.escalation }),
+    };
   }
   // The method's own state (swa snapshots) belongs to the method being left.
   const resumeFrom = healthy === undefined ? undefined : withoutMethodState(healthy);
@@ -235,7 +274,15 @@ function withoutMethodState(checkpoint: TrainerCheckpoint): TrainerCheckpoint {
 }
 
 function openPhase(start: PhaseStart): RunPhase {
-  return { seed: start.phase.seed, method: start.phase.method, startStep: start.startStep, endStep: start.startStep, reason: '' };
+  const { phase, startStep, startedBy } = start;
+  return {
+    seed: phase.seed,
+    method: phase.method,
+    startStep,
+    endStep: startStep,
+    reason: '',
+    ...(startedBy === undefined ? {} : { startedBy }),
+  };
 }
 
 /** The engine's checkpoint cadence: the durable one, and often enough to have healthy states to return to. */

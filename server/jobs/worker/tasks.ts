@@ -56,12 +56,13 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
   const { validation, card } = data;
   const trainSet = imbalanced(data.train.examples, request);
   const totalSteps = plannedOptimizerSteps(request.run, trainSet.labels.length);
+  const classCounts = classCountsOf(trainSet);
   context.report({
     kind: 'started',
     backend: context.backend,
     examples: trainSet.labels.length,
     totalSteps,
-    classCounts: classCountsOf(trainSet),
+    classCounts,
   });
   const stoppedEarly = (): TrainResult => ({
     kind: 'train',
@@ -82,6 +83,7 @@ async function trainOn(request: TrainRequest, context: TrainContext): Promise<Tr
     // Only for a host that stores them: encoding a checkpoint is not free.
     ...(request.checkpointEverySteps === undefined ? {} : { durableEverySteps: request.checkpointEverySteps }),
     ...(request.remedy === undefined ? {} : { remedy: request.remedy }),
+    trainClassCounts: classCounts,
     trainPhase: (phase, hooks) =>
       train({ spec: phase.run, train: trainSet, validation: validation.examples, buildModel: data.builder, ...phaseStart(phase) }, hooks),
     report: context.report,

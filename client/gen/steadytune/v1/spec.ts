@@ -494,6 +494,18 @@ export interface AutoRemedy {
   minGradientNorm: number;
   /** Remedies per run, 1..10; default 3. */
   maxRestarts: number;
+  /**
+   * POLICY_ESCALATE only: extra optimizer steps the job may train, as a fraction of the plain
+   * run's (every seed trained once), in (0, 10]; 0 = 0.5 (at most 50% extra steps across the job).
+   */
+  maxExtraCompute: number;
+  /** POLICY_ESCALATE only: switch method at this failure of a run (1..10; 0 = 2: the second). */
+  escalateAfterRunFailures: number;
+  /**
+   * POLICY_ESCALATE only: switch method for every failure once this many of the job's seeds
+   * have failed (1..32; 0 = 3).
+   */
+  escalateAfterFailedSeeds: number;
 }
 
 export enum AutoRemedy_Policy {
@@ -503,6 +515,15 @@ export enum AutoRemedy_Policy {
   POLICY_CONTINUE_UNDER_DSGD = 1,
   /** POLICY_RESTART_NEXT_SEED - Start over under the next unused seed: seed + 1000 k for the k-th restart. */
   POLICY_RESTART_NEXT_SEED = 2,
+  /**
+   * POLICY_ESCALATE - Escalate within a compute budget (docs/AUTO-REMEDY.md): a failing phase stops and the run
+   * starts over under the next unused seed; once failures persist (escalate_after_run_failures,
+   * escalate_after_failed_seeds) and the training data is imbalanced, the restart trains with
+   * focal loss (gamma 2) instead of the spec's method. Each restart spends the steps the
+   * failed phase trained; when they would exceed max_extra_compute, remedying stops and the
+   * run trains on as it is. Every decision is a RunPhaseStarted or RemedyGaveUp event.
+   */
+  POLICY_ESCALATE = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -517,6 +538,9 @@ export function autoRemedy_PolicyFromJSON(object: any): AutoRemedy_Policy {
     case 2:
     case "POLICY_RESTART_NEXT_SEED":
       return AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED;
+    case 3:
+    case "POLICY_ESCALATE":
+      return AutoRemedy_Policy.POLICY_ESCALATE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -532,6 +556,8 @@ export function autoRemedy_PolicyToJSON(object: AutoRemedy_Policy): string {
       return "POLICY_CONTINUE_UNDER_DSGD";
     case AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED:
       return "POLICY_RESTART_NEXT_SEED";
+    case AutoRemedy_Policy.POLICY_ESCALATE:
+      return "POLICY_ESCALATE";
     case AutoRemedy_Policy.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -1141,7 +1167,15 @@ export const FineTuneSpec: MessageFns<FineTuneSpec> = {
 };
 
 function createBaseAutoRemedy(): AutoRemedy {
-  return { policy: 0, windowSteps: 0, minGradientNorm: 0, maxRestarts: 0 };
+  return {
+    policy: 0,
+    windowSteps: 0,
+    minGradientNorm: 0,
+    maxRestarts: 0,
+    maxExtraCompute: 0,
+    escalateAfterRunFailures: 0,
+    escalateAfterFailedSeeds: 0,
+  };
 }
 
 export const AutoRemedy: MessageFns<AutoRemedy> = {
@@ -1157,6 +1191,15 @@ export const AutoRemedy: MessageFns<AutoRemedy> = {
     }
     if (message.maxRestarts !== 0) {
       writer.uint32(32).uint32(message.maxRestarts);
+    }
+    if (message.maxExtraCompute !== 0) {
+      writer.uint32(41).double(message.maxExtraCompute);
+    }
+    if (message.escalateAfterRunFailures !== 0) {
+      writer.uint32(48).uint32(message.escalateAfterRunFailures);
+    }
+    if (message.escalateAfterFailedSeeds !== 0) {
+      writer.uint32(56).uint32(message.escalateAfterFailedSeeds);
     }
     return writer;
   },
@@ -1206,6 +1249,30 @@ export const AutoRemedy: MessageFns<AutoRemedy> = {
             message.maxRestarts = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.maxExtraCompute = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.escalateAfterRunFailures = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.escalateAfterFailedSeeds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1236,6 +1303,21 @@ export const AutoRemedy: MessageFns<AutoRemedy> = {
         : isSet(object.max_restarts)
         ? globalThis.Number(object.max_restarts)
         : 0,
+      maxExtraCompute: isSet(object.maxExtraCompute)
+        ? globalThis.Number(object.maxExtraCompute)
+        : isSet(object.max_extra_compute)
+        ? globalThis.Number(object.max_extra_compute)
+        : 0,
+      escalateAfterRunFailures: isSet(object.escalateAfterRunFailures)
+        ? globalThis.Number(object.escalateAfterRunFailures)
+        : isSet(object.escalate_after_run_failures)
+        ? globalThis.Number(object.escalate_after_run_failures)
+        : 0,
+      escalateAfterFailedSeeds: isSet(object.escalateAfterFailedSeeds)
+        ? globalThis.Number(object.escalateAfterFailedSeeds)
+        : isSet(object.escalate_after_failed_seeds)
+        ? globalThis.Number(object.escalate_after_failed_seeds)
+        : 0,
     };
   },
 
@@ -1253,6 +1335,15 @@ export const AutoRemedy: MessageFns<AutoRemedy> = {
     if (message.maxRestarts !== 0) {
       obj.maxRestarts = Math.round(message.maxRestarts);
     }
+    if (message.maxExtraCompute !== 0) {
+      obj.maxExtraCompute = floatToJson(message.maxExtraCompute);
+    }
+    if (message.escalateAfterRunFailures !== 0) {
+      obj.escalateAfterRunFailures = Math.round(message.escalateAfterRunFailures);
+    }
+    if (message.escalateAfterFailedSeeds !== 0) {
+      obj.escalateAfterFailedSeeds = Math.round(message.escalateAfterFailedSeeds);
+    }
     return obj;
   },
 
@@ -1265,6 +1356,9 @@ export const AutoRemedy: MessageFns<AutoRemedy> = {
     message.windowSteps = object.windowSteps ?? 0;
     message.minGradientNorm = object.minGradientNorm ?? 0;
     message.maxRestarts = object.maxRestarts ?? 0;
+    message.maxExtraCompute = object.maxExtraCompute ?? 0;
+    message.escalateAfterRunFailures = object.escalateAfterRunFailures ?? 0;
+    message.escalateAfterFailedSeeds = object.escalateAfterFailedSeeds ?? 0;
     return message;
   },
 };

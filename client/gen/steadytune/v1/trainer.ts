@@ -300,6 +300,7 @@ export interface StreamMetricsResponse {
     | { $case: "stateChanged"; value: JobStateChanged }
     | { $case: "notice"; value: Notice }
     | { $case: "phaseStarted"; value: RunPhaseStarted }
+    | { $case: "remedyGaveUp"; value: RemedyGaveUp }
     | undefined;
 }
 
@@ -377,6 +378,106 @@ export interface RunPhaseStarted {
   policy: AutoRemedy_Policy;
   /** The change in words: the message of the Notice logged after this event. */
   notice: string;
+  /** POLICY_ESCALATE only: what it decided and the job's budget after it; unset otherwise. */
+  decision?: RemedyDecision | undefined;
+}
+
+/**
+ * The escalating policy (POLICY_ESCALATE) stopped remedying the run (the event's seed): its
+ * compute budget or max_restarts would be exceeded. The run trains on in its phase, as it is.
+ * Followed by a Notice with the same words, like RunPhaseStarted.
+ */
+export interface RemedyGaveUp {
+  /** Position in SeedRun.phases of the phase the run trains on in. */
+  phaseIndex: number;
+  /** kind KIND_GIVE_UP; budget unchanged by it. */
+  decision?: RemedyDecision | undefined;
+  notice: string;
+}
+
+/** One decision of the escalating policy on a failing phase, with what it was based on. */
+export interface RemedyDecision {
+  kind: RemedyDecision_Kind;
+  /** The failure detector that fired: "collapse_watch" (the collapse signals of AutoRemedy). */
+  detector: string;
+  /** The rule that chose the kind, in words. */
+  why: string;
+  /** The run's failures so far, this one included. */
+  runFailures: number;
+  /** The job's seeds that have failed at least once, this one included. */
+  failedSeeds: number;
+  /** Training examples per class after selection, cap and imbalance: what "imbalanced" is judged on. */
+  trainClassCounts: number[];
+  /** Largest class at least 1.5 times the smallest (of train_class_counts). */
+  imbalanced: boolean;
+  budget?: RemedyBudget | undefined;
+}
+
+export enum RemedyDecision_Kind {
+  KIND_UNSPECIFIED = 0,
+  /** KIND_RESTART - Start over under the next unused seed with the same method. */
+  KIND_RESTART = 1,
+  /**
+   * KIND_SWITCH_METHOD - Start over under the next unused seed with focal loss (gamma 2): failures persisted and
+   * the training data is imbalanced.
+   */
+  KIND_SWITCH_METHOD = 2,
+  /** KIND_GIVE_UP - No further remedy: the run trains on as it is. */
+  KIND_GIVE_UP = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function remedyDecision_KindFromJSON(object: any): RemedyDecision_Kind {
+  switch (object) {
+    case 0:
+    case "KIND_UNSPECIFIED":
+      return RemedyDecision_Kind.KIND_UNSPECIFIED;
+    case 1:
+    case "KIND_RESTART":
+      return RemedyDecision_Kind.KIND_RESTART;
+    case 2:
+    case "KIND_SWITCH_METHOD":
+      return RemedyDecision_Kind.KIND_SWITCH_METHOD;
+    case 3:
+    case "KIND_GIVE_UP":
+      return RemedyDecision_Kind.KIND_GIVE_UP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RemedyDecision_Kind.UNRECOGNIZED;
+  }
+}
+
+export function remedyDecision_KindToJSON(object: RemedyDecision_Kind): string {
+  switch (object) {
+    case RemedyDecision_Kind.KIND_UNSPECIFIED:
+      return "KIND_UNSPECIFIED";
+    case RemedyDecision_Kind.KIND_RESTART:
+      return "KIND_RESTART";
+    case RemedyDecision_Kind.KIND_SWITCH_METHOD:
+      return "KIND_SWITCH_METHOD";
+    case RemedyDecision_Kind.KIND_GIVE_UP:
+      return "KIND_GIVE_UP";
+    case RemedyDecision_Kind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * The job's extra compute under POLICY_ESCALATE, in optimizer steps. A restart spends the steps
+ * its failed phase trained (they are trained again from scratch); the plain run is every seed
+ * trained once.
+ */
+export interface RemedyBudget {
+  /** seeds x the run's planned steps. */
+  plainSteps: number;
+  /** floor(max_extra_compute x plain_steps). */
+  limitSteps: number;
+  /** Spent by the job's restarts, this decision included. */
+  usedSteps: number;
+  /** limit_steps - used_steps. */
+  leftSteps: number;
 }
 
 export interface EvaluateRequest {
@@ -554,6 +655,12 @@ export interface RunPhase {
   verdict: Verdict;
   /** Why the phase ended: the remedy's trigger, or empty for the run's last phase. */
   reason: string;
+  /** POLICY_ESCALATE: the decision that started this phase (unset for a run's first phase). */
+  startedBy?:
+    | RemedyDecision
+    | undefined;
+  /** POLICY_ESCALATE: set when the policy gave up remedying during this phase (it trained on). */
+  gaveUp?: RemedyDecision | undefined;
 }
 
 export interface EvalMetrics {
@@ -1759,6 +1866,9 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
       case "phaseStarted":
         RunPhaseStarted.encode(message.event.value, writer.uint32(82).fork()).join();
         break;
+      case "remedyGaveUp":
+        RemedyGaveUp.encode(message.event.value, writer.uint32(90).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1856,6 +1966,14 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
             message.event = { $case: "phaseStarted", value: RunPhaseStarted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.event = { $case: "remedyGaveUp", value: RemedyGaveUp.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1895,6 +2013,10 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
         ? { $case: "phaseStarted", value: RunPhaseStarted.fromJSON(object.phaseStarted) }
         : isSet(object.phase_started)
         ? { $case: "phaseStarted", value: RunPhaseStarted.fromJSON(object.phase_started) }
+        : isSet(object.remedyGaveUp)
+        ? { $case: "remedyGaveUp", value: RemedyGaveUp.fromJSON(object.remedyGaveUp) }
+        : isSet(object.remedy_gave_up)
+        ? { $case: "remedyGaveUp", value: RemedyGaveUp.fromJSON(object.remedy_gave_up) }
         : undefined,
     };
   },
@@ -1924,6 +2046,8 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
       obj.notice = Notice.toJSON(message.event.value);
     } else if (message.event?.$case === "phaseStarted") {
       obj.phaseStarted = RunPhaseStarted.toJSON(message.event.value);
+    } else if (message.event?.$case === "remedyGaveUp") {
+      obj.remedyGaveUp = RemedyGaveUp.toJSON(message.event.value);
     }
     return obj;
   },
@@ -1976,6 +2100,12 @@ export const StreamMetricsResponse: MessageFns<StreamMetricsResponse> = {
       case "phaseStarted": {
         if (object.event?.value !== undefined && object.event?.value !== null) {
           message.event = { $case: "phaseStarted", value: RunPhaseStarted.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "remedyGaveUp": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "remedyGaveUp", value: RemedyGaveUp.fromPartial(object.event.value) };
         }
         break;
       }
@@ -2793,7 +2923,7 @@ export const Notice: MessageFns<Notice> = {
 };
 
 function createBaseRunPhaseStarted(): RunPhaseStarted {
-  return { phaseIndex: 0, phase: undefined, ended: undefined, policy: 0, notice: "" };
+  return { phaseIndex: 0, phase: undefined, ended: undefined, policy: 0, notice: "", decision: undefined };
 }
 
 export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
@@ -2812,6 +2942,9 @@ export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
     }
     if (message.notice !== "") {
       writer.uint32(42).string(message.notice);
+    }
+    if (message.decision !== undefined) {
+      RemedyDecision.encode(message.decision, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2869,6 +3002,14 @@ export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
             message.notice = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.decision = RemedyDecision.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2892,6 +3033,7 @@ export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
       ended: isSet(object.ended) ? RunPhase.fromJSON(object.ended) : undefined,
       policy: isSet(object.policy) ? autoRemedy_PolicyFromJSON(object.policy) : 0,
       notice: isSet(object.notice) ? globalThis.String(object.notice) : "",
+      decision: isSet(object.decision) ? RemedyDecision.fromJSON(object.decision) : undefined,
     };
   },
 
@@ -2912,6 +3054,9 @@ export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
     if (message.notice !== "") {
       obj.notice = message.notice;
     }
+    if (message.decision !== undefined) {
+      obj.decision = RemedyDecision.toJSON(message.decision);
+    }
     return obj;
   },
 
@@ -2929,6 +3074,467 @@ export const RunPhaseStarted: MessageFns<RunPhaseStarted> = {
       : undefined;
     message.policy = object.policy ?? 0;
     message.notice = object.notice ?? "";
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? RemedyDecision.fromPartial(object.decision)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemedyGaveUp(): RemedyGaveUp {
+  return { phaseIndex: 0, decision: undefined, notice: "" };
+}
+
+export const RemedyGaveUp: MessageFns<RemedyGaveUp> = {
+  encode(message: RemedyGaveUp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phaseIndex !== 0) {
+      writer.uint32(8).uint32(message.phaseIndex);
+    }
+    if (message.decision !== undefined) {
+      RemedyDecision.encode(message.decision, writer.uint32(18).fork()).join();
+    }
+    if (message.notice !== "") {
+      writer.uint32(26).string(message.notice);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemedyGaveUp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemedyGaveUp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.phaseIndex = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.decision = RemedyDecision.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.notice = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemedyGaveUp {
+    return {
+      phaseIndex: isSet(object.phaseIndex)
+        ? globalThis.Number(object.phaseIndex)
+        : isSet(object.phase_index)
+        ? globalThis.Number(object.phase_index)
+        : 0,
+      decision: isSet(object.decision) ? RemedyDecision.fromJSON(object.decision) : undefined,
+      notice: isSet(object.notice) ? globalThis.String(object.notice) : "",
+    };
+  },
+
+  toJSON(message: RemedyGaveUp): unknown {
+    const obj: any = {};
+    if (message.phaseIndex !== 0) {
+      obj.phaseIndex = Math.round(message.phaseIndex);
+    }
+    if (message.decision !== undefined) {
+      obj.decision = RemedyDecision.toJSON(message.decision);
+    }
+    if (message.notice !== "") {
+      obj.notice = message.notice;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemedyGaveUp>, I>>(base?: I): RemedyGaveUp {
+    return RemedyGaveUp.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemedyGaveUp>, I>>(object: I): RemedyGaveUp {
+    const message = createBaseRemedyGaveUp();
+    message.phaseIndex = object.phaseIndex ?? 0;
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? RemedyDecision.fromPartial(object.decision)
+      : undefined;
+    message.notice = object.notice ?? "";
+    return message;
+  },
+};
+
+function createBaseRemedyDecision(): RemedyDecision {
+  return {
+    kind: 0,
+    detector: "",
+    why: "",
+    runFailures: 0,
+    failedSeeds: 0,
+    trainClassCounts: [],
+    imbalanced: false,
+    budget: undefined,
+  };
+}
+
+export const RemedyDecision: MessageFns<RemedyDecision> = {
+  encode(message: RemedyDecision, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.detector !== "") {
+      writer.uint32(18).string(message.detector);
+    }
+    if (message.why !== "") {
+      writer.uint32(26).string(message.why);
+    }
+    if (message.runFailures !== 0) {
+      writer.uint32(32).uint32(message.runFailures);
+    }
+    if (message.failedSeeds !== 0) {
+      writer.uint32(40).uint32(message.failedSeeds);
+    }
+    if (message.trainClassCounts.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.trainClassCounts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.imbalanced !== false) {
+      writer.uint32(56).bool(message.imbalanced);
+    }
+    if (message.budget !== undefined) {
+      RemedyBudget.encode(message.budget, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemedyDecision {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemedyDecision();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.detector = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.runFailures = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failedSeeds = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.trainClassCounts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.trainClassCounts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.imbalanced = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.budget = RemedyBudget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemedyDecision {
+    return {
+      kind: isSet(object.kind) ? remedyDecision_KindFromJSON(object.kind) : 0,
+      detector: isSet(object.detector) ? globalThis.String(object.detector) : "",
+      why: isSet(object.why) ? globalThis.String(object.why) : "",
+      runFailures: isSet(object.runFailures)
+        ? globalThis.Number(object.runFailures)
+        : isSet(object.run_failures)
+        ? globalThis.Number(object.run_failures)
+        : 0,
+      failedSeeds: isSet(object.failedSeeds)
+        ? globalThis.Number(object.failedSeeds)
+        : isSet(object.failed_seeds)
+        ? globalThis.Number(object.failed_seeds)
+        : 0,
+      trainClassCounts: globalThis.Array.isArray(object?.trainClassCounts)
+        ? object.trainClassCounts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.train_class_counts)
+        ? object.train_class_counts.map((e: any) => globalThis.Number(e))
+        : [],
+      imbalanced: isSet(object.imbalanced) ? globalThis.Boolean(object.imbalanced) : false,
+      budget: isSet(object.budget) ? RemedyBudget.fromJSON(object.budget) : undefined,
+    };
+  },
+
+  toJSON(message: RemedyDecision): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = remedyDecision_KindToJSON(message.kind);
+    }
+    if (message.detector !== "") {
+      obj.detector = message.detector;
+    }
+    if (message.why !== "") {
+      obj.why = message.why;
+    }
+    if (message.runFailures !== 0) {
+      obj.runFailures = Math.round(message.runFailures);
+    }
+    if (message.failedSeeds !== 0) {
+      obj.failedSeeds = Math.round(message.failedSeeds);
+    }
+    if (message.trainClassCounts?.length) {
+      obj.trainClassCounts = message.trainClassCounts.map((e) => Math.round(e));
+    }
+    if (message.imbalanced !== false) {
+      obj.imbalanced = message.imbalanced;
+    }
+    if (message.budget !== undefined) {
+      obj.budget = RemedyBudget.toJSON(message.budget);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemedyDecision>, I>>(base?: I): RemedyDecision {
+    return RemedyDecision.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemedyDecision>, I>>(object: I): RemedyDecision {
+    const message = createBaseRemedyDecision();
+    message.kind = object.kind ?? 0;
+    message.detector = object.detector ?? "";
+    message.why = object.why ?? "";
+    message.runFailures = object.runFailures ?? 0;
+    message.failedSeeds = object.failedSeeds ?? 0;
+    message.trainClassCounts = object.trainClassCounts?.map((e) => e) || [];
+    message.imbalanced = object.imbalanced ?? false;
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? RemedyBudget.fromPartial(object.budget)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemedyBudget(): RemedyBudget {
+  return { plainSteps: 0, limitSteps: 0, usedSteps: 0, leftSteps: 0 };
+}
+
+export const RemedyBudget: MessageFns<RemedyBudget> = {
+  encode(message: RemedyBudget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plainSteps !== 0) {
+      writer.uint32(8).uint64(message.plainSteps);
+    }
+    if (message.limitSteps !== 0) {
+      writer.uint32(16).uint64(message.limitSteps);
+    }
+    if (message.usedSteps !== 0) {
+      writer.uint32(24).uint64(message.usedSteps);
+    }
+    if (message.leftSteps !== 0) {
+      writer.uint32(32).uint64(message.leftSteps);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemedyBudget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemedyBudget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.plainSteps = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limitSteps = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.usedSteps = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.leftSteps = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemedyBudget {
+    return {
+      plainSteps: isSet(object.plainSteps)
+        ? globalThis.Number(object.plainSteps)
+        : isSet(object.plain_steps)
+        ? globalThis.Number(object.plain_steps)
+        : 0,
+      limitSteps: isSet(object.limitSteps)
+        ? globalThis.Number(object.limitSteps)
+        : isSet(object.limit_steps)
+        ? globalThis.Number(object.limit_steps)
+        : 0,
+      usedSteps: isSet(object.usedSteps)
+        ? globalThis.Number(object.usedSteps)
+        : isSet(object.used_steps)
+        ? globalThis.Number(object.used_steps)
+        : 0,
+      leftSteps: isSet(object.leftSteps)
+        ? globalThis.Number(object.leftSteps)
+        : isSet(object.left_steps)
+        ? globalThis.Number(object.left_steps)
+        : 0,
+    };
+  },
+
+  toJSON(message: RemedyBudget): unknown {
+    const obj: any = {};
+    if (message.plainSteps !== 0) {
+      obj.plainSteps = Math.round(message.plainSteps);
+    }
+    if (message.limitSteps !== 0) {
+      obj.limitSteps = Math.round(message.limitSteps);
+    }
+    if (message.usedSteps !== 0) {
+      obj.usedSteps = Math.round(message.usedSteps);
+    }
+    if (message.leftSteps !== 0) {
+      obj.leftSteps = Math.round(message.leftSteps);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemedyBudget>, I>>(base?: I): RemedyBudget {
+    return RemedyBudget.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemedyBudget>, I>>(object: I): RemedyBudget {
+    const message = createBaseRemedyBudget();
+    message.plainSteps = object.plainSteps ?? 0;
+    message.limitSteps = object.limitSteps ?? 0;
+    message.usedSteps = object.usedSteps ?? 0;
+    message.leftSteps = object.leftSteps ?? 0;
     return message;
   },
 };
@@ -4917,7 +5523,16 @@ export const SeedRun: MessageFns<SeedRun> = {
 };
 
 function createBaseRunPhase(): RunPhase {
-  return { seed: 0, method: undefined, startStep: 0, endStep: 0, verdict: 0, reason: "" };
+  return {
+    seed: 0,
+    method: undefined,
+    startStep: 0,
+    endStep: 0,
+    verdict: 0,
+    reason: "",
+    startedBy: undefined,
+    gaveUp: undefined,
+  };
 }
 
 export const RunPhase: MessageFns<RunPhase> = {
@@ -4939,6 +5554,12 @@ export const RunPhase: MessageFns<RunPhase> = {
     }
     if (message.reason !== "") {
       writer.uint32(50).string(message.reason);
+    }
+    if (message.startedBy !== undefined) {
+      RemedyDecision.encode(message.startedBy, writer.uint32(58).fork()).join();
+    }
+    if (message.gaveUp !== undefined) {
+      RemedyDecision.encode(message.gaveUp, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -5004,6 +5625,22 @@ export const RunPhase: MessageFns<RunPhase> = {
             message.reason = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.startedBy = RemedyDecision.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.gaveUp = RemedyDecision.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5032,6 +5669,16 @@ export const RunPhase: MessageFns<RunPhase> = {
         : 0,
       verdict: isSet(object.verdict) ? verdictFromJSON(object.verdict) : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      startedBy: isSet(object.startedBy)
+        ? RemedyDecision.fromJSON(object.startedBy)
+        : isSet(object.started_by)
+        ? RemedyDecision.fromJSON(object.started_by)
+        : undefined,
+      gaveUp: isSet(object.gaveUp)
+        ? RemedyDecision.fromJSON(object.gaveUp)
+        : isSet(object.gave_up)
+        ? RemedyDecision.fromJSON(object.gave_up)
+        : undefined,
     };
   },
 
@@ -5055,6 +5702,12 @@ export const RunPhase: MessageFns<RunPhase> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.startedBy !== undefined) {
+      obj.startedBy = RemedyDecision.toJSON(message.startedBy);
+    }
+    if (message.gaveUp !== undefined) {
+      obj.gaveUp = RemedyDecision.toJSON(message.gaveUp);
+    }
     return obj;
   },
 
@@ -5071,6 +5724,12 @@ export const RunPhase: MessageFns<RunPhase> = {
     message.endStep = object.endStep ?? 0;
     message.verdict = object.verdict ?? 0;
     message.reason = object.reason ?? "";
+    message.startedBy = (object.startedBy !== undefined && object.startedBy !== null)
+      ? RemedyDecision.fromPartial(object.startedBy)
+      : undefined;
+    message.gaveUp = (object.gaveUp !== undefined && object.gaveUp !== null)
+      ? RemedyDecision.fromPartial(object.gaveUp)
+      : undefined;
     return message;
   },
 };
