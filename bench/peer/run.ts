@@ -2,18 +2,17 @@
 // in one run: the engine (fast kernels on), the engine with its kernels off (the stock-op
 // path, the "before"), and PyTorch (torch_peer.py, one thread) in its default AdamW path and in
 // each fast path this build has (peer-stats.ts: foreach or fused, flush-denormal off and on)
-// take turns in rounds, in an order rotated each round. Each figure is a median step time, so
-// load from other processes falls on all alike. The peer is the fastest PyTorch path in this
-// run; the ratio that counts is ours against it. Prints a markdown table (ms/step, GFLOP/s from
-// flops.ts) and the throughput ratios (PyTorch ms / ours ms) with their spread across rounds.
+// take turns in rounds, in an order rotated each round. Each figure is a median wall-clock step
+// time, so load from other processes falls on all alike; the CPU time of the thread running the
+// same steps stands beside it (preemption on a loaded machine does not inflate it, cache sharing
+// still does). The peer is the fastest PyTorch path in this run; the ratio that counts is ours
+// against it. Prints a markdown table (ms/step, GFLOP/s from flops.ts) and the throughput ratios
+// (PyTorch ms / ours ms) with their spread across rounds.
 //
 //   npm run bench:peer -- [--quick] [--models=mlp,transformer] [--backend=wasm] [--rounds=N] [--no-stock]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../server/engine/backend.js';
 import { setFastKernelsEnabled } from '../../server/engine/kernels/index.js';
@@ -32,75 +31,41 @@ import {
   type TorchCapabilities,
   type TorchConfig,
 } from './peer-stats.js';
+import { type Peer, startPeer, type TorchPeer, writeData } from './torch-peer.js';
 import { engineRunner, mlpWorkload, transformerWorkload, type EngineRunner, type Workload } from './workloads.js';
 
 const options = parsePeerArgs(process.argv.slice(2));
-const PYTHON = '/usr/bin/python3';
-
-type Reply = Record<string, unknown>;
-
-/** torch_peer.py as a long-lived child: one JSON request, one JSON reply. */
-class TorchPeer {
-  private readonly replies: Reply[] = [];
-  private waiting: ((reply: Reply) => void) | undefined;
-  private readonly child;
-
-  constructor() {
-    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'torch_peer.py');
-    const threads = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-    // This machine's environment pins OpenBLAS to the Haswell kernels and a 512 KB L2; without
-    // them it picks its AVX-512 kernels for this CPU. Only the benchmark's PyTorch child drops
-    // them: the peer runs as fast as this build can.
-    const { OPENBLAS_CORETYPE: _coreType, OPENBLAS_L2_SIZE: _l2Size, ...inherited } = process.env;
-    this.child = spawn(PYTHON, [script], { env: { ...inherited, ...threads }, stdio: ['pipe', 'pipe', 'inherit'] });
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      const reply = JSON.parse(line) as Reply;
-      if (this.waiting) {
-        const resolve = this.waiting;
-        this.waiting = undefined;
-        resolve(reply);
-      } else {
-        this.replies.push(reply);
-      }
-    });
-    this.child.on('exit', () => this.waiting?.({ ok: false, skip: 'torch_peer.py exited' }));
-    this.child.on('error', (error) => this.waiting?.({ ok: false, skip: `SKIP: cannot run ${PYTHON}: ${error.message}` }));
-  }
-
-  request(message: Reply): Promise<Reply> {
-    const queued = this.replies.shift();
-    if (queued) return Promise.resolve(queued);
-    const reply = new Promise<Reply>((resolve) => (this.waiting = resolve));
-    if (this.child.stdin.writable) this.child.stdin.write(`${JSON.stringify(message)}\n`);
-    return reply;
-  }
-
-  close(): void {
-    if (this.child.stdin.writable) this.child.stdin.end(`${JSON.stringify({ cmd: 'quit' })}\n`);
-  }
-}
-
-/** Writes the workload's batch source for torch_peer.py (raw little-endian arrays). */
-function writeData(workload: Workload, folder: string): { inputs: string; labels: string; count: number } {
-  const inputs = path.join(folder, `${workload.name}.inputs.bin`);
-  const labels = path.join(folder, `${workload.name}.labels.bin`);
-  const source = workload.data.inputs;
-  const array = source.kind === 'features' ? source.values : source.ids;
-  writeFileSync(inputs, new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
-  const labelArray = workload.data.labels;
-  writeFileSync(labels, new Uint8Array(labelArray.buffer, labelArray.byteOffset, labelArray.byteLength));
-  return { inputs, labels, count: labelArray.length };
-}
 
 type ContenderKind = 'ours' | 'stock' | 'torch';
+
+/**
+ * CPU time of this (the main) thread in ms, from the scheduler's own count, so V8's helper
+ * threads (GC, compiler) are not charged to the step, as torch_peer.py's thread_time() charges
+ * only its thread. Off Linux, the process's CPU time.
+ */
+function threadCpuMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  }
+}
 
 interface Contender {
   readonly label: string;
   readonly kind: ContenderKind;
   readonly torch?: TorchConfig;
-  /** Step times, one array per round (warm-up steps excluded). */
+  /** Wall-clock step times (ms), one array per round (warm-up steps excluded). */
   readonly rounds: number[][];
-  steps(count: number): Promise<number[]>;
+  /** The same steps' CPU time on the thread that runs them (ms): preemption does not inflate it. */
+  readonly cpuRounds: number[][];
+  steps(count: number): Promise<StepTimes>;
+}
+
+interface StepTimes {
+  readonly wall: number[];
+  readonly cpu: number[];
 }
 
 function engineContender(label: string, kind: ContenderKind, runner: EngineRunner, fast: boolean): Contender {
@@ -108,10 +73,15 @@ function engineContender(label: string, kind: ContenderKind, runner: EngineRunne
     label,
     kind,
     rounds: [],
+    cpuRounds: [],
     async steps(count) {
       setFastKernelsEnabled(fast);
-      const times: number[] = [];
-      for (let i = 0; i < count; i++) times.push(await runner.step());
+      const times: StepTimes = { wall: [], cpu: [] };
+      for (let i = 0; i < count; i++) {
+        const cpuBefore = threadCpuMs();
+        times.wall.push(await runner.step());
+        times.cpu.push(threadCpuMs() - cpuBefore);
+      }
       setFastKernelsEnabled(true);
       return times;
     },
@@ -140,10 +110,13 @@ async function torchContenders(workload: Workload, peer: TorchPeer, capabilities
       kind: 'torch',
       torch: config,
       rounds: [],
+      cpuRounds: [],
       async steps(count) {
         const reply = await peer.request({ cmd: 'steps', id, count });
-        if (!Array.isArray(reply.ms)) throw new Error(`torch_peer.py failed on ${id}: ${JSON.stringify(reply)}`);
-        return reply.ms.map(Number);
+        if (!Array.isArray(reply.ms) || !Array.isArray(reply.cpu_ms)) {
+          throw new Error(`torch_peer.py failed on ${id}: ${JSON.stringify(reply)}`);
+        }
+        return { wall: reply.ms.map(Number), cpu: reply.cpu_ms.map(Number) };
       },
     });
   }
@@ -152,6 +125,7 @@ async function torchContenders(workload: Workload, peer: TorchPeer, capabilities
 
 const loadNow = (): string => os.loadavg()[0].toFixed(2);
 const allTimes = (contender: Contender): number[] => contender.rounds.flat();
+const allCpuTimes = (contender: Contender): number[] => contender.cpuRounds.flat();
 
 async function compare(workload: Workload, flops: number, peer: Peer | undefined, folder: string): Promise<void> {
   const ours = engineRunner(workload);
@@ -173,7 +147,9 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
   const tensorsBefore = tf.memory().numTensors;
   for (let round = 0; round < rounds; round++) {
     for (const index of roundOrder(contenders.length, round)) {
-      contenders[index].rounds.push(await contenders[index].steps(perRound));
+      const times = await contenders[index].steps(perRound);
+      contenders[index].rounds.push(times.wall);
+      contenders[index].cpuRounds.push(times.cpu);
     }
   }
   const loadAfter = loadNow();
@@ -183,14 +159,14 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
   );
   const candidates = contenders.filter((contender) => contender.torch?.role === 'candidate');
   const best = candidates.length > 0 ? candidates[fastestIndex(candidates.map(allTimes))] : undefined;
-  console.log('| contender | ms/step (median) | round medians (min–max) | steps | GFLOP/s |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| contender | ms/step (median) | round medians (min–max) | thread CPU ms/step (median) | steps | GFLOP/s |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const contender of contenders) {
     const ms = median(allTimes(contender));
     const roundMs = spreadOf(contender.rounds.map(median));
     const name = contender === best ? `**${contender.label} (the peer)**` : contender.label;
     console.log(
-      `| ${name} | ${ms.toFixed(2)} | ${roundMs.min.toFixed(2)}–${roundMs.max.toFixed(2)} | ` +
+      `| ${name} | ${ms.toFixed(2)} | ${roundMs.min.toFixed(2)}–${roundMs.max.toFixed(2)} | ${median(allCpuTimes(contender)).toFixed(2)} | ` +
         `${allTimes(contender).length} | ${(flops / ms / 1e6).toFixed(2)} |`,
     );
   }
@@ -198,10 +174,16 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
   if (best && torchDefault) {
     const ratioLine = (mine: Contender, theirs: Contender): string =>
       formatRatio(throughputRatio(median(allTimes(theirs)), median(allTimes(mine))), spreadOf(roundRatios(theirs.rounds, mine.rounds)));
+    const cpuRatioLine = (mine: Contender, theirs: Contender): string =>
+      formatRatio(
+        throughputRatio(median(allCpuTimes(theirs)), median(allCpuTimes(mine))),
+        spreadOf(roundRatios(theirs.cpuRounds, mine.cpuRounds)),
+      );
     console.log(`Throughput ratios (PyTorch ms / ms; the peer = ${best.label}):`);
     for (const mine of contenders.filter((contender) => contender.kind !== 'torch')) {
       console.log(
-        `- ${mine.label}: **${ratioLine(mine, best)} of the peer**; ` + `${ratioLine(mine, torchDefault)} of PyTorch's default AdamW path`,
+        `- ${mine.label}: **${ratioLine(mine, best)} of the peer**; ${ratioLine(mine, torchDefault)} of PyTorch's default AdamW path` +
+          ` (by thread CPU time: ${cpuRatioLine(mine, best)} and ${cpuRatioLine(mine, torchDefault)})`,
       );
     }
     console.log(`- the peer against PyTorch's default path: ${ratioLine(best, torchDefault)}`);
@@ -210,29 +192,6 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
   if (leaked !== 0) console.log(`(tensor count changed by ${leaked} during measurement)`);
   ours.dispose();
   stock?.dispose();
-}
-
-interface Peer {
-  readonly process: TorchPeer;
-  readonly capabilities: TorchCapabilities;
-}
-
-/** Starts torch_peer.py and states its configuration; undefined (with the SKIP line) without PyTorch. */
-async function startPeer(): Promise<Peer | undefined> {
-  const child = new TorchPeer();
-  const hello = await child.request({ cmd: 'hello' });
-  if (hello.ok !== true) {
-    console.log(String(hello.skip ?? 'SKIP: PyTorch peer unavailable'));
-    child.close();
-    return undefined;
-  }
-  const capabilities = { fusedAdamw: hello.fused_adamw === true, flushDenormal: hello.flush_denormal === true };
-  console.log(
-    `PyTorch ${String(hello.torch)}, ${String(hello.threads)} thread; BLAS: ${String(hello.blas)}; ` +
-      `OpenBLAS kernels: ${String(hello.openblas_core)}; AdamW fused=True: ${capabilities.fusedAdamw ? 'yes' : 'not in this build'}; ` +
-      `flush-denormal: ${capabilities.flushDenormal ? 'available' : 'not available on this CPU'}`,
-  );
-  return { process: child, capabilities };
 }
 
 async function main(): Promise<void> {

@@ -18,7 +18,8 @@ Protocol, one JSON object per line each way:
   -> {"cmd": "build", "id": name, "model": "mlp"|"transformer", "inputs": path, "labels": path, "count": n,
       "foreach": bool, "fused": bool, "flush_denormal": bool}
   <- {"ok": true, "params": n}
-  -> {"cmd": "steps", "id": name, "count": k} <- {"ok": true, "ms": [k step times]}
+  -> {"cmd": "steps", "id": name, "count": k}
+  <- {"ok": true, "ms": [k wall-clock step times], "cpu_ms": [their CPU times on this thread]}
   -> {"cmd": "quit"}
 Without torch it prints one SKIP line (with the install command) and exits 0.
 """
@@ -136,7 +137,7 @@ class Runner:
         count = self.labels.shape[0]
         first = (self.step_index * BATCH) % count
         index = torch.arange(first, first + BATCH) % count
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         x, y = self.inputs[index], self.labels[index]
         logits = self.model(x)
         per_example = F.cross_entropy(logits, y, reduction="none")
@@ -150,7 +151,7 @@ class Runner:
         loss.backward()
         self.optimizer.step()
         self.step_index += 1
-        return (time.perf_counter() - started) * 1000
+        return (time.perf_counter() - started) * 1000, (time.thread_time() - cpu_started) * 1000
 
 
 def openblas_core():
@@ -204,7 +205,8 @@ def main():
         elif command == "steps":
             runner = runners[request["id"]]
             torch.set_flush_denormal(runner.flush_denormal)
-            reply = {"ok": True, "ms": [runner.step() for _ in range(request["count"])]}
+            wall, cpu = zip(*(runner.step() for _ in range(request["count"])))
+            reply = {"ok": True, "ms": wall, "cpu_ms": cpu}
         else:
             break
         print(json.dumps(reply), flush=True)
