@@ -65,27 +65,33 @@ export interface TorchConfig {
   readonly foreach: boolean;
   readonly fused: boolean;
   readonly flushDenormal: boolean;
-  /** 'default': AdamW as a user calls it; 'candidate': one of the fast paths the peer is picked from. */
-  readonly role: 'default' | 'candidate';
+  /** AdamW exactly as a user calls it (per-parameter loop, flush-denormal off). */
+  readonly isDefault: boolean;
 }
 
 /**
- * The default AdamW path, then every fast path this build has: foreach (and fused where AdamW
- * accepts it), each with flush-denormal off and on (where the CPU has the flag). The peer is
- * whichever candidate is fastest in the run itself.
+ * Every AdamW path this build has (the default per-parameter loop, foreach, and fused where
+ * AdamW accepts it), each with flush-denormal off and on where the CPU has the flag. All are
+ * timed; the peer is whichever is fastest in the run itself, the default path included.
  */
 export function torchConfigs(capabilities: TorchCapabilities): TorchConfig[] {
-  const configs: TorchConfig[] = [
-    { id: 'default', label: 'PyTorch default AdamW', foreach: false, fused: false, flushDenormal: false, role: 'default' },
+  const updates = [
+    { name: 'default', foreach: false, fused: false },
+    { name: 'foreach', foreach: true, fused: false },
   ];
-  const updates = [{ name: 'foreach', foreach: true, fused: false }];
   if (capabilities.fusedAdamw) updates.push({ name: 'fused', foreach: false, fused: true });
   const flushSettings = capabilities.flushDenormal ? [false, true] : [false];
+  const configs: TorchConfig[] = [];
   for (const update of updates) {
     for (const flushDenormal of flushSettings) {
-      const id = flushDenormal ? `${update.name}+flush` : update.name;
-      const label = `PyTorch ${update.name} AdamW, flush-denormal ${flushDenormal ? 'on' : 'off'}`;
-      configs.push({ id, label, foreach: update.foreach, fused: update.fused, flushDenormal, role: 'candidate' });
+      configs.push({
+        id: flushDenormal ? `${update.name}+flush` : update.name,
+        label: `PyTorch ${update.name} AdamW, flush-denormal ${flushDenormal ? 'on' : 'off'}`,
+        foreach: update.foreach,
+        fused: update.fused,
+        flushDenormal,
+        isDefault: update.name === 'default' && !flushDenormal,
+      });
     }
   }
   return configs;

@@ -1,7 +1,7 @@
 // The engine against PyTorch on the same models, data, batch, optimizer and DSGD weighting,
 // in one run: the engine (fast kernels on), the engine with its kernels off (the stock-op
-// path, the "before"), and PyTorch (torch_peer.py, one thread) in its default AdamW path and in
-// each fast path this build has (peer-stats.ts: foreach or fused, flush-denormal off and on)
+// path, the "before"), and PyTorch (torch_peer.py, one thread) in every AdamW path this build has
+// (peer-stats.ts: the default per-parameter loop, foreach, fused; flush-denormal off and on)
 // take turns in rounds, in an order rotated each round. Each figure is a median wall-clock step
 // time, so load from other processes falls on all alike; the CPU time of the thread running the
 // same steps stands beside it (preemption on a loaded machine does not inflate it, cache sharing
@@ -140,7 +140,7 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
     torchParams = torch.params;
   }
   const isMlp = workload.name === 'mlp';
-  const rounds = options.rounds ?? (isMlp ? (options.quick ? 4 : 10) : options.quick ? 2 : 6);
+  const rounds = options.rounds ?? (isMlp ? (options.quick ? 4 : 12) : options.quick ? 2 : 8);
   const perRound = isMlp ? 20 : 3;
   for (const contender of contenders) await contender.steps(isMlp ? 10 : 2); // warm-up: tier-up, allocations
   const loadBefore = loadNow();
@@ -157,8 +157,8 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
     `\n### ${workload.label}: ${(params / 1e6).toFixed(3)}M params (PyTorch ${String(torchParams ?? '-')}), ` +
       `batch 32, ${(flops / 1e9).toFixed(3)} GFLOP/step; ${rounds} rounds x ${perRound} steps; load ${loadBefore} -> ${loadAfter}`,
   );
-  const candidates = contenders.filter((contender) => contender.torch?.role === 'candidate');
-  const best = candidates.length > 0 ? candidates[fastestIndex(candidates.map(allTimes))] : undefined;
+  const torchRuns = contenders.filter((contender) => contender.kind === 'torch');
+  const best = torchRuns.length > 0 ? torchRuns[fastestIndex(torchRuns.map(allTimes))] : undefined;
   console.log('| contender | ms/step (median) | round medians (min–max) | thread CPU ms/step (median) | steps | GFLOP/s |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const contender of contenders) {
@@ -170,7 +170,7 @@ async function compare(workload: Workload, flops: number, peer: Peer | undefined
         `${allTimes(contender).length} | ${(flops / ms / 1e6).toFixed(2)} |`,
     );
   }
-  const torchDefault = contenders.find((contender) => contender.torch?.role === 'default');
+  const torchDefault = contenders.find((contender) => contender.torch?.isDefault === true);
   if (best && torchDefault) {
     const ratioLine = (mine: Contender, theirs: Contender): string =>
       formatRatio(throughputRatio(median(allTimes(theirs)), median(allTimes(mine))), spreadOf(roundRatios(theirs.rounds, mine.rounds)));

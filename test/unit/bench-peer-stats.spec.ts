@@ -46,28 +46,33 @@ describe('bench:peer arguments', () => {
 });
 
 describe('PyTorch configurations', () => {
-  it('PyTorch 1.13 on x86: the default path, then foreach with flush-denormal off and on', () => {
+  it('PyTorch 1.13 on x86: the default loop and foreach, each with flush-denormal off and on', () => {
     const configs = torchConfigs({ fusedAdamw: false, flushDenormal: true });
     assert.deepEqual(
-      configs.map((config) => [config.id, config.role, config.foreach, config.fused, config.flushDenormal]),
+      configs.map((config) => [config.id, config.isDefault, config.foreach, config.fused, config.flushDenormal]),
       [
-        ['default', 'default', false, false, false],
-        ['foreach', 'candidate', true, false, false],
-        ['foreach+flush', 'candidate', true, false, true],
+        ['default', true, false, false, false],
+        ['default+flush', false, false, false, true],
+        ['foreach', false, true, false, false],
+        ['foreach+flush', false, true, false, true],
       ],
     );
-    assert.equal(configs[2].label, 'PyTorch foreach AdamW, flush-denormal on');
+    assert.equal(configs[3].label, 'PyTorch foreach AdamW, flush-denormal on');
   });
 
   it('adds fused AdamW where the build accepts it, and drops flush-denormal where the CPU lacks it', () => {
-    const ids = torchConfigs({ fusedAdamw: true, flushDenormal: false }).map((config) => config.id);
-    assert.deepEqual(ids, ['default', 'foreach', 'fused']);
-    const fused = torchConfigs({ fusedAdamw: true, flushDenormal: false })[2];
-    assert.deepEqual([fused.foreach, fused.fused], [false, true]);
+    const configs = torchConfigs({ fusedAdamw: true, flushDenormal: false });
+    assert.deepEqual(
+      configs.map((config) => config.id),
+      ['default', 'foreach', 'fused'],
+    );
+    assert.deepEqual([configs[2].foreach, configs[2].fused], [false, true]);
   });
 
-  it('ids are unique: torch_peer.py keys its runners by them', () => {
-    const ids = torchConfigs({ fusedAdamw: true, flushDenormal: true }).map((config) => config.id);
+  it('exactly one default, and unique ids: torch_peer.py keys its runners by them', () => {
+    const configs = torchConfigs({ fusedAdamw: true, flushDenormal: true });
+    assert.equal(configs.filter((config) => config.isDefault).length, 1);
+    const ids = configs.map((config) => config.id);
     assert.equal(new Set(ids).size, ids.length);
   });
 });
