@@ -8,14 +8,20 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../server/engine/backend.js';
 import { heapAddress, type WasmBackendView } from '../../server/engine/kernels/backend-views.js';
-import { buildGemm, buildPackedGemm, buildPackPanels, INIT_FROM_BIAS, INIT_ZERO, type GemmShape } from '../../server/engine/kernels/gemm.js';
+import {
+  buildGemm,
+  buildPackedGemm,
+  buildPackPanels,
+  INIT_FROM_BIAS,
+  INIT_ZERO,
+  type GemmShape,
+} from '../../server/engine/kernels/gemm.js';
 import { relaxedSimdAvailable } from '../../server/engine/kernels/relaxed-simd.js';
 import { assembleModule, type FunctionBuilder } from '../../server/engine/kernels/wasm-assembler.js';
-import { median } from './workloads.js';
+import { median } from './peer-stats.js';
 
 const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string =>
-  args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const option = (name: string, fallback: string): string => args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 
 type Kernel = (...values: number[]) => void;
 
@@ -24,7 +30,11 @@ interface WebAssemblyApi {
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, Kernel> };
 }
 
-const SHAPES: Array<[number, number, number]> = [[2048, 128, 128], [2048, 128, 512], [2048, 512, 128]];
+const SHAPES: Array<[number, number, number]> = [
+  [2048, 128, 128],
+  [2048, 128, 512],
+  [2048, 512, 128],
+];
 
 async function main(): Promise<void> {
   await selectBackend('wasm');
@@ -44,7 +54,12 @@ async function main(): Promise<void> {
   const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
   const view = tf.backend() as unknown as WasmBackendView;
   const kernels = new wasm.Instance(new wasm.Module(assembleModule(builders)), { env: { memory: view.wasm.asm.memory } }).exports;
-  console.log(`# dense products, wasm, relaxed SIMD ${fma ? 'on' : 'unavailable'}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `# dense products, wasm, relaxed SIMD ${fma ? 'on' : 'unavailable'}; load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log('| m x k x n | kernel | ms (median) | GFLOP/s | max abs diff vs XNNPACK |');
   console.log('|---|---|---:|---:|---:|');
   for (const [m, k, n] of SHAPES) {
@@ -61,20 +76,31 @@ async function main(): Promise<void> {
       ['XNNPACK matMul', () => tf.tidy(() => tf.matMul(a, b)).dispose(), undefined],
       ['XNNPACK fused + bias', () => tf.tidy(() => tf.fused.matMul({ a, b, bias })).dispose(), undefined],
       ['XNNPACK transpose + matMul (dy W^T)', () => tf.tidy(() => tf.matMul(a, tf.transpose(bT))).dispose(), undefined],
-      ...stridedNames.map((name, i): [string, () => void, ArrayLike<number>] =>
-        [name, () => kernels[`s${i}`](aAt, 4 * k, 4, bAt, 4 * n, cAt, 4 * n, m, k, n, 0), reference]),
+      ...stridedNames.map((name, i): [string, () => void, ArrayLike<number>] => [
+        name,
+        () => kernels[`s${i}`](aAt, 4 * k, 4, bAt, 4 * n, cAt, 4 * n, m, k, n, 0),
+        reference,
+      ]),
     ];
     for (const kind of fma ? ['Plain', 'Fma'] : ['Plain']) {
       const label = kind === 'Fma' ? 'fma' : 'mul+add';
       const product = kernels[`packed${kind}`];
-      variants.push([`packed 4x8 ${label} + bias`, () => {
-        kernels.pack(bAt, 4 * n, 4, packedAt, k, n);
-        product(aAt, 4 * k, 4, packedAt, cAt, 4 * n, m, k, n, INIT_FROM_BIAS, biasAt, 0);
-      }, withBias]);
-      variants.push([`packed 4x8 ${label}, B^T read in place`, () => {
-        kernels.pack(bTAt, 4, 4 * k, packedAt, k, n);
-        product(aAt, 4 * k, 4, packedAt, cAt, 4 * n, m, k, n, INIT_ZERO, 0, 0);
-      }, reference]);
+      variants.push([
+        `packed 4x8 ${label} + bias`,
+        () => {
+          kernels.pack(bAt, 4 * n, 4, packedAt, k, n);
+          product(aAt, 4 * k, 4, packedAt, cAt, 4 * n, m, k, n, INIT_FROM_BIAS, biasAt, 0);
+        },
+        withBias,
+      ]);
+      variants.push([
+        `packed 4x8 ${label}, B^T read in place`,
+        () => {
+          kernels.pack(bTAt, 4, 4 * k, packedAt, k, n);
+          product(aAt, 4 * k, 4, packedAt, cAt, 4 * n, m, k, n, INIT_ZERO, 0, 0);
+        },
+        reference,
+      ]);
     }
     const diffs = variants.map(([, run, expected]) => {
       if (expected === undefined) return '-';
@@ -99,7 +125,12 @@ async function main(): Promise<void> {
     });
     tf.dispose([a, b, bT, bias, c, packed]);
   }
-  console.log(`load at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load at end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 await main();

@@ -8,11 +8,11 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../server/engine/backend.js';
 import type { BackendName } from '../../server/engine/types.js';
 import { registerFastKernels } from '../../server/engine/kernels/index.js';
-import { engineRunner, median, mlpWorkload, transformerWorkload, type Workload } from './workloads.js';
+import { median } from './peer-stats.js';
+import { engineRunner, mlpWorkload, transformerWorkload, type Workload } from './workloads.js';
 
 const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string =>
-  args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const option = (name: string, fallback: string): string => args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 
 interface KernelTotals {
   ms: number;
@@ -93,7 +93,12 @@ async function main(): Promise<void> {
   await selectBackend(backend);
   registerFastKernels();
   instrument(tf.getBackend());
-  console.log(`# kernel profile, backend ${tf.getBackend()}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `# kernel profile, backend ${tf.getBackend()}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   if (models.includes('mlp')) await profile(mlpWorkload(), steps * 10);
   if (models.includes('transformer')) await profile(transformerWorkload(), steps);
 }

@@ -5,14 +5,26 @@ linear schedule: per-example weights from the argmax split, one backward pass) a
 One torch thread (docs/ENGINE.md: a second thread gave no speed-up on this 2-core machine), BLAS
 threads pinned to 1 by the caller's environment.
 
+Each runner has its own PyTorch configuration, so one process can time the default path and the
+fast ones side by side: "foreach" (AdamW's multi-tensor update; the default on CPU is the
+per-parameter loop), "fused" (only where this build's AdamW accepts it) and "flush_denormal"
+(denormals flushed to zero). Flush-denormal is a per-thread CPU flag, so it is set before each
+runner's steps; with one torch thread every kernel runs on this thread.
+
 Protocol, one JSON object per line each way:
-  -> {"cmd": "hello"}                          <- {"ok": true, "torch": ..., "blas": ..., "threads": 1}
-  -> {"cmd": "build", "model": "mlp"|"transformer", "inputs": path, "labels": path, "count": n}
+  -> {"cmd": "hello"}
+  <- {"ok": true, "torch": ..., "blas": ..., "openblas_core": ..., "threads": 1,
+      "fused_adamw": bool, "flush_denormal": bool}
+  -> {"cmd": "build", "id": name, "model": "mlp"|"transformer", "inputs": path, "labels": path, "count": n,
+      "foreach": bool, "fused": bool, "flush_denormal": bool}
   <- {"ok": true, "params": n}
-  -> {"cmd": "steps", "model": ..., "count": k} <- {"ok": true, "ms": [k step times]}
+  -> {"cmd": "steps", "id": name, "count": k}
+  <- {"ok": true, "ms": [k wall-clock step times], "cpu_ms": [their CPU times on this thread]}
   -> {"cmd": "quit"}
 Without torch it prints one SKIP line (with the install command) and exits 0.
 """
+import ctypes
+import inspect
 import json
 import math
 import sys
@@ -97,7 +109,7 @@ class Transformer(nn.Module):
 
 
 class Runner:
-    def __init__(self, model_name, inputs_path, labels_path, count):
+    def __init__(self, model_name, inputs_path, labels_path, count, foreach=False, fused=False, flush_denormal=False):
         torch.manual_seed(42)
         labels = np.fromfile(labels_path, dtype=np.int32).astype(np.int64)
         if model_name == "mlp":
@@ -109,8 +121,13 @@ class Runner:
             self.model = Transformer()
         self.labels = torch.from_numpy(labels)
         self.model.train()
+        # Only what the request sets is passed: the default runner calls AdamW exactly as a user would.
+        fast = {"foreach": True} if foreach else {}
+        if fused:
+            fast["fused"] = True
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8,
-                                           weight_decay=0.01)
+                                           weight_decay=0.01, **fast)
+        self.flush_denormal = flush_denormal
         self.step_index = 0
 
     def params(self):
@@ -120,7 +137,7 @@ class Runner:
         count = self.labels.shape[0]
         first = (self.step_index * BATCH) % count
         index = torch.arange(first, first + BATCH) % count
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         x, y = self.inputs[index], self.labels[index]
         logits = self.model(x)
         per_example = F.cross_entropy(logits, y, reduction="none")
@@ -134,7 +151,29 @@ class Runner:
         loss.backward()
         self.optimizer.step()
         self.step_index += 1
-        return (time.perf_counter() - started) * 1000
+        return (time.perf_counter() - started) * 1000, (time.thread_time() - cpu_started) * 1000
+
+
+def openblas_core():
+    """The kernel set OpenBLAS picked for this CPU (OPENBLAS_CORETYPE overrides it)."""
+    for name in ("libopenblas.so.0", "libblas.so.3"):
+        try:
+            library = ctypes.CDLL(name)
+            library.openblas_get_corename.restype = ctypes.c_char_p
+            return library.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+    return "unknown"
+
+
+def fused_adamw_supported():
+    return "fused" in inspect.signature(torch.optim.AdamW.__init__).parameters
+
+
+def flush_denormal_supported():
+    supported = torch.set_flush_denormal(True)  # False where the CPU lacks the flag (no SSE3)
+    torch.set_flush_denormal(False)
+    return supported
 
 
 def blas_name():
@@ -154,14 +193,20 @@ def main():
         request = json.loads(line)
         command = request["cmd"]
         if command == "hello":
-            reply = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name()}
+            reply = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name(),
+                     "openblas_core": openblas_core(), "fused_adamw": fused_adamw_supported(),
+                     "flush_denormal": flush_denormal_supported()}
         elif command == "build":
-            runner = Runner(request["model"], request["inputs"], request["labels"], request["count"])
-            runners[request["model"]] = runner
+            runner = Runner(request["model"], request["inputs"], request["labels"], request["count"],
+                            foreach=request.get("foreach", False), fused=request.get("fused", False),
+                            flush_denormal=request.get("flush_denormal", False))
+            runners[request["id"]] = runner
             reply = {"ok": True, "params": runner.params()}
         elif command == "steps":
-            runner = runners[request["model"]]
-            reply = {"ok": True, "ms": [runner.step() for _ in range(request["count"])]}
+            runner = runners[request["id"]]
+            torch.set_flush_denormal(runner.flush_denormal)
+            wall, cpu = zip(*(runner.step() for _ in range(request["count"])))
+            reply = {"ok": True, "ms": wall, "cpu_ms": cpu}
         else:
             break
         print(json.dumps(reply), flush=True)

@@ -15,12 +15,27 @@ import type { ExampleSet, MethodSpec, OptimizerSpec } from '../../server/engine/
 export const BATCH = 32;
 export const MLP_DIMS = { input: 784, hidden: [400, 200], classes: 10, dropout: 0.1 } as const;
 export const TRANSFORMER_DIMS = {
-  dModel: 128, heads: 4, layers: 4, ffDim: 512, vocabSize: 5000, seqLen: 64, classes: 2, dropout: 0.1,
+  dModel: 128,
+  heads: 4,
+  layers: 4,
+  ffDim: 512,
+  vocabSize: 5000,
+  seqLen: 64,
+  classes: 2,
+  dropout: 0.1,
 } as const;
 
 export const OPTIMIZER: OptimizerSpec = {
-  kind: 'adamw', learningRate: 1e-4, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-  momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
+  kind: 'adamw',
+  learningRate: 1e-4,
+  weightDecay: 0.01,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  momentum: 0,
+  warmupFraction: 0,
+  lrSchedule: 'constant',
+  clipNorm: 0,
 };
 export const DSGD: MethodSpec = { kind: 'dsgd', lambda: 1, schedule: 'linear' };
 /** The DSGD progress denominator: alpha = step / TOTAL_STEPS (linear schedule, lambda 1). */
@@ -99,7 +114,12 @@ export function engineRunner(workload: Workload, seed = 42): EngineRunner {
       const batch = makeBatch(workload.data.inputs, workload.data.labels, indices);
       const correct = tf.tidy(() => {
         const { grads, forward } = method.gradient({
-          model, batch, step: stepIndex, totalSteps: TOTAL_STEPS, dropoutSeed: stepIndex, noiseSeed: stepIndex,
+          model,
+          batch,
+          step: stepIndex,
+          totalSteps: TOTAL_STEPS,
+          dropoutSeed: stepIndex,
+          noiseSeed: stepIndex,
         });
         optimizer.applyGradients(grads, OPTIMIZER.learningRate);
         return tf.sum(forward.correct);
@@ -117,9 +137,3 @@ export function engineRunner(workload: Workload, seed = 42): EngineRunner {
     },
   };
 }
-
-export const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
