@@ -71,7 +71,7 @@ async function startServing(config: Config, logger: Logger): Promise<RunningStea
     });
   // Embedded, this process sees every state change; scale-out, one API process counts the shared store.
   const jobStateCounting = shared === undefined ? 'events' : shared.jobStateCounts;
-  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(
+  const { pool, metrics, store, eventLog, tracer, storageFaults, dataRoot, contentDir } = wireTraining(
     config,
     logger,
     RUN_STOP_GRACE_MS,
@@ -86,6 +86,7 @@ async function startServing(config: Config, logger: Logger): Promise<RunningStea
     store,
     eventLog,
     tracer,
+    storageFaults,
     ...('durability' in persistence && persistence.durability !== undefined ? { durability: persistence.durability } : {}),
     pool,
     modelDir: path.join(config.dataDir, 'models'),

@@ -34,7 +34,7 @@ export async function startWorkerRole(
   const clock = (): number => Date.now();
   const durability = config.durability ?? DEFAULT_DURABILITY;
   const backends = await openScaleOutBackends({ ...scaleOut, clock });
-  const { pool, metrics, store, eventLog, tracer, dataRoot, contentDir } = wireTraining(
+  const { pool, metrics, store, eventLog, tracer, storageFaults, dataRoot, contentDir } = wireTraining(
     config,
     logger,
     runStopGraceMs,
@@ -46,6 +46,7 @@ export async function startWorkerRole(
     store,
     eventLog,
     tracer,
+    storageFaults,
     durability: {
       checkpoints: new DirectoryCheckpointFiles(path.join(config.dataDir, 'checkpoints'), durability.checkpointsKept),
       checkpointEverySteps: durability.checkpointEverySteps,

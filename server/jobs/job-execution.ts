@@ -6,11 +6,15 @@
 // in, a checkpoint is recorded only after its step's event, and a cancel can never slip between
 // "last run done" and the end. A write refused as ABORTED means another process has claimed the
 // job since this one did (scale-out fencing): the execution then stops its runs and writes
-// nothing more, leaving the job to the new holder.
+// nothing more, leaving the job to the new holder. A write the storage refuses (full or failing
+// disk) stops the runs and ends the job FAILED with that cause (failed-execution-end.ts retries
+// the end until the storage takes it: the job never stays RUNNING once space is back).
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { hasCode, messageOf, type ServiceError } from '../common/errors.js';
 import type { EventLog } from './event-log.js';
 import { reportTestSplit, summarizeJob, type TestSplitReport } from './job-summary.js';
-import { loadStartPoint, NOTHING_LOGGED, resumeRequest, type LoggedProgress } from './job-resume.js';
+import { endFailedExecution } from './failed-execution-end.js';
+import { loadStartPoint, newJobStartPoint, NOTHING_LOGGED, resumeRequest, type LoggedProgress } from './job-resume.js';
 import { endMoveOf, JobStateMachine, type StopRequest } from './job-state-machine.js';
 import type { JobPhaseTracker, JobTraceParent, JobTracer } from './job-tracer.js';
 import type { Durability } from './persistence/checkpoint-files.js';
@@ -18,6 +22,7 @@ import type { ModelFiles } from './persistence/model-files.js';
 import { ProgressRecorder } from './progress-recorder.js';
 import { currentPhaseIndex, ledgerFor, remedyRequestFor } from './run-phases.js';
 import { SeedRuns } from './seed-runs.js';
+import { jobStoppedReason, type StorageFault, storageFaultOf, type StorageFaultListener } from './storage-faults.js';
 import type { JobStore } from './store.js';
 import type { TaskHandle, WorkerPool } from './worker-pool.js';
 import type { DatasetInput, TrainRequest } from './worker/protocol.js';
@@ -36,7 +41,15 @@ export interface ExecutionContext {
   readonly datasetInput: (selection: DatasetSelection, split: DatasetSplit) => Promise<DatasetInput>;
   /** Absent: no checkpoints are kept and nothing resumes after a restart. */
   readonly durability?: Durability;
+  /** Told of every write the storage refused (the metrics). */
+  readonly storageFaults: StorageFaultListener;
 }
+
+/**
+ * Where an execution's job comes from: created by this process a moment ago, claimed from the
+ * shared queue (scale-out), or left unfinished by an earlier process (a restart).
+ */
+export type JobOrigin = 'created' | 'claimed' | 'resumed';
 
 export class JobExecution {
   readonly done: Promise<void>;
@@ -47,15 +60,19 @@ export class JobExecution {
   private chain: Promise<unknown> = Promise.resolve();
   /** Set once a write was refused because another process claimed the job: nothing is written after it. */
   private superseded?: ServiceError;
+  /** Set once a write of the job's record failed on the storage: later progress is dropped, not logged with gaps. */
+  private recordLost = false;
+  /** Aborted at shutdown: a job whose end the storage keeps refusing stays as it is, to resume. */
+  private readonly halted = new AbortController();
 
   /**
-   * @param resumed the job was left unfinished by an earlier process
+   * @param origin where the job comes from (see JobOrigin)
    * @param traceParent the StartFineTune call's span, where the job's phase spans hang (kept in memory only)
    */
   constructor(
     private readonly job: Job,
     private readonly context: ExecutionContext,
-    private readonly resumed = false,
+    private readonly origin: JobOrigin,
     traceParent?: JobTraceParent,
   ) {
     this.trace = context.tracer.traceJob({ id: job.id, epochs: job.spec.run.epochs }, traceParent, context.logger);
@@ -93,17 +110,24 @@ export class JobExecution {
 
   /** Shutdown with durability: runs checkpoint at their next step and stop; the job stays as it is, to resume. */
   suspend(reason: string): Promise<void> {
+    this.halted.abort();
     return this.serial(async () => {
       if (this.state.stop === undefined) this.requestStop({ end: 'SUSPENDED', reason });
     });
   }
 
   private async execute(): Promise<void> {
+    const seedRuns: Promise<void>[] = [];
     try {
-      const job = await this.state.current();
-      const start = await loadStartPoint(job, this.context.eventLog);
+      // A burst of StartFineTune calls is answered before the executions it launched do anything.
+      await nextTurn();
+      // A job created here is as create() returned it, its log holding QUEUED alone: nothing to
+      // read back. (A cancel meanwhile stops its runs through the stop request all the same.)
+      const created = this.origin === 'created';
+      const job = created ? this.job : await this.state.current();
+      const start = created ? newJobStartPoint(job) : await loadStartPoint(job, this.context.eventLog);
       const recorder = new ProgressRecorder(job, this.context, this.runs, this.state, this.trace, start.logged, start.succeeded);
-      if (this.resumed) {
+      if (this.origin === 'resumed') {
         await this.serial(() => this.context.eventLog.append(job.id, 0, { kind: 'notice', message: 'resumed after a server restart' }));
       }
       if (job.state === 'RUNNING') this.state.startRuntime();
@@ -122,8 +146,8 @@ export class JobExecution {
         ]);
         const { spec } = job;
         const ledger = ledgerFor(spec, job.runs);
-        await Promise.all(
-          start.open.map((seed) =>
+        for (const seed of start.open) {
+          seedRuns.push(
             this.runSeed(seed, recorder, start.logged.get(seed) ?? NOTHING_LOGGED, {
               kind: 'train',
               train,
@@ -132,8 +156,9 @@ export class JobExecution {
               run: { ...spec.run, seed },
               ...remedyRequestFor(spec, this.runs.get(seed), ledger),
             }),
-          ),
-        );
+          );
+        }
+        await Promise.all(seedRuns);
       }
       await this.serial(() => this.finish(recorder));
     } catch (error) {
@@ -144,7 +169,22 @@ export class JobExecution {
       }
       // Dataset resolution failed, or a store/log write did: the job must still end.
       this.context.logger.error('job execution failed', { jobId: this.job.id, error });
-      await this.serial(() => this.state.end('abort', messageOf(error))).catch(() => {});
+      const fault = storageFaultOf(error);
+      if (fault !== undefined) this.recordingFailed(fault);
+      const { stop } = this.state;
+      if (stop === undefined) this.requestStop({ end: 'FAILED', reason: messageOf(error) });
+      // No run may still be training when the job ends.
+      await Promise.allSettled(seedRuns);
+      const ending = {
+        ...this.context,
+        jobId: this.job.id,
+        state: this.state,
+        runs: this.runs,
+        serial: <T>(work: () => Promise<T>) => this.serial(work),
+        halted: this.halted.signal,
+      };
+      if (stop?.end === 'CANCELLED' || stop?.end === 'FAILED') await endFailedExecution(ending, stop.end, stop.reason);
+      else await endFailedExecution(ending, 'FAILED', messageOf(error));
     } finally {
       this.state.dispose();
       this.trace.close();
@@ -162,8 +202,12 @@ export class JobExecution {
     if (notice !== undefined) await this.serial(() => this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message: notice }));
     const handle = this.context.pool.run(request, (progress) => {
       this.trace.onProgress(seed, progress);
-      void this.serial(() => recorder.onProgress(seed, progress)).catch((error: unknown) => {
-        if (this.superseded === undefined) this.context.logger.error('could not record progress', { jobId: this.job.id, seed, error });
+      // Once a write was refused, progress is dropped (even what was queued): a log with gaps would mislead.
+      void this.serial(async () => (this.recordLost ? undefined : recorder.onProgress(seed, progress))).catch((error: unknown) => {
+        if (this.superseded !== undefined) return;
+        this.context.logger.error('could not record progress', { jobId: this.job.id, seed, error });
+        const fault = storageFaultOf(error);
+        if (fault !== undefined) this.recordingFailed(fault);
       });
     });
     this.handles.set(seed, handle);
@@ -174,10 +218,25 @@ export class JobExecution {
       const result = await handle.result;
       await this.serial(() => recorder.onResult(seed, result));
     } catch (error) {
-      await this.serial(() => recorder.onRunError(seed, error));
+      await this.serial(() => recorder.onRunError(seed, error)).catch((recordError: unknown) => {
+        // The run's end could not be stored either: the job ends over it, once the storage takes writes.
+        const fault = storageFaultOf(recordError);
+        if (fault === undefined) throw recordError;
+        this.recordingFailed(fault);
+      });
     } finally {
       this.trace.runEnded(seed, this.runs.get(seed));
     }
+  }
+
+  /** A write of the job's record failed on the storage: the runs stop, and the job is to end FAILED with the cause. */
+  private recordingFailed(fault: StorageFault): void {
+    this.context.storageFaults.writeFailed('job_store', fault.cause);
+    if (this.recordLost) return;
+    this.recordLost = true;
+    const reason = jobStoppedReason(fault);
+    this.context.logger.error('job stopped: its record could not be stored', { jobId: this.job.id, reason });
+    if (this.state.stop === undefined) this.requestStop({ end: 'FAILED', reason });
   }
 
   private async finish(recorder: ProgressRecorder): Promise<void> {

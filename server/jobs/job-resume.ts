@@ -38,6 +38,11 @@ export async function loadStartPoint(job: Job, eventLog: EventLog): Promise<Star
   };
 }
 
+/** What a job this process has just created starts from: nothing logged, every run to train. */
+export function newJobStartPoint(job: Job): StartPoint {
+  return { logged: new Map(), succeeded: new Map(), unloggedEnds: [], open: job.runs.map((run) => run.seed) };
+}
+
 /**
  * A run's request with its checkpoint settings and, for a run that trained before, where it
  * continues (its current phase's newest checkpoint the log covers) and the notice saying so.

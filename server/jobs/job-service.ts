@@ -6,12 +6,14 @@ import { datasetInputFor, withJobClasses } from './dataset-inputs.js';
 import { deliveredMetrics, deliveredSeeds } from './delivery.js';
 import type { Durability } from './persistence/checkpoint-files.js';
 import type { EventLog } from './event-log.js';
-import { JobExecution } from './job-execution.js';
+import { JobExecution, type JobOrigin } from './job-execution.js';
+import { closeLogOf } from './job-state-machine.js';
 import { NO_JOB_TRACING, type JobTraceParent, type JobTracer } from './job-tracer.js';
 import { DirectoryModelFiles, type ModelFiles } from './persistence/model-files.js';
 import { exportModelBundle } from './model-export.js';
 import { toExampleInputs } from './predict-inputs.js';
 import { evaluatePredictions, majorityVote, summarizeRuns, voteShares } from './stability.js';
+import { IGNORE_STORAGE_FAULTS, storageFaultOf, type StorageFaultListener } from './storage-faults.js';
 import type { JobStore } from './store.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { DatasetInput, ModelCard, SeedWeights } from './worker/protocol.js';
@@ -58,6 +60,8 @@ export interface EmbeddedJobServiceOptions {
   readonly resumeUnfinishedOnStart?: boolean;
   /** Traces each job's phases (the composition root passes OpenTelemetry's). Absent: untraced. */
   readonly tracer?: JobTracer;
+  /** Told of every write the storage refused (the composition root passes the metrics). */
+  readonly storageFaults?: StorageFaultListener;
 }
 
 const SHUTDOWN_REASON = 'interrupted: the server shut down';
@@ -67,12 +71,14 @@ export class EmbeddedJobService implements JobService {
   private readonly executions = new Map<string, JobExecution>();
   private readonly models: ModelFiles;
   private readonly tracer: JobTracer;
+  private readonly storageFaults: StorageFaultListener;
   private accepting = true;
   private started = false;
 
   constructor(private readonly options: EmbeddedJobServiceOptions) {
     this.models = options.models ?? new DirectoryModelFiles(options.modelDir);
     this.tracer = options.tracer ?? NO_JOB_TRACING;
+    this.storageFaults = options.storageFaults ?? IGNORE_STORAGE_FAULTS;
   }
 
   /**
@@ -89,7 +95,7 @@ export class EmbeddedJobService implements JobService {
     for (const job of await this.options.store.unfinished()) {
       // A job started through the API meanwhile already has its execution.
       if (this.executions.has(job.id)) continue;
-      this.launch(job, true);
+      this.launch(job, 'resumed');
       this.options.logger.info('job resumed', { jobId: job.id, state: job.state, runtimeMs: job.runtimeMs });
     }
   }
@@ -101,20 +107,21 @@ export class EmbeddedJobService implements JobService {
   async runClaimed(job: Job): Promise<void> {
     if (!this.accepting) throw new ServiceError('FAILED_PRECONDITION', 'the service is shutting down and takes no new jobs');
     // A duplicate delivery while this process still runs the job joins the running execution.
-    if (!this.executions.has(job.id)) this.launch(job, false);
+    if (!this.executions.has(job.id)) this.launch(job, 'claimed');
     await this.executions.get(job.id)?.done;
   }
 
-  private launch(job: Job, resumed: boolean, traceParent?: JobTraceParent): void {
+  private launch(job: Job, origin: JobOrigin, traceParent?: JobTraceParent): void {
     const execution = new JobExecution(
       job,
       {
         ...this.options,
         models: this.models,
         tracer: this.tracer,
+        storageFaults: this.storageFaults,
         datasetInput: (selection, split) => this.datasetInput(job.tenant, selection, split),
       },
-      resumed,
+      origin,
       traceParent,
     );
     this.executions.set(job.id, execution);
@@ -125,13 +132,26 @@ export class EmbeddedJobService implements JobService {
     if (!this.accepting) throw new ServiceError('FAILED_PRECONDITION', 'the service is shutting down and takes no new jobs');
     // Called inside the StartFineTune handler: its server span is the active one here.
     const traceParent = this.tracer.currentParent();
-    const { job, created } = await this.options.store.create(command, this.options.clock());
-    if (created) {
-      await this.options.eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
-      this.launch(job, false, traceParent);
-      this.options.logger.info('job queued', { jobId: job.id, tenant: job.tenant, seeds: job.spec.seeds.length });
+    let created: { job: Job; created: boolean };
+    try {
+      created = await this.options.store.create(command, this.options.clock());
+    } catch (error) {
+      this.reportStorageFault(error);
+      throw error;
     }
-    return { job: await this.withLastSequence(job), created };
+    const { job } = created;
+    if (!created.created) return { job: await this.withLastSequence(job), created: false };
+    let lastSequence = 0;
+    try {
+      lastSequence = (await this.options.eventLog.append(job.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' })).sequence;
+    } catch (error) {
+      // The job exists: launched all the same, it runs, or ends FAILED naming the storage fault.
+      this.reportStorageFault(error);
+      this.options.logger.error('could not log a new job as QUEUED', { jobId: job.id, error });
+    }
+    this.launch(job, 'created', traceParent);
+    this.options.logger.info('job queued', { jobId: job.id, tenant: job.tenant, seeds: job.spec.seeds.length });
+    return { job: { ...job, lastSequence }, created: true };
   }
 
   async get(tenant: string, jobId: string): Promise<Job> {
@@ -141,6 +161,10 @@ export class EmbeddedJobService implements JobService {
   async list(query: ListJobsQuery): Promise<{ jobs: Job[]; nextPageToken: string }> {
     const page = await this.options.store.list(query);
     return { jobs: await Promise.all(page.jobs.map((job) => this.withLastSequence(job))), nextPageToken: page.nextPageToken };
+  }
+
+  countActive(tenant?: string): Promise<number> {
+    return this.options.store.countActive(tenant);
   }
 
   async cancel(tenant: string, jobId: string): Promise<Job> {
@@ -164,10 +188,7 @@ export class EmbeddedJobService implements JobService {
    * execution of this process could still be about to append it.
    */
   private async closeLog(job: Job): Promise<void> {
-    const { eventLog } = this.options;
-    const [last] = await eventLog.read(job.id, await eventLog.lastSequence(job.id));
-    if (last?.body.kind === 'state_changed' && last.body.state === job.state) return;
-    await eventLog.append(job.id, 0, { kind: 'state_changed', state: job.state, reason: job.reason }).catch(() => {});
+    await closeLogOf(this.options.eventLog, job).catch(() => {});
   }
 
   async evaluate(
@@ -264,6 +285,11 @@ export class EmbeddedJobService implements JobService {
     );
     await Promise.all(running.map((execution) => execution.done));
     await this.options.pool.close();
+  }
+
+  private reportStorageFault(error: unknown): void {
+    const fault = storageFaultOf(error);
+    if (fault !== undefined) this.storageFaults.writeFailed('job_store', fault.cause);
   }
 
   private async mustGet(tenant: string, jobId: string): Promise<Job> {

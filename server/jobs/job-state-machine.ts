@@ -52,6 +52,17 @@ export interface JobStateContext {
   readonly durability?: Durability;
 }
 
+/**
+ * Appends the closing state_changed event of a terminal job whose log lacks it: a crash, or a
+ * failed write, between the store's terminal transition and its event would otherwise leave a
+ * log that never closes and followers that never end.
+ */
+export async function closeLogOf(eventLog: EventLog, job: Job): Promise<void> {
+  const [last] = await eventLog.read(job.id, await eventLog.lastSequence(job.id));
+  if (last?.body.kind === 'state_changed' && last.body.state === job.state) return;
+  await eventLog.append(job.id, 0, { kind: 'state_changed', state: job.state, reason: job.reason });
+}
+
 /** Runtime is recorded at least this often while steps come in. */
 const RUNTIME_RECORD_MS = 1000;
 

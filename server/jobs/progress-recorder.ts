@@ -2,7 +2,9 @@
 // events in the log (the metrics are drawn from those appends), checkpoint files, and saved
 // models. The execution calls it inside its serial chain, one report at a time, in the order
 // the workers produced them; progress the log already holds (replayed after a restart) is not
-// logged twice.
+// logged twice. A checkpoint the storage refuses does not stop the run: it trains on without
+// crash protection, and a notice says so (once per streak of failures, and again when a
+// checkpoint is written after them).
 import { hasCode, messageOf } from '../common/errors.js';
 import type { Evaluation } from '../engine/tf-free.js';
 import type { EventLog } from './event-log.js';
@@ -13,6 +15,7 @@ import type { Durability } from './persistence/checkpoint-files.js';
 import type { ModelFiles } from './persistence/model-files.js';
 import { phaseStartedEvent, remedyGaveUpEvent, withGaveUp, withLastPhaseClosed, withPeakMemory, withPhaseChange } from './run-phases.js';
 import type { SeedRuns } from './seed-runs.js';
+import { describeFault, storageFaultOf, type StorageFaultListener } from './storage-faults.js';
 import type { JobStore } from './store.js';
 import type { Job, JobLogger } from './types.js';
 import type { TrainProgress, TrainResult } from './worker/protocol.js';
@@ -24,6 +27,7 @@ export interface ProgressRecordContext {
   readonly logger: JobLogger;
   /** Absent: checkpoints the workers report are dropped. */
   readonly durability?: Durability;
+  readonly storageFaults: StorageFaultListener;
 }
 
 export class ProgressRecorder {
@@ -31,6 +35,8 @@ export class ProgressRecorder {
   readonly succeeded: Map<number, Evaluation>;
   /** The validation labels, once a run of this process reported them. */
   validationLabels?: Int32Array;
+  /** Seeds whose last checkpoint write failed: they train without crash protection. */
+  private readonly unprotected = new Set<number>();
 
   /** @param logged per seed, what the job's log already holds */
   constructor(
@@ -71,14 +77,20 @@ export class ProgressRecorder {
         if (isNew) await eventLog.append(jobId, seed, { kind: 'epoch', ...progress.report });
         return;
       case 'notice':
-        await eventLog.append(jobId, seed, { kind: 'notice', message: progress.message });
-        await store.addNotice(jobId, progress.message);
+        await this.notice(seed, progress.message);
         return;
       case 'checkpoint': {
         const { durability } = this.context;
         if (durability === undefined) return;
         const slot = checkpointSlot(seed, progress.phase);
-        await this.trace.checkpoint(seed, progress.step, () => durability.checkpoints.save(jobId, slot, progress.step, progress.encoded));
+        try {
+          await this.trace.checkpoint(seed, progress.step, () => durability.checkpoints.save(jobId, slot, progress.step, progress.encoded));
+        } catch (error) {
+          await this.checkpointFailed(seed, progress.step, error);
+          return;
+        }
+        if (this.unprotected.delete(seed))
+          await this.notice(seed, `checkpoint at step ${progress.step} (seed ${seed}) written: crash protection restored`);
         await this.runs.put({ ...this.runs.get(seed), checkpointStep: progress.step });
         await this.state.recordRuntime();
         return;
@@ -104,6 +116,22 @@ export class ProgressRecorder {
     }
   }
 
+  /** Counted and logged every time; told in the job's log at the first failure of a streak. */
+  private async checkpointFailed(seed: number, step: number, error: unknown): Promise<void> {
+    const fault = storageFaultOf(error);
+    this.context.storageFaults.writeFailed('checkpoint', fault?.cause ?? 'other');
+    this.context.logger.warn('checkpoint not written', { jobId: this.job.id, seed, step, error: messageOf(error) });
+    if (this.unprotected.has(seed)) return;
+    this.unprotected.add(seed);
+    const detail = fault === undefined ? messageOf(error) : describeFault(fault);
+    await this.notice(seed, `checkpoint at step ${step} (seed ${seed}) not written: ${detail}; running without crash protection since`);
+  }
+
+  private async notice(seed: number, message: string): Promise<void> {
+    await this.context.eventLog.append(this.job.id, seed, { kind: 'notice', message });
+    await this.context.store.addNotice(this.job.id, message);
+  }
+
   /** The run's task returned: its model saved and its row final, or left to resume (suspended). */
   async onResult(seed: number, result: TrainResult): Promise<void> {
     const stop = this.state.stop;
@@ -122,6 +150,7 @@ export class ProgressRecorder {
     try {
       await this.context.models.save(this.job.id, seed, result.weights, result.card);
     } catch (error) {
+      this.context.storageFaults.writeFailed('model', storageFaultOf(error)?.cause ?? 'other');
       await this.runs.finish({ ...base, steps: result.steps, state: 'FAILED', error: `could not save the model: ${messageOf(error)}` });
       return;
     }

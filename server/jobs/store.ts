@@ -46,6 +46,8 @@ export interface JobStore {
   setRuntime(jobId: string, runtimeMs: number): Promise<Job>;
   /** Every tenant's jobs not yet terminal (QUEUED, RUNNING, CANCELLING), oldest first: what a restart resumes. */
   unfinished(): Promise<Job[]>;
+  /** How many jobs are not yet terminal: the tenant's, or every tenant's when absent (admission caps). */
+  countActive(tenant?: string): Promise<number>;
 }
 
 /** Keyset cursor: robust to jobs created between pages (offsets are not). */
@@ -74,24 +76,7 @@ export class InMemoryJobStore implements JobStore {
       }
       return { job: existing, created: false };
     }
-    const job: Job = {
-      id: randomUUID(),
-      tenant: command.tenant,
-      displayName: command.displayName,
-      labels: { ...command.labels },
-      spec: command.spec,
-      requestSpec: command.requestSpec,
-      idempotencyKey: command.idempotencyKey,
-      state: 'QUEUED',
-      transitions: [{ state: 'QUEUED', time: now, reason: '' }],
-      reason: '',
-      createTime: now,
-      backend: '',
-      notices: [],
-      runs: command.spec.seeds.map((seed) => pendingRun(seed)),
-      lastSequence: 0,
-      runtimeMs: 0,
-    };
+    const job = newJob(randomUUID(), command, now);
     this.jobs.set(job.id, job);
     if (key !== undefined) this.idempotency.set(key, job.id);
     return { job, created: true };
@@ -115,9 +100,7 @@ export class InMemoryJobStore implements JobStore {
     const page = matching.slice(0, pageSize);
     const last = page.at(-1);
     const nextPageToken =
-      matching.length > pageSize && last !== undefined
-        ? encodeCursor({ createTime: last.createTime, id: last.id, filter })
-        : '';
+      matching.length > pageSize && last !== undefined ? encodeCursor({ createTime: last.createTime, id: last.id, filter }) : '';
     return { jobs: page, nextPageToken };
   }
 
@@ -165,6 +148,13 @@ export class InMemoryJobStore implements JobStore {
     return [...this.jobs.values()].filter((job) => !TERMINAL_STATES.has(job.state)).sort((a, b) => -newestFirst(a, b));
   }
 
+  async countActive(tenant?: string): Promise<number> {
+    let count = 0;
+    for (const job of this.jobs.values())
+      if (!TERMINAL_STATES.has(job.state) && (tenant === undefined || job.tenant === tenant)) count += 1;
+    return count;
+  }
+
   private mustGet(jobId: string): Job {
     const job = this.jobs.get(jobId);
     if (job === undefined) throw new ServiceError('NOT_FOUND', `job ${jobId} not found`);
@@ -176,6 +166,28 @@ export class InMemoryJobStore implements JobStore {
     this.jobs.set(job.id, job);
     return job;
   }
+}
+
+/** A job as create() inserts it: QUEUED, every run PENDING. */
+export function newJob(id: string, command: StartJobCommand, now: number): Job {
+  return {
+    id,
+    tenant: command.tenant,
+    displayName: command.displayName,
+    labels: { ...command.labels },
+    spec: command.spec,
+    requestSpec: command.requestSpec,
+    idempotencyKey: command.idempotencyKey,
+    state: 'QUEUED',
+    transitions: [{ state: 'QUEUED', time: now, reason: '' }],
+    reason: '',
+    createTime: now,
+    backend: '',
+    notices: [],
+    runs: command.spec.seeds.map((seed) => pendingRun(seed)),
+    lastSequence: 0,
+    runtimeMs: 0,
+  };
 }
 
 export function pendingRun(seed: number): SeedRun {

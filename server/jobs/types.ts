@@ -290,6 +290,8 @@ export interface JobService {
   start(command: StartJobCommand): Promise<{ job: Job; created: boolean }>;
   get(tenant: string, jobId: string): Promise<Job>;
   list(query: ListJobsQuery): Promise<{ jobs: Job[]; nextPageToken: string }>;
+  /** Jobs not yet terminal (QUEUED, RUNNING, CANCELLING): the tenant's, or every tenant's when absent. */
+  countActive(tenant?: string): Promise<number>;
   cancel(tenant: string, jobId: string): Promise<Job>;
   /** Replays from fromSequence (inclusive; 0 = start) then follows live; ends when the job is terminal. */
   events(tenant: string, jobId: string, fromSequence: number, signal: AbortSignal): AsyncIterable<JobEvent>;

@@ -107,6 +107,7 @@ export class JobMetricsRecorder {
         for (const job of jobs) this.jobResumed(job);
         return jobs;
       },
+      countActive: (tenant) => store.countActive(tenant),
     };
   }
 

@@ -7,6 +7,7 @@
 // labels (every job would be a new series forever); per-job detail is what StreamMetrics is for.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BackendName, MethodKind, ModelFamily } from '../engine/tf-free.js';
+import type { StorageFaultCause, StorageFaultListener, StorageTarget } from '../jobs/storage-faults.js';
 import { TERMINAL_STATES, type JobEvent, type JobState } from '../jobs/types.js';
 
 /** What a job's series are labelled with; all three have a small, fixed set of values. */
@@ -53,6 +54,8 @@ export const LIVE_JOB_STATES: readonly JobState[] = ['QUEUED', 'RUNNING', 'CANCE
 const REJECTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 const JOB_OUTCOMES = ['succeeded', 'failed', 'cancelled'];
+const STORAGE_TARGETS: readonly StorageTarget[] = ['job_store', 'checkpoint', 'model'];
+const STORAGE_FAULT_CAUSES: readonly (StorageFaultCause | 'other')[] = ['no_space', 'io_error', 'other'];
 const RUN_LABELS = ['method', 'model_family', 'backend'] as const;
 type RunLabel = (typeof RUN_LABELS)[number];
 const JOB_LABELS = ['method', 'model_family'] as const;
@@ -84,6 +87,7 @@ export class SteadytuneMetrics {
   readonly queueDepth: Gauge;
   readonly workerUtilization: Gauge;
   readonly rpcDuration: Histogram<'rpc_method' | 'code'>;
+  readonly storageWriteFailures: Counter<'target' | 'cause'>;
   private workerPool?: WorkerPoolGaugeSource;
   private jobStateCounting: JobStateCounting = 'events';
 
@@ -170,10 +174,23 @@ export class SteadytuneMetrics {
       buckets: RPC_SECONDS_BUCKETS,
       registers,
     });
+    this.storageWriteFailures = new Counter({
+      name: 'steadytune_storage_write_failures_total',
+      help: 'Writes of jobs to the data directory that failed, by what was written (job_store, checkpoint, model) and why (no_space, io_error, other).',
+      labelNames: ['target', 'cause'],
+      registers,
+    });
+    // Every series exists from the start at 0, so increase() in an alert sees the first failure.
+    for (const target of STORAGE_TARGETS) for (const cause of STORAGE_FAULT_CAUSES) this.storageWriteFailures.inc({ target, cause }, 0);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       for (const name of REJECTED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     }
+  }
+
+  /** The jobs layer's storage-fault port, counting into steadytune_storage_write_failures_total. */
+  storageFaultListener(): StorageFaultListener {
+    return { writeFailed: (target, cause) => this.storageWriteFailures.inc({ target, cause }) };
   }
 
   /** Queue depth and worker utilisation are read from this pool at every scrape. */

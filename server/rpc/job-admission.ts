@@ -2,11 +2,13 @@
 // per tenant and over the whole server. Over a cap StartFineTune answers RESOURCE_EXHAUSTED
 // with a google.rpc.RetryInfo hint.
 //
-// Counts come from JobService.list, so they include jobs resumed after a restart. Admissions
-// run one at a time, so two concurrent calls cannot both take the last slot; that holds within
-// one API process (a shared store across pods needs the check inside its own transaction).
+// Counts come from the store (JobService.countActive), so they include jobs resumed after a
+// restart, plus the starts admitted here whose jobs are not in the store yet. The checks run one
+// at a time, so two concurrent calls cannot both take the last slot; the starts themselves run
+// concurrently (a burst's store writes batch). That holds within one API process (a shared store
+// across pods needs the check inside its own transaction).
 import { ServiceError } from '../common/errors.js';
-import type { Job, JobService, JobState, StartJobCommand } from '../jobs/types.js';
+import type { Job, JobService, StartJobCommand } from '../jobs/types.js';
 
 export interface JobLimits {
   /** 0 = no limit. */
@@ -17,58 +19,64 @@ export interface JobLimits {
 
 /** Jobs take minutes; asking again much sooner only adds load. */
 export const JOB_LIMIT_RETRY_AFTER_MS = 10_000;
-const ACTIVE_STATES: readonly JobState[] = ['QUEUED', 'RUNNING', 'CANCELLING'];
 const PAGE_SIZE = 200;
 
 export class JobAdmission {
-  private queue: Promise<unknown> = Promise.resolve();
+  private checks: Promise<unknown> = Promise.resolve();
+  /**
+   * Starts admitted and not yet returned, per tenant: their jobs may not be in the store yet.
+   * (Between its job's insert and its return a start counts twice: a check then errs towards
+   * refusing. With the embedded store both happen in one turn, so no check falls in between.)
+   */
+  private readonly admitted = new Map<string, number>();
+  private admittedTotal = 0;
 
-  /** `tenants` lists every tenant that can hold jobs (the configured ones), for the overall cap. */
   constructor(
     private readonly jobService: JobService,
     private readonly limits: JobLimits,
-    private readonly tenants: () => readonly string[],
   ) {}
 
   /** Runs `start` if the command's tenant and the server are under their caps. */
   admit<T>(command: StartJobCommand, start: () => Promise<T>): Promise<T> {
     const { maxActiveJobsPerTenant, maxActiveJobs } = this.limits;
     if (maxActiveJobsPerTenant === 0 && maxActiveJobs === 0) return start();
-    const turn = this.queue.then(async () => {
-      const refusal = await this.refusal(command);
-      if (refusal !== undefined && !(await this.isReplay(command))) {
-        throw new ServiceError('RESOURCE_EXHAUSTED', refusal, { retryAfterMs: JOB_LIMIT_RETRY_AFTER_MS });
+    const check = this.checks.then(() => this.reserve(command));
+    this.checks = check.catch(() => undefined);
+    return check.then(async (release) => {
+      try {
+        return await start();
+      } finally {
+        release();
       }
-      return start();
     });
-    this.queue = turn.catch(() => undefined);
-    return turn;
+  }
+
+  /** A slot for the command, or RESOURCE_EXHAUSTED; the returned function gives it back. */
+  private async reserve(command: StartJobCommand): Promise<() => void> {
+    const refusal = await this.refusal(command);
+    if (refusal !== undefined && !(await this.isReplay(command))) {
+      throw new ServiceError('RESOURCE_EXHAUSTED', refusal, { retryAfterMs: JOB_LIMIT_RETRY_AFTER_MS });
+    }
+    const { tenant } = command;
+    this.admitted.set(tenant, (this.admitted.get(tenant) ?? 0) + 1);
+    this.admittedTotal += 1;
+    return () => {
+      const left = (this.admitted.get(tenant) ?? 1) - 1;
+      if (left === 0) this.admitted.delete(tenant);
+      else this.admitted.set(tenant, left);
+      this.admittedTotal -= 1;
+    };
   }
 
   private async refusal({ tenant }: StartJobCommand): Promise<string | undefined> {
     const { maxActiveJobsPerTenant: perTenant, maxActiveJobs: overall } = this.limits;
-    if (perTenant > 0 && (await this.activeJobs(tenant, perTenant)) >= perTenant) {
+    if (perTenant > 0 && (await this.jobService.countActive(tenant)) + (this.admitted.get(tenant) ?? 0) >= perTenant) {
       return `tenant has ${perTenant} active jobs, the most allowed; retry when one finishes (or cancel one)`;
     }
-    if (overall === 0) return undefined;
-    let active = 0;
-    for (const other of this.tenants()) {
-      active += await this.activeJobs(other, overall - active);
-      if (active >= overall) return `the server has ${overall} active jobs, the most it takes; retry later`;
+    if (overall > 0 && (await this.jobService.countActive()) + this.admittedTotal >= overall) {
+      return `the server has ${overall} active jobs, the most it takes; retry later`;
     }
     return undefined;
-  }
-
-  /** Active jobs of a tenant, counted up to `enough` (the answer is only compared with a cap). */
-  private async activeJobs(tenant: string, enough: number): Promise<number> {
-    let count = 0;
-    for (const state of ACTIVE_STATES) {
-      for await (const _job of this.jobsOf(tenant, state)) {
-        count += 1;
-        if (count >= enough) return count;
-      }
-    }
-    return count;
   }
 
   /**
@@ -83,16 +91,10 @@ export class JobAdmission {
     return false;
   }
 
-  private async *jobsOf(tenant: string, state?: JobState): AsyncGenerator<Job> {
+  private async *jobsOf(tenant: string): AsyncGenerator<Job> {
     let pageToken = '';
     do {
-      const page = await this.jobService.list({
-        tenant,
-        pageSize: PAGE_SIZE,
-        pageToken,
-        labelSelector: {},
-        ...(state === undefined ? {} : { state }),
-      });
+      const page = await this.jobService.list({ tenant, pageSize: PAGE_SIZE, pageToken, labelSelector: {} });
       yield* page.jobs;
       pageToken = page.nextPageToken;
     } while (pageToken !== '');

@@ -83,7 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       drainSignal: draining.signal,
       closeSignal: closing.signal,
       tenantOf: (metadata) => authenticator.tenantOf(metadata),
-      admission: new JobAdmission(jobService, limits, () => authenticator.tenants()),
+      admission: new JobAdmission(jobService, limits),
       streamSlots: new StreamSlots(limits),
       maxPredictExamples: limits.maxPredictExamples,
       maxUploadBytes: limits.maxUploadBytes,
@@ -172,9 +172,7 @@ function warnAboutSecurity(logger: Logger, authenticator: BearerTokenAuthenticat
         'set STEADYTUNE_TOKENS or STEADYTUNE_TOKENS_FILE',
     );
   } else if (tls === undefined) {
-    logger.warn(
-      'bearer tokens travel in plaintext: set STEADYTUNE_TLS_CERT and STEADYTUNE_TLS_KEY (or terminate TLS in front)',
-    );
+    logger.warn('bearer tokens travel in plaintext: set STEADYTUNE_TLS_CERT and STEADYTUNE_TLS_KEY (or terminate TLS in front)');
   }
   logger.info('rpc security', {
     authentication: authenticator.enabled,
@@ -187,9 +185,7 @@ function bind(server: Server, host: string, port: number, credentials: ServerCre
   // IPv6 literals need brackets in a gRPC target.
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
+    server.bindAsync(address, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
   });
 }
 

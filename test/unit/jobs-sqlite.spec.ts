@@ -52,8 +52,14 @@ describe('SQLite persistence', () => {
     );
     const metrics = { accuracy: Number.NaN, predictions: Int32Array.from([1, 0, 1]) };
     await store.putRun(job.id, {
-      seed: 1, state: 'SUCCEEDED', steps: 3, totalSteps: 3, meanStepSeconds: 0.25, durationMs: 9,
-      metrics: metrics as never, checkpointStep: 3,
+      seed: 1,
+      state: 'SUCCEEDED',
+      steps: 3,
+      totalSteps: 3,
+      meanStepSeconds: 0.25,
+      durationMs: 9,
+      metrics: metrics as never,
+      checkpointStep: 3,
     });
     await store.addNotice(job.id, 'fell back to cpu');
     db.close();
@@ -106,7 +112,10 @@ describe('SQLite persistence', () => {
     await other.append('j', 0, { kind: 'notice', message: 'from elsewhere' });
     await other.append('j', 0, { kind: 'state_changed', state: 'CANCELLED', reason: '' });
     await done;
-    assert.deepEqual(seen.map((e) => e.sequence), [1, 2]);
+    assert.deepEqual(
+      seen.map((e) => e.sequence),
+      [1, 2],
+    );
   });
 
   test('WAL checkpoints run on their own thread: the main connection never does them', async () => {
@@ -125,5 +134,32 @@ describe('SQLite persistence', () => {
     await checkpointer.close();
     assert.deepEqual(errors, []);
     assert.equal(await log.lastSequence('j'), 300);
+  });
+
+  test('creates of one turn are written together; a refused one leaves the others in', async () => {
+    const db = openJobDatabase(files.file());
+    files.opened.push(db);
+    const store = new SqliteJobStore(db);
+    const command = (key: string, seeds: number[] = [1]) =>
+      ({ tenant: 't', spec: { ...SPEC, seeds }, requestSpec: {}, idempotencyKey: key, displayName: '', labels: {} }) as const;
+    const outcomes = await Promise.allSettled([
+      store.create(command('a'), 1),
+      store.create(command('a'), 1),
+      store.create(command('a', [2]), 1),
+      ...Array.from({ length: 12 }, () => store.create(command(''), 1)),
+    ]);
+    const [first, replay, conflict, ...fresh] = outcomes;
+    assert.ok(first?.status === 'fulfilled' && first.value.created);
+    assert.ok(
+      replay?.status === 'fulfilled' && !replay.value.created && replay.value.job.id === first.value.job.id,
+      'same key, same turn: the same job',
+    );
+    assert.ok(conflict?.status === 'rejected' && /already used with a different spec/.test(String(conflict.reason)));
+    assert.ok(fresh.every((outcome) => outcome.status === 'fulfilled' && outcome.value.created));
+    assert.equal(await store.countActive('t'), 13, 'every job inserted once');
+    assert.equal(await store.countActive('other'), 0);
+    // What create() answered is what a read gives.
+    const stored = await store.get('t', first.value.job.id);
+    assert.deepEqual(stored, first.value.job);
   });
 });

@@ -156,6 +156,19 @@ for (const kind of PERSISTENCE_KINDS)
       await assert.rejects(store.setRuntime('nope', 1), isServiceError('NOT_FOUND'));
     });
 
+    test('countActive: jobs not yet terminal, of one tenant or of all', async () => {
+      const store = kind.open().store;
+      const a1 = (await store.create(command({ tenant: 'a' }), 1)).job;
+      const a2 = (await store.create(command({ tenant: 'a' }), 2)).job;
+      await store.create(command({ tenant: 'b' }), 3);
+      await store.transition(a1.id, { from: ['QUEUED'], to: 'RUNNING', time: 4, reason: '' });
+      await store.transition(a2.id, { from: ['QUEUED'], to: 'CANCELLED', time: 5, reason: 'by request' });
+      assert.equal(await store.countActive('a'), 1);
+      assert.equal(await store.countActive('b'), 1);
+      assert.equal(await store.countActive('nobody'), 0);
+      assert.equal(await store.countActive(), 2);
+    });
+
     test('list: newest first, paged by opaque tokens, filtered by state and labels', async () => {
       const store = kind.open().store;
       const ids: string[] = [];

@@ -12,8 +12,18 @@ const RUN = { method: 'dsgd', model_family: 'mlp', backend: 'cpu' };
 
 function step(overrides: Partial<StepTelemetry>): StepTelemetry {
   return {
-    step: 1, totalSteps: 10, epoch: 0, loss: 2.3, accuracy: 0.1, alpha: 0.1, correctFraction: 0.1,
-    gradientNorm: 1, learningRate: 0.001, headConflictCosine: null, stepSeconds: 0.02, ...overrides,
+    step: 1,
+    totalSteps: 10,
+    epoch: 0,
+    loss: 2.3,
+    accuracy: 0.1,
+    alpha: 0.1,
+    correctFraction: 0.1,
+    gradientNorm: 1,
+    learningRate: 0.001,
+    headConflictCosine: null,
+    stepSeconds: 0.02,
+    ...overrides,
   };
 }
 
@@ -25,8 +35,17 @@ function event(body: JobEventBody, seed = 1): JobEvent {
 
 function evaluation(verdict: Verdict): Evaluation {
   return {
-    examples: 4, loss: 1, accuracy: 0.5, balancedAccuracy: 0.5, macroF1: 0.5, perClassRecall: [0.5, 0.5],
-    confusion: [1, 1, 1, 1], numClasses: 2, predictionCounts: [2, 2], representationCosine: 0.2, verdict,
+    examples: 4,
+    loss: 1,
+    accuracy: 0.5,
+    balancedAccuracy: 0.5,
+    macroF1: 0.5,
+    perClassRecall: [0.5, 0.5],
+    confusion: [1, 1, 1, 1],
+    numClasses: 2,
+    predictionCounts: [2, 2],
+    representationCosine: 0.2,
+    verdict,
     predictions: new Int32Array([0, 1, 0, 1]),
   };
 }
@@ -35,7 +54,12 @@ function finishedRun(state: SeedRun['state'], verdict?: Verdict): JobEventBody {
   return {
     kind: 'run_finished',
     run: {
-      seed: 1, state, steps: 10, totalSteps: 10, meanStepSeconds: 0.02, durationMs: 200,
+      seed: 1,
+      state,
+      steps: 10,
+      totalSteps: 10,
+      meanStepSeconds: 0.02,
+      durationMs: 200,
       ...(verdict === undefined ? {} : { metrics: evaluation(verdict) }),
     },
   };
@@ -54,9 +78,7 @@ async function values(metrics: SteadytuneMetrics, name: string): Promise<Sample[
 async function sample(metrics: SteadytuneMetrics, name: string, labels: Record<string, string | number>): Promise<number | undefined> {
   const family = name.replace(/_(sum|count|bucket)$/, '');
   const all = await values(metrics, family);
-  const match = all.filter(
-    (v) => (v.metricName ?? family) === name && JSON.stringify(sorted(v.labels)) === JSON.stringify(sorted(labels)),
-  );
+  const match = all.filter((v) => (v.metricName ?? family) === name && JSON.stringify(sorted(v.labels)) === JSON.stringify(sorted(labels)));
   assert.ok(match.length <= 1, `at most one ${name} sample per label set`);
   return match[0]?.value;
 }
@@ -72,22 +94,54 @@ describe('SteadytuneMetrics.observeJobEvent', () => {
   test('step events feed the counters, histograms and last-value gauges', async () => {
     const metrics = new SteadytuneMetrics({ defaultMetrics: false });
     metrics.observeJobEvent(
-      event({ kind: 'step', step: step({ step: 1, loss: 2.0, accuracy: 0.25, alpha: 0.1, correctFraction: 0.25, gradientNorm: 0.5, headConflictCosine: -0.6, stepSeconds: 0.02 }) }),
+      event({
+        kind: 'step',
+        step: step({
+          step: 1,
+          loss: 2.0,
+          accuracy: 0.25,
+          alpha: 0.1,
+          correctFraction: 0.25,
+          gradientNorm: 0.5,
+          headConflictCosine: -0.6,
+          stepSeconds: 0.02,
+        }),
+      }),
       DSGD_MLP_CPU,
     );
     metrics.observeJobEvent(
       event({
         kind: 'step',
         step: step({
-          step: 2, loss: 1.5, accuracy: 0.75, alpha: 0.2, correctFraction: 0.75, gradientNorm: 2, headConflictCosine: 0.3,
-          fullConflict: { cosine: -0.8, normWrong: 1, normCorrect: 1 }, stepSeconds: 0.04,
+          step: 2,
+          loss: 1.5,
+          accuracy: 0.75,
+          alpha: 0.2,
+          correctFraction: 0.75,
+          gradientNorm: 2,
+          headConflictCosine: 0.3,
+          fullConflict: { cosine: -0.8, normWrong: 1, normCorrect: 1 },
+          stepSeconds: 0.04,
         }),
       }),
       DSGD_MLP_CPU,
     );
     // W or C empty: no head cosine, and a sampled full conflict without an angle either.
     metrics.observeJobEvent(
-      event({ kind: 'step', step: step({ step: 3, headConflictCosine: null, fullConflict: { cosine: null, normWrong: 0, normCorrect: 1 }, gradientNorm: 1e-9, stepSeconds: 0.1, loss: 1.25, accuracy: 1, correctFraction: 1, alpha: 0.3 }) }),
+      event({
+        kind: 'step',
+        step: step({
+          step: 3,
+          headConflictCosine: null,
+          fullConflict: { cosine: null, normWrong: 0, normCorrect: 1 },
+          gradientNorm: 1e-9,
+          stepSeconds: 0.1,
+          loss: 1.25,
+          accuracy: 1,
+          correctFraction: 1,
+          alpha: 0.3,
+        }),
+      }),
       DSGD_MLP_CPU,
     );
 
@@ -95,7 +149,7 @@ describe('SteadytuneMetrics.observeJobEvent', () => {
     const head = { ...RUN, scope: 'head' };
     const full = { ...RUN, scope: 'full' };
     assert.equal(await sample(metrics, 'steadytune_gradient_conflict_cosine_count', head), 2);
-    assert.ok(Math.abs((await sample(metrics, 'steadytune_gradient_conflict_cosine_sum', head) ?? NaN) - -0.3) < 1e-12);
+    assert.ok(Math.abs(((await sample(metrics, 'steadytune_gradient_conflict_cosine_sum', head)) ?? NaN) - -0.3) < 1e-12);
     assert.equal(await sample(metrics, 'steadytune_gradient_conflict_cosine_bucket', { ...head, le: -0.5 }), 1);
     assert.equal(await sample(metrics, 'steadytune_gradient_conflict_cosine_bucket', { ...head, le: 0.25 }), 1);
     assert.equal(await sample(metrics, 'steadytune_gradient_conflict_cosine_bucket', { ...head, le: 0.5 }), 2);
@@ -107,7 +161,7 @@ describe('SteadytuneMetrics.observeJobEvent', () => {
     assert.equal(await sample(metrics, 'steadytune_gradient_norm_sum', RUN), 0.5 + 2 + 1e-9);
     assert.equal(await sample(metrics, 'steadytune_gradient_norm_bucket', { ...RUN, le: 1e-8 }), 1);
     assert.equal(await sample(metrics, 'steadytune_step_duration_seconds_count', RUN), 3);
-    assert.ok(Math.abs((await sample(metrics, 'steadytune_step_duration_seconds_sum', RUN) ?? NaN) - 0.16) < 1e-12);
+    assert.ok(Math.abs(((await sample(metrics, 'steadytune_step_duration_seconds_sum', RUN)) ?? NaN) - 0.16) < 1e-12);
 
     // Gauges hold the last step.
     assert.equal(await sample(metrics, 'steadytune_train_loss', RUN), 1.25);
@@ -155,6 +209,18 @@ describe('SteadytuneMetrics.observeJobEvent', () => {
     assert.equal((await values(metrics, 'steadytune_jobs_finished_total')).length, 3);
   });
 
+  test('failed storage writes count by target and cause, every series present from the start', async () => {
+    const metrics = new SteadytuneMetrics({ defaultMetrics: false });
+    assert.equal((await values(metrics, 'steadytune_storage_write_failures_total')).length, 9);
+    const faults = metrics.storageFaultListener();
+    faults.writeFailed('checkpoint', 'no_space');
+    faults.writeFailed('checkpoint', 'no_space');
+    faults.writeFailed('job_store', 'io_error');
+    assert.equal(await sample(metrics, 'steadytune_storage_write_failures_total', { target: 'checkpoint', cause: 'no_space' }), 2);
+    assert.equal(await sample(metrics, 'steadytune_storage_write_failures_total', { target: 'job_store', cause: 'io_error' }), 1);
+    assert.equal(await sample(metrics, 'steadytune_storage_write_failures_total', { target: 'model', cause: 'other' }), 0);
+  });
+
   test('queue depth and worker utilisation are read from the bound pool at scrape time', async () => {
     const metrics = new SteadytuneMetrics({ defaultMetrics: false });
     assert.equal(await sample(metrics, 'steadytune_queue_depth', {}), 0);
@@ -177,7 +243,15 @@ describe('SteadytuneMetrics.observeJobEvent', () => {
     assert.match(text, /^# TYPE nodejs_active_handles gauge$/m);
     assert.doesNotMatch(text, /nodejs_active_(handles|requests|resources)_total/);
     // No job ids or other unbounded labels: only the documented label names appear.
-    const labelNames = new Set([...text.matchAll(/^steadytune_\w+\{([^}]*)\}/gm)].flatMap((m) => (m[1] ?? '').split(',').map((pair) => pair.split('=')[0])));
-    for (const name of labelNames) assert.ok(['state', 'method', 'model_family', 'backend', 'scope', 'outcome', 'rpc_method', 'code', 'le'].includes(name ?? ''), name);
+    const labelNames = new Set(
+      [...text.matchAll(/^steadytune_\w+\{([^}]*)\}/gm)].flatMap((m) => (m[1] ?? '').split(',').map((pair) => pair.split('=')[0])),
+    );
+    for (const name of labelNames)
+      assert.ok(
+        ['state', 'method', 'model_family', 'backend', 'scope', 'outcome', 'rpc_method', 'code', 'le', 'target', 'cause'].includes(
+          name ?? '',
+        ),
+        name,
+      );
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { TrainerCheckpoint } from '../../engine/tf-free.js';
 import { TEMP_SUFFIX, writeAtomically } from './atomic-file.js';
 import { decodeCheckpoint } from '../checkpoint-codec.js';
+import { storageError } from '../storage-faults.js';
 
 export interface CheckpointFiles {
   /**
@@ -27,17 +28,21 @@ export interface Durability {
 }
 
 const FILE_PATTERN = /^step-(\d+)\.ckpt$/;
+const CHECKPOINT = 'a checkpoint';
 export class DirectoryCheckpointFiles implements CheckpointFiles {
   /** @param keep newest checkpoints kept per run (>= 1): more survive a corrupted newest file. */
-  constructor(private readonly root: string, private readonly keep: number) {
+  constructor(
+    private readonly root: string,
+    private readonly keep: number,
+  ) {
     if (!Number.isInteger(keep) || keep < 1) throw new Error(`checkpoints kept must be an integer >= 1, got ${keep}`);
   }
 
   async save(jobId: string, seed: number, step: number, encoded: Uint8Array): Promise<void> {
     if (!Number.isInteger(step) || step < 0) throw new Error(`invalid checkpoint step ${step}`);
     const dir = this.runDir(jobId, seed);
-    await mkdir(dir, { recursive: true });
-    await writeAtomically(path.join(dir, fileName(step)), encoded);
+    await mkdir(dir, { recursive: true }).catch((error: unknown) => Promise.reject(storageError(error, CHECKPOINT)));
+    await writeAtomically(path.join(dir, fileName(step)), encoded, CHECKPOINT);
     const stale = (await this.steps(dir)).slice(this.keep);
     await Promise.all(stale.map((step) => rm(path.join(dir, fileName(step)), { force: true })));
   }
@@ -66,10 +71,12 @@ export class DirectoryCheckpointFiles implements CheckpointFiles {
     }
     const leftovers = names.filter((name) => name.endsWith(TEMP_SUFFIX));
     await Promise.all(leftovers.map((name) => rm(path.join(dir, name), { force: true })));
-    return names.flatMap((name) => {
-      const match = FILE_PATTERN.exec(name);
-      return match === null ? [] : [Number(match[1])];
-    }).sort((a, b) => b - a);
+    return names
+      .flatMap((name) => {
+        const match = FILE_PATTERN.exec(name);
+        return match === null ? [] : [Number(match[1])];
+      })
+      .sort((a, b) => b - a);
   }
 
   private jobDir(jobId: string): string {

@@ -132,7 +132,7 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
         vocabulary: content.vocabulary?.tokens ?? null,
       } satisfies ContentFile);
       // Durable before the row that names it commits (see the top of this file).
-      await writeAtomically(path.join(this.options.contentDir, file), encoded);
+      await writeAtomically(path.join(this.options.contentDir, file), encoded, "the dataset's content");
       bytes = encoded.byteLength;
     }
     const { row, created } = await this.rows.insert(

@@ -7,6 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeWeights, encodeWeights, weightsManifest, WEIGHTS_FILE_NAME, type NamedWeight, type Weights } from '../../engine/tf-free.js';
 import { writeAtomically } from './atomic-file.js';
+import { storageError } from '../storage-faults.js';
 import type { ModelCard } from '../worker/protocol.js';
 
 export interface ModelFiles {
@@ -15,6 +16,7 @@ export interface ModelFiles {
 }
 
 const MODEL_JSON = 'model.json';
+const SEED_MODEL = 'a seed model';
 
 type WeightsManifest = ReturnType<typeof weightsManifest>;
 
@@ -41,7 +43,7 @@ export class DirectoryModelFiles implements ModelFiles {
 
   async save(jobId: string, seed: number, weights: Weights, card: ModelCard): Promise<void> {
     const dir = this.seedDir(jobId, seed);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true }).catch((error: unknown) => Promise.reject(storageError(error, SEED_MODEL)));
     const encoded = encodeWeights(weights);
     const modelJson: SeedModelJson = {
       format: 'steadytune-weights',
@@ -51,8 +53,8 @@ export class DirectoryModelFiles implements ModelFiles {
       weightsManifest: weightsManifest(encoded.weightSpecs, WEIGHTS_FILE_NAME),
       userDefinedMetadata: { card },
     };
-    await writeAtomically(path.join(dir, WEIGHTS_FILE_NAME), new Uint8Array(encoded.weightData));
-    await writeAtomically(path.join(dir, MODEL_JSON), Buffer.from(JSON.stringify(modelJson)));
+    await writeAtomically(path.join(dir, WEIGHTS_FILE_NAME), new Uint8Array(encoded.weightData), SEED_MODEL);
+    await writeAtomically(path.join(dir, MODEL_JSON), Buffer.from(JSON.stringify(modelJson)), SEED_MODEL);
   }
 
   async load(jobId: string, seed: number): Promise<{ weights: Weights; card: ModelCard }> {

@@ -9,6 +9,7 @@ import {
   type RegistrationRows,
 } from './file-backed-dataset-registry.js';
 import type { SqliteDatabase } from './sqlite-database.js';
+import { writingTo } from '../storage-faults.js';
 
 export { DATASET_CONTENT_DIR } from './file-backed-dataset-registry.js';
 
@@ -44,18 +45,37 @@ class SqliteRegistrationRows implements RegistrationRows {
     return this.statements.contentExists.get(id) !== undefined;
   }
 
-  async insert(content: ContentRow, registration: { tenant: string; displayName: string; format: string; createTime: number }):
-    Promise<{ row: RegistrationRow; created: boolean }> {
-    return this.db.transaction(() => {
-      this.statements.insertContent.run(
-        content.id, content.contentHash, content.classNames, content.classCounts, content.numExamples,
-        content.report, content.contentFile, content.contentBytes,
-      );
-      const inserted = this.statements.insertRegistration.run(
-        registration.tenant, content.id, registration.displayName, registration.format, registration.createTime,
-      );
-      return { row: this.statements.registration.get(registration.tenant, content.id) as RegistrationRow, created: inserted.changes === 1 };
-    }).immediate();
+  async insert(
+    content: ContentRow,
+    registration: { tenant: string; displayName: string; format: string; createTime: number },
+  ): Promise<{ row: RegistrationRow; created: boolean }> {
+    return writingTo('the dataset registry', () =>
+      this.db
+        .transaction(() => {
+          this.statements.insertContent.run(
+            content.id,
+            content.contentHash,
+            content.classNames,
+            content.classCounts,
+            content.numExamples,
+            content.report,
+            content.contentFile,
+            content.contentBytes,
+          );
+          const inserted = this.statements.insertRegistration.run(
+            registration.tenant,
+            content.id,
+            registration.displayName,
+            registration.format,
+            registration.createTime,
+          );
+          return {
+            row: this.statements.registration.get(registration.tenant, content.id) as RegistrationRow,
+            created: inserted.changes === 1,
+          };
+        })
+        .immediate(),
+    );
   }
 
   async get(tenant: string, id: string): Promise<RegistrationRow | undefined> {

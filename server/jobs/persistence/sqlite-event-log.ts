@@ -7,6 +7,7 @@ import type { EventLog } from '../event-log.js';
 import type { Statement } from 'better-sqlite3';
 import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 import { decodeValue, encodeValue } from './value-codec.js';
+import { writingTo } from '../storage-faults.js';
 
 export interface SqliteEventLogOptions {
   /** Epoch milliseconds for event times. */
@@ -31,22 +32,35 @@ export class SqliteEventLog implements EventLog {
   private readonly pollMs: number;
   private readonly statements: PreparedStatements;
 
-  constructor(private readonly db: SqliteDatabase, private readonly options: SqliteEventLogOptions) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly options: SqliteEventLogOptions,
+  ) {
     this.pollMs = options.pollMs ?? 1000;
     this.statements = new PreparedStatements(db);
   }
 
   async append(jobId: string, seed: number, body: JobEventBody): Promise<JobEvent> {
     const closes = body.kind === 'state_changed' && TERMINAL_STATES.has(body.state);
-    const event = this.db.transaction((): JobEvent => {
-      const last = this.last(jobId);
-      if (last.closed) throw new Error(`event log of job ${jobId} is closed; refusing ${body.kind}`);
-      const appended: JobEvent = { sequence: last.sequence + 1, time: this.options.clock(), seed, body };
-      this
-        .sql('INSERT INTO job_events (job_id, sequence, time, seed, kind, closes, body) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(jobId, appended.sequence, appended.time, seed, body.kind, closes ? 1 : 0, encodeValue(body));
-      return appended;
-    }).immediate();
+    const event = writingTo("the job's event log", () =>
+      this.db
+        .transaction((): JobEvent => {
+          const last = this.last(jobId);
+          if (last.closed) throw new Error(`event log of job ${jobId} is closed; refusing ${body.kind}`);
+          const appended: JobEvent = { sequence: last.sequence + 1, time: this.options.clock(), seed, body };
+          this.sql('INSERT INTO job_events (job_id, sequence, time, seed, kind, closes, body) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+            jobId,
+            appended.sequence,
+            appended.time,
+            seed,
+            body.kind,
+            closes ? 1 : 0,
+            encodeValue(body),
+          );
+          return appended;
+        })
+        .immediate(),
+    );
     this.wake(jobId);
     return event;
   }
@@ -87,16 +101,16 @@ export class SqliteEventLog implements EventLog {
   }
 
   private rows(jobId: string, from: number, limit: number): JobEvent[] {
-    const rows = this
-      .sql('SELECT sequence, time, seed, body FROM job_events WHERE job_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?')
-      .all(jobId, Math.max(1, Math.floor(from)), limit) as EventRow[];
+    const rows = this.sql(
+      'SELECT sequence, time, seed, body FROM job_events WHERE job_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?',
+    ).all(jobId, Math.max(1, Math.floor(from)), limit) as EventRow[];
     return rows.map((row) => ({ sequence: row.sequence, time: row.time, seed: row.seed, body: decodeValue<JobEventBody>(row.body) }));
   }
 
   private last(jobId: string): { sequence: number; closed: boolean } {
-    const row = this
-      .sql('SELECT sequence, closes FROM job_events WHERE job_id = ? ORDER BY sequence DESC LIMIT 1')
-      .get(jobId) as { sequence: number; closes: number } | undefined;
+    const row = this.sql('SELECT sequence, closes FROM job_events WHERE job_id = ? ORDER BY sequence DESC LIMIT 1').get(jobId) as
+      | { sequence: number; closes: number }
+      | undefined;
     return { sequence: row?.sequence ?? 0, closed: row?.closes === 1 };
   }
 

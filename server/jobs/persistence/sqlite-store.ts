@@ -2,10 +2,14 @@
 // both), rows in SQLite. Every write is one transaction, and better-sqlite3 is synchronous, so
 // a read-check-write (compare-and-set transitions, idempotency keys) cannot interleave with
 // another call of this process; BEGIN IMMEDIATE serialises against other processes too.
+// Creates are the exception that proves it: those of one event-loop turn (a burst of
+// StartFineTune calls) share one transaction, each in its own savepoint, since a commit costs
+// more than the inserts of a small job. A full or failing disk surfaces as storage-faults.ts's
+// retryable ServiceError, not as a raw SqliteError.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ServiceError } from '../../common/errors.js';
-import type { BackendName, Evaluation } from '../../engine/tf-free.js';
+import type { BackendName } from '../../engine/tf-free.js';
 import type { Statement } from 'better-sqlite3';
 import { PreparedStatements, type SqliteDatabase } from './sqlite-database.js';
 import { decodeValue, encodeValue } from './value-codec.js';
@@ -15,119 +19,98 @@ import {
   decodeCursor,
   encodeCursor,
   filterFingerprint,
+  newJob,
   pendingRun,
   type JobStore,
   type StateChange,
 } from '../store.js';
-import type {
-  Job,
-  JobSpec,
-  JobState,
-  ListJobsQuery,
-  RunPhase,
-  RunState,
-  SeedRun,
-  StabilitySummary,
-  StartJobCommand,
-  StateTransition,
-} from '../types.js';
-
-interface JobRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly display_name: string;
-  readonly spec: Buffer;
-  readonly request_spec: Buffer;
-  readonly idempotency_key: string;
-  readonly state: JobState;
-  readonly reason: string;
-  readonly create_time: number;
-  readonly backend: BackendName | '';
-  readonly notices: string;
-  readonly summary: Buffer | null;
-  readonly runtime_ms: number;
-}
-
-interface RunRow {
-  readonly seed: number;
-  readonly state: RunState;
-  readonly steps: number;
-  readonly total_steps: number;
-  readonly mean_step_seconds: number;
-  readonly duration_ms: number;
-  readonly checkpoint_step: number | null;
-  readonly error: string | null;
-  readonly metrics: Buffer | null;
-  readonly peak_memory_bytes: number | null;
-  readonly phases: Buffer | null;
-  /** Absent in a file still at a schema before 5. */
-  readonly details?: Buffer | null;
-}
-
-/** The run fields kept in the `details` column (schema 5): every field added to SeedRun since. */
-type RunDetails = Pick<SeedRun, 'trainClassCounts' | 'testMetrics'>;
-
-function detailsOf(run: SeedRun): RunDetails | undefined {
-  const details: RunDetails = {
-    ...(run.trainClassCounts === undefined ? {} : { trainClassCounts: run.trainClassCounts }),
-    ...(run.testMetrics === undefined ? {} : { testMetrics: run.testMetrics }),
-  };
-  return Object.keys(details).length === 0 ? undefined : details;
-}
+import { writingTo } from '../storage-faults.js';
+import { encodeDetails, toSeedRun, type JobRow, type RunRow } from './sqlite-job-rows.js';
+import { TurnBatches, type BatchOutcome } from './turn-batches.js';
+import type { Job, JobSpec, ListJobsQuery, SeedRun, StabilitySummary, StartJobCommand, StateTransition } from '../types.js';
 
 /** Decoded specs kept: the live jobs and the recently listed ones. */
 const SPEC_CACHE_SIZE = 1024;
+/**
+ * Most creates in one transaction: a burst larger than this commits in slices, one per turn, so
+ * the first callers' answers go out while the rest are still being written.
+ */
+const MAX_CREATES_PER_TRANSACTION = 16;
+const JOB_STORE = 'the job store';
+
+type CreateOutcome = { readonly job: Job; readonly created: boolean };
 
 export class SqliteJobStore implements JobStore {
   private readonly statements: PreparedStatements;
   /** Specs never change after create: decoded once per job, not on every read of its row. */
   private readonly specs = new Map<string, { readonly spec: JobSpec; readonly requestSpec: unknown }>();
+  /** The creates of one turn: one transaction, each create in its own savepoint. */
+  private readonly creates = new TurnBatches<{ command: StartJobCommand; now: number }, CreateOutcome>(
+    (batch) =>
+      writingTo(JOB_STORE, () =>
+        this.db.transaction(() => batch.map(({ command, now }) => this.createInSavepoint(command, now))).immediate(),
+      ),
+    MAX_CREATES_PER_TRANSACTION,
+  );
 
   constructor(private readonly db: SqliteDatabase) {
     this.statements = new PreparedStatements(db);
   }
 
-  async create(command: StartJobCommand, now: number): Promise<{ job: Job; created: boolean }> {
-    return this.db
-      .transaction(() => {
-        if (command.idempotencyKey !== '') {
-          const existing = this.sql('SELECT job_id FROM idempotency_keys WHERE tenant = ? AND key = ?').get(
-            command.tenant,
-            command.idempotencyKey,
-          ) as { job_id: string } | undefined;
-          if (existing !== undefined) {
-            const job = this.mustGet(existing.job_id);
-            if (!isDeepStrictEqual(job.spec, command.spec)) {
-              throw new ServiceError(
-                'ALREADY_EXISTS',
-                `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
-              );
-            }
-            return { job, created: false };
-          }
+  create(command: StartJobCommand, now: number): Promise<CreateOutcome> {
+    return this.creates.submit({ command, now });
+  }
+
+  /** A nested transaction is a savepoint: refused (ALREADY_EXISTS), it leaves nothing; a storage fault aborts the batch. */
+  private createInSavepoint(command: StartJobCommand, now: number): BatchOutcome<CreateOutcome> {
+    try {
+      return { value: this.db.transaction(() => this.insertJob(command, now))() };
+    } catch (error) {
+      if (error instanceof ServiceError) return { error };
+      throw error;
+    }
+  }
+
+  private insertJob(command: StartJobCommand, now: number): CreateOutcome {
+    if (command.idempotencyKey !== '') {
+      const existing = this.sql('SELECT job_id FROM idempotency_keys WHERE tenant = ? AND key = ?').get(
+        command.tenant,
+        command.idempotencyKey,
+      ) as { job_id: string } | undefined;
+      if (existing !== undefined) {
+        const job = this.mustGet(existing.job_id);
+        if (!isDeepStrictEqual(job.spec, command.spec)) {
+          throw new ServiceError(
+            'ALREADY_EXISTS',
+            `idempotency key "${command.idempotencyKey}" was already used with a different spec (job ${job.id})`,
+          );
         }
-        const id = randomUUID();
-        this.sql(`INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason,
-                    create_time, backend, notices, summary, runtime_ms)
-                  VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', '', ?, '', '[]', NULL, 0)`).run(
-          id,
-          command.tenant,
-          command.displayName,
-          encodeValue(command.spec),
-          encodeValue(command.requestSpec),
-          command.idempotencyKey,
-          now,
-        );
-        const label = this.sql('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
-        for (const [key, value] of Object.entries(command.labels)) label.run(id, key, value);
-        this.insertTransition(id, 0, { state: 'QUEUED', time: now, reason: '' });
-        command.spec.seeds.forEach((seed, position) => this.writeRun(id, position, pendingRun(seed)));
-        if (command.idempotencyKey !== '') {
-          this.sql('INSERT INTO idempotency_keys (tenant, key, job_id) VALUES (?, ?, ?)').run(command.tenant, command.idempotencyKey, id);
-        }
-        return { job: this.mustGet(id), created: true };
-      })
-      .immediate();
+        return { job, created: false };
+      }
+    }
+    const id = randomUUID();
+    this.sql(`INSERT INTO jobs (id, tenant, display_name, spec, request_spec, idempotency_key, state, reason,
+                  create_time, backend, notices, summary, runtime_ms)
+                VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', '', ?, '', '[]', NULL, 0)`).run(
+      id,
+      command.tenant,
+      command.displayName,
+      encodeValue(command.spec),
+      encodeValue(command.requestSpec),
+      command.idempotencyKey,
+      now,
+    );
+    const label = this.sql('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
+    for (const [key, value] of Object.entries(command.labels)) label.run(id, key, value);
+    this.insertTransition(id, 0, { state: 'QUEUED', time: now, reason: '' });
+    command.spec.seeds.forEach((seed, position) => this.writeRun(id, position, pendingRun(seed)));
+    if (command.idempotencyKey !== '') {
+      this.sql('INSERT INTO idempotency_keys (tenant, key, job_id) VALUES (?, ?, ?)').run(command.tenant, command.idempotencyKey, id);
+    }
+    // What was just written, without reading it back; the spec is kept as the cache's decoded copy.
+    const job = newJob(id, command, now);
+    this.cacheSpecs(id, { spec: job.spec, requestSpec: job.requestSpec });
+    return { job, created: true };
   }
 
   async get(tenant: string, jobId: string): Promise<Job | undefined> {
@@ -166,55 +149,49 @@ export class SqliteJobStore implements JobStore {
   }
 
   async transition(jobId: string, change: StateChange): Promise<Job> {
-    return this.db
-      .transaction(() => {
-        const job = this.mustGet(jobId);
-        if (!change.from.includes(job.state)) {
-          throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
-        }
-        this.insertTransition(jobId, job.transitions.length, { state: change.to, time: change.time, reason: change.reason });
-        const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
-        this.sql('UPDATE jobs SET state = ?, reason = ? WHERE id = ?').run(change.to, explainsEnd ? change.reason : job.reason, jobId);
-        return this.mustGet(jobId);
-      })
-      .immediate();
+    return this.write(() => {
+      const job = this.mustGet(jobId);
+      if (!change.from.includes(job.state)) {
+        throw new ServiceError('FAILED_PRECONDITION', `job ${jobId} is ${job.state}, not ${change.from.join(' or ')}`);
+      }
+      this.insertTransition(jobId, job.transitions.length, { state: change.to, time: change.time, reason: change.reason });
+      const explainsEnd = change.to === 'FAILED' || change.to === 'CANCELLED';
+      this.sql('UPDATE jobs SET state = ?, reason = ? WHERE id = ?').run(change.to, explainsEnd ? change.reason : job.reason, jobId);
+      return this.mustGet(jobId);
+    });
   }
 
   async putRun(jobId: string, run: SeedRun): Promise<Job> {
-    return this.db
-      .transaction(() => {
-        if (!this.exists(jobId)) throw notFound(jobId);
-        // Replaces in place (same position) or appends after the job's other runs.
-        const { position } = this.sql(`SELECT COALESCE(
+    return this.write(() => {
+      if (!this.exists(jobId)) throw notFound(jobId);
+      // Replaces in place (same position) or appends after the job's other runs.
+      const { position } = this.sql(`SELECT COALESCE(
           (SELECT position FROM job_runs WHERE job_id = @job AND seed = @seed),
           (SELECT COUNT(*) FROM job_runs WHERE job_id = @job)) AS position`).get({ job: jobId, seed: run.seed }) as { position: number };
-        this.writeRun(jobId, position, run);
-        return this.mustGet(jobId);
-      })
-      .immediate();
+      this.writeRun(jobId, position, run);
+      return this.mustGet(jobId);
+    });
   }
 
   async setSummary(jobId: string, summary: StabilitySummary): Promise<Job> {
-    return this.update(jobId, 'UPDATE jobs SET summary = ? WHERE id = ?', encodeValue(summary));
+    return this.write(() => this.update(jobId, 'UPDATE jobs SET summary = ? WHERE id = ?', encodeValue(summary)));
   }
 
   async setBackend(jobId: string, backend: BackendName): Promise<Job> {
-    return this.update(jobId, 'UPDATE jobs SET backend = ? WHERE id = ?', backend);
+    return this.write(() => this.update(jobId, 'UPDATE jobs SET backend = ? WHERE id = ?', backend));
   }
 
   async addNotice(jobId: string, message: string): Promise<Job> {
-    return this.db
-      .transaction(() => {
-        const job = this.mustGet(jobId);
-        // Every seed reports the same fallback notes; keep each once.
-        if (job.notices.includes(message)) return job;
-        return this.update(jobId, 'UPDATE jobs SET notices = ? WHERE id = ?', JSON.stringify([...job.notices, message]));
-      })
-      .immediate();
+    return this.write(() => {
+      const job = this.mustGet(jobId);
+      // Every seed reports the same fallback notes; keep each once.
+      if (job.notices.includes(message)) return job;
+      return this.update(jobId, 'UPDATE jobs SET notices = ? WHERE id = ?', JSON.stringify([...job.notices, message]));
+    });
   }
 
   async setRuntime(jobId: string, runtimeMs: number): Promise<Job> {
-    return this.update(jobId, 'UPDATE jobs SET runtime_ms = ? WHERE id = ?', runtimeMs);
+    return this.write(() => this.update(jobId, 'UPDATE jobs SET runtime_ms = ? WHERE id = ?', runtimeMs));
   }
 
   async unfinished(): Promise<Job[]> {
@@ -222,6 +199,21 @@ export class SqliteJobStore implements JobStore {
       `SELECT * FROM jobs WHERE state IN ('QUEUED', 'RUNNING', 'CANCELLING') ORDER BY create_time, id`,
     ).all() as JobRow[];
     return rows.map((row) => this.assemble(row));
+  }
+
+  async countActive(tenant?: string): Promise<number> {
+    const active = `state IN ('QUEUED', 'RUNNING', 'CANCELLING')`;
+    const row = (
+      tenant === undefined
+        ? this.sql(`SELECT COUNT(*) AS count FROM jobs WHERE ${active}`).get()
+        : this.sql(`SELECT COUNT(*) AS count FROM jobs WHERE ${active} AND tenant = ?`).get(tenant)
+    ) as { count: number };
+    return row.count;
+  }
+
+  /** One immediate transaction; a full or failing disk becomes the retryable ServiceError. */
+  private write<T>(work: () => T): T {
+    return writingTo(JOB_STORE, () => this.db.transaction(work).immediate());
   }
 
   private sql(text: string): Statement {
@@ -283,11 +275,15 @@ export class SqliteJobStore implements JobStore {
     let decoded = this.specs.get(row.id);
     if (decoded === undefined) {
       decoded = { spec: decodeValue<JobSpec>(row.spec), requestSpec: decodeValue<unknown>(row.request_spec) };
-      // Bounded: the oldest entry goes first (a Map iterates in insertion order).
-      if (this.specs.size >= SPEC_CACHE_SIZE) this.specs.delete(this.specs.keys().next().value ?? '');
-      this.specs.set(row.id, decoded);
+      this.cacheSpecs(row.id, decoded);
     }
     return decoded;
+  }
+
+  private cacheSpecs(jobId: string, specs: { readonly spec: JobSpec; readonly requestSpec: unknown }): void {
+    // Bounded: the oldest entry goes first (a Map iterates in insertion order).
+    if (this.specs.size >= SPEC_CACHE_SIZE) this.specs.delete(this.specs.keys().next().value ?? '');
+    this.specs.set(jobId, specs);
   }
 
   /** A row and its children as the immutable Job the in-memory store would hold. */
@@ -316,28 +312,6 @@ export class SqliteJobStore implements JobStore {
       runtimeMs: row.runtime_ms,
     };
   }
-}
-
-function toSeedRun(row: RunRow): SeedRun {
-  return {
-    seed: row.seed,
-    state: row.state,
-    steps: row.steps,
-    totalSteps: row.total_steps,
-    meanStepSeconds: row.mean_step_seconds,
-    durationMs: row.duration_ms,
-    ...(row.metrics === null ? {} : { metrics: decodeValue<Evaluation>(row.metrics) }),
-    ...(row.error === null ? {} : { error: row.error }),
-    ...(row.checkpoint_step === null ? {} : { checkpointStep: row.checkpoint_step }),
-    ...(row.peak_memory_bytes === null ? {} : { peakMemoryBytes: row.peak_memory_bytes }),
-    ...(row.phases === null ? {} : { phases: decodeValue<RunPhase[]>(row.phases) }),
-    ...(row.details === null || row.details === undefined ? {} : decodeValue<RunDetails>(row.details)),
-  };
-}
-
-function encodeDetails(run: SeedRun): Buffer | null {
-  const details = detailsOf(run);
-  return details === undefined ? null : encodeValue(details);
 }
 
 function notFound(jobId: string): ServiceError {

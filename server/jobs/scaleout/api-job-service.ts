@@ -64,6 +64,10 @@ export class ApiJobService implements JobService {
     return this.options.embedded.list(query);
   }
 
+  countActive(tenant?: string): Promise<number> {
+    return this.options.store.countActive(tenant);
+  }
+
   /**
    * CANCELLING in the store (compare-and-set, so a job that just ended stays ended), then: a job
    * still waiting in the queue is withdrawn and ended here; a claimed one is stopped by its worker.
@@ -97,7 +101,11 @@ export class ApiJobService implements JobService {
     yield* this.options.eventLog.follow(jobId, fromSequence, signal);
   }
 
-  evaluate(tenant: string, jobId: string, options: { dataset?: DatasetSelection; seed: number; ensemble: boolean }): Promise<EvaluationReport> {
+  evaluate(
+    tenant: string,
+    jobId: string,
+    options: { dataset?: DatasetSelection; seed: number; ensemble: boolean },
+  ): Promise<EvaluationReport> {
     return this.options.embedded.evaluate(tenant, jobId, options);
   }
 

@@ -206,6 +206,16 @@ export class PostgresJobStore implements JobStore {
     return this.assemble(rows);
   }
 
+  async countActive(tenant?: string): Promise<number> {
+    const active = `state IN ('QUEUED', 'RUNNING', 'CANCELLING')`;
+    const { rows } =
+      tenant === undefined
+        ? await this.pool.query<{ count: string }>(`SELECT COUNT(*) AS count FROM jobs WHERE ${active}`)
+        : await this.pool.query<{ count: string }>(`SELECT COUNT(*) AS count FROM jobs WHERE ${active} AND tenant = $1`, [tenant]);
+    // bigint: node-postgres returns it as a string.
+    return Number(rows[0]?.count ?? 0);
+  }
+
   private async idempotent(command: StartJobCommand): Promise<{ job: Job; created: boolean } | undefined> {
     if (command.idempotencyKey === '') return undefined;
     const { rows } = await this.pool.query<JobRow>(
