@@ -167,6 +167,10 @@ export class EmbeddedJobService implements JobService {
     return this.options.store.countActive(tenant);
   }
 
+  findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined> {
+    return this.options.store.findByIdempotencyKey(tenant, key);
+  }
+
   async cancel(tenant: string, jobId: string): Promise<Job> {
     const job = await this.mustGet(tenant, jobId);
     const execution = this.executions.get(jobId);

@@ -48,6 +48,8 @@ export interface JobStore {
   unfinished(): Promise<Job[]>;
   /** How many jobs are not yet terminal: the tenant's, or every tenant's when absent (admission caps). */
   countActive(tenant?: string): Promise<number>;
+  /** The tenant's job created under this idempotency key, if any (one indexed lookup). */
+  findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined>;
 }
 
 /** Keyset cursor: robust to jobs created between pages (offsets are not). */
@@ -146,6 +148,11 @@ export class InMemoryJobStore implements JobStore {
 
   async unfinished(): Promise<Job[]> {
     return [...this.jobs.values()].filter((job) => !TERMINAL_STATES.has(job.state)).sort((a, b) => -newestFirst(a, b));
+  }
+
+  async findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined> {
+    const id = this.idempotency.get(`${tenant}\u0000${key}`);
+    return id === undefined ? undefined : this.jobs.get(id);
   }
 
   async countActive(tenant?: string): Promise<number> {

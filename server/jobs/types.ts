@@ -292,6 +292,8 @@ export interface JobService {
   list(query: ListJobsQuery): Promise<{ jobs: Job[]; nextPageToken: string }>;
   /** Jobs not yet terminal (QUEUED, RUNNING, CANCELLING): the tenant's, or every tenant's when absent. */
   countActive(tenant?: string): Promise<number>;
+  /** The tenant's job started under this idempotency key, if any. */
+  findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined>;
   cancel(tenant: string, jobId: string): Promise<Job>;
   /** Replays from fromSequence (inclusive; 0 = start) then follows live; ends when the job is terminal. */
   events(tenant: string, jobId: string, fromSequence: number, signal: AbortSignal): AsyncIterable<JobEvent>;

@@ -108,6 +108,7 @@ export class JobMetricsRecorder {
         return jobs;
       },
       countActive: (tenant) => store.countActive(tenant),
+      findByIdempotencyKey: (tenant, key) => store.findByIdempotencyKey(tenant, key),
     };
   }
 

@@ -8,7 +8,7 @@
 // concurrently (a burst's store writes batch). That holds within one API process (a shared store
 // across pods needs the check inside its own transaction).
 import { ServiceError } from '../common/errors.js';
-import type { Job, JobService, StartJobCommand } from '../jobs/types.js';
+import type { JobService, StartJobCommand } from '../jobs/types.js';
 
 export interface JobLimits {
   /** 0 = no limit. */
@@ -19,7 +19,6 @@ export interface JobLimits {
 
 /** Jobs take minutes; asking again much sooner only adds load. */
 export const JOB_LIMIT_RETRY_AFTER_MS = 10_000;
-const PAGE_SIZE = 200;
 
 export class JobAdmission {
   private checks: Promise<unknown> = Promise.resolve();
@@ -81,22 +80,11 @@ export class JobAdmission {
 
   /**
    * A retried StartFineTune whose idempotency key already names a job is not a new job: it must
-   * get that job back (or ALREADY_EXISTS) whatever the caps say. Only looked up when refusing.
+   * get that job back (or ALREADY_EXISTS) whatever the caps say. Only looked up when refusing,
+   * with one indexed lookup (the SDK sends a key with every call).
    */
   private async isReplay({ tenant, idempotencyKey }: StartJobCommand): Promise<boolean> {
     if (idempotencyKey === '') return false;
-    for await (const job of this.jobsOf(tenant)) {
-      if (job.idempotencyKey === idempotencyKey) return true;
-    }
-    return false;
-  }
-
-  private async *jobsOf(tenant: string): AsyncGenerator<Job> {
-    let pageToken = '';
-    do {
-      const page = await this.jobService.list({ tenant, pageSize: PAGE_SIZE, pageToken, labelSelector: {} });
-      yield* page.jobs;
-      pageToken = page.nextPageToken;
-    } while (pageToken !== '');
+    return (await this.jobService.findByIdempotencyKey(tenant, idempotencyKey)) !== undefined;
   }
 }

@@ -169,6 +169,14 @@ for (const kind of PERSISTENCE_KINDS)
       assert.equal(await store.countActive(), 2);
     });
 
+    test('findByIdempotencyKey: the tenant’s job under the key, nobody else’s', async () => {
+      const store = kind.open().store;
+      const { job } = await store.create(command({ idempotencyKey: 'k' }), 1);
+      assert.equal((await store.findByIdempotencyKey('t1', 'k'))?.id, job.id);
+      assert.equal(await store.findByIdempotencyKey('t2', 'k'), undefined);
+      assert.equal(await store.findByIdempotencyKey('t1', 'other'), undefined);
+    });
+
     test('list: newest first, paged by opaque tokens, filtered by state and labels', async () => {
       const store = kind.open().store;
       const ids: string[] = [];

@@ -13,14 +13,15 @@ function command(tenant: string, idempotencyKey = ''): StartJobCommand {
   return { tenant, spec: smallJobSpec(), requestSpec: {}, idempotencyKey, displayName: '', labels: {} };
 }
 
-/** Active jobs per tenant, as the store would count them; list() only serves the replay check. */
+/** Active jobs per tenant, as the store would count them, and the idempotency keys already used. */
 function standInService(active: Map<string, number>, keys: readonly string[] = []): JobService {
   const unused = (): never => {
     throw new Error('not used by admission');
   };
   return {
     countActive: async (tenant) => (tenant === undefined ? [...active.values()].reduce((a, b) => a + b, 0) : (active.get(tenant) ?? 0)),
-    list: async () => ({ jobs: keys.map((idempotencyKey) => ({ idempotencyKey }) as Job), nextPageToken: '' }),
+    findByIdempotencyKey: async (_tenant, key) => (keys.includes(key) ? ({ idempotencyKey: key } as Job) : undefined),
+    list: unused,
     start: unused,
     get: unused,
     cancel: unused,

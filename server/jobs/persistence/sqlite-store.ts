@@ -201,6 +201,13 @@ export class SqliteJobStore implements JobStore {
     return rows.map((row) => this.assemble(row));
   }
 
+  async findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined> {
+    const row = this.sql('SELECT job_id FROM idempotency_keys WHERE tenant = ? AND key = ?').get(tenant, key) as
+      | { job_id: string }
+      | undefined;
+    return row === undefined ? undefined : this.mustGet(row.job_id);
+  }
+
   async countActive(tenant?: string): Promise<number> {
     const active = `state IN ('QUEUED', 'RUNNING', 'CANCELLING')`;
     const row = (

@@ -68,6 +68,10 @@ export class ApiJobService implements JobService {
     return this.options.store.countActive(tenant);
   }
 
+  findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined> {
+    return this.options.store.findByIdempotencyKey(tenant, key);
+  }
+
   /**
    * CANCELLING in the store (compare-and-set, so a job that just ended stays ended), then: a job
    * still waiting in the queue is withdrawn and ended here; a claimed one is stopped by its worker.

@@ -216,13 +216,17 @@ export class PostgresJobStore implements JobStore {
     return Number(rows[0]?.count ?? 0);
   }
 
-  private async idempotent(command: StartJobCommand): Promise<{ job: Job; created: boolean } | undefined> {
-    if (command.idempotencyKey === '') return undefined;
+  async findByIdempotencyKey(tenant: string, key: string): Promise<Job | undefined> {
     const { rows } = await this.pool.query<JobRow>(
       'SELECT jobs.* FROM idempotency_keys k JOIN jobs ON jobs.id = k.job_id WHERE k.tenant = $1 AND k.key = $2',
-      [command.tenant, command.idempotencyKey],
+      [tenant, key],
     );
-    const [job] = await this.assemble(rows);
+    return (await this.assemble(rows))[0];
+  }
+
+  private async idempotent(command: StartJobCommand): Promise<{ job: Job; created: boolean } | undefined> {
+    if (command.idempotencyKey === '') return undefined;
+    const job = await this.findByIdempotencyKey(command.tenant, command.idempotencyKey);
     if (job === undefined) return undefined;
     if (!isDeepStrictEqual(job.spec, command.spec)) {
       throw new ServiceError(
