@@ -56,9 +56,27 @@ async function main(): Promise<number> {
   const env = { STEADYTUNE_ADDRESS: server.address };
   try {
     const startArgs = [
-      'start', '--dataset', 'mnist', '--imbalance', 'long_tailed:20', '--method', 'dsgd',
-      '--lr', '0.001', '--batch-size', '16', '--epochs', '3', '--seeds', '3', '--hidden', '128',
-      '--ensemble', '--display-name', 'demo: dsgd on long-tailed mnist', '--json',
+      'start',
+      '--dataset',
+      'mnist',
+      '--imbalance',
+      'long_tailed:20',
+      '--method',
+      'dsgd',
+      '--lr',
+      '0.001',
+      '--batch-size',
+      '16',
+      '--epochs',
+      '3',
+      '--seeds',
+      '3',
+      '--hidden',
+      '128',
+      '--ensemble',
+      '--display-name',
+      'demo: dsgd on long-tailed mnist',
+      '--json',
     ];
     let startOutput = '';
     const captured = {

@@ -18,11 +18,15 @@ if (values.vocabulary === undefined || values.cache === undefined) {
   console.error('usage: filter-glove.ts --vocabulary <tokens.txt> --cache <directory> [--source <wink-embeddings json>]');
   process.exit(2);
 }
-const tokens = (await readFile(values.vocabulary, 'utf8')).split('\n').filter((token, index, all) => token !== '' || index < all.length - 1);
+const tokens = (await readFile(values.vocabulary, 'utf8'))
+  .split('\n')
+  .filter((token, index, all) => token !== '' || index < all.length - 1);
 const source = values.source ?? winkGlovePath();
 const started = performance.now();
 const key = vocabularyKey(WINK_GLOVE_SOURCE, tokens);
 const { vectors, hit } = await cachedWordVectors(new FileVectorCache(values.cache), key, tokens, () => gloveFileChunks(source));
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`${hit ? 'already cached' : `filtered ${source}`} in ${seconds} s: ${vectors.words.length} of ${tokens.length} tokens have ` +
-  `${vectors.dim}-d vectors; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; key ${key}`);
+console.log(
+  `${hit ? 'already cached' : `filtered ${source}`} in ${seconds} s: ${vectors.words.length} of ${tokens.length} tokens have ` +
+    `${vectors.dim}-d vectors; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; key ${key}`,
+);

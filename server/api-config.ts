@@ -48,7 +48,10 @@ function loadTokens(env: EnvReader, cwd: string): TenantToken[] {
   const tokens: TenantToken[] = [];
   const inline = env.optional('STEADYTUNE_TOKENS');
   if (inline !== undefined) {
-    const entries = inline.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const entries = inline
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
     entries.forEach((entry, i) => {
       const colon = entry.lastIndexOf(':');
       const token = { tenant: entry.slice(0, colon), sha256: entry.slice(colon + 1) };

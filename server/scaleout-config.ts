@@ -37,6 +37,7 @@ export function loadScaleOutConfig(env: DurabilityEnvReader): ScaleOutConfig | u
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
     env.problem(`STEADYTUNE_DATABASE_URL: STEADYTUNE_MODE=${mode} needs a postgres:// URL`);
   }
-  if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) env.problem(`STEADYTUNE_REDIS_PREFIX=${JSON.stringify(redisPrefix)}: letters, digits, _ . - only`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix))
+    env.problem(`STEADYTUNE_REDIS_PREFIX=${JSON.stringify(redisPrefix)}: letters, digits, _ . - only`);
   return { mode, redisUrl, databaseUrl, redisPrefix, lockMs, stalledCheckMs, maxJobStarts };
 }

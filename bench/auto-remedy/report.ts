@@ -61,9 +61,12 @@ export function summarizeArm(result: ArmResult, baseline: ArmResult): ArmSummary
     recovered: runs.filter((run) => isOk(run) && !isOk(before(run.seed))).map((run) => run.seed),
     broken: runs.filter((run) => !isOk(run) && isOk(before(run.seed))).map((run) => run.seed),
     premature: remedied.filter((run) => isOk(before(run.seed))).map((run) => run.seed),
-    tooLate: result.arm.policy === undefined
-      ? []
-      : runs.filter((run) => !isOk(run) && run.phases.length - 1 < COLLAPSE_DETECTION.maxRestarts && lastPhaseCouldRemedy(run)).map((run) => run.seed),
+    tooLate:
+      result.arm.policy === undefined
+        ? []
+        : runs
+            .filter((run) => !isOk(run) && run.phases.length - 1 < COLLAPSE_DETECTION.maxRestarts && lastPhaseCouldRemedy(run))
+            .map((run) => run.seed),
     stepsTrained: runs.reduce((sum, run) => sum + run.phases.reduce((steps, phase) => steps + phase.endStep - phase.startStep, 0), 0),
   };
 }
@@ -84,7 +87,9 @@ function runCell(run: SeedRun | undefined): string {
   if (run?.metrics === undefined) return '-';
   const outcome = `${VERDICT_WORDS[run.metrics.verdict] ?? '?'} ${(run.metrics.accuracy * 100).toFixed(2)}`;
   if (run.phases.length <= 1) return outcome;
-  const path = run.phases.map((phase) => `${phase.method?.method?.$case ?? '?'}@${phase.seed} ${phase.startStep}–${phase.endStep}`).join(' → ');
+  const path = run.phases
+    .map((phase) => `${phase.method?.method?.$case ?? '?'}@${phase.seed} ${phase.startStep}–${phase.endStep}`)
+    .join(' → ');
   return `${outcome} (${path})`;
 }
 
@@ -105,7 +110,11 @@ export function autoRemedySection(input: {
   const failedBefore = baseline.result.job.runs.filter((run) => !isOk(run)).length;
   const ranked = [...policies].sort((a, b) => b.recovered.length - a.recovered.length || a.broken.length - b.broken.length);
   const [best, second] = ranked;
-  const tie = best !== undefined && second !== undefined && best.recovered.length === second.recovered.length && best.broken.length === second.broken.length;
+  const tie =
+    best !== undefined &&
+    second !== undefined &&
+    best.recovered.length === second.recovered.length &&
+    best.broken.length === second.broken.length;
   const defaultPolicy = DEFAULT_REMEDY.policy;
   const bestPolicy = policyName(best?.result.arm.policy);
   const lines = [
@@ -117,7 +126,7 @@ export function autoRemedySection(input: {
     '',
     '### Protocol',
     '',
-    '- Spec (bench/auto-remedy/collapsing-spec.ts, also the integration test\'s): MNIST digits 3 vs 8 (400 training, 200 validation examples), MLP 784-32-2, FFT, full-batch SGD at learning rate 5 with 10% warmup, linear decay and gradient-norm clip 1, 30 epochs of one step each. Full batch, so a collapsed run\'s gradient is not held up by mini-batch noise: it falls to ~0.',
+    "- Spec (bench/auto-remedy/collapsing-spec.ts, also the integration test's): MNIST digits 3 vs 8 (400 training, 200 validation examples), MLP 784-32-2, FFT, full-batch SGD at learning rate 5 with 10% warmup, linear decay and gradient-norm clip 1, 30 epochs of one step each. Full batch, so a collapsed run's gradient is not held up by mini-batch noise: it falls to ~0.",
     `- Collapse (remedy-policy.ts): the engine's verdict at an epoch-end validation is collapsed (one class takes ≥ 95% of the predictions) AND the gradient norm stayed below ${COLLAPSE_DETECTION.minGradientNorm} for ${COLLAPSE_DETECTION.windowSteps} consecutive steps; at most ${COLLAPSE_DETECTION.maxRestarts} remedies per run.`,
     '- RESTART_NEXT_SEED: start over under seed + 1000 k (k = 1, 2, ...), same method. CONTINUE_UNDER_DSGD: go back to the newest checkpoint taken while the run was healthy (no collapsed verdict, gradient not below the minimum; checkpoints every window of steps) and continue under DSGD (λ 1, linear) to the planned end; a DSGD run that collapses again is left as it is.',
     `- Seeds: the paper's ten (${PAPER_SEEDS.join(', ')}); one job per arm, ten runs on ${2} worker threads, arms one after another. Verdicts and accuracy are those of each run's final model (its last phase) on the validation set.`,
@@ -134,7 +143,9 @@ export function autoRemedySection(input: {
     '',
     `| seed | ${summaries.map((s) => s.result.arm.name).join(' | ')} |`,
     `| --- | ${summaries.map(() => '---').join(' | ')} |`,
-    ...PAPER_SEEDS.map((seed) => `| ${seed} | ${summaries.map((s) => runCell(s.result.job.runs.find((run) => run.seed === seed))).join(' | ')} |`),
+    ...PAPER_SEEDS.map(
+      (seed) => `| ${seed} | ${summaries.map((s) => runCell(s.result.job.runs.find((run) => run.seed === seed))).join(' | ')} |`,
+    ),
     '',
     '### Findings',
     '',
@@ -143,7 +154,10 @@ export function autoRemedySection(input: {
       : tie
         ? `- The policies tied: each recovered ${best.recovered.length} of the ${failedBefore} runs that failed without a remedy.`
         : `- ${best.result.arm.name} recovered more runs: ${best.recovered.length} of the ${failedBefore} that failed without a remedy, against ${second?.recovered.length ?? 0} for ${second?.result.arm.name ?? '-'}; it broke ${best.broken.length} run(s) that were fine without a remedy, ${second?.result.arm.name ?? '-'} ${second?.broken.length ?? 0}.`,
-    ...policies.map((s) => `- ${s.result.arm.name}: ${s.remedies} remedies over ${s.remediedRuns} runs, ${s.stepsTrained} optimizer steps in all (${(s.stepsTrained / Math.max(1, baseline.stepsTrained)).toFixed(2)}× the steps without a remedy); ${s.premature.length} remedied run(s) would have ended ok on their own (a transient collapse that passed the detector); ${s.tooLate.length} run(s) ended failed with remedies to spare${s.tooLate.length === 0 ? '' : ` (${s.tooLate.join(', ')}): their last phase collapsed too close to the planned end to fill the window`}.`),
+    ...policies.map(
+      (s) =>
+        `- ${s.result.arm.name}: ${s.remedies} remedies over ${s.remediedRuns} runs, ${s.stepsTrained} optimizer steps in all (${(s.stepsTrained / Math.max(1, baseline.stepsTrained)).toFixed(2)}× the steps without a remedy); ${s.premature.length} remedied run(s) would have ended ok on their own (a transient collapse that passed the detector); ${s.tooLate.length} run(s) ended failed with remedies to spare${s.tooLate.length === 0 ? '' : ` (${s.tooLate.join(', ')}): their last phase collapsed too close to the planned end to fill the window`}.`,
+    ),
     '- Scope: one spec, ten seeds, a toy model: the counts say which policy helped here, not in general. After a CONTINUE_UNDER_DSGD remedy the run resumes at the point of the learning-rate schedule where FFT collapsed, while a new seed starts over with the warm-up: a likely reason for the gap, not one this benchmark isolates.',
     `- Default: an AutoRemedy without a policy uses ${defaultPolicy} (server/jobs/remedy-policy.ts DEFAULT_REMEDY)${tie || bestPolicy === defaultPolicy ? ', the policy that recovered more runs here.' : `. **This run favoured ${bestPolicy}: reconsider the default.**`}`,
     '',

@@ -25,7 +25,10 @@ const ARMS: readonly Arm[] = [
 
 async function runArm(client: SteadytuneClient, arm: Arm): Promise<{ job: Job; wallSeconds: number }> {
   const started = Date.now();
-  const response = await client.startFineTune({ spec: collapsingSpec(PAPER_SEEDS, arm.policy), displayName: `auto-remedy bench: ${arm.name}` });
+  const response = await client.startFineTune({
+    spec: collapsingSpec(PAPER_SEEDS, arm.policy),
+    displayName: `auto-remedy bench: ${arm.name}`,
+  });
   if (response.job === undefined) throw new Error('StartFineTune returned no job');
   const job = await client.waitForJob(response.job.id);
   if (job.state !== JobState.JOB_STATE_SUCCEEDED) throw new Error(`${arm.name}: job ${job.id} ended ${job.state}: ${job.reason}`);
@@ -36,7 +39,13 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'steadytune-bench-remedy-'));
   const app = await startSteadytune(
     {
-      port: 0, host: '127.0.0.1', dataDir, concurrency: WORKERS, backend: 'auto', logLevel: 'warn', metricsPort: 0,
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      concurrency: WORKERS,
+      backend: 'auto',
+      logLevel: 'warn',
+      metricsPort: 0,
       durability: { store: 'memory', checkpointEverySteps: 0, checkpointsKept: 1 },
     },
     silentLogger,
@@ -62,16 +71,23 @@ async function main(): Promise<void> {
     });
     const reportPath = path.join(BENCH_DIR, 'STABILITY.md');
     await writeFile(reportPath, replaceSection(await readFile(reportPath, 'utf8'), section));
-    const runs = results.flatMap(({ arm, job }) => job.runs.map((run) => ({
-      arm: arm.name,
-      seed: run.seed,
-      accuracy: run.metrics?.accuracy,
-      balancedAccuracy: run.metrics?.balancedAccuracy,
-      verdict: run.metrics?.verdict,
-      phases: run.phases.map((phase) => ({
-        seed: phase.seed, method: phase.method?.method?.$case, startStep: phase.startStep, endStep: phase.endStep, verdict: phase.verdict, reason: phase.reason,
+    const runs = results.flatMap(({ arm, job }) =>
+      job.runs.map((run) => ({
+        arm: arm.name,
+        seed: run.seed,
+        accuracy: run.metrics?.accuracy,
+        balancedAccuracy: run.metrics?.balancedAccuracy,
+        verdict: run.metrics?.verdict,
+        phases: run.phases.map((phase) => ({
+          seed: phase.seed,
+          method: phase.method?.method?.$case,
+          startStep: phase.startStep,
+          endStep: phase.endStep,
+          verdict: phase.verdict,
+          reason: phase.reason,
+        })),
       })),
-    })));
+    );
     await writeFile(path.join(BENCH_DIR, 'auto-remedy-runs.json'), `[\n${runs.map((run) => JSON.stringify(run)).join(',\n')}\n]\n`);
     process.stdout.write(section);
   } finally {

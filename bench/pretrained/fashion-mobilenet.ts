@@ -12,15 +12,22 @@ import { selectBackend } from '../../server/engine/backend.js';
 import { createMlp } from '../../server/engine/models/mlp.js';
 import type { describeInputs } from '../../server/engine/models/index.js';
 import {
-  cachedFeatureSet, createMobileNetClassifier, loadMobileNetV2Backbone, mobilenetFeatureExtractor,
+  cachedFeatureSet,
+  createMobileNetClassifier,
+  loadMobileNetV2Backbone,
+  mobilenetFeatureExtractor,
 } from '../../server/engine/models/pretrained/index.js';
 import type { ExampleSet } from '../../server/engine/types.js';
 import { format, seededSubset, trainHead } from './run-head.js';
 
-const { values: args } = parseArgs({ options: {
-  sizes: { type: 'string', default: '32,64,96' }, tails: { type: 'string', default: '0' },
-  cache: { type: 'string', default: '/tmp/steadytune-features' }, epochs: { type: 'string', default: '15' },
-} });
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '32,64,96' },
+    tails: { type: 'string', default: '0' },
+    cache: { type: 'string', default: '/tmp/steadytune-features' },
+    epochs: { type: 'string', default: '15' },
+  },
+});
 const backend = await selectBackend('wasm');
 console.log(`backend ${backend.name}`);
 const fullTrain = await loadBuiltin('fashion-mnist', 'train');
@@ -32,8 +39,12 @@ const store = new FileFeatureCache(args.cache);
 const epochs = Number(args.epochs);
 const SEED = 7;
 
-const pixels = await trainHead((_, inputs, numClasses, seed) => createMlp({ family: 'mlp', hiddenUnits: [256], dropout: 0.1 }, describeDim(inputs), numClasses, seed),
-  trainSet, validation, { epochs, learningRate: 1e-3, batchSize: 64, seed: SEED });
+const pixels = await trainHead(
+  (_, inputs, numClasses, seed) => createMlp({ family: 'mlp', hiddenUnits: [256], dropout: 0.1 }, describeDim(inputs), numClasses, seed),
+  trainSet,
+  validation,
+  { epochs, learningRate: 1e-3, batchSize: 64, seed: SEED },
+);
 console.log(`raw pixels, MLP 784-256-10: ${format(pixels.evaluation)} (${pixels.seconds.toFixed(1)} s)`);
 
 function describeDim(inputs: ReturnType<typeof describeInputs>): number {
@@ -49,17 +60,26 @@ for (const inputSize of args.sizes.split(',').map(Number)) {
     // Bench subsets are keyed by their seeds; a job keys the full split by its content hash.
     const features: ExampleSet[] = [];
     let hits = 0;
-    for (const [set, name] of [[trainSet, 'train-2k-s1'], [validation, 'test-1k-s2']] as const) {
+    for (const [set, name] of [
+      [trainSet, 'train-2k-s1'],
+      [validation, 'test-1k-s2'],
+    ] as const) {
       const cached = await cachedFeatureSet(extractor, set, `fashion-mnist|${name}`, store);
       features.push(cached.set);
       hits += cached.hit ? 1 : 0;
     }
     const msPerImage = (performance.now() - started) / 3000;
-    console.log(`${inputSize} px, ${trainableBlocks} trainable blocks: ${hits === 2 ? 'cached' : `${msPerImage.toFixed(2)} ms/img extraction`}, ${extractor.featureDim} features`);
+    console.log(
+      `${inputSize} px, ${trainableBlocks} trainable blocks: ${hits === 2 ? 'cached' : `${msPerImage.toFixed(2)} ms/img extraction`}, ${extractor.featureDim} features`,
+    );
     for (const hiddenUnits of [[], [256]]) {
       const spec = { family: 'mobilenet_v2' as const, inputSize, trainableBlocks, hiddenUnits, dropout: 0.1 };
-      const run = await trainHead((_, inputs, numClasses, seed) => createMobileNetClassifier(spec, backbone.tail, inputs, numClasses, seed),
-        features[0], features[1], { epochs, learningRate: 1e-3, batchSize: 64, seed: SEED, model: spec });
+      const run = await trainHead(
+        (_, inputs, numClasses, seed) => createMobileNetClassifier(spec, backbone.tail, inputs, numClasses, seed),
+        features[0],
+        features[1],
+        { epochs, learningRate: 1e-3, batchSize: 64, seed: SEED, model: spec },
+      );
       console.log(`  head [${hiddenUnits}]: ${format(run.evaluation)}; ${run.meanStepMs.toFixed(1)} ms/step (${run.seconds.toFixed(1)} s)`);
     }
     backbone.dispose();

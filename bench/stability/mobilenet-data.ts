@@ -17,8 +17,12 @@ export interface MobileNetSetting {
   readonly featureDim: number;
 }
 
-export async function mobileNetSetting(pixels: SettingData, settingKey: string, cacheDir: string,
-  log: (line: string) => void): Promise<MobileNetSetting> {
+export async function mobileNetSetting(
+  pixels: SettingData,
+  settingKey: string,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<MobileNetSetting> {
   const backbone = await loadMobileNetV2Backbone({ inputSize: MOBILENET_INPUT_SIZE, trainableBlocks: MOBILENET_TRAINABLE_BLOCKS });
   try {
     const extractor = mobilenetFeatureExtractor(backbone);

@@ -34,32 +34,37 @@ export async function runOnWorkers(
   const workerData: StabilityWorkerData = { ...shared, entry: ENTRY };
   const workers = Array.from({ length: Math.min(workerCount, jobs.length) }, () => new Worker(BOOTSTRAP, { workerData }));
   try {
-    await Promise.all(workers.map((worker) => new Promise<void>((resolve, reject) => {
-      const sendNext = (): void => {
-        if (next >= jobs.length) {
-          resolve();
-          return;
-        }
-        const index = next++;
-        worker.postMessage({ kind: 'run', index, job: jobs[index] } satisfies ToWorker);
-      };
-      worker.on('message', (message: FromWorker) => {
-        if (message.kind === 'ready') {
-          backend = message.backend;
-        } else if (message.kind === 'result') {
-          results.push(message.result);
-          onResult(message.result, ++done, jobs.length);
-        } else {
-          failures.push({ job: jobs[message.index], message: message.message });
-          done += 1;
-        }
-        sendNext();
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => {
-        if (code !== 0) reject(new Error(`a benchmark worker exited with code ${code}`));
-      });
-    })));
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const sendNext = (): void => {
+              if (next >= jobs.length) {
+                resolve();
+                return;
+              }
+              const index = next++;
+              worker.postMessage({ kind: 'run', index, job: jobs[index] } satisfies ToWorker);
+            };
+            worker.on('message', (message: FromWorker) => {
+              if (message.kind === 'ready') {
+                backend = message.backend;
+              } else if (message.kind === 'result') {
+                results.push(message.result);
+                onResult(message.result, ++done, jobs.length);
+              } else {
+                failures.push({ job: jobs[message.index], message: message.message });
+                done += 1;
+              }
+              sendNext();
+            });
+            worker.on('error', reject);
+            worker.on('exit', (code) => {
+              if (code !== 0) reject(new Error(`a benchmark worker exited with code ${code}`));
+            });
+          }),
+      ),
+    );
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
   }

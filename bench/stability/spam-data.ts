@@ -33,7 +33,10 @@ interface Email {
 
 /** The body after the header block, tags stripped: headers would make the task trivial and noisy. */
 const bodyOf = (text: string): string =>
-  text.slice(Math.max(0, text.search(/\r?\n\r?\n/))).replace(/<[^>]*>/g, ' ').slice(0, MAX_BODY_CHARS);
+  text
+    .slice(Math.max(0, text.search(/\r?\n\r?\n/)))
+    .replace(/<[^>]*>/g, ' ')
+    .slice(0, MAX_BODY_CHARS);
 
 export interface SpamSetting {
   readonly data: SettingData;
@@ -58,9 +61,16 @@ export function buildSpamSetting(): SpamSetting {
   // Interleaved in the fixed shuffle's order; the trainer reshuffles per seed anyway.
   const train = [...trainHam, ...trainSpam];
   const trainLabels = [...trainHam.map(() => 0), ...trainSpam.map(() => 1)];
-  const vocabulary = buildVocabulary(train.map(({ text }) => bodyOf(text)), VOCABULARY);
+  const vocabulary = buildVocabulary(
+    train.map(({ text }) => bodyOf(text)),
+    VOCABULARY,
+  );
   const encode = (emails: readonly Email[], labels: readonly number[]): ExampleSet => ({
-    inputs: encodeTexts(emails.map(({ text }) => ({ text: bodyOf(text) })), vocabulary, SPAM_SEQ_LEN).inputs,
+    inputs: encodeTexts(
+      emails.map(({ text }) => ({ text: bodyOf(text) })),
+      vocabulary,
+      SPAM_SEQ_LEN,
+    ).inputs,
     labels: Int32Array.from(labels),
     numClasses: 2,
     classNames: SPAM_CLASS_NAMES,
@@ -90,10 +100,17 @@ export interface GloveBackbone {
 /** The GloVe table for the training vocabulary: vectors filtered once into cacheDir, reused after. */
 export async function gloveBackbone(cacheDir: string, tokens: readonly string[], log: (line: string) => void): Promise<GloveBackbone> {
   const started = performance.now();
-  const { vectors, hit } = await cachedWordVectors(
-    new FileVectorCache(cacheDir), vocabularyKey(WINK_GLOVE_SOURCE, tokens), tokens, () => gloveFileChunks(),
+  const { vectors, hit } = await cachedWordVectors(new FileVectorCache(cacheDir), vocabularyKey(WINK_GLOVE_SOURCE, tokens), tokens, () =>
+    gloveFileChunks(),
   );
-  log(`GloVe vectors for ${vectors.words.length} of ${tokens.length} tokens (${hit ? 'cached' : 'filtered the 300 MB file'}, ` +
-    `${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  return { table: gloveEmbeddingTable(tokens, vectors, TABLE_SEED), vocabularySize: tokens.length, foundWords: vectors.words.length, fromCache: hit };
+  log(
+    `GloVe vectors for ${vectors.words.length} of ${tokens.length} tokens (${hit ? 'cached' : 'filtered the 300 MB file'}, ` +
+      `${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  return {
+    table: gloveEmbeddingTable(tokens, vectors, TABLE_SEED),
+    vocabularySize: tokens.length,
+    foundWords: vectors.words.length,
+    fromCache: hit,
+  };
 }

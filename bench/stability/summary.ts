@@ -52,7 +52,11 @@ export function summarizeCells(results: readonly RunResult[]): Map<string, CellS
     const runs = [...unsorted].sort((a, b) => a.job.seed - b.job.seed);
     const { settingId, study, method, learningRate } = runs[0].job;
     cells.set(key, {
-      settingId, study, label: method.label, learningRate, runs,
+      settingId,
+      study,
+      label: method.label,
+      learningRate,
+      runs,
       balancedAccuracy: describeValues(runs.map((run) => run.balancedAccuracy)),
       accuracy: describeValues(runs.map((run) => run.accuracy)),
       collapsed: runs.filter((run) => run.verdict === 'collapsed').length,

@@ -83,8 +83,11 @@ port.postMessage({ kind: 'ready', backend: backend.name } satisfies FromWorker);
 port.on('message', (message: ToWorker) => {
   runJob(message.job, data).then(
     (result) => port.postMessage({ kind: 'result', index: message.index, result } satisfies FromWorker),
-    (error: unknown) => port.postMessage({
-      kind: 'failure', index: message.index, message: error instanceof Error ? error.message : String(error),
-    } satisfies FromWorker),
+    (error: unknown) =>
+      port.postMessage({
+        kind: 'failure',
+        index: message.index,
+        message: error instanceof Error ? error.message : String(error),
+      } satisfies FromWorker),
   );
 });

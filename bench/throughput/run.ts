@@ -29,8 +29,10 @@ import {
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(`--${name}`);
 const listOption = (name: string, fallback: string[]): string[] =>
-  args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1].split(',') ?? fallback;
-
+  args
+    .find((arg) => arg.startsWith(`--${name}=`))
+    ?.split('=')[1]
+    .split(',') ?? fallback;
 
 interface Workload {
   readonly label: string;
@@ -80,7 +82,6 @@ interface Runner {
   step: number;
 }
 
-
 async function runStep(runner: Runner, workload: Workload): Promise<void> {
   const { variant, model, method, optimizer } = runner;
   const count = workload.data.labels.length;
@@ -91,7 +92,12 @@ async function runStep(runner: Runner, workload: Workload): Promise<void> {
     const batch = makeBatch(workload.data.inputs, workload.data.labels, indices);
     const loss = tf.tidy(() => {
       const { grads, forward } = method.gradient({
-        model, batch, step: runner.step, totalSteps: TOTAL_STEPS, dropoutSeed: runner.step, noiseSeed: runner.step,
+        model,
+        batch,
+        step: runner.step,
+        totalSteps: TOTAL_STEPS,
+        dropoutSeed: runner.step,
+        noiseSeed: runner.step,
       });
       optimizer.applyGradients(grads, OPTIMIZER.learningRate);
       return tf.sum(forward.correct);
@@ -101,12 +107,26 @@ async function runStep(runner: Runner, workload: Workload): Promise<void> {
     disposeBatch(batch);
   } else {
     const spec: RunSpec = {
-      model: { family: 'mlp', hiddenUnits: [], dropout: 0 }, method: variant.method, optimizer: OPTIMIZER,
-      batchSize: BATCH, gradientAccumulation: 1, epochs: 1, seed: 7, fullConflictEvery: variant.fullConflict ? 1 : 0,
+      model: { family: 'mlp', hiddenUnits: [], dropout: 0 },
+      method: variant.method,
+      optimizer: OPTIMIZER,
+      batchSize: BATCH,
+      gradientAccumulation: 1,
+      epochs: 1,
+      seed: 7,
+      fullConflictEvery: variant.fullConflict ? 1 : 0,
     };
     const result = optimizerStep({
-      model, method, optimizer, spec, train: workload.data, microBatches: [indices], firstMicroBatch: runner.step,
-      step: runner.step, totalSteps: TOTAL_STEPS, learningRate: OPTIMIZER.learningRate,
+      model,
+      method,
+      optimizer,
+      spec,
+      train: workload.data,
+      microBatches: [indices],
+      firstMicroBatch: runner.step,
+      step: runner.step,
+      totalSteps: TOTAL_STEPS,
+      learningRate: OPTIMIZER.learningRate,
       withFullConflict: variant.fullConflict === true,
     });
     await result.readout.data();
@@ -128,7 +148,12 @@ async function measure(workload: Workload, backend: BackendName): Promise<void> 
   const model = workload.build(42);
   const optimizer = createOptimizer(OPTIMIZER, model.trainable);
   const runners: Runner[] = VARIANTS.map((variant) => ({
-    variant, model, method: createMethod(variant.method), optimizer, times: [], step: 0,
+    variant,
+    model,
+    method: createMethod(variant.method),
+    optimizer,
+    times: [],
+    step: 0,
   }));
   const parameters = runners[0].model.trainable.reduce((sum, variable) => sum + variable.size, 0);
   for (const runner of runners) {
@@ -152,7 +177,9 @@ async function measure(workload: Workload, backend: BackendName): Promise<void> 
   console.log('|---|---:|---:|---:|---:|');
   for (const runner of runners) {
     const ms = median(runner.times);
-    console.log(`| ${runner.variant.label} | ${ms.toFixed(1)} | ${(1000 / ms).toFixed(2)} | ${(ms / baseline).toFixed(2)} | ${runner.times.length} |`);
+    console.log(
+      `| ${runner.variant.label} | ${ms.toFixed(1)} | ${(1000 / ms).toFixed(2)} | ${(ms / baseline).toFixed(2)} | ${runner.times.length} |`,
+    );
   }
   if (leaked !== 0) console.log(`(tensor count changed by ${leaked} during measurement)`);
   for (const runner of runners) {
@@ -169,7 +196,12 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   console.log(`# steadytune throughput — ${new Date().toISOString()}`);
   console.log(`CPU: ${cpus[0]?.model ?? 'unknown'} x${cpus.length}; Node ${process.version}; tfjs ${tf.version.tfjs}`);
-  console.log(`load average at start: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
+  );
   for (const backend of backends) {
     try {
       const selection = await selectBackend(backend);
@@ -187,7 +219,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`\nload average at end: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nload average at end: ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 await main();

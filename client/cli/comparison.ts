@@ -40,7 +40,12 @@ function statOf(values: readonly number[]): Stat | undefined {
   if (values.length === 0) return undefined;
   const mean = values.reduce((sum, v) => sum + v, 0) / values.length;
   const squares = values.reduce((sum, v) => sum + (v - mean) ** 2, 0);
-  return { mean, std: values.length > 1 ? Math.sqrt(squares / (values.length - 1)) : 0, min: Math.min(...values), max: Math.max(...values) };
+  return {
+    mean,
+    std: values.length > 1 ? Math.sqrt(squares / (values.length - 1)) : 0,
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
 }
 
 const scored = (run: SeedRun): boolean => run.state === RunState.RUN_STATE_SUCCEEDED && run.metrics !== undefined;
@@ -110,9 +115,10 @@ export function tableHeadline(rows: readonly ComparisonRow[]): HeadlineMetric {
 
 /** Headers: the headline's mean ± std first, then the other's, then min and max of the headline. */
 export function comparisonHeaders(headline: HeadlineMetric): string[] {
-  const metrics = headline === 'accuracy'
-    ? ['ACC % (mean ± std)', 'BAL ACC % (mean ± std)', 'MIN %', 'MAX %']
-    : ['BAL ACC % (mean ± std)', 'ACC % (mean ± std)', 'BAL MIN %', 'BAL MAX %'];
+  const metrics =
+    headline === 'accuracy'
+      ? ['ACC % (mean ± std)', 'BAL ACC % (mean ± std)', 'MIN %', 'MAX %']
+      : ['BAL ACC % (mean ± std)', 'ACC % (mean ± std)', 'BAL MIN %', 'BAL MAX %'];
   return ['METHOD', 'RUNS', ...metrics, 'COLLAPSED', 'DEGENERATE', 'STEP TIME', 'PEAK MEMORY'];
 }
 
@@ -136,7 +142,8 @@ export function comparisonCells(row: ComparisonRow, headline: HeadlineMetric): s
 /** A vote row under its method's row: the ensemble's two accuracies, no spread. */
 export function voteCells(row: ComparisonRow, headline: HeadlineMetric): string[] | undefined {
   if (row.vote === undefined) return undefined;
-  const [lead, other] = headline === 'accuracy' ? [row.vote.accuracy, row.vote.balancedAccuracy] : [row.vote.balancedAccuracy, row.vote.accuracy];
+  const [lead, other] =
+    headline === 'accuracy' ? [row.vote.accuracy, row.vote.balancedAccuracy] : [row.vote.balancedAccuracy, row.vote.accuracy];
   return [`${row.label} vote of ${row.runs}`, '', percent(lead), percent(other), '', '', '', '', '', ''];
 }
 

@@ -65,8 +65,7 @@ const CHAR_WIDTH = 6.8;
 const MAX_LABEL_LINES = 3;
 const MARKER_RADIUS = 4.5;
 
-const escapeXml = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Short fixed notation, so SVGs diff cleanly and stay small. */
 const px = (value: number): string => String(Math.round(value * 10) / 10);
@@ -125,13 +124,18 @@ function marker(x: number, y: number, row: FigureRow): string {
 }
 
 function legend(x: number, y: number): string {
-  const entries: Array<[FigureVerdict, string]> = [['ok', 'ok'], ['degenerate', 'degenerate'], ['collapsed', 'collapsed']];
+  const entries: Array<[FigureVerdict, string]> = [
+    ['ok', 'ok'],
+    ['degenerate', 'degenerate'],
+    ['collapsed', 'collapsed'],
+  ];
   return entries
     .map(([verdict, text], index) => {
       const ex = x + index * 100;
-      const swatch = verdict === 'collapsed'
-        ? `<path d="M${ex - 4} ${y - 4}L${ex + 4} ${y + 4}M${ex - 4} ${y + 4}L${ex + 4} ${y - 4}" stroke="${COLORS[verdict]}" stroke-width="2.2"/>`
-        : `<circle cx="${ex}" cy="${y}" r="${MARKER_RADIUS}" fill="${COLORS[verdict]}"/>`;
+      const swatch =
+        verdict === 'collapsed'
+          ? `<path d="M${ex - 4} ${y - 4}L${ex + 4} ${y + 4}M${ex - 4} ${y + 4}L${ex + 4} ${y - 4}" stroke="${COLORS[verdict]}" stroke-width="2.2"/>`
+          : `<circle cx="${ex}" cy="${y}" r="${MARKER_RADIUS}" fill="${COLORS[verdict]}"/>`;
       return `<g class="legend">${swatch}<text x="${ex + 9}" y="${y + 4}">${text}</text></g>`;
     })
     .join('');
@@ -149,7 +153,10 @@ export function renderStabilityFigure(rows: readonly FigureRow[], options: Figur
   const bottom = 18 + 14 * Math.max(...labels.map((lines) => lines.length)) + 40;
   const height = options.height ?? 348 + bottom;
   const plotHeight = height - MARGIN.top - bottom;
-  const { low, high, step } = yDomain(rows.map((row) => row.accuracy), options.yRange);
+  const { low, high, step } = yDomain(
+    rows.map((row) => row.accuracy),
+    options.yRange,
+  );
   const yOf = (value: number): number => MARGIN.top + plotHeight * (1 - (value - low) / (high - low));
   const xOf = (column: number): number => MARGIN.left + columnWidth * (column + 0.5);
   // Box on the left of each column, dots in a strip on the right: overlaid, tight dots hide the median.
@@ -190,13 +197,17 @@ export function renderStabilityFigure(rows: readonly FigureRow[], options: Figur
     const spans = labelLines.map((line, index) => `<tspan x="${labelX}" dy="${index === 0 ? 0 : 14}">${escapeXml(line)}</tspan>`).join('');
     parts.push(`<text class="method" x="${labelX}" y="${height - bottom + 18}" text-anchor="middle">${spans}</text>`);
     const countY = height - bottom + 18 + 14 * labelLines.length + 2;
-    parts.push(`<text class="count" x="${labelX}" y="${countY}" text-anchor="middle" fill="#666">n=${columnRows.length}${failed > 0 ? `, ${failed} failed` : ''}</text>`);
+    parts.push(
+      `<text class="count" x="${labelX}" y="${countY}" text-anchor="middle" fill="#666">n=${columnRows.length}${failed > 0 ? `, ${failed} failed` : ''}</text>`,
+    );
   });
   const yLabelY = MARGIN.top + plotHeight / 2;
   const lines = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    options.title ? `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(options.title)}</text>` : '',
+    options.title
+      ? `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(options.title)}</text>`
+      : '',
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`,
     ...parts,
     `<text transform="translate(16 ${yLabelY}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel ?? 'accuracy')}</text>`,

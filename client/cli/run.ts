@@ -5,15 +5,7 @@ import { cancelCommand, evalCommand, exportCommand, getCommand, jobsCommand, sta
 import { datasetsCommand } from './datasets.js';
 import { compareCommand, reportCommand } from './compare.js';
 import { cliVersion, helpText, isHelpTopic } from './help.js';
-import {
-  EXIT_INTERRUPTED,
-  EXIT_OK,
-  EXIT_RPC_ERROR,
-  EXIT_USAGE,
-  printLine,
-  type CliIo,
-  type CommandContext,
-} from './context.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RPC_ERROR, EXIT_USAGE, printLine, type CliIo, type CommandContext } from './context.js';
 
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
 /**
@@ -41,7 +33,12 @@ export interface CliEnvironment {
 }
 
 /** Runs `steadytune <argv>` and returns the exit code; never throws. */
-export async function runCli(argv: string[], env: CliEnvironment, io: CliIo, signal: AbortSignal = new AbortController().signal): Promise<number> {
+export async function runCli(
+  argv: string[],
+  env: CliEnvironment,
+  io: CliIo,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<number> {
   let client: SteadytuneClient | undefined;
   try {
     const { command, positionals, flags } = parseCommandLine(argv);

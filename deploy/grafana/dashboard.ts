@@ -46,7 +46,11 @@ interface Query {
 
 function queries(list: readonly Query[]): DataqueryBuilder[] {
   return list.map(({ expr, legend }, i) =>
-    new DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(String.fromCharCode(65 + i)),
+    new DataqueryBuilder()
+      .datasource(PROMETHEUS)
+      .expr(expr)
+      .legendFormat(legend)
+      .refId(String.fromCharCode(65 + i)),
   );
 }
 
@@ -115,10 +119,12 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries(
         'Gradient conflict cosine',
-        'Mean cos(g_W, g_C) between misclassified and correct examples\' gradients. Head: every step, closed form; full: sampled steps, all parameters. Failed runs sit below -0.5.',
+        "Mean cos(g_W, g_C) between misclassified and correct examples' gradients. Head: every step, closed form; full: sampled steps, all parameters. Failed runs sit below -0.5.",
         'none',
         [{ expr: meanOf('steadytune_gradient_conflict_cosine', RUN, 'method, scope'), legend: '{{method}} {{scope}}' }],
-      ).min(-1).max(1),
+      )
+        .min(-1)
+        .max(1),
     )
     .withPanel(
       timeseries(
@@ -131,18 +137,28 @@ export function buildDashboard(): Dashboard {
             legend: '{{method}}',
           },
         ],
-      ).min(0).max(1),
+      )
+        .min(0)
+        .max(1),
     )
     .withPanel(
-      timeseries('Gradient norm', 'Mean global L2 norm of the update\'s gradient (before clipping); near zero means the run stalled.', 'none', [
-        { expr: meanOf('steadytune_gradient_norm', RUN, 'method, model_family'), legend: '{{method}} {{model_family}}' },
-      ]).scaleDistribution(new ScaleDistributionConfigBuilder().type(ScaleDistribution.Log).log(10)),
+      timeseries(
+        'Gradient norm',
+        "Mean global L2 norm of the update's gradient (before clipping); near zero means the run stalled.",
+        'none',
+        [{ expr: meanOf('steadytune_gradient_norm', RUN, 'method, model_family'), legend: '{{method}} {{model_family}}' }],
+      ).scaleDistribution(new ScaleDistributionConfigBuilder().type(ScaleDistribution.Log).log(10)),
     )
     .withPanel(
-      timeseries('DSGD alpha and correct fraction', 'alpha_t of the latest step (rises from 0 to lambda) and the share of correct examples |C|/|B|.', 'none', [
-        { expr: `max by (method, model_family) (steadytune_dsgd_alpha{${RUN}})`, legend: 'alpha {{method}} {{model_family}}' },
-        { expr: `avg by (method, model_family) (steadytune_correct_fraction{${RUN}})`, legend: 'correct {{method}} {{model_family}}' },
-      ]).min(0),
+      timeseries(
+        'DSGD alpha and correct fraction',
+        'alpha_t of the latest step (rises from 0 to lambda) and the share of correct examples |C|/|B|.',
+        'none',
+        [
+          { expr: `max by (method, model_family) (steadytune_dsgd_alpha{${RUN}})`, legend: 'alpha {{method}} {{model_family}}' },
+          { expr: `avg by (method, model_family) (steadytune_correct_fraction{${RUN}})`, legend: 'correct {{method}} {{model_family}}' },
+        ],
+      ).min(0),
     )
     .withPanel(
       timeseries('Training loss', 'Unweighted mean cross-entropy of the latest step.', 'none', [
@@ -150,9 +166,11 @@ export function buildDashboard(): Dashboard {
       ]).min(0),
     )
     .withPanel(
-      timeseries('Training accuracy', 'Accuracy of the latest step\'s batch, before the update.', 'percentunit', [
+      timeseries('Training accuracy', "Accuracy of the latest step's batch, before the update.", 'percentunit', [
         { expr: `avg by (method, model_family) (steadytune_train_accuracy{${RUN}})`, legend: '{{method}} {{model_family}}' },
-      ]).min(0).max(1),
+      ])
+        .min(0)
+        .max(1),
     )
 
     .withRow(new RowBuilder('Throughput'))
@@ -227,7 +245,9 @@ export function dashboardJson(): string {
 /** Every PromQL expression in the dashboard (panels and variable queries excluded: those are Grafana's). */
 export function dashboardExpressions(dashboard: Dashboard = buildDashboard()): string[] {
   return (dashboard.panels ?? []).flatMap((panel) =>
-    'targets' in panel ? (panel.targets ?? []).flatMap((target) => ('expr' in target && typeof target.expr === 'string' ? [target.expr] : [])) : [],
+    'targets' in panel
+      ? (panel.targets ?? []).flatMap((target) => ('expr' in target && typeof target.expr === 'string' ? [target.expr] : []))
+      : [],
   );
 }
 

@@ -23,7 +23,16 @@ export type SplitName = 'train' | 'validation';
 export const BUILTIN_DATASET_NAMES: readonly BuiltinDatasetName[] = ['mnist', 'fashion-mnist'];
 export const MNIST_CLASS_NAMES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const FASHION_MNIST_CLASS_NAMES: readonly string[] = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 export const MNIST_VALIDATION_FRACTION = 0.2;
@@ -51,7 +60,9 @@ async function readMnistDigits(): Promise<ExampleSet> {
     const file = path.join(packageDir, 'src', 'digits', `${digit}.json`);
     const parsed: unknown = JSON.parse(await fs.readFile(file, 'utf8'));
     const data = typeof parsed === 'object' && parsed !== null && 'data' in parsed ? parsed.data : undefined;
-    const valid = Array.isArray(data) && data.length % IMAGE_SIZE === 0 &&
+    const valid =
+      Array.isArray(data) &&
+      data.length % IMAGE_SIZE === 0 &&
       data.every((value: unknown) => typeof value === 'number' && value >= 0 && value <= 1);
     if (!valid) throw datasetUnavailable(`the mnist package file ${file} is corrupt`);
     perDigit.push(Float32Array.from(data as number[]));
@@ -67,7 +78,10 @@ async function readMnistDigits(): Promise<ExampleSet> {
     row += count;
   });
   return {
-    inputs: { kind: 'features', values, dim: IMAGE_SIZE }, labels, numClasses: 10, classNames: MNIST_CLASS_NAMES,
+    inputs: { kind: 'features', values, dim: IMAGE_SIZE },
+    labels,
+    numClasses: 10,
+    classNames: MNIST_CLASS_NAMES,
   };
 }
 
@@ -102,15 +116,15 @@ async function loadFashionMnist(split: SplitName, directory: string): Promise<Ex
   if (!imageBytes || !labelBytes) {
     throw datasetUnavailable(
       `fashion-mnist is not installed in ${directory}: install the Debian package ` +
-      '"dataset-fashion-mnist" (apt-get install -y dataset-fashion-mnist)');
+        '"dataset-fashion-mnist" (apt-get install -y dataset-fashion-mnist)',
+    );
   }
   const violations = new ViolationCollector();
   const fields = { images: `${stem}-images`, labels: `${stem}-labels` };
   const images = parseIdx(imageBytes, fields.images, DEFAULT_DATA_LIMITS, violations);
   const labels = parseIdx(labelBytes, fields.labels, DEFAULT_DATA_LIMITS, violations);
-  const set = images && labels
-    ? idxToExamples(images, labels, fields, DEFAULT_DATA_LIMITS, violations, FASHION_MNIST_CLASS_NAMES)
-    : undefined;
+  const set =
+    images && labels ? idxToExamples(images, labels, fields, DEFAULT_DATA_LIMITS, violations, FASHION_MNIST_CLASS_NAMES) : undefined;
   try {
     violations.throwIfAny(`fashion-mnist files in ${directory} are corrupt`);
   } catch (error) {

@@ -105,7 +105,10 @@ function nonRegularKind(stat: Stats): string | undefined {
  * lexical `..` escapes and symlinks pointing out are both refused.
  */
 export async function resolveConfinedPath(
-  requested: string, dataRoot: string | undefined, field: string, violations: ViolationCollector,
+  requested: string,
+  dataRoot: string | undefined,
+  field: string,
+  violations: ViolationCollector,
 ): Promise<string | undefined> {
   if (dataRoot === undefined) {
     violations.add(field, 'reading files needs a configured data root');
@@ -143,7 +146,10 @@ export async function resolveConfinedPath(
  * (starting with '.') left out; undefined after adding a violation on `field`.
  */
 export async function listConfinedDirectory(
-  requested: string, dataRoot: string | undefined, field: string, violations: ViolationCollector,
+  requested: string,
+  dataRoot: string | undefined,
+  field: string,
+  violations: ViolationCollector,
 ): Promise<Array<{ name: string; directory: boolean }> | undefined> {
   const real = await resolveConfinedPath(requested, dataRoot, field, violations);
   if (real === undefined) return undefined;

@@ -66,19 +66,28 @@ function layoutFromHeader(header: readonly string[], field: string, violations: 
 
 function parseFeature(cell: string, field: string, columnName: string, violations: ViolationCollector): number | undefined {
   const trimmed = cell.trim();
-  const problem = trimmed === '' ? 'is empty'
-    : NON_FINITE.test(trimmed) ? `is not finite (${trimmed})`
-    : !DECIMAL.test(trimmed) ? `is not a number (${JSON.stringify(trimmed)})`
-    : Number.isFinite(Number(trimmed)) ? undefined
-    : `is not finite (${trimmed})`;
+  const problem =
+    trimmed === ''
+      ? 'is empty'
+      : NON_FINITE.test(trimmed)
+        ? `is not finite (${trimmed})`
+        : !DECIMAL.test(trimmed)
+          ? `is not a number (${JSON.stringify(trimmed)})`
+          : Number.isFinite(Number(trimmed))
+            ? undefined
+            : `is not finite (${trimmed})`;
   if (problem === undefined) return Number(trimmed);
   violations.add(field, `${problem} in column ${JSON.stringify(columnName)}`);
   return undefined;
 }
 
 function rowFromRecord(
-  record: readonly string[], header: readonly string[], layout: CsvLayout, field: string,
-  limits: DataLimits, violations: ViolationCollector,
+  record: readonly string[],
+  header: readonly string[],
+  layout: CsvLayout,
+  field: string,
+  limits: DataLimits,
+  violations: ViolationCollector,
 ): RawRow | undefined {
   const before = violations.count;
   if (record.length !== header.length) {
@@ -96,7 +105,8 @@ function rowFromRecord(
   const spec = layout.input;
   if (spec.kind === 'features') {
     const values = spec.columns.map((column, index) =>
-      parseFeature(cell(column), `${field}.features[${index}]`, header[column] ?? '', violations));
+      parseFeature(cell(column), `${field}.features[${index}]`, header[column] ?? '', violations),
+    );
     if (values.every((value): value is number => value !== undefined)) input = { kind: 'features', values };
   } else if (spec.kind === 'text') {
     const text = checkText(cell(spec.column), `${field}.text`, limits, violations);
@@ -111,9 +121,7 @@ function rowFromRecord(
 }
 
 /** Parses CSV text into rows; `prefix` is prepended to field names as in parseJsonlRows. */
-export function parseCsvRows(
-  text: string, prefix: string, limits: DataLimits, violations: ViolationCollector,
-): ParsedRows {
+export function parseCsvRows(text: string, prefix: string, limits: DataLimits, violations: ViolationCollector): ParsedRows {
   let records: string[][];
   try {
     records = parse(text, {

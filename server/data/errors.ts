@@ -36,7 +36,8 @@ export class ViolationCollector {
   /** Throws INVALID_ARGUMENT listing the collected violations, when there are any. */
   throwIfAny(message: string): void {
     if (this.total === 0) return;
-    const summary = `${message}: ${this.total} problem${this.total === 1 ? '' : 's'}, first: ` +
+    const summary =
+      `${message}: ${this.total} problem${this.total === 1 ? '' : 's'}, first: ` +
       `${this.listed[0]?.field}: ${this.listed[0]?.description}`;
     throw ServiceError.invalidArgument(summary, [...this.listed]);
   }

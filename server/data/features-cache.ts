@@ -95,8 +95,12 @@ export class FileVectorCache implements VectorStore {
     const record = await this.records.read(key);
     if (record === undefined) return undefined;
     const { dim, words } = record.header;
-    if ( typeof dim !== 'number' || !Array.isArray(words) ||
-        !words.every((word) => typeof word === 'string') || record.values.length !== words.length * dim) {
+    if (
+      typeof dim !== 'number' ||
+      !Array.isArray(words) ||
+      !words.every((word) => typeof word === 'string') ||
+      record.values.length !== words.length * dim
+    ) {
       return undefined;
     }
     return { dim, words: words as string[], values: record.values };

@@ -43,9 +43,7 @@ function gunzipIfNeeded(bytes: Uint8Array, field: string, limits: DataLimits, vi
 }
 
 /** Parses an IDX file (gzip-compressed or not); undefined after recording a violation on `field`. */
-export function parseIdx(
-  raw: Uint8Array, field: string, limits: DataLimits, violations: ViolationCollector,
-): IdxArray | undefined {
+export function parseIdx(raw: Uint8Array, field: string, limits: DataLimits, violations: ViolationCollector): IdxArray | undefined {
   const bytes = gunzipIfNeeded(raw, field, limits, violations);
   if (!bytes) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -93,7 +91,11 @@ export interface IdxFields {
  * `numClasses` defaults to the largest label + 1.
  */
 export function idxToExamples(
-  images: IdxArray, labels: IdxArray, fields: IdxFields, limits: DataLimits, violations: ViolationCollector,
+  images: IdxArray,
+  labels: IdxArray,
+  fields: IdxFields,
+  limits: DataLimits,
+  violations: ViolationCollector,
   classNames?: readonly string[],
 ): ExampleSet | undefined {
   const before = violations.count;

@@ -42,7 +42,10 @@ export function decodeImage(bytes: Uint8Array): DecodedImage {
     return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
   }
   const image = jpeg.decode(bytes, {
-    useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 256,
+    useTArray: true,
+    formatAsRGBA: true,
+    maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
+    maxMemoryUsageInMB: 256,
   });
   return { width: image.width, height: image.height, rgba: image.data };
 }

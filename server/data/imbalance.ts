@@ -82,8 +82,10 @@ export function applyImbalance(train: ExampleSet, spec: ImbalanceSpec): ExampleS
   const targets = imbalancedClassCounts(spec.kind, train.numClasses, spec.ratio, maxPerClass);
   targets.forEach((target, classId) => {
     if (target > (available[classId] ?? 0)) {
-      violations.add('imbalance.maxPerClass',
-        `class ${classId} has ${available[classId] ?? 0} training examples; ${spec.kind} ${spec.ratio}:1 needs ${target}`);
+      violations.add(
+        'imbalance.maxPerClass',
+        `class ${classId} has ${available[classId] ?? 0} training examples; ${spec.kind} ${spec.ratio}:1 needs ${target}`,
+      );
     }
   });
   if (targets.some((target) => target === 0)) {

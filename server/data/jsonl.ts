@@ -26,9 +26,7 @@ export function decodeUtf8(bytes: Uint8Array, field: string, violations: Violati
  * Parses JSONL text into rows. `prefix` goes in front of every field name ('' for the
  * training file, 'validation.' for a separate validation file).
  */
-export function parseJsonlRows(
-  text: string, prefix: string, limits: DataLimits, violations: ViolationCollector,
-): ParsedRows {
+export function parseJsonlRows(text: string, prefix: string, limits: DataLimits, violations: ViolationCollector): ParsedRows {
   const rows: RawRow[] = [];
   const ignoredKeys = new Set<string>();
   const lines = text.split('\n');

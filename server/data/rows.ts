@@ -40,8 +40,10 @@ export function checkLabel(value: unknown, field: string, violations: ViolationC
     return value;
   }
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  violations.add(field, `must be a class name or a non-negative integer class id, got ${
-    typeof value === 'number' ? String(value) : describeValue(value)}`);
+  violations.add(
+    field,
+    `must be a class name or a non-negative integer class id, got ${typeof value === 'number' ? String(value) : describeValue(value)}`,
+  );
   return undefined;
 }
 
@@ -53,9 +55,7 @@ export function checkId(value: unknown, field: string, violations: ViolationColl
   return undefined;
 }
 
-export function checkText(
-  value: unknown, field: string, limits: DataLimits, violations: ViolationCollector,
-): string | undefined {
+export function checkText(value: unknown, field: string, limits: DataLimits, violations: ViolationCollector): string | undefined {
   if (typeof value !== 'string') {
     violations.add(field, `must be a string, got ${describeValue(value)}`);
     return undefined;
@@ -67,9 +67,7 @@ export function checkText(
   return value;
 }
 
-function checkFeatures(
-  value: unknown, field: string, limits: DataLimits, violations: ViolationCollector,
-): number[] | undefined {
+function checkFeatures(value: unknown, field: string, limits: DataLimits, violations: ViolationCollector): number[] | undefined {
   if (!Array.isArray(value)) {
     violations.add(field, `must be an array of numbers, got ${describeValue(value)}`);
     return undefined;

@@ -110,8 +110,9 @@ export function encodeTexts(
     }
     ids.set(tokens, offset);
   });
-  const inputs: TokenInputs = segmentIds === undefined
-    ? { kind: 'tokens', ids, seqLen, vocabSize: vocabulary.size }
-    : { kind: 'tokens', ids, segmentIds, seqLen, vocabSize: vocabulary.size };
+  const inputs: TokenInputs =
+    segmentIds === undefined
+      ? { kind: 'tokens', ids, seqLen, vocabSize: vocabulary.size }
+      : { kind: 'tokens', ids, segmentIds, seqLen, vocabSize: vocabulary.size };
   return { inputs, truncated };
 }

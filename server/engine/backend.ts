@@ -129,8 +129,14 @@ export const TRAINING_KERNELS: Readonly<Record<TrainableFamily, readonly string[
   // The body is frozen: only the dense head trains.
   layers_model: ['BatchMatMul', 'Transpose', 'Relu', 'Step', 'Softmax'],
   hf_encoder: ['BatchMatMul', 'Transpose', 'GatherV2', 'ScatterNd', 'Softmax', 'Sigmoid', 'Rsqrt', 'NotEqual'],
-  convnet: ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNative',
-    'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'],
+  convnet: [
+    'Conv2D',
+    'Conv2DBackpropFilter',
+    'Conv2DBackpropInput',
+    'DepthwiseConv2dNative',
+    'DepthwiseConv2dNativeBackpropFilter',
+    'DepthwiseConv2dNativeBackpropInput',
+  ],
 };
 
 /** Kernels the family's training step needs that `backend` has not registered. */
@@ -161,7 +167,8 @@ export function trainingFallbackFor(family: TrainableFamily, backend: BackendNam
   }
   return {
     backend: fallback,
-    note: `${backend} lacks ${missing.join(', ')} needed to train a ${family} model: training on ${fallback}` +
+    note:
+      `${backend} lacks ${missing.join(', ')} needed to train a ${family} model: training on ${fallback}` +
       (fallback === 'cpu' ? ' (much slower)' : ''),
   };
 }

@@ -26,7 +26,11 @@ export function makeBatch(inputs: ExampleInputs, labels: Int32Array | undefined,
   }
   const ids = gatherRows(inputs.ids, inputs.seqLen, indices, new Int32Array(size * inputs.seqLen));
   const segmentIds = inputs.segmentIds
-    ? tf.tensor2d(gatherRows(inputs.segmentIds, inputs.seqLen, indices, new Int32Array(size * inputs.seqLen)), [size, inputs.seqLen], 'int32')
+    ? tf.tensor2d(
+        gatherRows(inputs.segmentIds, inputs.seqLen, indices, new Int32Array(size * inputs.seqLen)),
+        [size, inputs.seqLen],
+        'int32',
+      )
     : undefined;
   return { inputs: tf.tensor2d(ids, [size, inputs.seqLen], 'int32'), segmentIds, labels: labelTensor, size };
 }

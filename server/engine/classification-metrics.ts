@@ -71,7 +71,8 @@ export function classificationVerdict(confusion: readonly number[], numClasses: 
   const others = present.filter((k) => k !== top);
   const otherRecall = others.reduce((sum, k) => sum + recall(k), 0) / others.length;
   // trueShare < 1 here: at least two classes are present.
-  if ((predictedShare - trueShare) / (1 - trueShare) >= COLLAPSE_MIN_EXCESS_SHARE && otherRecall <= COLLAPSE_MAX_OTHER_RECALL) return 'collapsed';
+  if ((predictedShare - trueShare) / (1 - trueShare) >= COLLAPSE_MIN_EXCESS_SHARE && otherRecall <= COLLAPSE_MAX_OTHER_RECALL)
+    return 'collapsed';
 
   const chance = 1 / present.length;
   const balancedAccuracy = present.reduce((sum, k) => sum + recall(k), 0) / present.length;

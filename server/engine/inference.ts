@@ -9,7 +9,11 @@ const PREDICTION_BATCH = 256;
 
 /** Builds a model of the spec, fills it with exactly these weights, runs `use`, frees the model. */
 async function withModel<T>(
-  modelSpec: ModelSpec, weights: Weights, inputs: ExampleInputs, numClasses: number, builder: ModelBuilder,
+  modelSpec: ModelSpec,
+  weights: Weights,
+  inputs: ExampleInputs,
+  numClasses: number,
+  builder: ModelBuilder,
   use: (model: ClassifierModel) => Promise<T>,
 ): Promise<T> {
   // Seed 0: every variable is overwritten by `weights` ('exact' mode checks that).
@@ -24,14 +28,20 @@ async function withModel<T>(
 
 /** Evaluation (accuracy, per-class metrics, verdict) of trained weights on a labelled set. */
 export async function evaluateWeights(
-  modelSpec: ModelSpec, weights: Weights, data: ExampleSet, builder: ModelBuilder = buildModel,
+  modelSpec: ModelSpec,
+  weights: Weights,
+  data: ExampleSet,
+  builder: ModelBuilder = buildModel,
 ): Promise<Evaluation> {
   return withModel(modelSpec, weights, data.inputs, data.numClasses, builder, (model) => evaluateModel(model, data));
 }
 
 /** Class probabilities of trained weights on unlabelled inputs; the class count comes from the head bias. */
 export async function predict(
-  modelSpec: ModelSpec, weights: Weights, inputs: ExampleInputs, builder: ModelBuilder = buildModel,
+  modelSpec: ModelSpec,
+  weights: Weights,
+  inputs: ExampleInputs,
+  builder: ModelBuilder = buildModel,
 ): Promise<Predictions> {
   const headBias = weights.find((weight) => weight.name === HEAD_BIAS_NAME);
   if (headBias === undefined || headBias.shape.length !== 1) throw new Error(`weights lack a '${HEAD_BIAS_NAME}' vector`);

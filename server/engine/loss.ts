@@ -22,12 +22,7 @@ export function perExampleCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D)
  * Focal loss per example: -a_y (1 - p_y)^gamma log p_y, [n].
  * classWeights (a) has one entry per class; absent means all 1.
  */
-export function perExampleFocal(
-  logits: tf.Tensor2D,
-  labels: tf.Tensor1D,
-  gamma: number,
-  classWeights?: readonly number[],
-): tf.Tensor1D {
+export function perExampleFocal(logits: tf.Tensor2D, labels: tf.Tensor1D, gamma: number, classWeights?: readonly number[]): tf.Tensor1D {
   return tf.tidy(() => {
     const logProbability = labelLogProbability(logits, labels);
     let loss: tf.Tensor1D = tf.neg(logProbability);

@@ -25,8 +25,7 @@ import {
 /** The SIMD matMul tiles 4 output columns at a time; other widths take the stock path. */
 const fitsSimdTile = (columns: number): boolean => columns % 4 === 0;
 
-const transposeLastTwo = (x: tf.Tensor3D): tf.Tensor3D =>
-  fastKernelsActive() ? batchedTranspose(x) : tf.transpose(x, [0, 2, 1]);
+const transposeLastTwo = (x: tf.Tensor3D): tf.Tensor3D => (fastKernelsActive() ? batchedTranspose(x) : tf.transpose(x, [0, 2, 1]));
 
 /** x^T; the stock wasm Transpose is ~10x slower on power-of-two shapes like [2048, 128]. */
 const transposeMatrix = (x: tf.Tensor2D): tf.Tensor2D => (fastKernelsActive() ? transpose2d(x) : tf.transpose(x));
@@ -60,11 +59,21 @@ export function batchedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const fast = fastKernelsActive() && fitsSimdTile(n) && fitsSimdTile(k);
   // The kernel reads A^T in place: dB = A^T dY needs no transpose, dA = dY B^T one of B.
   const product = (left: tf.Tensor3D, right: tf.Tensor3D, rows: number, inner: number, cols: number, transposeLeft: boolean): tf.Tensor3D =>
-    stridedMatMul(left, right, {
-      m: rows, k: inner, n: cols, outerCount: batch, innerCount: 1,
-      a: denseLayout(rows, inner, transposeLeft),
-      b: denseLayout(inner, cols), c: denseLayout(rows, cols),
-    }, [batch, rows, cols]) as tf.Tensor3D;
+    stridedMatMul(
+      left,
+      right,
+      {
+        m: rows,
+        k: inner,
+        n: cols,
+        outerCount: batch,
+        innerCount: 1,
+        a: denseLayout(rows, inner, transposeLeft),
+        b: denseLayout(inner, cols),
+        c: denseLayout(rows, cols),
+      },
+      [batch, rows, cols],
+    ) as tf.Tensor3D;
   const batched = tf.customGrad((...args) => {
     const [left, right, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
     save([left, right]);
@@ -73,10 +82,7 @@ export function batchedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
       gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
         const [savedA, savedB] = saved as [tf.Tensor3D, tf.Tensor3D];
         if (fast) return [product(dy, transposeLastTwo(savedB), m, n, k, false), product(savedA, dy, k, m, n, true)];
-        return [
-          tf.matMul(dy, transposeLastTwo(savedB)),
-          tf.matMul(transposeLastTwo(savedA), dy),
-        ];
+        return [tf.matMul(dy, transposeLastTwo(savedB)), tf.matMul(transposeLastTwo(savedA), dy)];
       },
     };
   });
@@ -112,7 +118,7 @@ export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1
   const forward = (input: tf.Tensor2D, weights: tf.Tensor2D, offset: tf.Tensor1D): tf.Tensor2D =>
     fastKernelsActive() && fitsSimdTile(weights.shape[1])
       ? denseForwardOf(input, weights, offset, activation)
-      : tf.fused.matMul({ a: input, b: weights, bias: offset, activation }) as tf.Tensor2D;
+      : (tf.fused.matMul({ a: input, b: weights, bias: offset, activation }) as tf.Tensor2D);
   const backward = (dy: tf.Tensor2D, input: tf.Tensor2D, weights: tf.Tensor2D, output: tf.Tensor2D): tf.Tensor[] => {
     // relu'(z) from the output: z > 0 exactly where relu(z) > 0.
     const dPre: tf.Tensor2D = activation === 'relu' ? tf.mul(dy, tf.step(output)) : dy;
@@ -123,16 +129,16 @@ export function denseLayer(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1
       dWeights = transposedTimes(input, dPre);
     } else {
       // dW = x^T dy, or (dy^T x)^T: pick the one that transposes fewer elements.
-      dWeights = rows * inDim <= rows * outDim + inDim * outDim
-        ? tf.matMul(tf.transpose(input), dPre)
-        : tf.transpose(tf.matMul(tf.transpose(dPre), input)) as tf.Tensor2D;
+      dWeights =
+        rows * inDim <= rows * outDim + inDim * outDim
+          ? tf.matMul(tf.transpose(input), dPre)
+          : (tf.transpose(tf.matMul(tf.transpose(dPre), input)) as tf.Tensor2D);
     }
     const grads: tf.Tensor[] = [dWeights, columnSums(dPre)];
     if (!inputGradient) return grads;
     // dx = dy W^T: the packed product reads W^T in place (no transpose kernel).
-    const dInput = fastKernelsActive() && fitsSimdTile(inDim)
-      ? matMulOf(dPre, weights, false, true)
-      : tf.matMul(dPre, transposeMatrix(weights));
+    const dInput =
+      fastKernelsActive() && fitsSimdTile(inDim) ? matMulOf(dPre, weights, false, true) : tf.matMul(dPre, transposeMatrix(weights));
     return [dInput, ...grads];
   };
   if (!inputGradient) {
@@ -236,12 +242,7 @@ export function gelu<T extends tf.Tensor>(x: T): T {
  * Hand-written backward: autodiff reduces gamma/beta gradients with tf.sum over axis 0 (slow
  * on wasm) and emits about twice the ops.
  */
-export function layerNorm(
-  x: tf.Tensor2D,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  epsilon = 1e-5,
-): tf.Tensor2D {
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5): tf.Tensor2D {
   const normalise = tf.customGrad((...args) => {
     const [input, scale, offset, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const centred = tf.sub(input, tf.mean(input, -1, true));

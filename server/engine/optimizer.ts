@@ -75,8 +75,13 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
         // One kernel instead of ~15 stock ops per variable (kernels/adam.ts); same f32 math.
         const decay = spec.kind === 'adamw' && spec.weightDecay > 0 ? 1 - learningRate * spec.weightDecay : 1;
         const [nextValue, nextFirst, nextSecond, gradientSquares] = adamUpdate(variable, gradient, first, second, {
-          beta1: spec.beta1, beta2: spec.beta2, biasCorrection1, biasCorrection2,
-          epsilon: spec.epsilon, learningRate, decay,
+          beta1: spec.beta1,
+          beta2: spec.beta2,
+          biasCorrection1,
+          biasCorrection2,
+          epsilon: spec.epsilon,
+          learningRate,
+          decay,
         });
         squares.push(gradientSquares as tf.Scalar);
         first.assign(nextFirst);
@@ -88,9 +93,7 @@ export function createOptimizer(spec: OptimizerSpec, variables: readonly tf.Vari
         second.assign(tf.add(tf.mul(spec.beta2, second), tf.mul(1 - spec.beta2, tf.square(gradient))));
         const denominator = tf.add(tf.sqrt(tf.div(second, biasCorrection2)), spec.epsilon);
         const update = tf.div(tf.div(first, biasCorrection1), denominator);
-        const decayed = spec.kind === 'adamw' && spec.weightDecay > 0
-          ? tf.mul(variable, 1 - learningRate * spec.weightDecay)
-          : variable;
+        const decayed = spec.kind === 'adamw' && spec.weightDecay > 0 ? tf.mul(variable, 1 - learningRate * spec.weightDecay) : variable;
         variable.assign(tf.sub(decayed, tf.mul(learningRate, update)));
       } else {
         normInPassing = false;

@@ -27,7 +27,11 @@ export interface StepPlan {
 
 /** Positions in StepResult.readout. */
 export const READOUT = {
-  lossSum: 0, correctCount: 1, gradientNorm: 2, head: 3, full: 6,
+  lossSum: 0,
+  correctCount: 1,
+  gradientNorm: 2,
+  head: 3,
+  full: 6,
 } as const;
 
 export interface StepResult {
@@ -90,7 +94,10 @@ export function optimizerStep(plan: StepPlan): StepResult {
       const parts = tf.tidy(() => {
         const batch = makeBatch(plan.train.inputs, plan.train.labels, indices);
         const context = {
-          model, batch, step: plan.step, totalSteps: plan.totalSteps,
+          model,
+          batch,
+          step: plan.step,
+          totalSteps: plan.totalSteps,
           dropoutSeed: deriveSeed(spec.seed, 'dropout', microBatch),
           noiseSeed: deriveSeed(spec.seed, 'noise', microBatch),
         };
@@ -116,7 +123,7 @@ export function optimizerStep(plan: StepPlan): StepResult {
     // Clipped inside the optimizer; the norm before clipping is read without an extra pass where it can be.
     const norm = plan.optimizer.applyGradientsReadingNorm(meanOf(grads, plan.microBatches.length), plan.learningRate);
     const readout = stepReadout(sums, norm);
-    return fullWrong && fullCorrect ? tf.concat([readout, conflictSums(fullWrong, fullCorrect)]) as tf.Tensor1D : readout;
+    return fullWrong && fullCorrect ? (tf.concat([readout, conflictSums(fullWrong, fullCorrect)]) as tf.Tensor1D) : readout;
   });
   return { readout, alpha, examples };
 }

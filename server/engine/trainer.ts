@@ -29,13 +29,17 @@ function checkRequest(request: TrainRequest): void {
   const { spec, train, validation } = request;
   const problems: string[] = [];
   if (!Number.isInteger(spec.batchSize) || spec.batchSize < 1) problems.push('batchSize must be an integer >= 1');
-  if (!Number.isInteger(spec.gradientAccumulation) || spec.gradientAccumulation < 1) problems.push('gradientAccumulation must be an integer >= 1');
+  if (!Number.isInteger(spec.gradientAccumulation) || spec.gradientAccumulation < 1)
+    problems.push('gradientAccumulation must be an integer >= 1');
   if (!Number.isInteger(spec.epochs) || spec.epochs < 1) problems.push('epochs must be an integer >= 1');
   const every = request.checkpointEverySteps ?? 0;
   if (!Number.isInteger(every) || every < 0) problems.push('checkpointEverySteps must be an integer >= 0');
   if (train.labels.length === 0) problems.push('the training set is empty');
   if (validation.labels.length === 0) problems.push('the validation set is empty');
-  for (const [name, set] of [['training', train], ['validation', validation]] as const) {
+  for (const [name, set] of [
+    ['training', train],
+    ['validation', validation],
+  ] as const) {
     if (exampleCount(set.inputs) !== set.labels.length) problems.push(`${name} inputs and labels differ in count`);
   }
   if (validation.numClasses !== train.numClasses) problems.push('training and validation sets differ in numClasses');
@@ -47,7 +51,9 @@ function checkRequest(request: TrainRequest): void {
 
 /** Host-side StepTelemetry from the step's one readout. */
 function stepTelemetry(
-  values: Float32Array, result: StepResult, base: Omit<StepTelemetry, 'loss' | 'accuracy' | 'alpha' | 'correctFraction' | 'gradientNorm' | 'headConflictCosine' | 'fullConflict'>,
+  values: Float32Array,
+  result: StepResult,
+  base: Omit<StepTelemetry, 'loss' | 'accuracy' | 'alpha' | 'correctFraction' | 'gradientNorm' | 'headConflictCosine' | 'fullConflict'>,
 ): StepTelemetry {
   const correct = Math.round(values[READOUT.correctCount]);
   const wrong = result.examples - correct;
@@ -86,9 +92,10 @@ export async function train(request: TrainRequest, hooks: TrainHooks): Promise<T
     const state = { model, method, optimizer };
 
     const totalSteps = plannedOptimizerSteps(spec, trainSet.labels.length);
-    let cursor: TrainingCursor = request.resumeFrom === undefined
-      ? START_CURSOR
-      : restoreCheckpoint(request.resumeFrom, state, { spec, examples: trainSet.labels.length, totalSteps });
+    let cursor: TrainingCursor =
+      request.resumeFrom === undefined
+        ? START_CURSOR
+        : restoreCheckpoint(request.resumeFrom, state, { spec, examples: trainSet.labels.length, totalSteps });
     const every = request.checkpointEverySteps ?? 0;
     let checkpointedAt = cursor.step;
     const checkpoint = (): void => {
@@ -105,8 +112,16 @@ export async function train(request: TrainRequest, hooks: TrainHooks): Promise<T
         const { step, microBatch } = cursor;
         const learningRate = learningRateAt(spec.optimizer, step, totalSteps);
         const result = optimizerStep({
-          model, method, optimizer, spec, train: trainSet,
-          microBatches: groups[inEpoch], firstMicroBatch: microBatch, step, totalSteps, learningRate,
+          model,
+          method,
+          optimizer,
+          spec,
+          train: trainSet,
+          microBatches: groups[inEpoch],
+          firstMicroBatch: microBatch,
+          step,
+          totalSteps,
+          learningRate,
           withFullConflict: spec.fullConflictEvery > 0 && (step + 1) % spec.fullConflictEvery === 0,
         });
         const values = (await result.readout.data()) as Float32Array;

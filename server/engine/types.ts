@@ -81,7 +81,12 @@ export interface TransformerModelSpec {
 
 /** Pretrained backbones with a new head; their artifacts reach the model through a ModelBuilder closure. */
 export type {
-  FeatureHeadSpec, GloveBagModelSpec, HfEncoderModelSpec, LayersModelModelSpec, MobileNetV2ModelSpec, PretrainedFamily,
+  FeatureHeadSpec,
+  GloveBagModelSpec,
+  HfEncoderModelSpec,
+  LayersModelModelSpec,
+  MobileNetV2ModelSpec,
+  PretrainedFamily,
   PretrainedModelSpec,
 } from './models/pretrained/specs.js';
 

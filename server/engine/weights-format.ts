@@ -39,10 +39,7 @@ export function encodeWeights(weights: Weights): EncodedWeights {
 }
 
 /** The `weightsManifest` entry of a model.json whose weights live in one file beside it. */
-export function weightsManifest(
-  weightSpecs: tf.io.WeightsManifestEntry[],
-  path: string = WEIGHTS_FILE_NAME,
-): tf.io.WeightsManifestConfig {
+export function weightsManifest(weightSpecs: tf.io.WeightsManifestEntry[], path: string = WEIGHTS_FILE_NAME): tf.io.WeightsManifestConfig {
   return [{ paths: [path], weights: weightSpecs }];
 }
 

@@ -48,9 +48,7 @@ export function toExampleInputs(model: ModelInputs, examples: readonly PredictIn
       }
       if (example.features.length > 0) bad(`examples[${i}].features`, 'must be empty: this model takes token ids');
     });
-    inputs = model.hasSegments
-      ? { kind: 'tokens', ids, segmentIds, seqLen, vocabSize }
-      : { kind: 'tokens', ids, seqLen, vocabSize };
+    inputs = model.hasSegments ? { kind: 'tokens', ids, segmentIds, seqLen, vocabSize } : { kind: 'tokens', ids, seqLen, vocabSize };
   }
   if (violations.length > 0) {
     throw ServiceError.invalidArgument(`${violations.length} example(s) do not fit the model`, violations.slice(0, 50));

@@ -106,7 +106,11 @@ export class WorkerPool {
 
   run<R extends TaskRequest>(request: R, onProgress: (progress: TrainProgress) => void = () => {}): TaskHandle<R> {
     if (this.closing) {
-      return { result: Promise.reject(new ServiceError('UNAVAILABLE', 'the worker pool is shutting down')), cancel: () => {}, suspend: () => {} };
+      return {
+        result: Promise.reject(new ServiceError('UNAVAILABLE', 'the worker pool is shutting down')),
+        cancel: () => {},
+        suspend: () => {},
+      };
     }
     let task: PendingTask | undefined;
     const result = new Promise<ResultOf<R>>((resolve, reject) => {
@@ -157,9 +161,10 @@ export class WorkerPool {
       return;
     }
     // cancel overrides a pending suspend; suspend never overrides anything.
-    const previous = flag === STOP_FLAG.cancel
-      ? Atomics.exchange(task.cancelFlag, 0, flag)
-      : Atomics.compareExchange(task.cancelFlag, 0, STOP_FLAG.none, flag);
+    const previous =
+      flag === STOP_FLAG.cancel
+        ? Atomics.exchange(task.cancelFlag, 0, flag)
+        : Atomics.compareExchange(task.cancelFlag, 0, STOP_FLAG.none, flag);
     if (previous !== STOP_FLAG.none) return;
     const slot = [...this.slots].find((s) => s.task === task);
     if (slot === undefined) return;
@@ -183,7 +188,12 @@ export class WorkerPool {
       const task = this.queue.shift();
       if (task === undefined) return;
       slot.task = task;
-      const message: ToWorker = { kind: 'task', taskId: task.id, cancelFlag: task.cancelFlag.buffer as SharedArrayBuffer, request: task.request };
+      const message: ToWorker = {
+        kind: 'task',
+        taskId: task.id,
+        cancelFlag: task.cancelFlag.buffer as SharedArrayBuffer,
+        request: task.request,
+      };
       const arrays = task.request.kind === 'train' ? [] : weightArrays(task.request.models);
       slot.worker.postMessage(message, transferablesOf(arrays));
     }

@@ -7,10 +7,7 @@ import type { SteadytuneMetrics } from './metrics.js';
 /** Monotonic milliseconds. */
 export type MonotonicClock = () => number;
 
-export function rpcMetricsInterceptor(
-  metrics: SteadytuneMetrics,
-  clock: MonotonicClock = () => performance.now(),
-): ServerInterceptor {
+export function rpcMetricsInterceptor(metrics: SteadytuneMetrics, clock: MonotonicClock = () => performance.now()): ServerInterceptor {
   return (method, call) => {
     const rpcMethod = method.path.replace(/^\//, '');
     const started = clock();

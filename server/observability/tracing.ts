@@ -4,15 +4,7 @@
 // while off, every helper here is a no-op on the API's no-op tracer and costs next to nothing.
 // The exporter, sampler and resource follow the standard OTEL_* variables (NodeSDK reads them).
 import { createRequire } from 'node:module';
-import {
-  ROOT_CONTEXT,
-  SpanStatusCode,
-  isSpanContextValid,
-  trace,
-  type Attributes,
-  type Span,
-  type TimeInput,
-} from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, isSpanContextValid, trace, type Attributes, type Span, type TimeInput } from '@opentelemetry/api';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -96,11 +88,7 @@ export interface JobPhaseSpan {
 }
 
 /** Starts `job.<phase>` as a child of `parent` (a root span when there is none). */
-export function startJobPhaseSpan(
-  parent: JobTraceParent | undefined,
-  phase: JobPhase,
-  options: JobPhaseSpanOptions = {},
-): JobPhaseSpan {
+export function startJobPhaseSpan(parent: JobTraceParent | undefined, phase: JobPhase, options: JobPhaseSpanOptions = {}): JobPhaseSpan {
   const parentContext = parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, { ...parent, isRemote: false });
   const span = trace.getTracer(TRACER_NAME).startSpan(
     `job.${phase}`,

@@ -4,12 +4,7 @@
 // fault is the caller's, and INTERNAL is what operators alert on ("the server is broken").
 // So decoding never throws here: a failure becomes a MalformedRequest value, and the
 // interceptor below answers it with INVALID_ARGUMENT before any handler sees it.
-import {
-  ServerInterceptingCall,
-  status as GrpcStatus,
-  type ServerInterceptor,
-  type ServiceDefinition,
-} from '@grpc/grpc-js';
+import { ServerInterceptingCall, status as GrpcStatus, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
 import { clip } from './field-violations.js';
 
 export class MalformedRequest {

@@ -71,7 +71,10 @@ function resolveTransformer(v: FieldViolations, t: TransformerModel, at: string)
 function resolveMobileNet(v: FieldViolations, m: MobileNetV2Model, at: string): ModelSpec {
   const inputSize = m.inputSize === 0 ? DEFAULT_MOBILENET_INPUT_SIZE : m.inputSize;
   if (inputSize % MOBILENET_STRIDE !== 0 || inputSize > MAX_MOBILENET_INPUT_SIZE) {
-    v.add(`${at}.input_size`, `must be a multiple of ${MOBILENET_STRIDE} in ${MOBILENET_STRIDE}..${MAX_MOBILENET_INPUT_SIZE} (got ${m.inputSize})`);
+    v.add(
+      `${at}.input_size`,
+      `must be a multiple of ${MOBILENET_STRIDE} in ${MOBILENET_STRIDE}..${MAX_MOBILENET_INPUT_SIZE} (got ${m.inputSize})`,
+    );
   }
   if (m.trainableBlocks > MAX_TRAINABLE_BLOCKS) {
     v.add(`${at}.trainable_blocks`, `must be 0..${MAX_TRAINABLE_BLOCKS} (got ${m.trainableBlocks})`);
@@ -125,7 +128,7 @@ function resolveDropout(v: FieldViolations, dropout: number, at: string): number
 
 /** Lexical checks only: the data layer confines the real path (symlinks included) when it reads. */
 function checkRelativePath(v: FieldViolations, value: string, at: string): void {
-  if (value === '') v.add(at, 'required: a path relative to the server\'s data root');
+  if (value === '') v.add(at, "required: a path relative to the server's data root");
   else if (value.length > MAX_PATH_CHARS) v.add(at, `at most ${MAX_PATH_CHARS} characters`);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL and control characters are never part of a file name we accept
   else if (/[\u0000-\u001f]/.test(value)) v.add(at, 'must not contain control characters');

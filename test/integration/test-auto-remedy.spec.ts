@@ -2,7 +2,15 @@
 // same spec with each policy on, ending with a healthy run whose every phase is on record.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AutoRemedy_Policy, JobState, Verdict, type FineTuneSpec, type Job, type SeedRun, type StreamMetricsResponse } from '../../client/index.js';
+import {
+  AutoRemedy_Policy,
+  JobState,
+  Verdict,
+  type FineTuneSpec,
+  type Job,
+  type SeedRun,
+  type StreamMetricsResponse,
+} from '../../client/index.js';
 import { COLLAPSE_DETECTION, collapsingSpec } from '../../bench/auto-remedy/collapsing-spec.js';
 import { assertDense, collect, startTestServer, type TestServer } from '../fixtures/server-harness.js';
 
@@ -24,16 +32,25 @@ function gradientNorms(events: readonly StreamMetricsResponse[]): number[] {
 }
 
 function remedyNotices(events: readonly StreamMetricsResponse[]): string[] {
-  return events.flatMap((e) => (e.event?.$case === 'notice' && e.event.value.message.startsWith('auto-remedy:') ? [e.event.value.message] : []));
+  return events.flatMap((e) =>
+    e.event?.$case === 'notice' && e.event.value.message.startsWith('auto-remedy:') ? [e.event.value.message] : [],
+  );
 }
 
 /**
  * The stream's structured record of the phase changes: one phase_started event per change, equal
  * to the run's phases, each followed by the notice restating it for clients that predate it.
  */
-function assertPhaseEvents(events: readonly StreamMetricsResponse[], run: SeedRun | undefined, policy: AutoRemedy_Policy, notices: readonly string[]): void {
+function assertPhaseEvents(
+  events: readonly StreamMetricsResponse[],
+  run: SeedRun | undefined,
+  policy: AutoRemedy_Policy,
+  notices: readonly string[],
+): void {
   const phases = run?.phases ?? [];
-  const changes = events.flatMap((e, position) => (e.event?.$case === 'phaseStarted' ? [{ seed: e.seed, started: e.event.value, position }] : []));
+  const changes = events.flatMap((e, position) =>
+    e.event?.$case === 'phaseStarted' ? [{ seed: e.seed, started: e.event.value, position }] : [],
+  );
   assert.equal(changes.length, phases.length - 1);
   changes.forEach(({ seed, started, position }, index) => {
     const next = phases[index + 1];
@@ -67,7 +84,10 @@ describe('auto-remedy', () => {
     assert.equal(norms.length, 30);
     // Large while it trained, vanished once it collapsed: the last steps are flat.
     assert.ok(Math.max(...norms.slice(0, 10)) > 1, `early norms ${norms.slice(0, 10).join(' ')}`);
-    assert.ok(norms.slice(-WINDOW_STEPS).every((norm) => norm < MIN_GRADIENT_NORM), `last norms ${norms.slice(-WINDOW_STEPS).join(' ')}`);
+    assert.ok(
+      norms.slice(-WINDOW_STEPS).every((norm) => norm < MIN_GRADIENT_NORM),
+      `last norms ${norms.slice(-WINDOW_STEPS).join(' ')}`,
+    );
     assert.equal(remedyNotices(events).length, 0);
     assert.equal(events.filter((e) => e.event?.$case === 'phaseStarted').length, 0);
     assert.equal(run?.phases.length, 1, 'a run without remedies is one phase');
@@ -94,13 +114,24 @@ describe('auto-remedy', () => {
     const notices = remedyNotices(events);
     assert.equal(notices.length, phases.length - 1);
     notices.forEach((notice, index) => {
-      assert.match(notice, new RegExp(`^auto-remedy: seed ${COLLAPSING_SEED} phase ${index + 2} from step 0: .*restarting under seed ${COLLAPSING_SEED + 1000 * (index + 1)}`));
+      assert.match(
+        notice,
+        new RegExp(
+          `^auto-remedy: seed ${COLLAPSING_SEED} phase ${index + 2} from step 0: .*restarting under seed ${COLLAPSING_SEED + 1000 * (index + 1)}`,
+        ),
+      );
     });
-    assert.deepEqual(job.notices.filter((n) => n.startsWith('auto-remedy:')), notices);
+    assert.deepEqual(
+      job.notices.filter((n) => n.startsWith('auto-remedy:')),
+      notices,
+    );
     assertPhaseEvents(events, run, AutoRemedy_Policy.POLICY_RESTART_NEXT_SEED, notices);
     // Every step of every phase is in the log: the phases train their steps from 0 again.
     const stepEvents = events.filter((e) => e.event?.$case === 'step').length;
-    assert.equal(stepEvents, phases.reduce((sum, phase) => sum + phase.endStep - phase.startStep, 0));
+    assert.equal(
+      stepEvents,
+      phases.reduce((sum, phase) => sum + phase.endStep - phase.startStep, 0),
+    );
   });
 
   it('CONTINUE_UNDER_DSGD ends healthy under DSGD from a healthy checkpoint of the same seed', async () => {
@@ -116,15 +147,21 @@ describe('auto-remedy', () => {
     );
     assert.equal(continued?.seed, COLLAPSING_SEED);
     assert.deepEqual(continued?.method?.method, { $case: 'dsgd', value: { lambda: 1, schedule: 1 } });
-    assert.ok((continued?.startStep ?? 0) > 0 && (continued?.startStep ?? 0) < (collapsed?.endStep ?? 0), 'from a checkpoint before the collapse');
+    assert.ok(
+      (continued?.startStep ?? 0) > 0 && (continued?.startStep ?? 0) < (collapsed?.endStep ?? 0),
+      'from a checkpoint before the collapse',
+    );
     assert.deepEqual([continued?.endStep, continued?.verdict, continued?.reason], [30, Verdict.VERDICT_OK, '']);
     const [notice, ...others] = remedyNotices(events);
     assert.equal(others.length, 0);
     assertPhaseEvents(events, run, AutoRemedy_Policy.POLICY_CONTINUE_UNDER_DSGD, [notice ?? '']);
-    assert.match(notice ?? '', new RegExp(
-      `^auto-remedy: seed ${COLLAPSING_SEED} phase 2 from step ${continued?.startStep}: collapsed at step ${collapsed?.endStep}: .*` +
-      `continuing from the healthy checkpoint at step ${continued?.startStep} under dsgd λ=1, linear`,
-    ));
+    assert.match(
+      notice ?? '',
+      new RegExp(
+        `^auto-remedy: seed ${COLLAPSING_SEED} phase 2 from step ${continued?.startStep}: collapsed at step ${collapsed?.endStep}: .*` +
+          `continuing from the healthy checkpoint at step ${continued?.startStep} under dsgd λ=1, linear`,
+      ),
+    );
     // After the notice the steps count on from the checkpoint, with DSGD's alpha below 1.
     const afterNotice = events.slice(events.findIndex((e) => e.event?.$case === 'notice' && e.event.value.message === notice) + 1);
     const firstStep = afterNotice.find((e) => e.event?.$case === 'step');

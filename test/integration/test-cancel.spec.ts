@@ -41,9 +41,6 @@ describe('cancelling a running job', () => {
     assert.equal(job.state, JobState.JOB_STATE_CANCELLED);
     assert.ok(job.reason.length > 0, 'a cancelled job says why');
     assert.equal(job.runs[0]?.state, RunState.RUN_STATE_CANCELLED);
-    assert.deepEqual(
-      job.transitions.map((t) => t.state).slice(-2),
-      [JobState.JOB_STATE_CANCELLING, JobState.JOB_STATE_CANCELLED],
-    );
+    assert.deepEqual(job.transitions.map((t) => t.state).slice(-2), [JobState.JOB_STATE_CANCELLING, JobState.JOB_STATE_CANCELLED]);
   });
 });

@@ -91,9 +91,15 @@ describe('crash and resume', { timeout: 300_000 }, () => {
     // The stored log, replayed whole: dense, every step once, resumed from checkpoints each time.
     const replay = await collect(client.streamMetrics(jobId));
     assertDense(replay);
-    assert.deepEqual(replay.map((e) => e.sequence), streamed.map((e) => e.sequence));
+    assert.deepEqual(
+      replay.map((e) => e.sequence),
+      streamed.map((e) => e.sequence),
+    );
     const totalSteps = EPOCHS * STEPS_PER_EPOCH;
-    assert.deepEqual(stepNumbers(replay), Array.from({ length: totalSteps }, (_, i) => i + 1));
+    assert.deepEqual(
+      stepNumbers(replay),
+      Array.from({ length: totalSteps }, (_, i) => i + 1),
+    );
     const states = replay.flatMap((e) => (e.event?.$case === 'stateChanged' ? [e.event.value.state] : []));
     assert.deepEqual(states, [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_SUCCEEDED]);
     assert.equal(replay.filter((e) => e.event?.$case === 'runStarted').length, 1);
@@ -116,8 +122,10 @@ describe('crash and resume', { timeout: 300_000 }, () => {
     assert.equal(straight.state, JobState.JOB_STATE_SUCCEEDED);
     const difference = maxAbsDifference(await savedWeights(dataDir, jobId, 7), await savedWeights(dataDir, straightId, 7));
     assert.ok(difference <= 1e-6, `weights differ by up to ${difference}`);
-    console.log(`crash-resume: killed after steps ${killedAt}, resumed from ${resumedFrom}, ${replay.length} events, ` +
-      `job with crashes ${(crashedMs / 1000).toFixed(1)} s, max weight difference ${difference}`);
+    console.log(
+      `crash-resume: killed after steps ${killedAt}, resumed from ${resumedFrom}, ${replay.length} events, ` +
+        `job with crashes ${(crashedMs / 1000).toFixed(1)} s, max weight difference ${difference}`,
+    );
     client.close();
   });
 });

@@ -21,7 +21,10 @@ const DRAIN_AFTER_STEP = 10;
 function rows(): Array<{ label: string; features: number[] }> {
   return Array.from({ length: ROWS }, (_, i) => {
     const spam = i % 2 === 1;
-    return { label: spam ? 'spam' : 'ham', features: Array.from({ length: FEATURES }, (_, f) => (spam ? 0.7 : 0.3) + ((i * 7 + f) % 11) * 0.01) };
+    return {
+      label: spam ? 'spam' : 'ham',
+      features: Array.from({ length: FEATURES }, (_, f) => (spam ? 0.7 : 0.3) + ((i * 7 + f) % 11) * 0.01),
+    };
   });
 }
 
@@ -49,7 +52,9 @@ describe('registered datasets across a restart', { timeout: 240_000 }, () => {
     const { port } = server;
     const client = clientFor(port);
     const registered = await client.registerDataset({
-      format: DatasetFormat.DATASET_FORMAT_JSONL, train: { path: 'points.jsonl' }, displayName: 'points',
+      format: DatasetFormat.DATASET_FORMAT_JSONL,
+      train: { path: 'points.jsonl' },
+      displayName: 'points',
     });
     const dataset = registered.dataset ?? assert.fail('no dataset');
     const source = { source: { $case: 'datasetId' as const, value: dataset.id }, classes: [], maxExamples: 0 };
@@ -61,8 +66,12 @@ describe('registered datasets across a restart', { timeout: 240_000 }, () => {
     const watching = (async () => {
       for await (const event of client.streamMetrics(jobId, { maxReconnects: 500 })) {
         if (event.event?.$case === 'step' && event.event.value.step >= DRAIN_AFTER_STEP) drainPoint();
-        if (event.event?.$case === 'stateChanged' && event.event.value.state !== JobState.JOB_STATE_RUNNING
-          && event.event.value.state !== JobState.JOB_STATE_QUEUED) drainPoint();
+        if (
+          event.event?.$case === 'stateChanged' &&
+          event.event.value.state !== JobState.JOB_STATE_RUNNING &&
+          event.event.value.state !== JobState.JOB_STATE_QUEUED
+        )
+          drainPoint();
       }
     })();
     await reachedDrainPoint;
@@ -76,7 +85,10 @@ describe('registered datasets across a restart', { timeout: 240_000 }, () => {
     assert.equal(after.contentHash, dataset.contentHash);
     assert.equal(after.displayName, 'points');
     assert.deepEqual(after.classCounts, dataset.classCounts);
-    assert.deepEqual((await client.listDatasets()).datasets.map((d) => d.id), [dataset.id]);
+    assert.deepEqual(
+      (await client.listDatasets()).datasets.map((d) => d.id),
+      [dataset.id],
+    );
 
     const job = await client.waitForJob(jobId);
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, job.reason);
@@ -91,7 +103,9 @@ describe('registered datasets across a restart', { timeout: 240_000 }, () => {
     if (suspended) assert.ok(replay.includes('resumed after a server restart'), replay.join('; '));
     const stepsPerEpoch = Math.ceil((ROWS - ROWS * 0.2) / 32);
     assert.equal(steps.at(-1), EPOCHS * stepsPerEpoch);
-    console.log(`dataset-restart: drained mid-run ${suspended}, ${steps.length} steps, ${((performance.now() - began) / 1000).toFixed(1)} s`);
+    console.log(
+      `dataset-restart: drained mid-run ${suspended}, ${steps.length} steps, ${((performance.now() - began) / 1000).toFixed(1)} s`,
+    );
     client.close();
   });
 });

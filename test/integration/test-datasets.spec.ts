@@ -8,9 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatasetFormat, GrpcStatus, type SteadytuneClient } from '../../client/index.js';
 import { startConfiguredServer, tokensVariable, type ConfiguredServer } from '../fixtures/configured-server.js';
-import {
-  jsonl, pointRows, pointsCsv, solidImage, tinyIdx, writeFixture, writeImageFolder,
-} from '../fixtures/dataset-fixtures.js';
+import { jsonl, pointRows, pointsCsv, solidImage, tinyIdx, writeFixture, writeImageFolder } from '../fixtures/dataset-fixtures.js';
 import { rejection, tinySpec } from '../fixtures/server-harness.js';
 
 const TOKENS = { acme: 'stt_acme-datasets', globex: 'stt_globex-datasets' };
@@ -38,7 +36,15 @@ describe('dataset registration', () => {
     await writeFixture(root, 'tiny/images.gz', idx.images);
     await writeFixture(root, 'tiny/labels.gz', idx.labels);
     await writeImageFolder(root, 'sky', 5);
-    await writeFixture(root, 'bad.jsonl', jsonl([{ label: 'a', features: [1] }, { label: 3.5, features: [1] }, { label: 'b', features: ['x'] }]));
+    await writeFixture(
+      root,
+      'bad.jsonl',
+      jsonl([
+        { label: 'a', features: [1] },
+        { label: 3.5, features: [1] },
+        { label: 'b', features: ['x'] },
+      ]),
+    );
     await writeFixture(root, 'no-label.csv', 'x,y\n1,2\n');
     await writeFixture(root, 'short/labels.gz', tinyIdx(29).labels);
     await writeImageFolder(root, 'broken', 2);
@@ -46,7 +52,9 @@ describe('dataset registration', () => {
     await writeImageFolder(root, 'mixed', 2);
     await writeFixture(root, 'mixed/night/big.png', solidImage('png', 12, [0, 0, 0]));
     server = await startConfiguredServer({
-      STEADYTUNE_TOKENS: tokensVariable(TOKENS), STEADYTUNE_DATA_ROOT: root, STEADYTUNE_MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT),
+      STEADYTUNE_TOKENS: tokensVariable(TOKENS),
+      STEADYTUNE_DATA_ROOT: root,
+      STEADYTUNE_MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT),
     });
     acme = server.client({ token: TOKENS.acme });
     globex = server.client({ token: TOKENS.globex });
@@ -57,7 +65,11 @@ describe('dataset registration', () => {
   });
 
   it('registers JSONL and CSV of the same rows as one content hash, stable across registrations', async () => {
-    const first = await acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, train: { path: 'points.jsonl' }, displayName: 'points' });
+    const first = await acme.registerDataset({
+      format: DatasetFormat.DATASET_FORMAT_JSONL,
+      train: { path: 'points.jsonl' },
+      displayName: 'points',
+    });
     const again = await acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, train: { path: 'points.jsonl' } });
     const csv = await acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_CSV, train: { path: 'points.csv' } });
     assert.equal(first.created, true);
@@ -75,7 +87,8 @@ describe('dataset registration', () => {
 
   it('registers IDX files with explicit class names', async () => {
     const { dataset } = await acme.registerDataset({
-      format: DatasetFormat.DATASET_FORMAT_IDX, train: { imagesPath: 'tiny/images.gz', labelsPath: 'tiny/labels.gz' },
+      format: DatasetFormat.DATASET_FORMAT_IDX,
+      train: { imagesPath: 'tiny/images.gz', labelsPath: 'tiny/labels.gz' },
       options: { classNames: ['dim', 'mid', 'bright'], validationFraction: 0.2 },
     });
     assert.deepEqual(dataset?.classNames, ['dim', 'mid', 'bright']);
@@ -99,7 +112,9 @@ describe('dataset registration', () => {
     assert.equal(uploaded.dataset?.contentHash, dataset?.contentHash);
     assert.equal(uploaded.created, false);
     const resized = await acme.registerDataset({
-      format: DatasetFormat.DATASET_FORMAT_IMAGE_FOLDER, train: { path: 'mixed' }, options: { imageSize: 6, color: true },
+      format: DatasetFormat.DATASET_FORMAT_IMAGE_FOLDER,
+      train: { path: 'mixed' },
+      options: { imageSize: 6, color: true },
     });
     assert.deepEqual([resized.dataset?.report?.imageHeight, resized.dataset?.report?.imageChannels], [6, 3]);
   });
@@ -109,29 +124,81 @@ describe('dataset registration', () => {
     const jsonlFormat = DatasetFormat.DATASET_FORMAT_JSONL;
     await violationOf(acme.registerDataset({ format: jsonlFormat, train: { path: 'bad.jsonl' } }), invalid, 'rows[1].label');
     await violationOf(acme.registerDataset({ format: jsonlFormat, train: { path: 'bad.jsonl' } }), invalid, 'rows[2].features[0]');
-    await violationOf(acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_CSV, train: { path: 'no-label.csv' } }), invalid, 'header');
-    await violationOf(acme.registerDataset({
-      format: DatasetFormat.DATASET_FORMAT_IDX, train: { imagesPath: 'tiny/images.gz', labelsPath: 'short/labels.gz' },
-    }), invalid, 'labels');
-    assert.match(await violationOf(acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_IMAGE_FOLDER, train: { path: 'broken' } }),
-      invalid, 'train.files["day/corrupt.png"]'), /cannot be read as an image/);
-    assert.match(await violationOf(acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_IMAGE_FOLDER, train: { path: 'mixed' } }),
-      invalid, 'train.files["night/big.png"]'), /image_size/);
-    assert.match(await violationOf(acme.registerDataset({ format: jsonlFormat, train: { path: '../etc/passwd' } }), invalid, 'train.path'), /escapes/);
-    await violationOf(acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_UNSPECIFIED, train: { path: 'points.jsonl' } }), invalid, 'format');
-    await violationOf(acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_IDX, train: { path: 'points.jsonl' } }), invalid, 'train.images_path');
-    await violationOf(acme.registerDataset({ format: jsonlFormat, train: { path: 'points.jsonl' }, options: { imageSize: 8 } }), invalid, 'options.image_size');
+    await violationOf(
+      acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_CSV, train: { path: 'no-label.csv' } }),
+      invalid,
+      'header',
+    );
+    await violationOf(
+      acme.registerDataset({
+        format: DatasetFormat.DATASET_FORMAT_IDX,
+        train: { imagesPath: 'tiny/images.gz', labelsPath: 'short/labels.gz' },
+      }),
+      invalid,
+      'labels',
+    );
+    assert.match(
+      await violationOf(
+        acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_IMAGE_FOLDER, train: { path: 'broken' } }),
+        invalid,
+        'train.files["day/corrupt.png"]',
+      ),
+      /cannot be read as an image/,
+    );
+    assert.match(
+      await violationOf(
+        acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_IMAGE_FOLDER, train: { path: 'mixed' } }),
+        invalid,
+        'train.files["night/big.png"]',
+      ),
+      /image_size/,
+    );
+    assert.match(
+      await violationOf(acme.registerDataset({ format: jsonlFormat, train: { path: '../etc/passwd' } }), invalid, 'train.path'),
+      /escapes/,
+    );
+    await violationOf(
+      acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_UNSPECIFIED, train: { path: 'points.jsonl' } }),
+      invalid,
+      'format',
+    );
+    await violationOf(
+      acme.registerDataset({ format: DatasetFormat.DATASET_FORMAT_IDX, train: { path: 'points.jsonl' } }),
+      invalid,
+      'train.images_path',
+    );
+    await violationOf(
+      acme.registerDataset({ format: jsonlFormat, train: { path: 'points.jsonl' }, options: { imageSize: 8 } }),
+      invalid,
+      'options.image_size',
+    );
   });
 
   it('rejects bad uploads whole: unknown file names, over the size limit, bad rows', async () => {
     const invalid = GrpcStatus.INVALID_ARGUMENT;
     const bytes = new TextEncoder().encode(jsonl(pointRows(20)));
-    await violationOf(acme.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files: { 'train.jsonl': bytes } }), invalid, 'files["train.jsonl"]');
-    await violationOf(acme.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files: { train: new Uint8Array(UPLOAD_LIMIT + 1) }, chunkBytes: 16 * 1024 }),
-      invalid, 'requests[5].chunk.data');
-    const rows = await violationOf(acme.uploadDataset({
-      format: DatasetFormat.DATASET_FORMAT_JSONL, files: { train: new TextEncoder().encode(jsonl([{ label: 'a', features: [1] }, { label: 'b' }])) },
-    }), invalid, 'rows[1]');
+    await violationOf(
+      acme.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files: { 'train.jsonl': bytes } }),
+      invalid,
+      'files["train.jsonl"]',
+    );
+    await violationOf(
+      acme.uploadDataset({
+        format: DatasetFormat.DATASET_FORMAT_JSONL,
+        files: { train: new Uint8Array(UPLOAD_LIMIT + 1) },
+        chunkBytes: 16 * 1024,
+      }),
+      invalid,
+      'requests[5].chunk.data',
+    );
+    const rows = await violationOf(
+      acme.uploadDataset({
+        format: DatasetFormat.DATASET_FORMAT_JSONL,
+        files: { train: new TextEncoder().encode(jsonl([{ label: 'a', features: [1] }, { label: 'b' }])) },
+      }),
+      invalid,
+      'rows[1]',
+    );
     assert.match(rows, /needs features, text/);
     const uploaded = await acme.uploadDataset({ format: DatasetFormat.DATASET_FORMAT_JSONL, files: { train: bytes } });
     const listed = await acme.listDatasets();
@@ -147,7 +214,10 @@ describe('dataset registration', () => {
     const spec = { ...tinySpec(), train: { source: { $case: 'datasetId' as const, value: id }, classes: [], maxExamples: 0 } };
     const withValidation = { ...spec, validation: spec.train };
     assert.equal((await rejection(globex.startFineTune({ spec: withValidation }))).code, GrpcStatus.NOT_FOUND);
-    const transformer = { ...withValidation, model: { family: { $case: 'transformer' as const, value: { dModel: 0, heads: 0, layers: 0, ffDim: 0, pooling: 0, dropout: 0 } } } };
+    const transformer = {
+      ...withValidation,
+      model: { family: { $case: 'transformer' as const, value: { dModel: 0, heads: 0, layers: 0, ffDim: 0, pooling: 0, dropout: 0 } } },
+    };
     await violationOf(acme.startFineTune({ spec: transformer }), GrpcStatus.INVALID_ARGUMENT, 'spec.model.transformer');
   });
 });

@@ -36,7 +36,8 @@ describe('draining on SIGTERM', { timeout: 240_000 }, () => {
     server = await start();
     const { port } = server;
     const client = clientFor(port);
-    const jobId = (await client.startFineTune({ spec: tinySpec({ examples: EXAMPLES, epochs: EPOCHS, seeds: [9] }) })).job?.id ?? assert.fail('no job');
+    const jobId =
+      (await client.startFineTune({ spec: tinySpec({ examples: EXAMPLES, epochs: EPOCHS, seeds: [9] }) })).job?.id ?? assert.fail('no job');
     // Streaming through the drain and the restart: the SDK resumes at the next sequence.
     const streamed: StreamMetricsResponse[] = [];
     let drainPoint: () => void = () => {};
@@ -68,8 +69,13 @@ describe('draining on SIGTERM', { timeout: 240_000 }, () => {
     const states = events.flatMap((e) => (e.event?.$case === 'stateChanged' ? [e.event.value.state] : []));
     assert.deepEqual(states, [JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_SUCCEEDED]);
     const totalSteps = EPOCHS * (EXAMPLES / 32);
-    assert.deepEqual(stepNumbers(events), Array.from({ length: totalSteps }, (_, i) => i + 1));
-    const resumedAt = notices(events).flatMap((m) => /resuming from the checkpoint at step (\d+)/.exec(m)?.[1] ?? []).map(Number);
+    assert.deepEqual(
+      stepNumbers(events),
+      Array.from({ length: totalSteps }, (_, i) => i + 1),
+    );
+    const resumedAt = notices(events)
+      .flatMap((m) => /resuming from the checkpoint at step (\d+)/.exec(m)?.[1] ?? [])
+      .map(Number);
     assert.equal(resumedAt.length, 1, `one resume: ${notices(events)}`);
     assert.ok((resumedAt[0] ?? 0) >= seenStep, `resumed from the drain's checkpoint (${resumedAt[0]}), not from scratch`);
     const job = await client.getJob(jobId);

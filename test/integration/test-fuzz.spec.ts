@@ -141,10 +141,19 @@ describe(`fuzzing the Trainer service (STEADYTUNE_FUZZ_SEED=${SEED})`, () => {
     } finally {
       client.close();
     }
-    process.stdout.write(`# ${next} requests: ${[...counts].sort().map(([k, n]) => `${k}=${n}`).join(', ')}\n`);
+    process.stdout.write(
+      `# ${next} requests: ${[...counts]
+        .sort()
+        .map(([k, n]) => `${k}=${n}`)
+        .join(', ')}\n`,
+    );
     assert.ok(next >= Math.min(COUNT, 500), `only ${next} requests in ${SECONDS}s`);
     assert.deepEqual(failures.slice(0, 10).map(describeFailure), [], `seed ${SEED}: ${failures.length} ill-defined statuses`);
-    assert.deepEqual(errorLogs.filter((line) => line.includes('"component":"rpc"')), [], `seed ${SEED}: rpc errors logged`);
+    assert.deepEqual(
+      errorLogs.filter((line) => line.includes('"component":"rpc"')),
+      [],
+      `seed ${SEED}: rpc errors logged`,
+    );
   });
 
   it('is still SERVING and answers valid calls afterwards', async () => {

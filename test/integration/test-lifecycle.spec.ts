@@ -97,7 +97,10 @@ describe('fine-tune lifecycle', () => {
 
   it('lists the job by label and state', async () => {
     const page = await server.client.listJobs({ labelSelector: { suite: 'lifecycle' }, state: JobState.JOB_STATE_SUCCEEDED });
-    assert.deepEqual(page.jobs.map((j) => j.id), [job.id]);
+    assert.deepEqual(
+      page.jobs.map((j) => j.id),
+      [job.id],
+    );
     const none = await server.client.listJobs({ labelSelector: { suite: 'other' } });
     assert.equal(none.jobs.length, 0);
   });

@@ -125,10 +125,16 @@ describe('request limits', () => {
     const examples = Array.from({ length: 9 }, () => ({ features: [0] }));
     const tooMany = await rejection(clients.a.predict({ jobId: 'x', examples }));
     assert.equal(tooMany.code, GrpcStatus.INVALID_ARGUMENT);
-    assert.deepEqual(tooMany.fieldViolations.map((v) => v.field), ['examples']);
+    assert.deepEqual(
+      tooMany.fieldViolations.map((v) => v.field),
+      ['examples'],
+    );
     const seeds = Array.from({ length: 33 }, (_, i) => i + 1);
     const tooManySeeds = await rejection(clients.c.startFineTune({ spec: { ...longSpec(), seeds } }));
     assert.equal(tooManySeeds.code, GrpcStatus.INVALID_ARGUMENT);
-    assert.deepEqual(tooManySeeds.fieldViolations.map((v) => v.field), ['spec.seeds']);
+    assert.deepEqual(
+      tooManySeeds.fieldViolations.map((v) => v.field),
+      ['spec.seeds'],
+    );
   });
 });

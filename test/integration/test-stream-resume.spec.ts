@@ -55,8 +55,14 @@ describe('resumable StreamMetrics', () => {
     assertDense(full);
     const fromZero = await collect(raw.streamMetrics({ jobId, fromSequence: 0 }));
     const fromOne = await collect(raw.streamMetrics({ jobId, fromSequence: 1 }));
-    assert.deepEqual(fromZero.map((e) => e.sequence), full.map((e) => e.sequence));
-    assert.deepEqual(fromOne.map((e) => e.sequence), full.map((e) => e.sequence));
+    assert.deepEqual(
+      fromZero.map((e) => e.sequence),
+      full.map((e) => e.sequence),
+    );
+    assert.deepEqual(
+      fromOne.map((e) => e.sequence),
+      full.map((e) => e.sequence),
+    );
     const middle = Math.floor(full.length / 2);
     const rest = await collect(server.client.streamMetrics(jobId, { fromSequence: middle }));
     assertDense(rest, middle);

@@ -45,7 +45,10 @@ describe('job phase spans of a real fine-tune', () => {
     const spans = exporter.getFinishedSpans();
     for (const line of spanTree(spans)) t.diagnostic(line);
 
-    const rpc = only(spans.filter((s) => s.kind === SpanKind.SERVER && s.name.endsWith('steadytune.v1.Trainer/StartFineTune')), 'StartFineTune server span');
+    const rpc = only(
+      spans.filter((s) => s.kind === SpanKind.SERVER && s.name.endsWith('steadytune.v1.Trainer/StartFineTune')),
+      'StartFineTune server span',
+    );
     const { traceId } = rpc.spanContext();
     const phases = spans.filter((s) => s.name.startsWith('job.'));
     for (const phase of phases) {
@@ -56,7 +59,8 @@ describe('job phase spans of a real fine-tune', () => {
     const queueWait = only(named(phases, 'job.queue_wait'), 'job.queue_wait');
     const dataLoad = only(named(phases, 'job.data_load'), 'job.data_load');
     const run = only(named(phases, 'job.run'), 'job.run');
-    for (const span of [queueWait, dataLoad, run]) assert.equal(parentOf(span), rpc.spanContext().spanId, `${span.name} under StartFineTune`);
+    for (const span of [queueWait, dataLoad, run])
+      assert.equal(parentOf(span), rpc.spanContext().spanId, `${span.name} under StartFineTune`);
     assert.equal(run.attributes['steadytune.seed'], 3);
     assert.equal(run.attributes['steadytune.run_state'], 'SUCCEEDED');
     // One after the other: the queue wait ends as the worker starts loading; training follows the

@@ -70,22 +70,31 @@ describe('request validation', () => {
   it('requires a training dataset and a job id', async () => {
     const noTrain = await rejection(server.client.startFineTune({ spec: { ...tinySpec(), train: undefined } }));
     assert.equal(noTrain.code, GrpcStatus.INVALID_ARGUMENT);
-    assert.deepEqual(noTrain.fieldViolations.map((v) => v.field), ['spec.train']);
+    assert.deepEqual(
+      noTrain.fieldViolations.map((v) => v.field),
+      ['spec.train'],
+    );
 
     const noId = await rejection(server.client.getJob(''));
     assert.equal(noId.code, GrpcStatus.INVALID_ARGUMENT);
-    assert.deepEqual(noId.fieldViolations.map((v) => v.field), ['job_id']);
+    assert.deepEqual(
+      noId.fieldViolations.map((v) => v.field),
+      ['job_id'],
+    );
   });
 
   it('rejects an unknown enum value from a newer client', async () => {
     const spec = { ...tinySpec(), optimizer: { kind: 17, learningRate: 0, momentum: 0, lrSchedule: 0 } };
     const error = await rejection(server.client.startFineTune({ spec }));
     assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT);
-    assert.deepEqual(error.fieldViolations.map((v) => v.field), ['spec.optimizer.kind']);
+    assert.deepEqual(
+      error.fieldViolations.map((v) => v.field),
+      ['spec.optimizer.kind'],
+    );
   });
 
   it('checks ListJobs paging', async () => {
-    const error = await rejection(server.client.listJobs({ pageSize: 201, labelSelector: { 'UPPER': 'x' } }));
+    const error = await rejection(server.client.listJobs({ pageSize: 201, labelSelector: { UPPER: 'x' } }));
     assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT);
     assert.deepEqual(error.fieldViolations.map((v) => v.field).sort(), ['label_selector["UPPER"]', 'page_size']);
   });

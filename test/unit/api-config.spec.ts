@@ -36,10 +36,7 @@ describe('token settings', () => {
 
   it('reads STEADYTUNE_TOKENS and a YAML tokens file together', async () => {
     await writeFile(path.join(dir, 'tokens.yaml'), `- tenant: globex\n  sha256: ${sha256Hex(GLOBEX_TOKEN).toUpperCase()}\n`);
-    const { api } = loadConfig(
-      { STEADYTUNE_TOKENS: ` acme:${sha256Hex(ACME_TOKEN)} ,`, STEADYTUNE_TOKENS_FILE: 'tokens.yaml' },
-      dir,
-    );
+    const { api } = loadConfig({ STEADYTUNE_TOKENS: ` acme:${sha256Hex(ACME_TOKEN)} ,`, STEADYTUNE_TOKENS_FILE: 'tokens.yaml' }, dir);
     assert.deepEqual(api?.tokens, [
       { tenant: 'acme', sha256: sha256Hex(ACME_TOKEN) },
       { tenant: 'globex', sha256: sha256Hex(GLOBEX_TOKEN) },
@@ -105,7 +102,7 @@ describe('bearer-token authenticator', () => {
     { tenant: 'globex', sha256: sha256Hex(GLOBEX_TOKEN) },
   ]);
 
-  it("maps each token to its tenant; the scheme is case-insensitive", () => {
+  it('maps each token to its tenant; the scheme is case-insensitive', () => {
     assert.equal(authenticator.tenantOf(withAuthorization(`Bearer ${ACME_TOKEN}`)), 'acme');
     assert.equal(authenticator.tenantOf(withAuthorization(`bearer ${GLOBEX_TOKEN}`)), 'globex');
     assert.deepEqual(authenticator.tenants(), ['acme', 'globex']);

@@ -11,12 +11,26 @@ import { runCli } from '../../client/cli/run.js';
 import { startFakeTrainer, type FakeTrainer } from '../fixtures/client-fake-trainer.js';
 
 const DATASET: Dataset = {
-  id: 'ds_0123456789abcdef0123456789abcdef', contentHash: 'ab'.repeat(32), displayName: 'garments',
-  format: DatasetFormat.DATASET_FORMAT_IDX, classNames: ['shirt', 'shoe'], classCounts: [8, 8], numExamples: 20,
+  id: 'ds_0123456789abcdef0123456789abcdef',
+  contentHash: 'ab'.repeat(32),
+  displayName: 'garments',
+  format: DatasetFormat.DATASET_FORMAT_IDX,
+  classNames: ['shirt', 'shoe'],
+  classCounts: [8, 8],
+  numExamples: 20,
   report: {
-    inputKind: 1, featureDim: 784, seqLen: 0, vocabSize: 0, textPairs: false, truncatedTexts: 0, notes: ['a note'],
-    train: { numExamples: 16, classCounts: [8, 8] }, validation: { numExamples: 4, classCounts: [2, 2] },
-    imageHeight: 0, imageWidth: 0, imageChannels: 0,
+    inputKind: 1,
+    featureDim: 784,
+    seqLen: 0,
+    vocabSize: 0,
+    textPairs: false,
+    truncatedTexts: 0,
+    notes: ['a note'],
+    train: { numExamples: 16, classCounts: [8, 8] },
+    validation: { numExamples: 4, classCounts: [2, 2] },
+    imageHeight: 0,
+    imageWidth: 0,
+    imageChannels: 0,
   },
   createTime: new Date('2026-01-02T03:04:05Z'),
 };
@@ -49,14 +63,31 @@ describe('steadytune datasets', () => {
 
   async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const output = { stdout: '', stderr: '' };
-    const io = { stdout: { write: (text: string) => (output.stdout += text) }, stderr: { write: (text: string) => (output.stderr += text) } };
+    const io = {
+      stdout: { write: (text: string) => (output.stdout += text) },
+      stderr: { write: (text: string) => (output.stderr += text) },
+    };
     const code = await runCli(['--server', trainer.address, ...argv], {}, io);
     return { code, ...output };
   }
 
   it('register maps paths and options onto the request', async () => {
-    const result = await cli('datasets', 'register', '--format', 'idx', '--train-images', 'f/i.gz', '--train-labels', 'f/l.gz',
-      '--class-names', 'shirt,shoe', '--validation-fraction', '0.25', '--display-name', 'garments');
+    const result = await cli(
+      'datasets',
+      'register',
+      '--format',
+      'idx',
+      '--train-images',
+      'f/i.gz',
+      '--train-labels',
+      'f/l.gz',
+      '--class-names',
+      'shirt,shoe',
+      '--validation-fraction',
+      '0.25',
+      '--display-name',
+      'garments',
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.equal(registered?.format, DatasetFormat.DATASET_FORMAT_IDX);
     assert.deepEqual(registered?.train, { path: '', imagesPath: 'f/i.gz', labelsPath: 'f/l.gz' });
@@ -78,7 +109,10 @@ describe('steadytune datasets', () => {
   });
 
   it('list prints a table and get one dataset; an unknown subcommand is a usage error', async () => {
-    assert.match((await cli('datasets', 'list')).stdout, /^ID +NAME +FORMAT[^\n]*\n-[- ]+\nds_0123456789abcdef0123456789abcdef +garments +idx/);
+    assert.match(
+      (await cli('datasets', 'list')).stdout,
+      /^ID +NAME +FORMAT[^\n]*\n-[- ]+\nds_0123456789abcdef0123456789abcdef +garments +idx/,
+    );
     assert.match((await cli('datasets', 'get', 'ds_x')).stdout, /inputs +784 features/);
     assert.equal((await cli('datasets', 'remove')).code, 2);
   });

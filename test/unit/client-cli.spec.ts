@@ -47,8 +47,10 @@ describe('command line grammar', () => {
 describe('spec from flags and files', () => {
   it('maps every start flag onto the spec', () => {
     const { flags } = parseCommandLine(
-      ('start --dataset fashion-mnist --classes 3,8 --imbalance long_tailed:100 --method dsgd --lambda 0.5 ' +
-        '--schedule cosine --lr 0.01 --batch-size 16 --accumulation 2 --epochs 2 --seeds 2 --hidden 64 --ensemble').split(' '),
+      (
+        'start --dataset fashion-mnist --classes 3,8 --imbalance long_tailed:100 --method dsgd --lambda 0.5 ' +
+        '--schedule cosine --lr 0.01 --batch-size 16 --accumulation 2 --epochs 2 --seeds 2 --hidden 64 --ensemble'
+      ).split(' '),
     );
     const spec = specFromFlags(flags);
     assert.deepEqual(spec.train, {
@@ -72,7 +74,15 @@ describe('spec from flags and files', () => {
   });
 
   it('reads YAML specs in proto JSON form and lets flags override them', () => {
-    const yaml = ['batch_size: 8', 'epochs: 4', 'method:', '  focal:', '    gamma: 1.5', 'train:', '  builtin: { name: BUILTIN_NAME_MNIST, split: BUILTIN_SPLIT_TRAIN }'].join('\n');
+    const yaml = [
+      'batch_size: 8',
+      'epochs: 4',
+      'method:',
+      '  focal:',
+      '    gamma: 1.5',
+      'train:',
+      '  builtin: { name: BUILTIN_NAME_MNIST, split: BUILTIN_SPLIT_TRAIN }',
+    ].join('\n');
     const fromFile = parseSpecText(yaml, 'spec.yaml');
     assert.equal(fromFile.batchSize, 8);
     assert.deepEqual(fromFile.method?.method, { $case: 'focal', value: { gamma: 1.5, classWeights: [] } });
@@ -149,7 +159,10 @@ describe('commands against a fake trainer', () => {
     assert.equal(trainer.calls.startFineTune, 0);
   });
 
-  for (const [state, expectedCode] of [[JobState.JOB_STATE_SUCCEEDED, 0], [JobState.JOB_STATE_FAILED, 3]] as const) {
+  for (const [state, expectedCode] of [
+    [JobState.JOB_STATE_SUCCEEDED, 0],
+    [JobState.JOB_STATE_FAILED, 3],
+  ] as const) {
     it(`watch prints plain lines off a TTY and exits ${expectedCode} for ${JobState[state]}`, async () => {
       const trainer = await startFakeTrainer({
         getJob: (_call, callback) => callback(null, { job: finishedJob(state) }),
@@ -161,7 +174,10 @@ describe('commands against a fake trainer', () => {
       openTrainers.push(trainer);
       const result = await cli(trainer, 'watch', 'job-9');
       assert.equal(result.code, expectedCode);
-      assert.match(result.stdout, /^seed 42: started \(2 steps on cpu\)\nseed 42 epoch 1\/1 step 2: no validation metrics\njob succeeded\n/);
+      assert.match(
+        result.stdout,
+        /^seed 42: started \(2 steps on cpu\)\nseed 42 epoch 1\/1 step 2: no validation metrics\njob succeeded\n/,
+      );
       assert.match(result.stdout, /SEED +STATE +STEPS/);
       assert.match(result.stdout, /accuracy +0\.9000 ± 0\.0000/);
       assert.doesNotMatch(result.stdout, /\r/);
@@ -174,7 +190,10 @@ describe('commands against a fake trainer', () => {
     const remedied: StreamMetricsResponse[] = [
       jobLog[0] as StreamMetricsResponse,
       {
-        sequence: 2, seed: 42, time: undefined, event: {
+        sequence: 2,
+        seed: 42,
+        time: undefined,
+        event: {
           $case: 'phaseStarted',
           value: {
             phaseIndex: 1,
@@ -198,17 +217,23 @@ describe('commands against a fake trainer', () => {
     });
     openTrainers.push(trainer);
     const result = await cli(trainer, 'watch', 'job-9');
-    assert.match(result.stdout, new RegExp(
-      '^seed 42: started \\(2 steps on cpu\\)\n' +
-      'seed 42: auto-remedy restart_next_seed: phase 2 fft@1042 from step 0 after fft@42 steps 0-4 collapsed \\(collapsed at step 4\\)\n' +
-      'notice: auto-remedy: seed 42: gave up\njob succeeded\n',
-    ));
+    assert.match(
+      result.stdout,
+      new RegExp(
+        '^seed 42: started \\(2 steps on cpu\\)\n' +
+          'seed 42: auto-remedy restart_next_seed: phase 2 fft@1042 from step 0 after fft@42 steps 0-4 collapsed \\(collapsed at step 4\\)\n' +
+          'notice: auto-remedy: seed 42: gave up\njob succeeded\n',
+      ),
+    );
   });
 
   it('lists jobs and points to the next page on stderr', async () => {
     const trainer = await startFakeTrainer({
       listJobs: (call, callback) =>
-        callback(null, { jobs: [finishedJob(JobState.JOB_STATE_SUCCEEDED)], nextPageToken: call.request.state === JobState.JOB_STATE_SUCCEEDED ? 'p2' : '' }),
+        callback(null, {
+          jobs: [finishedJob(JobState.JOB_STATE_SUCCEEDED)],
+          nextPageToken: call.request.state === JobState.JOB_STATE_SUCCEEDED ? 'p2' : '',
+        }),
     });
     openTrainers.push(trainer);
     const result = await cli(trainer, 'jobs', '--state', 'succeeded');
@@ -219,7 +244,9 @@ describe('commands against a fake trainer', () => {
   });
 
   it('get --json prints the job in proto JSON', async () => {
-    const trainer = await startFakeTrainer({ getJob: (_call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }) });
+    const trainer = await startFakeTrainer({
+      getJob: (_call, callback) => callback(null, { job: finishedJob(JobState.JOB_STATE_SUCCEEDED) }),
+    });
     openTrainers.push(trainer);
     const result = await cli(trainer, 'get', 'job-9', '--json');
     const parsed = JSON.parse(result.stdout) as { id: string; state: string };

@@ -6,7 +6,11 @@ import { boxStats, quantile, renderStabilityFigure, wrapLabel, type FigureRow } 
 
 const SEEDS = [42, 52, 62, 72, 82, 92, 102, 112, 122, 132];
 
-function rowsFor(method: string, accuracies: readonly number[], verdictAt: (index: number) => FigureRow['verdict'] = () => 'ok'): FigureRow[] {
+function rowsFor(
+  method: string,
+  accuracies: readonly number[],
+  verdictAt: (index: number) => FigureRow['verdict'] = () => 'ok',
+): FigureRow[] {
   return accuracies.map((accuracy, index) => ({ method, seed: SEEDS[index], accuracy, verdict: verdictAt(index) }));
 }
 
@@ -41,7 +45,9 @@ describe('box statistics', () => {
 
 describe('stability figure', () => {
   const rows = [
-    ...rowsFor('fft', [0.9, 0.1, 0.88, 0.5, 0.91, 0.1, 0.87, 0.9, 0.89, 0.86], (i) => (i === 1 || i === 5 ? 'collapsed' : i === 3 ? 'degenerate' : 'ok')),
+    ...rowsFor('fft', [0.9, 0.1, 0.88, 0.5, 0.91, 0.1, 0.87, 0.9, 0.89, 0.86], (i) =>
+      i === 1 || i === 5 ? 'collapsed' : i === 3 ? 'degenerate' : 'ok',
+    ),
     ...rowsFor('dsgd', [0.9, 0.91, 0.9, 0.89, 0.92, 0.9, 0.88, 0.9, 0.91, 0.9]),
     ...rowsFor('a<b & "c"', [0.7, 0.8]),
   ];
@@ -69,7 +75,10 @@ describe('stability figure', () => {
 
   it('draws one box per method, in order of appearance, with hand-checked quartiles', () => {
     const boxes = [...svg.matchAll(/<g class="box" data-method="([^"]*)" data-median="([^"]*)" data-q1="([^"]*)" data-q3="([^"]*)"/g)];
-    assert.deepEqual(boxes.map((box) => box[1]), ['fft', 'dsgd', 'a&lt;b &amp; &quot;c&quot;']);
+    assert.deepEqual(
+      boxes.map((box) => box[1]),
+      ['fft', 'dsgd', 'a&lt;b &amp; &quot;c&quot;'],
+    );
     // dsgd sorted: 0.88 0.89 0.9 0.9 0.9 0.9 0.9 0.91 0.91 0.92 → q1 (pos 2.25) 0.9, median 0.9, q3 (pos 6.75) 0.9075.
     const [, , median, q1, q3] = boxes[1];
     assert.ok(Math.abs(Number(median) - 0.9) < 1e-12);

@@ -8,19 +8,40 @@ import { describeDataset, describeMethod, evaluationReport, jobResults, jobsTabl
 
 function metrics(accuracy: number, verdict = Verdict.VERDICT_OK): EvalMetrics {
   return {
-    examples: 100, loss: 0.3, accuracy, balancedAccuracy: accuracy - 0.01, macroF1: accuracy - 0.02, perClassRecall: [],
-    numClasses: 2, confusion: [], predictionCounts: [], representationCosine: 0.25, verdict,
+    examples: 100,
+    loss: 0.3,
+    accuracy,
+    balancedAccuracy: accuracy - 0.01,
+    macroF1: accuracy - 0.02,
+    perClassRecall: [],
+    numClasses: 2,
+    confusion: [],
+    predictionCounts: [],
+    representationCosine: 0.25,
+    verdict,
   };
 }
 
 function step(seed: number, stepNumber: number, totalSteps: number, stepSeconds: number): StreamMetricsResponse {
   return {
-    sequence: stepNumber, seed, time: undefined,
+    sequence: stepNumber,
+    seed,
+    time: undefined,
     event: {
       $case: 'step',
       value: {
-        step: stepNumber, totalSteps, epoch: 0, loss: 0.5, accuracy: 0.75, alpha: 0.25, correctFraction: 0.75,
-        gradientNorm: 1, learningRate: 1e-3, headConflictCosine: -0.125, fullConflict: undefined, stepSeconds,
+        step: stepNumber,
+        totalSteps,
+        epoch: 0,
+        loss: 0.5,
+        accuracy: 0.75,
+        alpha: 0.25,
+        correctFraction: 0.75,
+        gradientNorm: 1,
+        learningRate: 1e-3,
+        headConflictCosine: -0.125,
+        fullConflict: undefined,
+        stepSeconds,
       },
     },
   };
@@ -28,7 +49,14 @@ function step(seed: number, stepNumber: number, totalSteps: number, stepSeconds:
 
 describe('format', () => {
   it('renders aligned tables with a rule under the header', () => {
-    const table = renderTable(['SEED', 'ACC'], [['42', '0.9'], ['132', '0.85']], { align: ['right', 'right'] });
+    const table = renderTable(
+      ['SEED', 'ACC'],
+      [
+        ['42', '0.9'],
+        ['132', '0.85'],
+      ],
+      { align: ['right', 'right'] },
+    );
     assert.equal(table, ['SEED   ACC', '----  ----', '  42   0.9', ' 132  0.85'].join('\n'));
   });
 
@@ -72,7 +100,11 @@ describe('progress', () => {
   it('takes seeds, epochs and totals from the job', () => {
     const job = Job.fromPartial({
       spec: { ...specDefaults(), seeds: [1, 2, 3], epochs: 5 },
-      runs: [{ seed: 1, totalSteps: 10 }, { seed: 2, totalSteps: 10 }, { seed: 3, totalSteps: 10 }],
+      runs: [
+        { seed: 1, totalSteps: 10 },
+        { seed: 2, totalSteps: 10 },
+        { seed: 3, totalSteps: 10 },
+      ],
     });
     const tracker = ProgressTracker.forJob(job);
     assert.deepEqual(tracker.seeds, [1, 2, 3]);
@@ -96,8 +128,18 @@ describe('progress', () => {
     const epoch = epochLine(42, { epoch: 1, step: 200, validation: metrics(0.9) }, 3);
     assert.equal(epoch, 'seed 42 epoch 2/3 step 200: val acc 0.9000 bal 0.8900 f1 0.8800 loss 0.3000 verdict ok');
     const finished = runFinishedLine(42, {
-      run: { seed: 42, state: RunState.RUN_STATE_SUCCEEDED, steps: 9, totalSteps: 9, meanStepSeconds: 0, metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED), error: '', duration: undefined,
-        peakMemoryBytes: 0, phases: [] },
+      run: {
+        seed: 42,
+        state: RunState.RUN_STATE_SUCCEEDED,
+        steps: 9,
+        totalSteps: 9,
+        meanStepSeconds: 0,
+        metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED),
+        error: '',
+        duration: undefined,
+        peakMemoryBytes: 0,
+        phases: [],
+      },
     });
     assert.match(finished, /^seed 42: succeeded acc 0\.5000 .* verdict collapsed$/);
   });
@@ -118,7 +160,14 @@ describe('reports', () => {
       id: 'job-1',
       state: JobState.JOB_STATE_SUCCEEDED,
       runs: [
-        { seed: 42, state: RunState.RUN_STATE_SUCCEEDED, steps: 10, totalSteps: 10, metrics: metrics(0.9), duration: { seconds: 75, nanos: 0 } },
+        {
+          seed: 42,
+          state: RunState.RUN_STATE_SUCCEEDED,
+          steps: 10,
+          totalSteps: 10,
+          metrics: metrics(0.9),
+          duration: { seconds: 75, nanos: 0 },
+        },
         { seed: 52, state: RunState.RUN_STATE_SUCCEEDED, steps: 10, totalSteps: 10, metrics: metrics(0.5, Verdict.VERDICT_COLLAPSED) },
       ],
       summary: { runs: 2, accuracy: { mean: 0.7, std: 0.28, min: 0.5, max: 0.9 }, collapsed: 1, degenerate: 0 },
@@ -133,11 +182,19 @@ describe('reports', () => {
 
   it('leads the stability summary with balanced accuracy on an imbalanced validation set', () => {
     const summary = {
-      runs: 1, accuracy: { mean: 0.96, std: 0, min: 0.96, max: 0.96 }, balancedAccuracy: { mean: 0.5, std: 0, min: 0.5, max: 0.5 },
-      macroF1: undefined, collapsed: 1, degenerate: 0, ensemble: undefined,
+      runs: 1,
+      accuracy: { mean: 0.96, std: 0, min: 0.96, max: 0.96 },
+      balancedAccuracy: { mean: 0.5, std: 0, min: 0.5, max: 0.5 },
+      macroF1: undefined,
+      collapsed: 1,
+      degenerate: 0,
+      ensemble: undefined,
     };
     const majorityOnly = { ...metrics(0.96, Verdict.VERDICT_COLLAPSED), confusion: [96, 0, 4, 0] };
-    assert.match(summaryLines(summary, [majorityOnly]), /\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\] {2}\(headline: imbalanced validation set\)\naccuracy +0\.9600/);
+    assert.match(
+      summaryLines(summary, [majorityOnly]),
+      /\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\] {2}\(headline: imbalanced validation set\)\naccuracy +0\.9600/,
+    );
     const balanced = { ...metrics(0.9), confusion: [45, 5, 5, 45] };
     assert.match(summaryLines(summary, [balanced]), /\naccuracy +0\.9600 .*\nbal acc +0\.5000 ± 0\.0000 \[0\.5000, 0\.5000\]\n/);
   });

@@ -104,8 +104,9 @@ describe('streamMetrics', () => {
 
   it('gives up after maxReconnects consecutive failures without progress', async () => {
     const { client, trainer } = await setUp((call) => call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'down' }));
-    await assert.rejects(collect(client.streamMetrics('job-1', { maxReconnects: 3 })), (error: unknown) =>
-      error instanceof SteadytuneError && error.code === GrpcStatus.UNAVAILABLE,
+    await assert.rejects(
+      collect(client.streamMetrics('job-1', { maxReconnects: 3 })),
+      (error: unknown) => error instanceof SteadytuneError && error.code === GrpcStatus.UNAVAILABLE,
     );
     assert.equal(trainer.calls.streamMetrics, 4);
   });

@@ -34,7 +34,15 @@ describe('configuration from the environment', () => {
       '/srv',
     );
     const { api: _api, durability: _durability, ...core } = config;
-    assert.deepEqual(core, { port: 0, host: '127.0.0.1', dataDir: '/var/lib/steadytune', concurrency: 4, backend: 'wasm', logLevel: 'debug', metricsPort: 0 });
+    assert.deepEqual(core, {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: '/var/lib/steadytune',
+      concurrency: 4,
+      backend: 'wasm',
+      logLevel: 'debug',
+      metricsPort: 0,
+    });
   });
 
   it('reads the persistence settings and refuses bad ones', () => {
@@ -56,7 +64,8 @@ describe('configuration from the environment', () => {
 
   it('reports every invalid variable at once', () => {
     assert.throws(
-      () => loadConfig({ STEADYTUNE_PORT: '70000', STEADYTUNE_CONCURRENCY: '1.5', STEADYTUNE_BACKEND: 'gpu', STEADYTUNE_LOG_LEVEL: 'loud' }),
+      () =>
+        loadConfig({ STEADYTUNE_PORT: '70000', STEADYTUNE_CONCURRENCY: '1.5', STEADYTUNE_BACKEND: 'gpu', STEADYTUNE_LOG_LEVEL: 'loud' }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         assert.equal(error.problems.length, 4);

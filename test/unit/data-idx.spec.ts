@@ -48,8 +48,11 @@ describe('IDX reader', () => {
     const check = (bytes: Uint8Array, pattern: RegExp, limits = DEFAULT_DATA_LIMITS): void => {
       const violations = new ViolationCollector();
       assert.equal(parseIdx(bytes, 'images', limits, violations), undefined);
-      assert.throws(() => violations.throwIfAny('x'), (error: Error & { violations?: { field: string; description: string }[] }) =>
-        error.violations?.[0]?.field === 'images' && pattern.test(error.violations[0].description));
+      assert.throws(
+        () => violations.throwIfAny('x'),
+        (error: Error & { violations?: { field: string; description: string }[] }) =>
+          error.violations?.[0]?.field === 'images' && pattern.test(error.violations[0].description),
+      );
     };
     check(Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 0]), /two zero bytes/);
     check(Uint8Array.from([0, 0, 0x42, 1, 0, 0, 0, 0]), /unknown IDX type/);
@@ -60,21 +63,29 @@ describe('IDX reader', () => {
 
 describe('IDX datasets', () => {
   let root: TempRoot;
-  before(async () => { root = await makeTempRoot(); });
-  after(async () => { await root.remove(); });
+  before(async () => {
+    root = await makeTempRoot();
+  });
+  after(async () => {
+    await root.remove();
+  });
 
   it('registers images + labels, scaling bytes to [0, 1]', async () => {
     await root.write('images.idx.gz', gzipSync(encodeIdx(0x08, [4, 1, 2], [0, 255, 51, 102, 0, 0, 255, 255])));
     await root.write('labels.idx', encodeIdx(0x08, [4], [0, 1, 0, 1]));
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
     const { id, classCounts, report } = await registry.register('default', {
-      format: 'idx', train: { images: { path: 'images.idx.gz' }, labels: { path: 'labels.idx' } }, validationFraction: 0,
+      format: 'idx',
+      train: { images: { path: 'images.idx.gz' }, labels: { path: 'labels.idx' } },
+      validationFraction: 0,
     });
     assert.deepEqual(classCounts, [2, 2]);
     assert.equal(report.featureDim, 2);
     const { examples } = await loadDataset({ tenant: 'default', datasetId: id, split: 'train' }, { registry });
-    assert.deepEqual(Array.from(examples.inputs.kind === 'features' ? examples.inputs.values : []),
-      [0, 1, 0.2, 0.4, 0, 0, 1, 1].map(Math.fround));
+    assert.deepEqual(
+      Array.from(examples.inputs.kind === 'features' ? examples.inputs.values : []),
+      [0, 1, 0.2, 0.4, 0, 0, 1, 1].map(Math.fround),
+    );
   });
 
   it('names out-of-range labels and count mismatches', async () => {
@@ -82,23 +93,41 @@ describe('IDX datasets', () => {
     await root.write('lab3.idx', encodeIdx(0x08, [3], [0, 1, 5]));
     await root.write('lab2.idx', encodeIdx(0x08, [2], [0, 1]));
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
-    await expectViolation(registry.register('default', {
-      format: 'idx', train: { images: { path: 'img3.idx' }, labels: { path: 'lab3.idx' } }, classNames: ['a', 'b'],
-    }), 'labels[2]', /class id 5/);
-    await expectViolation(registry.register('default', {
-      format: 'idx', train: { images: { path: 'img3.idx' }, labels: { path: 'lab2.idx' } },
-    }), 'labels', /2 labels for 3 images/);
-    await expectViolation(registry.register('default', {
-      format: 'idx', train: { images: { path: '../img3.idx' }, labels: { path: 'lab2.idx' } },
-    }), 'images.path', /escapes/);
+    await expectViolation(
+      registry.register('default', {
+        format: 'idx',
+        train: { images: { path: 'img3.idx' }, labels: { path: 'lab3.idx' } },
+        classNames: ['a', 'b'],
+      }),
+      'labels[2]',
+      /class id 5/,
+    );
+    await expectViolation(
+      registry.register('default', {
+        format: 'idx',
+        train: { images: { path: 'img3.idx' }, labels: { path: 'lab2.idx' } },
+      }),
+      'labels',
+      /2 labels for 3 images/,
+    );
+    await expectViolation(
+      registry.register('default', {
+        format: 'idx',
+        train: { images: { path: '../img3.idx' }, labels: { path: 'lab2.idx' } },
+      }),
+      'images.path',
+      /escapes/,
+    );
   });
 });
 
 describe('fashion-mnist built-in', () => {
   it('names the Debian package when the files are missing', async () => {
     const empty = await makeTempRoot();
-    await assert.rejects(loadDataset({ builtin: 'fashion-mnist', split: 'validation' }, { fashionMnistDir: empty.dir }),
-      (error: unknown) => hasCode(error, 'FAILED_PRECONDITION') && /dataset-fashion-mnist/.test(error.message));
+    await assert.rejects(
+      loadDataset({ builtin: 'fashion-mnist', split: 'validation' }, { fashionMnistDir: empty.dir }),
+      (error: unknown) => hasCode(error, 'FAILED_PRECONDITION') && /dataset-fashion-mnist/.test(error.message),
+    );
     await empty.remove();
   });
 
@@ -106,7 +135,9 @@ describe('fashion-mnist built-in', () => {
   // CI installs the Debian package and sets STEADYTUNE_REQUIRE_FASHION_MNIST=1, so there a
   // missing dataset fails instead of skipping.
   const required = process.env['STEADYTUNE_REQUIRE_FASHION_MNIST'] === '1';
-  it('loads the official test split as validation', { skip: !installed && !required && 'dataset-fashion-mnist not installed' }, async () => {
+  it('loads the official test split as validation', {
+    skip: !installed && !required && 'dataset-fashion-mnist not installed',
+  }, async () => {
     const { examples, classCounts, classNames } = await loadDataset({ builtin: 'fashion-mnist', split: 'validation' });
     assert.deepEqual(classCounts, new Array(10).fill(1000));
     assert.equal(classNames[9], 'Ankle boot');

@@ -26,8 +26,11 @@ describe('mnist built-in', () => {
     assert.ok(inputs.kind === 'features' && inputs.values.every((value) => value >= 0 && value <= 1));
     const again = await loadDataset({ builtin: 'mnist', split: 'train' });
     assert.deepEqual(again.examples.labels, train.examples.labels);
-    assert.ok(again.examples.inputs.kind === 'features' && inputs.kind === 'features' &&
-      Buffer.from(again.examples.inputs.values.buffer).equals(Buffer.from(inputs.values.buffer)));
+    assert.ok(
+      again.examples.inputs.kind === 'features' &&
+        inputs.kind === 'features' &&
+        Buffer.from(again.examples.inputs.values.buffer).equals(Buffer.from(inputs.values.buffer)),
+    );
   });
 });
 
@@ -50,7 +53,8 @@ describe('imbalance', () => {
     assert.equal(first.labels.length, 1711);
 
     const second = applyImbalance(train.examples, spec);
-    const bytes = (set: typeof first): Buffer => Buffer.from(set.inputs.kind === 'features' ? set.inputs.values.buffer : new ArrayBuffer(0));
+    const bytes = (set: typeof first): Buffer =>
+      Buffer.from(set.inputs.kind === 'features' ? set.inputs.values.buffer : new ArrayBuffer(0));
     assert.ok(bytes(first).equals(bytes(second)), 'same seed, same examples');
     assert.ok(!bytes(first).equals(bytes(applyImbalance(train.examples, { ...spec, seed: 52 }))), 'another seed, other examples');
     // The input set is not modified.
@@ -61,10 +65,14 @@ describe('imbalance', () => {
     const train = await mnistTrain();
     const step = applyImbalance(train.examples, { kind: 'step', ratio: 100, seed: 7 });
     assert.deepEqual(countClasses(step.labels, 10), [691, 691, 691, 691, 691, 6, 6, 6, 6, 6]);
-    await expectViolation(Promise.resolve().then(() =>
-      applyImbalance(train.examples, { kind: 'long-tailed', ratio: 10, seed: 1, maxPerClass: 900 })),
-    'imbalance.maxPerClass', /class 0 has 801 training examples/);
-    await expectViolation(Promise.resolve().then(() =>
-      applyImbalance(train.examples, { kind: 'long-tailed', ratio: 0.5, seed: 1 })), 'imbalance.ratio');
+    await expectViolation(
+      Promise.resolve().then(() => applyImbalance(train.examples, { kind: 'long-tailed', ratio: 10, seed: 1, maxPerClass: 900 })),
+      'imbalance.maxPerClass',
+      /class 0 has 801 training examples/,
+    );
+    await expectViolation(
+      Promise.resolve().then(() => applyImbalance(train.examples, { kind: 'long-tailed', ratio: 0.5, seed: 1 })),
+      'imbalance.ratio',
+    );
   });
 });

@@ -21,10 +21,15 @@ describe('dataset registry', () => {
     await root.write('mail.jsonl', jsonl(ROWS));
     await root.write('mail.csv', CSV);
   });
-  after(async () => { await root.remove(); });
+  after(async () => {
+    await root.remove();
+  });
 
   it('gives the same hash, id and class counts on every registration', async () => {
-    const first = await new InMemoryDatasetRegistry({ dataRoot: root.dir }).register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
+    const first = await new InMemoryDatasetRegistry({ dataRoot: root.dir }).register('default', {
+      format: 'jsonl',
+      train: { path: 'mail.jsonl' },
+    });
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
     const second = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
     const again = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
@@ -43,12 +48,14 @@ describe('dataset registry', () => {
     const fromJsonl = await registry.register('default', { format: 'jsonl', train: { path: 'mail.jsonl' } });
     const fromCsv = await registry.register('default', { format: 'csv', train: { path: 'mail.csv' } });
     const uploaded = await new InMemoryDatasetRegistry().register('default', {
-      format: 'csv', train: { bytes: new TextEncoder().encode(CSV) },
+      format: 'csv',
+      train: { bytes: new TextEncoder().encode(CSV) },
     });
     assert.equal(fromCsv.contentHash, fromJsonl.contentHash);
     assert.equal(uploaded.contentHash, fromJsonl.contentHash);
     const relabelled = await registry.register('default', {
-      format: 'csv', train: { bytes: new TextEncoder().encode(CSV.replace('ham,r5', 'spam,r5')) },
+      format: 'csv',
+      train: { bytes: new TextEncoder().encode(CSV.replace('ham,r5', 'spam,r5')) },
     });
     assert.notEqual(relabelled.contentHash, fromJsonl.contentHash);
   });
@@ -61,7 +68,10 @@ describe('dataset registry', () => {
     const validation = await loadDataset({ tenant: 'default', datasetId: id, split: 'validation' }, { registry });
     // Held out: the last ham (r5) and the last spam (r3), in file order.
     assert.deepEqual(Array.from(validation.examples.labels), [1, 0]);
-    assert.deepEqual(Array.from(validation.examples.inputs.kind === 'features' ? validation.examples.inputs.values : []), [1, 1, 0.75, 0.5]);
+    assert.deepEqual(
+      Array.from(validation.examples.inputs.kind === 'features' ? validation.examples.inputs.values : []),
+      [1, 1, 0.75, 0.5],
+    );
     await assert.rejects(registry.get('default', 'ds_missing'), (error: unknown) => hasCode(error, 'NOT_FOUND'));
   });
 });

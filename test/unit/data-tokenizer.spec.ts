@@ -44,17 +44,28 @@ describe('tokenizer', () => {
 
 describe('text datasets', () => {
   let root: TempRoot;
-  before(async () => { root = await makeTempRoot(); });
-  after(async () => { await root.remove(); });
+  before(async () => {
+    root = await makeTempRoot();
+  });
+  after(async () => {
+    await root.remove();
+  });
 
   it('builds the vocabulary from the training split only', async () => {
-    const train = await root.write('train.jsonl', jsonl([
-      { label: 'pos', text: 'good film' }, { label: 'neg', text: 'bad film' },
-    ]));
+    const train = await root.write(
+      'train.jsonl',
+      jsonl([
+        { label: 'pos', text: 'good film' },
+        { label: 'neg', text: 'bad film' },
+      ]),
+    );
     const validation = await root.write('validation.jsonl', jsonl([{ label: 'pos', text: 'great film' }]));
     const registry = new InMemoryDatasetRegistry({ dataRoot: root.dir });
     const { id, report } = await registry.register('default', {
-      format: 'jsonl', train: { path: train }, validation: { path: validation }, text: { seqLen: 5 },
+      format: 'jsonl',
+      train: { path: train },
+      validation: { path: validation },
+      text: { seqLen: 5 },
     });
     const dataset = await registry.get('default', id);
     assert.deepEqual(dataset.vocabulary?.tokens, ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'film', 'bad', 'good']);

@@ -46,7 +46,8 @@ function imageProblems(parsed: ParsedDockerfile, expectedBackend: string): strin
   const problems = lintProblems(parsed);
   if (parsed.stages.length < 2) problems.push('not multi-stage');
   for (const base of baseImages(parsed)) {
-    if (!base.isStage && !isPinned(base.reference)) problems.push(`stage ${base.stage}: base ${base.reference} is not pinned to a tag or digest`);
+    if (!base.isStage && !isPinned(base.reference))
+      problems.push(`stage ${base.stage}: base ${base.reference} is not pinned to a tag or digest`);
   }
   const image = finalStage(parsed);
   const user = finalUser(image);
@@ -54,18 +55,24 @@ function imageProblems(parsed: ParsedDockerfile, expectedBackend: string): strin
   // Kubernetes can check runAsNonRoot only against a numeric user.
   else if (!/^[1-9]\d*(:\d+)?$/.test(user ?? '')) problems.push(`final USER ${String(user)} is not a numeric uid`);
   const healthchecks = instructionsOf(image, 'HEALTHCHECK').map((h) => h.getArgumentsContent() ?? '');
-  if (!healthchecks.some((h) => /\bCMD\b.*deploy\/healthcheck\.mjs/.test(h))) problems.push('no HEALTHCHECK running deploy/healthcheck.mjs');
+  if (!healthchecks.some((h) => /\bCMD\b.*deploy\/healthcheck\.mjs/.test(h)))
+    problems.push('no HEALTHCHECK running deploy/healthcheck.mjs');
   const exposed = instructionsOf(image, 'EXPOSE').flatMap((e) => e.getArguments().map((a) => a.getValue()));
   for (const port of ['50051', '9464']) if (!exposed.includes(port)) problems.push(`does not EXPOSE ${port}`);
   const env = envOf(image);
-  if (env.get('STEADYTUNE_DATA_DIR') !== DATA_DIR) problems.push(`STEADYTUNE_DATA_DIR is ${String(env.get('STEADYTUNE_DATA_DIR'))}, expected ${DATA_DIR}`);
-  if (env.get('STEADYTUNE_BACKEND') !== expectedBackend) problems.push(`STEADYTUNE_BACKEND is ${String(env.get('STEADYTUNE_BACKEND'))}, expected ${expectedBackend}`);
+  if (env.get('STEADYTUNE_DATA_DIR') !== DATA_DIR)
+    problems.push(`STEADYTUNE_DATA_DIR is ${String(env.get('STEADYTUNE_DATA_DIR'))}, expected ${DATA_DIR}`);
+  if (env.get('STEADYTUNE_BACKEND') !== expectedBackend)
+    problems.push(`STEADYTUNE_BACKEND is ${String(env.get('STEADYTUNE_BACKEND'))}, expected ${expectedBackend}`);
   const volumes = instructionsOf(image, 'VOLUME').map((v) => v.getArgumentsContent() ?? '');
   if (!volumes.some((v) => v.includes(DATA_DIR))) problems.push(`no VOLUME ${DATA_DIR}`);
-  const compilersInImage = instructionsOf(image, 'RUN').some((run) => /apt-get install[^&]*\s(?:g\+\+|gcc|make|python3|build-essential)(?=\s|$)/.test(run.getArgumentsContent() ?? ''));
+  const compilersInImage = instructionsOf(image, 'RUN').some((run) =>
+    /apt-get install[^&]*\s(?:g\+\+|gcc|make|python3|build-essential)(?=\s|$)/.test(run.getArgumentsContent() ?? ''),
+  );
   if (compilersInImage) problems.push('the final stage installs compilers (keep them in the build stage)');
   const cmd = instructionsOf(image, 'CMD').at(-1)?.getArgumentsContent() ?? '';
-  if (!/^\[.*"--import", "tsx", "server\/main\.ts"\]$/.test(cmd)) problems.push(`CMD ${cmd} does not run server/main.ts with tsx in exec form`);
+  if (!/^\[.*"--import", "tsx", "server\/main\.ts"\]$/.test(cmd))
+    problems.push(`CMD ${cmd} does not run server/main.ts with tsx in exec form`);
   return problems;
 }
 
@@ -93,7 +100,13 @@ describe('deploy/Dockerfile (GPU)', () => {
     assert.ok(build !== undefined);
     const args = build.getARGs().map((a) => a.getProperty()?.getName());
     for (const name of ['TFJS_NODE_CDN_STORAGE', 'TFJS_NODE_BASE_URI']) assert.ok(args.includes(name), `ARG ${name}`);
-    assert.match(instructionsOf(build, 'RUN').map((r) => r.getArgumentsContent()).join('\n'), /tfjs-node-gpu\/deps\/lib\/libtensorflow\.so/, 'the GPU binding is verified');
+    assert.match(
+      instructionsOf(build, 'RUN')
+        .map((r) => r.getArgumentsContent())
+        .join('\n'),
+      /tfjs-node-gpu\/deps\/lib\/libtensorflow\.so/,
+      'the GPU binding is verified',
+    );
   });
 });
 
@@ -103,7 +116,9 @@ describe('deploy/Dockerfile.cpu', () => {
   test('passes the image checks', () => assert.deepEqual(imageProblems(parsed, 'wasm'), []));
 
   test('runs on node:<pinned 20.x>-bookworm-slim, the Node release the GPU image installs', () => {
-    const gpuNode = parseDockerfile(GPU_DOCKERFILE).stages.flatMap((s) => s.getARGs()).find((a) => a.getProperty()?.getName() === 'NODE_VERSION');
+    const gpuNode = parseDockerfile(GPU_DOCKERFILE)
+      .stages.flatMap((s) => s.getARGs())
+      .find((a) => a.getProperty()?.getName() === 'NODE_VERSION');
     for (const base of baseImages(parsed).filter((b) => !b.isStage)) {
       assert.equal(base.reference, `node:${gpuNode?.getProperty()?.getValue() ?? '?'}-bookworm-slim`);
     }
@@ -116,7 +131,15 @@ describe('deploy/Dockerfile.cpu', () => {
 
 describe('build context', () => {
   test('.dockerignore keeps local state out', () => {
-    for (const file of ['node_modules/yaml/package.json', '.git/HEAD', '.data/jobs.db', 'test/unit/config.spec.ts', 'bench/README.md', '.npmrc', 'server/x.spec.ts']) {
+    for (const file of [
+      'node_modules/yaml/package.json',
+      '.git/HEAD',
+      '.data/jobs.db',
+      'test/unit/config.spec.ts',
+      'bench/README.md',
+      '.npmrc',
+      'server/x.spec.ts',
+    ]) {
       assert.ok(isIgnored(dockerignore, file), `${file} would be sent to the builder`);
     }
   });
@@ -128,7 +151,8 @@ describe('build context', () => {
         // A folder stands for its files: .dockerignore may drop some inside an allowed folder.
         const files = statSync(path.join(ROOT, source)).isDirectory() ? repositoryFiles(ROOT, source) : [source];
         assert.ok(files.length > 0, `${source} is empty`);
-        for (const file of files) assert.ok(!isIgnored(dockerignore, file), `${path.basename(dockerfile)}: COPY ${source}: ${file} is excluded by .dockerignore`);
+        for (const file of files)
+          assert.ok(!isIgnored(dockerignore, file), `${path.basename(dockerfile)}: COPY ${source}: ${file} is excluded by .dockerignore`);
       }
     }
   });
@@ -138,7 +162,10 @@ describe('build context', () => {
     const { outsideServer } = serverImports(ROOT);
     assert.ok(outsideServer.length > 0, 'found the server imports');
     for (const target of outsideServer) {
-      assert.ok(copied.some((source) => target === source || target.startsWith(`${source}/`)), `server loads ${target}, which no COPY brings`);
+      assert.ok(
+        copied.some((source) => target === source || target.startsWith(`${source}/`)),
+        `server loads ${target}, which no COPY brings`,
+      );
     }
   });
 
@@ -146,14 +173,21 @@ describe('build context', () => {
     const production = { ...packageJson.dependencies, ...packageJson.optionalDependencies };
     const { packages } = serverImports(ROOT);
     assert.ok(packages.includes('@grpc/grpc-js'), 'found the server imports');
-    assert.deepEqual(packages.filter((name) => !(name in production)), []);
+    assert.deepEqual(
+      packages.filter((name) => !(name in production)),
+      [],
+    );
   });
 
   test('every STEADYTUNE_* variable an image sets is one the server reads', () => {
     const known = variablesTheServerReads(path.join(ROOT, 'server'));
     for (const dockerfile of [GPU_DOCKERFILE, CPU_DOCKERFILE]) {
       const set = [...envOf(finalStage(parseDockerfile(dockerfile))).keys()].filter((name) => name.startsWith('STEADYTUNE_'));
-      assert.deepEqual(set.filter((name) => !known.has(name)), [], dockerfile);
+      assert.deepEqual(
+        set.filter((name) => !known.has(name)),
+        [],
+        dockerfile,
+      );
     }
   });
 });
@@ -171,13 +205,34 @@ describe('the Dockerfile checks reject broken copies', () => {
     return parseDockerfile(file);
   };
   const assertCaught = (problems: readonly string[], expected: RegExp): void => {
-    assert.ok(problems.some((p) => expected.test(p)), `expected ${expected}, got ${JSON.stringify(problems)}`);
+    assert.ok(
+      problems.some((p) => expected.test(p)),
+      `expected ${expected}, got ${JSON.stringify(problems)}`,
+    );
   };
 
   test('root, or a named user Kubernetes cannot verify', () => {
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('USER 10001:10001', 'USER root')), 'tensorflow'), /final stage runs as root/);
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('USER 10001:10001', '')), 'tensorflow'), /runs as root \(no USER\)/);
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('USER 10001:10001', 'USER steadytune')), 'tensorflow'), /not a numeric uid/);
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) => t.replace('USER 10001:10001', 'USER root')),
+        'tensorflow',
+      ),
+      /final stage runs as root/,
+    );
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) => t.replace('USER 10001:10001', '')),
+        'tensorflow',
+      ),
+      /runs as root \(no USER\)/,
+    );
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) => t.replace('USER 10001:10001', 'USER steadytune')),
+        'tensorflow',
+      ),
+      /not a numeric uid/,
+    );
   });
 
   test('a :latest or untagged base', () => {
@@ -190,17 +245,45 @@ describe('the Dockerfile checks reject broken copies', () => {
   test('no HEALTHCHECK, no EXPOSE 50051, a single stage', () => {
     const noHealth = brokenCopy((t) => t.replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, ''));
     assertCaught(imageProblems(noHealth, 'tensorflow'), /no HEALTHCHECK/);
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('EXPOSE 50051 9464', 'EXPOSE 9464')), 'tensorflow'), /does not EXPOSE 50051/);
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) => t.replace('EXPOSE 50051 9464', 'EXPOSE 9464')),
+        'tensorflow',
+      ),
+      /does not EXPOSE 50051/,
+    );
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's build-arg reference, matched literally
     const runtimeFrom = 'FROM ${CUDA_BASE_IMAGE} AS runtime';
-    const single = brokenCopy((t) => t.slice(t.indexOf(runtimeFrom)).replace(runtimeFrom, 'FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04'));
+    const single = brokenCopy((t) =>
+      t.slice(t.indexOf(runtimeFrom)).replace(runtimeFrom, 'FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04'),
+    );
     assertCaught(imageProblems(single, 'tensorflow'), /not multi-stage/);
   });
 
   test('a lint error, compilers in the image, the wrong backend', () => {
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('WORKDIR /app\nCOPY --from=build', 'WORKDIR app\nCOPY --from=build')), 'tensorflow'), /line \d+: .*WORKDIR/i);
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('--no-install-recommends ca-certificates \\\n && rm', '--no-install-recommends ca-certificates g++ \\\n && rm')), 'tensorflow'), /installs compilers/);
-    assertCaught(imageProblems(brokenCopy((t) => t.replace('STEADYTUNE_BACKEND=tensorflow', 'STEADYTUNE_BACKEND=auto')), 'tensorflow'), /STEADYTUNE_BACKEND is auto/);
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) => t.replace('WORKDIR /app\nCOPY --from=build', 'WORKDIR app\nCOPY --from=build')),
+        'tensorflow',
+      ),
+      /line \d+: .*WORKDIR/i,
+    );
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) =>
+          t.replace('--no-install-recommends ca-certificates \\\n && rm', '--no-install-recommends ca-certificates g++ \\\n && rm'),
+        ),
+        'tensorflow',
+      ),
+      /installs compilers/,
+    );
+    assertCaught(
+      imageProblems(
+        brokenCopy((t) => t.replace('STEADYTUNE_BACKEND=tensorflow', 'STEADYTUNE_BACKEND=auto')),
+        'tensorflow',
+      ),
+      /STEADYTUNE_BACKEND is auto/,
+    );
   });
 
   test('a .dockerignore that drops a COPY source or lets node_modules in', () => {

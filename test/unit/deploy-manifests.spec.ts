@@ -28,7 +28,14 @@ import {
   WORKER_DEPLOYMENT,
   type DeployResources,
 } from '../fixtures/deploy-k8s-checks.js';
-import { isRecord, KUSTOMIZATION_FILE, parseManifestFile, schemaProblems, unknownFields, type Manifest } from '../fixtures/deploy-k8s-schema.js';
+import {
+  isRecord,
+  KUSTOMIZATION_FILE,
+  parseManifestFile,
+  schemaProblems,
+  unknownFields,
+  type Manifest,
+} from '../fixtures/deploy-k8s-schema.js';
 import { checkImages, checkKustomization } from '../fixtures/deploy-kustomization.js';
 
 const K8S_DIR = fileURLToPath(new URL('../../deploy/k8s/', import.meta.url));
@@ -40,7 +47,9 @@ const SERVER_DIR = fileURLToPath(new URL('../../server/', import.meta.url));
  */
 const PLANNED_SCALE_OUT_VARIABLES = ['STEADYTUNE_MODE', 'STEADYTUNE_REDIS_URL', 'STEADYTUNE_DATABASE_URL'];
 
-const manifestFiles = readdirSync(K8S_DIR).filter((file) => /\.ya?ml$/.test(file) && file !== KUSTOMIZATION_FILE).sort();
+const manifestFiles = readdirSync(K8S_DIR)
+  .filter((file) => /\.ya?ml$/.test(file) && file !== KUSTOMIZATION_FILE)
+  .sort();
 const kustomization: unknown = parseYaml(readFileSync(path.join(K8S_DIR, KUSTOMIZATION_FILE), 'utf8'), { version: '1.1' });
 assert.ok(isRecord(kustomization), 'kustomization.yaml is a mapping');
 const manifests = manifestFiles.flatMap((file) => parseManifestFile(K8S_DIR, file));
@@ -134,7 +143,10 @@ function objectIn(copy: readonly Manifest[], kind: string, name: string): Record
 }
 
 function assertCaught(problems: readonly string[], expected: RegExp): void {
-  assert.ok(problems.some((p) => expected.test(p)), `expected a problem matching ${expected}, got ${JSON.stringify(problems)}`);
+  assert.ok(
+    problems.some((p) => expected.test(p)),
+    `expected a problem matching ${expected}, got ${JSON.stringify(problems)}`,
+  );
 }
 
 describe('the manifest checks reject broken copies', () => {
@@ -200,7 +212,9 @@ describe('the manifest checks reject broken copies', () => {
 
   test('a Service whose selector matches no pods, or a port no container declares', () => {
     const copy = copyOf();
-    const service = objectIn(copy, 'Service', 'steadytune-api') as { spec: { selector: Record<string, string>; ports: { targetPort: string }[] } };
+    const service = objectIn(copy, 'Service', 'steadytune-api') as {
+      spec: { selector: Record<string, string>; ports: { targetPort: string }[] };
+    };
     service.spec.selector['app.kubernetes.io/component'] = 'apii';
     assertCaught(checkServices(byKind(copy)), /Service steadytune-api: selects the pods of 0 Deployments/);
     service.spec.selector['app.kubernetes.io/component'] = 'api';
@@ -217,7 +231,9 @@ describe('the manifest checks reject broken copies', () => {
 
   test('a PodDisruptionBudget that selects nothing', () => {
     const copy = copyOf();
-    const budget = objectIn(copy, 'PodDisruptionBudget', 'steadytune-worker') as { spec: { selector: { matchLabels: Record<string, string> } } };
+    const budget = objectIn(copy, 'PodDisruptionBudget', 'steadytune-worker') as {
+      spec: { selector: { matchLabels: Record<string, string> } };
+    };
     budget.spec.selector.matchLabels['app.kubernetes.io/component'] = 'gpu-worker';
     const problems = checkDisruptionBudgets(byKind(copy));
     assertCaught(problems, /PodDisruptionBudget steadytune-worker: selects the pods of 0/);

@@ -3,11 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import {
-  missingTrainingKernels,
-  selectBackend,
-  trainingFallbackFor,
-} from '../../server/engine/backend.js';
+import { missingTrainingKernels, selectBackend, trainingFallbackFor } from '../../server/engine/backend.js';
 
 async function nativeInstalled(): Promise<boolean> {
   try {
@@ -30,7 +26,10 @@ describe('selectBackend', () => {
     assert.equal(selection.name, native ? 'tensorflow' : 'wasm');
     assert.equal(tf.getBackend(), selection.name);
     if (!native) {
-      assert.ok(selection.notes.some((note) => note.includes('@tensorflow/tfjs-node unavailable')), selection.notes.join('\n'));
+      assert.ok(
+        selection.notes.some((note) => note.includes('@tensorflow/tfjs-node unavailable')),
+        selection.notes.join('\n'),
+      );
     }
     // The selected backend computes.
     assert.deepEqual(Array.from(tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 1])).dataSync())), [3, 3]);

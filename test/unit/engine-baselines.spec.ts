@@ -15,8 +15,7 @@ before(async () => {
   await tf.setBackend('cpu');
 });
 
-const valuesOf = (model: ClassifierModel): Float32Array[] =>
-  model.trainable.map((variable) => Float32Array.from(variable.dataSync()));
+const valuesOf = (model: ClassifierModel): Float32Array[] => model.trainable.map((variable) => Float32Array.from(variable.dataSync()));
 
 function std(values: ArrayLike<number>): number {
   const list = Array.from(values);
@@ -37,7 +36,10 @@ describe('noisytune', () => {
       const spread = std(before[index]);
       const delta = after[index].map((value, i) => value - before[index][i]);
       const halfWidth = 0.5 * 0.15 * spread;
-      assert.ok(delta.every((value) => Math.abs(value) <= halfWidth * (1 + 1e-4)), 'bounded by the uniform width');
+      assert.ok(
+        delta.every((value) => Math.abs(value) <= halfWidth * (1 + 1e-4)),
+        'bounded by the uniform width',
+      );
       // Uniform on [-w, w] has std w / sqrt(3); 640+ samples keep the estimate within ~10%.
       assert.ok(Math.abs(std(delta) / (halfWidth / Math.sqrt(3)) - 1) < 0.1, `std ratio ${std(delta) / (halfWidth / Math.sqrt(3))}`);
       assert.ok(Math.abs(delta.reduce((sum, value) => sum + value, 0) / delta.length) < halfWidth * 0.1, 'centred');
@@ -62,18 +64,35 @@ describe('noisytune', () => {
 });
 
 function contextFor(model: ClassifierModel, noiseSeed: number): MicroBatchContext {
-  const set = featureSet([[1, 0, 2], [0, 1, 1]], [0, 1], 2);
+  const set = featureSet(
+    [
+      [1, 0, 2],
+      [0, 1, 1],
+    ],
+    [0, 1],
+    2,
+  );
   return { model, batch: batchOf(set), step: 0, totalSteps: 10, dropoutSeed: 1, noiseSeed };
 }
 
 describe('lnsr', () => {
-  const kernel = [[1, 2], [3, 4], [0, -1]];
+  const kernel = [
+    [1, 2],
+    [3, 4],
+    [0, -1],
+  ];
 
   test('penalty matches a hand-computed case', () => {
     const model = linearModel(kernel, [0.5, -0.5]);
     const penalty = tf.tidy(() => {
-      const pooled = tf.tensor2d([[1, 0, 2], [0, 1, 1]]);
-      const noise = tf.tensor2d([[0.1, 0, -0.2], [0, 0.3, 0.1]]);
+      const pooled = tf.tensor2d([
+        [1, 0, 2],
+        [0, 1, 1],
+      ]);
+      const noise = tf.tensor2d([
+        [0.1, 0, -0.2],
+        [0, 0.3, 0.1],
+      ]);
       // e1 W = [0.1, 0.4] -> 0.17; e2 W = [0.9, 1.1] -> 2.02; 0.2 * 2.19 / 2 = 0.219.
       return noiseStabilityPenalty(model, pooled, model.head(pooled), noise, 0.2, 2).dataSync()[0];
     });
@@ -107,8 +126,7 @@ describe('lnsr', () => {
 });
 
 describe('swa', () => {
-  const setKernel = (model: ClassifierModel, value: number): void =>
-    tf.tidy(() => model.headKernel.assign(tf.fill([1, 2], value)));
+  const setKernel = (model: ClassifierModel, value: number): void => tf.tidy(() => model.headKernel.assign(tf.fill([1, 2], value)));
   const info = (step: number, isEpochEnd: boolean) => ({ step, totalSteps: 8, epoch: 0, isEpochEnd });
 
   test('averages the last `window` epoch-end snapshots', () => {
@@ -116,7 +134,16 @@ describe('swa', () => {
     const method = createSwa(3);
     const tensorsBefore = tf.memory().numTensors;
     // Epoch ends at steps 2, 4, 6, 8 with kernel 1, 2, 4, 8; the other steps must be ignored.
-    [[1, 100], [2, 1], [3, 100], [4, 2], [5, 100], [6, 4], [7, 100], [8, 8]].forEach(([step, value]) => {
+    [
+      [1, 100],
+      [2, 1],
+      [3, 100],
+      [4, 2],
+      [5, 100],
+      [6, 4],
+      [7, 100],
+      [8, 8],
+    ].forEach(([step, value]) => {
       setKernel(model, value);
       tf.tidy(() => model.headBias.assign(tf.tensor1d([step, -step])));
       method.afterStep?.(model, info(step, step % 2 === 0));

@@ -33,7 +33,11 @@ describe('dynamicScaler', () => {
 });
 
 describe('losses', () => {
-  const logits = (): tf.Tensor2D => tf.tensor2d([[2, 0.5, -1], [2, 0.5, -1]]);
+  const logits = (): tf.Tensor2D =>
+    tf.tensor2d([
+      [2, 0.5, -1],
+      [2, 0.5, -1],
+    ]);
   const labels = (): tf.Tensor1D => tf.tensor1d([0, 2], 'int32');
   it('cross-entropy from logits matches log-sum-exp by hand', () => {
     const values = tf.tidy(() => perExampleCrossEntropy(logits(), labels()).arraySync());
@@ -64,7 +68,10 @@ describe('random', () => {
     const resumed = seededRandom(first.state);
     assert.equal(first.next(), resumed.next());
     const order = shuffledIndices(50, seededRandom(deriveSeed(7, 'data-order', 0)));
-    assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     assert.deepEqual(order, shuffledIndices(50, seededRandom(deriveSeed(7, 'data-order', 0))));
     assert.notDeepEqual(order, shuffledIndices(50, seededRandom(deriveSeed(7, 'data-order', 1))));
     assert.notEqual(deriveSeed(7, 'dropout'), deriveSeed(7, 'init'));
@@ -76,7 +83,9 @@ describe('optimizer', () => {
     const parameter = tf.variable(tf.scalar(1));
     const optimizer = createOptimizer(optimizerSpec({ kind, weightDecay: 0.01, momentum: 0.9, ...overrides }), [parameter]);
     const trace = gradients.map((g) => {
-      tf.tidy(() => { optimizer.applyGradients({ [parameter.name]: tf.scalar(g) }, 0.1); });
+      tf.tidy(() => {
+        optimizer.applyGradients({ [parameter.name]: tf.scalar(g) }, 0.1);
+      });
       return parameter.dataSync()[0];
     });
     optimizer.dispose();
@@ -88,7 +97,7 @@ describe('optimizer', () => {
     // step 2: m=-0.005 v=0.00049975, mhat=-0.0263158 vhat=0.2500000 -> p = 0.899*0.999 + 0.1*0.0526316
     const [p1, p2] = step('adamw', [0.5, -0.5]);
     close(p1, 0.899, 1e-6);
-    close(p2, 0.899 * 0.999 + 0.1 * (0.005 / 0.19) / Math.sqrt(0.00049975 / (1 - 0.999 ** 2)), 1e-6);
+    close(p2, 0.899 * 0.999 + (0.1 * (0.005 / 0.19)) / Math.sqrt(0.00049975 / (1 - 0.999 ** 2)), 1e-6);
   });
   it('adam adds L2 to the gradient; sgd uses a momentum buffer', () => {
     // adam step 1: g = 0.5 + 0.01*1; mhat/sqrt(vhat) = 1 -> 0.9
@@ -101,7 +110,9 @@ describe('optimizer', () => {
   it('exports and re-imports its state', () => {
     const parameter = tf.variable(tf.tensor1d([1, 2]));
     const optimizer = createOptimizer(optimizerSpec(), [parameter]);
-    tf.tidy(() => { optimizer.applyGradients({ [parameter.name]: tf.tensor1d([0.5, -1]) }, 0.1); });
+    tf.tidy(() => {
+      optimizer.applyGradients({ [parameter.name]: tf.tensor1d([0.5, -1]) }, 0.1);
+    });
     const state = optimizer.exportState();
     assert.equal(state.updates, 1);
     assert.equal(state.slots.length, 2);
@@ -163,7 +174,16 @@ describe('evaluation summary', () => {
     assert.equal(summarizeEvaluation(labels, coinFlip, 2, 0, 0).verdict, 'degenerate');
   });
   it('mean pairwise cosine of pooled features', () => {
-    const value = tf.tidy(() => meanPairwiseCosine(tf.tensor2d([[1, 0], [0, 1], [1, 1]])).dataSync()[0]);
+    const value = tf.tidy(
+      () =>
+        meanPairwiseCosine(
+          tf.tensor2d([
+            [1, 0],
+            [0, 1],
+            [1, 1],
+          ]),
+        ).dataSync()[0],
+    );
     close(value, Math.SQRT2 / 3, 1e-6); // pairs: 0, 1/sqrt2, 1/sqrt2
   });
 });

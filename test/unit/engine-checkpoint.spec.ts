@@ -16,7 +16,10 @@ function spec(method: MethodSpec, overrides: Partial<RunSpec> = {}): RunSpec {
     // Dropout and accumulation: the seeds of the masks follow the micro-batch counter.
     model: { family: 'mlp', hiddenUnits: [12], dropout: 0.3 },
     optimizer: optimizerSpec({ warmupFraction: 0.2, lrSchedule: 'linear', clipNorm: 1 }),
-    batchSize: 4, gradientAccumulation: 2, epochs: 3, ...overrides,
+    batchSize: 4,
+    gradientAccumulation: 2,
+    epochs: 3,
+    ...overrides,
   });
 }
 
@@ -35,7 +38,9 @@ async function run(
   let calls = 0;
   const outcome = await train(
     {
-      spec: runSpecValue, train: trainSet, validation: validationSet,
+      spec: runSpecValue,
+      train: trainSet,
+      validation: validationSet,
       checkpointEverySteps: options.every ?? 0,
       ...(options.resumeFrom === undefined ? {} : { resumeFrom: options.resumeFrom }),
     },
@@ -73,8 +78,16 @@ describe('train from a checkpoint', () => {
       const full = await run(spec(method), { every: 2 });
       // 36 examples / batch 4 = 9 micro-batches = 5 steps per epoch (the last one short), 3 epochs.
       assert.equal(full.outcome.steps, 15);
-      assert.deepEqual(full.checkpoints.map((c) => c.step), [2, 4, 5, 6, 8, 10, 12, 14, 15]);
-      assert.deepEqual(full.checkpoints.map((c) => [c.epoch, c.stepInEpoch]).slice(0, 4), [[0, 2], [0, 4], [1, 0], [1, 1]]);
+      assert.deepEqual(
+        full.checkpoints.map((c) => c.step),
+        [2, 4, 5, 6, 8, 10, 12, 14, 15],
+      );
+      assert.deepEqual(full.checkpoints.map((c) => [c.epoch, c.stepInEpoch]).slice(0, 4), [
+        [0, 2],
+        [0, 4],
+        [1, 0],
+        [1, 1],
+      ]);
       const before = tf.memory().numTensors;
       for (const checkpoint of full.checkpoints) {
         const resumed = await run(spec(method), { resumeFrom: checkpoint, every: 2 });
@@ -94,7 +107,10 @@ describe('train from a checkpoint', () => {
     assert.equal(suspended.outcome.stopped, true);
     assert.equal(suspended.outcome.validation, undefined);
     // Epoch ends (5, 10) always checkpoint; the suspend adds step 7.
-    assert.deepEqual(suspended.checkpoints.map((c) => c.step), [5, 7]);
+    assert.deepEqual(
+      suspended.checkpoints.map((c) => c.step),
+      [5, 7],
+    );
     const last = suspended.checkpoints.at(-1) ?? assert.fail('no checkpoint');
     assert.deepEqual(last.lastStep?.step, 7);
     const resumed = await run(spec({ kind: 'dsgd', lambda: 1, schedule: 'linear' }), { resumeFrom: last });
@@ -118,6 +134,9 @@ describe('train from a checkpoint', () => {
     const full = await run(spec({ kind: 'fft' }), { every: 3 });
     const checkpoint = full.checkpoints[0] ?? assert.fail('no checkpoint');
     await assert.rejects(run(spec({ kind: 'fft' }, { batchSize: 3 }), { resumeFrom: checkpoint }), /cannot resume from this checkpoint/);
-    await assert.rejects(run(spec({ kind: 'swa', window: 2 }), { resumeFrom: { ...checkpoint, method: { kind: 'fft', snapshots: [] } } }), /method fft/);
+    await assert.rejects(
+      run(spec({ kind: 'swa', window: 2 }), { resumeFrom: { ...checkpoint, method: { kind: 'fft', snapshots: [] } } }),
+      /method fft/,
+    );
   });
 });

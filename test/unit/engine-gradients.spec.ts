@@ -75,9 +75,23 @@ describe('DSGD gradient', () => {
 
   it('is the plain batch gradient when W or C is empty', () => {
     // Head [[5,0],[0,5]]: x = e_k is predicted as class k.
-    const model = linearModel([[5, 0], [0, 5]], [0, 0]);
-    const inputs = tf.tensor2d([[1, 0], [0, 1], [1, 0]]);
-    for (const labels of [[0, 1, 0], [1, 0, 1]]) { // all correct (W empty), all wrong (C empty)
+    const model = linearModel(
+      [
+        [5, 0],
+        [0, 5],
+      ],
+      [0, 0],
+    );
+    const inputs = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [1, 0],
+    ]);
+    for (const labels of [
+      [0, 1, 0],
+      [1, 0, 1],
+    ]) {
+      // all correct (W empty), all wrong (C empty)
       const batch = { inputs, labels: tf.tensor1d(labels, 'int32'), size: 3 };
       const context = { model, batch, step: 3, totalSteps: 10, dropoutSeed: 1, noiseSeed: 1 };
       const dsgd = gradients(context, createDsgd(1, 'linear'));
@@ -85,7 +99,10 @@ describe('DSGD gradient', () => {
       assert.deepEqual(dsgd.method, fft.method);
       assert.ok(Math.max(...fft.method.map(Math.abs)) > 1e-3, 'the batch gradient is not zero');
       const empty = labels[0] === 0 ? dsgd.wrong : dsgd.correct;
-      assert.ok(empty.every((value) => value === 0), 'the empty group has a zero gradient');
+      assert.ok(
+        empty.every((value) => value === 0),
+        'the empty group has a zero gradient',
+      );
       const sums = tf.tidy(() => conflictSums(tf.tensor1d(dsgd.wrong), tf.tensor1d(dsgd.correct)).dataSync());
       const correctCount = labels[0] === 0 ? 3 : 0;
       assert.equal(conflictCosine({ dot: sums[0], wrongSquared: sums[1], correctSquared: sums[2] }, 3 - correctCount, correctCount), null);
@@ -113,7 +130,7 @@ describe('PCGrad', () => {
       );
       return [combined.a.dataSync()[0], combined.b.dataSync()[0]];
     });
-  it('projects conflicting gradients onto each other\'s normal plane (hand numbers)', () => {
+  it("projects conflicting gradients onto each other's normal plane (hand numbers)", () => {
     // g_W = (1, 0), g_C = (-1, 1): dot = -1.
     // g_W' = g_W - (-1 / 2) g_C = (0.5, 0.5); g_C' = g_C - (-1 / 1) g_W = (0, 1); sum (0.5, 1.5).
     const [a, b] = project([1, 0], [-1, 1]);
@@ -145,7 +162,8 @@ describe('head conflict closed form', () => {
       const head = headGroupGradients(forward, context.batch.labels);
       const groups = fullGroupGradients(context);
       const headPart = (grads: tf.NamedTensorMap): number[] => [
-        ...grads[context.model.headKernel.name].dataSync(), ...grads[context.model.headBias.name].dataSync(),
+        ...grads[context.model.headKernel.name].dataSync(),
+        ...grads[context.model.headBias.name].dataSync(),
       ];
       return {
         closed: { wrong: [...head.wrong.dataSync()], correct: [...head.correct.dataSync()] },
@@ -161,8 +179,14 @@ describe('head conflict closed form', () => {
 });
 
 describe('helper bookkeeping', () => {
-  it('leaves no tensors behind and keeps the caller\'s input alive', () => {
-    const model: ClassifierModel = linearModel([[1, 0], [0, 1]], [0, 0]);
+  it("leaves no tensors behind and keeps the caller's input alive", () => {
+    const model: ClassifierModel = linearModel(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      [0, 0],
+    );
     const batch = batchOf(randomSet(4, 2, 2, 3));
     const before = tf.memory().numTensors;
     tf.tidy(() => {

@@ -24,12 +24,28 @@ import { batchOf, featureSet, flatGradient, linearModel, norm, optimizerSpec, ru
 
 const LN3 = Math.log(3);
 const stalledSet = featureSet(
-  [[1, 0], [1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [0, 1]],
+  [
+    [1, 0],
+    [1, 0],
+    [1, 0],
+    [1, 0],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+  ],
   [0, 0, 0, 1, 1, 1, 1, 0],
   2,
 );
 const WRONG = [3, 7];
-const stalledModel = (): ClassifierModel => linearModel([[LN3, 0], [0, LN3]], [0, 0]);
+const stalledModel = (): ClassifierModel =>
+  linearModel(
+    [
+      [LN3, 0],
+      [0, LN3],
+    ],
+    [0, 0],
+  );
 const parameters = (model: ClassifierModel): number[] => model.trainable.flatMap((v) => Array.from(v.dataSync()));
 
 before(async () => {
@@ -41,14 +57,19 @@ function sgdSteps(method: TrainingMethod, steps: number) {
   const model = stalledModel();
   const batch = batchOf(stalledSet);
   const optimizer = createOptimizer(optimizerSpec({ kind: 'sgd' }), model.trainable);
-  const wrongLoss = (): number => tf.tidy(() => {
-    const losses = perExampleCrossEntropy(model.head(model.features(batch, { training: false, dropoutSeed: 0 })), batch.labels).dataSync();
-    return WRONG.reduce((sum, i) => sum + losses[i], 0) / WRONG.length;
-  });
-  const fftGradientNorm = (): number => tf.tidy(() => {
-    const grads = createFft().gradient({ model, batch, step: 0, totalSteps: 1, dropoutSeed: 0, noiseSeed: 0 }).grads;
-    return norm(flatGradient(model, grads));
-  });
+  const wrongLoss = (): number =>
+    tf.tidy(() => {
+      const losses = perExampleCrossEntropy(
+        model.head(model.features(batch, { training: false, dropoutSeed: 0 })),
+        batch.labels,
+      ).dataSync();
+      return WRONG.reduce((sum, i) => sum + losses[i], 0) / WRONG.length;
+    });
+  const fftGradientNorm = (): number =>
+    tf.tidy(() => {
+      const grads = createFft().gradient({ model, batch, step: 0, totalSteps: 1, dropoutSeed: 0, noiseSeed: 0 }).grads;
+      return norm(flatGradient(model, grads));
+    });
   const start = { parameters: parameters(model), wrongLoss: wrongLoss(), fftGradientNorm: fftGradientNorm() };
   let firstGradientNorm = 0;
   for (let step = 0; step < steps; step++) {
@@ -80,7 +101,7 @@ describe('Theorem 4.6: DSGD leaves a state where g_W + g_C = 0', () => {
     assert.ok(Math.abs(end.wrongLoss - start.wrongLoss) < 1e-6);
   });
 
-  it('a DSGD step with alpha < 1 strictly lowers the misclassified examples\' loss', () => {
+  it("a DSGD step with alpha < 1 strictly lowers the misclassified examples' loss", () => {
     for (const alpha of [0, 0.5, 0.9]) {
       const { start, end, firstGradientNorm } = sgdSteps(createDsgd(alpha, 'static'), 1);
       assert.ok(Math.abs(firstGradientNorm - (1 - alpha) * 0.1875) < 1e-6, `alpha ${alpha}: ${firstGradientNorm}`);
@@ -101,14 +122,24 @@ describe('Theorem 4.6: DSGD leaves a state where g_W + g_C = 0', () => {
     ];
     const run = async (method: Parameters<typeof runSpec>[0]) => {
       const steps: StepTelemetry[] = [];
-      const outcome = await train({
-        spec: runSpec(method, {
-          model: { family: 'mlp', hiddenUnits: [], dropout: 0 },
-          optimizer: optimizerSpec({ kind: 'sgd', learningRate: 1 }), batchSize: 8, epochs: 5, fullConflictEvery: 1,
-        }),
-        train: stalledSet, validation: stalledSet, initialWeights,
-      }, { ...silentHooks, onStep: (telemetry) => steps.push(telemetry) });
-      const moved = Math.max(...outcome.weights.flatMap((w, i) => Array.from(w.values, (v, j) => Math.abs(v - initialWeights[i].values[j]))));
+      const outcome = await train(
+        {
+          spec: runSpec(method, {
+            model: { family: 'mlp', hiddenUnits: [], dropout: 0 },
+            optimizer: optimizerSpec({ kind: 'sgd', learningRate: 1 }),
+            batchSize: 8,
+            epochs: 5,
+            fullConflictEvery: 1,
+          }),
+          train: stalledSet,
+          validation: stalledSet,
+          initialWeights,
+        },
+        { ...silentHooks, onStep: (telemetry) => steps.push(telemetry) },
+      );
+      const moved = Math.max(
+        ...outcome.weights.flatMap((w, i) => Array.from(w.values, (v, j) => Math.abs(v - initialWeights[i].values[j]))),
+      );
       return { steps, moved };
     };
     const fft = await run({ kind: 'fft' });

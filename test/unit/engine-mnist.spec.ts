@@ -65,21 +65,29 @@ describe('long-tailed mnist digits, MLP on wasm', () => {
   for (const method of methods) {
     it(`${method.kind} reaches balanced accuracy well above chance`, async (t) => {
       const started = performance.now();
-      const outcome = await train({
-        spec: runSpec(method, {
-          model: { family: 'mlp', hiddenUnits: [64], dropout: 0.1 },
-          optimizer: optimizerSpec({ learningRate: 0.003, warmupFraction: 0.1, lrSchedule: 'linear', weightDecay: 0.01 }),
-          batchSize: 32, epochs: 8, seed: 42, fullConflictEvery: 20,
-        }),
-        train: trainSet,
-        validation: testSet,
-      }, silentHooks);
+      const outcome = await train(
+        {
+          spec: runSpec(method, {
+            model: { family: 'mlp', hiddenUnits: [64], dropout: 0.1 },
+            optimizer: optimizerSpec({ learningRate: 0.003, warmupFraction: 0.1, lrSchedule: 'linear', weightDecay: 0.01 }),
+            batchSize: 32,
+            epochs: 8,
+            seed: 42,
+            fullConflictEvery: 20,
+          }),
+          train: trainSet,
+          validation: testSet,
+        },
+        silentHooks,
+      );
       const validation = outcome.validation;
       assert.ok(validation);
-      t.diagnostic(`${method.kind}: ${trainSet.labels.length} train / ${testSet.labels.length} test, ` +
-        `balanced accuracy ${validation.balancedAccuracy.toFixed(3)}, macro-F1 ${validation.macroF1.toFixed(3)}, ` +
-        `tail recall (digit 9) ${validation.perClassRecall[9].toFixed(2)}, verdict ${validation.verdict}, ` +
-        `${outcome.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      t.diagnostic(
+        `${method.kind}: ${trainSet.labels.length} train / ${testSet.labels.length} test, ` +
+          `balanced accuracy ${validation.balancedAccuracy.toFixed(3)}, macro-F1 ${validation.macroF1.toFixed(3)}, ` +
+          `tail recall (digit 9) ${validation.perClassRecall[9].toFixed(2)}, verdict ${validation.verdict}, ` +
+          `${outcome.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
       assert.ok(validation.balancedAccuracy > 0.5, `balanced accuracy ${validation.balancedAccuracy}`);
       assert.equal(validation.verdict, 'ok');
     });

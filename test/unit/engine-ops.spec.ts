@@ -5,15 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import {
-  batchedMatMul,
-  columnSums,
-  denseLayer,
-  denseMatMul,
-  embeddingLookup,
-  gelu,
-  layerNorm,
-} from '../../server/engine/ops.js';
+import { batchedMatMul, columnSums, denseLayer, denseMatMul, embeddingLookup, gelu, layerNorm } from '../../server/engine/ops.js';
 
 const TOLERANCE = 1e-4;
 
@@ -21,18 +13,12 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, lab
   assert.equal(actual.length, expected.length, `${label}: length`);
   for (let i = 0; i < actual.length; i++) {
     const scale = Math.max(1, Math.abs(expected[i]));
-    assert.ok(
-      Math.abs(actual[i] - expected[i]) <= TOLERANCE * scale,
-      `${label}[${i}]: ${actual[i]} vs ${expected[i]}`,
-    );
+    assert.ok(Math.abs(actual[i] - expected[i]) <= TOLERANCE * scale, `${label}[${i}]: ${actual[i]} vs ${expected[i]}`);
   }
 }
 
 /** Values and gradients (w.r.t. every float input) of sum(f(inputs) * probe), as plain arrays. */
-function valueAndGrads(
-  f: (...inputs: tf.Tensor[]) => tf.Tensor,
-  inputs: tf.Tensor[],
-): { value: Float32Array; grads: Float32Array[] } {
+function valueAndGrads(f: (...inputs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): { value: Float32Array; grads: Float32Array[] } {
   return tf.tidy(() => {
     const value = f(...inputs);
     // A fixed non-uniform probe so that a transposed or permuted gradient cannot pass.
@@ -85,20 +71,18 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     // [8, 6] -> 2 takes the (dy^T x)^T path for the kernel gradient, the others x^T dy.
-    for (const [rows, inDim, outDim] of [[3, 4, 2], [3, 2, 5], [3, 3, 3], [8, 6, 2]]) {
+    for (const [rows, inDim, outDim] of [
+      [3, 4, 2],
+      [3, 2, 5],
+      [3, 3, 3],
+      [8, 6, 2],
+    ]) {
       test(`denseLayer [${rows}, ${inDim}] -> ${outDim} matches matMul + bias in value and gradient`, () => {
         const x = seededNormal([rows, inDim], 5);
         const w = seededNormal([inDim, outDim], 6);
         const bias = tf.linspace(-1, 1, outDim);
-        const ours = valueAndGrads(
-          (p, q, r) => denseLayer(p as tf.Tensor2D, q as tf.Tensor2D, r as tf.Tensor1D),
-          [x, w, bias],
-        );
-        const stock = valueAndGrads((p, q, r) => tf.add(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D), r), [
-          x,
-          w,
-          bias,
-        ]);
+        const ours = valueAndGrads((p, q, r) => denseLayer(p as tf.Tensor2D, q as tf.Tensor2D, r as tf.Tensor1D), [x, w, bias]);
+        const stock = valueAndGrads((p, q, r) => tf.add(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D), r), [x, w, bias]);
         assertClose(ours.value, stock.value, 'value');
         ours.grads.forEach((grad, i) => assertClose(grad, stock.grads[i], `grad ${i}`));
         tf.dispose([x, w, bias]);
@@ -106,7 +90,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
 
     test('columnSums sums over rows', () => {
-      const m = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+      const m = tf.tensor2d([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]);
       assert.deepEqual(Array.from(columnSums(m).dataSync()), [9, 12]);
       m.dispose();
     });
@@ -114,16 +102,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
     test('embeddingLookup matches tf.gather, summing gradients of repeated ids', async () => {
       const table = seededNormal([6, 3], 7);
       // Repeated ids (2 three times, 0 twice) exercise the summing of duplicate rows.
-      const ids = tf.tensor2d([[2, 0, 2], [5, 2, 0]], [2, 3], 'int32');
+      const ids = tf.tensor2d(
+        [
+          [2, 0, 2],
+          [5, 2, 0],
+        ],
+        [2, 3],
+        'int32',
+      );
       const ours = valueAndGrads((t) => embeddingLookup(t as tf.Tensor2D, ids), [table]);
       assert.deepEqual(embeddingLookup(table as tf.Tensor2D, ids).shape, [2, 3, 3]);
       // The stock gather gradient needs UnsortedSegmentSum: compute the reference on cpu.
       const tableValues = table.arraySync() as number[][];
       const idValues = ids.arraySync();
       await tf.setBackend('cpu');
-      const stock = tf.tidy(() =>
-        valueAndGrads((t) => tf.gather(t, tf.tensor2d(idValues, [2, 3], 'int32')), [tf.tensor2d(tableValues)]),
-      );
+      const stock = tf.tidy(() => valueAndGrads((t) => tf.gather(t, tf.tensor2d(idValues, [2, 3], 'int32')), [tf.tensor2d(tableValues)]));
       await tf.setBackend(backend);
       assertClose(ours.value, stock.value, 'value');
       assertClose(ours.grads[0], stock.grads[0], 'dTable');
@@ -137,10 +130,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     test('gelu matches the tf.pow formulation in value and gradient', () => {
       const x = tf.linspace(-4, 4, 41);
       const stockGelu = (t: tf.Tensor) =>
-        tf.mul(
-          tf.mul(t, 0.5),
-          tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))),
-        );
+        tf.mul(tf.mul(t, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))));
       const ours = valueAndGrads((t) => gelu(t), [x]);
       const stock = valueAndGrads(stockGelu, [x]);
       assertClose(ours.value, stock.value, 'value');
@@ -156,10 +146,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const { mean, variance } = tf.moments(t, -1, true);
         return tf.add(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
       };
-      const ours = valueAndGrads(
-        (t, g, b) => layerNorm(t as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D),
-        [x, gamma, beta],
-      );
+      const ours = valueAndGrads((t, g, b) => layerNorm(t as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), [x, gamma, beta]);
       const stock = valueAndGrads(direct, [x, gamma, beta]);
       assertClose(ours.value, stock.value, 'value');
       ours.grads.forEach((grad, i) => assertClose(grad, stock.grads[i], `grad ${i}`));

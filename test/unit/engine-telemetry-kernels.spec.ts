@@ -48,8 +48,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
       //   residual (-1/2, 1/2). Example 1: logits (ln 3, 0), label 1, h = 1: p = (3/4, 1/4),
       //   loss ln 4, wrong, residual (3/4, -3/4). Each group gradient is its residual times h, / 2.
       const { sums, readout } = tf.tidy(() => {
-        const head = headSumsOf(tf.tensor2d([[0, 0], [Math.log(3), 0]]), tf.tensor1d([0, 1], 'int32'),
-          tf.tensor2d([[2], [1]]), tf.tensor1d([1, 0]));
+        const head = headSumsOf(
+          tf.tensor2d([
+            [0, 0],
+            [Math.log(3), 0],
+          ]),
+          tf.tensor1d([0, 1], 'int32'),
+          tf.tensor2d([[2], [1]]),
+          tf.tensor1d([1, 0]),
+        );
         return { sums: head.dataSync(), readout: stepReadoutOf(head, tf.scalar(0.5)).dataSync() };
       });
       assertClose(sums, [3 * Math.LN2, 1, 0.375, -0.375, 0.375, -0.375, -0.5, 0.5, -0.25, 0.25], 'head sums', 1e-6);
@@ -59,16 +66,26 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     test('head sums equal the stock closed form: ragged shapes, ReLU zeros, one group empty', () => {
       const cases: Array<[number, number, number, string]> = [
-        [5, 7, 3, 'mixed'], [32, 200, 10, 'mixed'], [6, 9, 2, 'all correct'], [4, 5, 5, 'all wrong'],
+        [5, 7, 3, 'mixed'],
+        [32, 200, 10, 'mixed'],
+        [6, 9, 2, 'all correct'],
+        [4, 5, 5, 'all wrong'],
       ];
       for (const [n, d, k, groups] of cases) {
         const [fused, stock] = tf.tidy(() => {
           const logits = tf.mul(tf.randomNormal([n, k], 0, 1, 'float32', n + d), 3) as tf.Tensor2D;
           const pooled = tf.relu(tf.randomNormal([n, d], 0, 1, 'float32', d)) as tf.Tensor2D;
-          const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % k), 'int32');
-          const correct = (groups === 'mixed'
-            ? tf.tensor1d(Array.from({ length: n }, (_, i) => i % 3 === 0 ? 1 : 0))
-            : groups === 'all correct' ? tf.ones([n]) : tf.zeros([n])) as tf.Tensor1D;
+          const labels = tf.tensor1d(
+            Array.from({ length: n }, (_, i) => (i * 7) % k),
+            'int32',
+          );
+          const correct = (
+            groups === 'mixed'
+              ? tf.tensor1d(Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0)))
+              : groups === 'all correct'
+                ? tf.ones([n])
+                : tf.zeros([n])
+          ) as tf.Tensor1D;
           return [headSumsOf(logits, labels, pooled, correct).dataSync(), stockHeadSums(logits, labels, pooled, correct)];
         });
         assertClose(fused, stock, `n ${n} d ${d} k ${k} ${groups}`);
@@ -76,7 +93,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     test('gradient norm over several tensors, across chunk and lane boundaries', () => {
-      assert.equal(tf.tidy(() => gradientNormOf([tf.tensor1d([3]), tf.tensor2d([[4]])]).dataSync()[0]), 5);
+      assert.equal(
+        tf.tidy(() => gradientNormOf([tf.tensor1d([3]), tf.tensor2d([[4]])]).dataSync()[0]),
+        5,
+      );
       const sizes = [1, 3, 17, 64, 8192 * 2 + 5];
       const norm = tf.tidy(() => {
         const tensors = sizes.map((size, i) => tf.randomNormal([size], 0, 1, 'float32', i));
@@ -87,8 +107,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.ok(Math.abs(norm.fused - norm.expected) <= 1e-6 * norm.expected, `${norm.fused} vs ${norm.expected}`);
     });
 
-    test('the optimizer reports the norm of the gradients it was given: read in passing by the fused Adam, not of adam\'s L2-decayed or clipped gradients', () => {
-      const variables = [tf.variable(tf.randomNormal([8192 * 2 + 3], 0, 1, 'float32', 1)), tf.variable(tf.randomNormal([5, 3], 0, 1, 'float32', 2))];
+    test("the optimizer reports the norm of the gradients it was given: read in passing by the fused Adam, not of adam's L2-decayed or clipped gradients", () => {
+      const variables = [
+        tf.variable(tf.randomNormal([8192 * 2 + 3], 0, 1, 'float32', 1)),
+        tf.variable(tf.randomNormal([5, 3], 0, 1, 'float32', 2)),
+      ];
       const readNorm = (spec: Parameters<typeof optimizerSpec>[0]): { read: number; expected: number } => {
         const optimizer = createOptimizer(optimizerSpec(spec), variables);
         try {
@@ -104,8 +127,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
       };
       // adamw: the fused kernels' sums; adam + L2 and sgd: a separate pass over the raw gradients;
       // clipping: its own norm, taken before it scales them down.
-      for (const spec of [{ kind: 'adamw', weightDecay: 0.1 }, { kind: 'adam', weightDecay: 0.1 }, { kind: 'sgd', momentum: 0.9 },
-        { kind: 'adamw', clipNorm: 1 }] as const) {
+      for (const spec of [
+        { kind: 'adamw', weightDecay: 0.1 },
+        { kind: 'adam', weightDecay: 0.1 },
+        { kind: 'sgd', momentum: 0.9 },
+        { kind: 'adamw', clipNorm: 1 },
+      ] as const) {
         const { read, expected } = readNorm(spec);
         assert.ok(Math.abs(read - expected) <= 1e-6 * expected, `${JSON.stringify(spec)}: ${read} vs ${expected}`);
       }
@@ -121,9 +148,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
           const optimizer = createOptimizer(optimizerSpec({ clipNorm }), model.trainable);
           const method = createMethod({ kind: 'dsgd', lambda: 1, schedule: 'linear' });
           const result = optimizerStep({
-            model, method, optimizer, spec: runSpec({ kind: 'dsgd', lambda: 1, schedule: 'linear' }, { optimizer: optimizerSpec({ clipNorm }) }), train,
+            model,
+            method,
+            optimizer,
+            spec: runSpec({ kind: 'dsgd', lambda: 1, schedule: 'linear' }, { optimizer: optimizerSpec({ clipNorm }) }),
+            train,
             microBatches: [Int32Array.from([0, 1, 2, 3, 4, 5]), Int32Array.from([6, 7, 8, 9, 10, 11])],
-            firstMicroBatch: 0, step: 3, totalSteps: 10, learningRate: 0.01, withFullConflict: true,
+            firstMicroBatch: 0,
+            step: 3,
+            totalSteps: 10,
+            learningRate: 0.01,
+            withFullConflict: true,
           });
           const values = result.readout.dataSync() as Float32Array;
           result.readout.dispose();

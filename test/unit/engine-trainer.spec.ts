@@ -26,26 +26,45 @@ async function run(runSpecValue: RunSpec) {
 describe('train', () => {
   it('emits telemetry every step and a validation at each epoch end', async () => {
     await tf.setBackend('cpu');
-    const { outcome, steps, epochs } = await run(spec({
-      fullConflictEvery: 5, optimizer: optimizerSpec({ warmupFraction: 0.1, lrSchedule: 'linear' }),
-    }));
+    const { outcome, steps, epochs } = await run(
+      spec({
+        fullConflictEvery: 5,
+        optimizer: optimizerSpec({ warmupFraction: 0.1, lrSchedule: 'linear' }),
+      }),
+    );
     assert.equal(steps.length, 20); // 40 examples / batch 4 = 10 steps per epoch, 2 epochs
     assert.equal(outcome.steps, 20);
     assert.equal(outcome.stopped, false);
-    assert.deepEqual(steps.map((s) => s.step), Array.from({ length: 20 }, (_, i) => i + 1));
-    assert.deepEqual(steps.map((s) => s.alpha), Array.from({ length: 20 }, (_, i) => i / 20));
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      steps.map((s) => s.alpha),
+      Array.from({ length: 20 }, (_, i) => i / 20),
+    );
     assert.equal(steps[0].learningRate, 0.005); // warmup of ceil(0.1 * 20) = 2 steps
     assert.equal(steps[19].learningRate, 0.01 / 18);
-    assert.deepEqual(steps.filter((s) => s.fullConflict).map((s) => s.step), [5, 10, 15, 20]);
+    assert.deepEqual(
+      steps.filter((s) => s.fullConflict).map((s) => s.step),
+      [5, 10, 15, 20],
+    );
     for (const s of steps) {
       assert.ok(s.loss > 0 && Number.isFinite(s.gradientNorm) && s.accuracy === s.correctFraction);
       assert.ok(s.headConflictCosine === null || Math.abs(s.headConflictCosine) <= 1 + 1e-6);
     }
-    assert.deepEqual(epochs.map((e) => [e.epoch, e.step]), [[0, 10], [1, 20]]);
+    assert.deepEqual(
+      epochs.map((e) => [e.epoch, e.step]),
+      [
+        [0, 10],
+        [1, 20],
+      ],
+    );
     assert.deepEqual(outcome.validation, epochs[1].validation);
-    assert.deepEqual(outcome.weights.map((w) => w.name), [
-      'mlp/dense0/kernel', 'mlp/dense0/bias', 'mlp/dense1/kernel', 'mlp/dense1/bias', 'head/kernel', 'head/bias',
-    ]);
+    assert.deepEqual(
+      outcome.weights.map((w) => w.name),
+      ['mlp/dense0/kernel', 'mlp/dense0/bias', 'mlp/dense1/kernel', 'mlp/dense1/bias', 'head/kernel', 'head/bias'],
+    );
   });
 
   it('keeps the tensor count flat over 50 steps and frees everything at the end', async () => {
@@ -53,7 +72,11 @@ describe('train', () => {
     const before = tf.memory().numTensors;
     const counts: number[] = [];
     await train(
-      { spec: spec({ epochs: 5, batchSize: 2, gradientAccumulation: 2, fullConflictEvery: 3 }), train: trainSet, validation: validationSet },
+      {
+        spec: spec({ epochs: 5, batchSize: 2, gradientAccumulation: 2, fullConflictEvery: 3 }),
+        train: trainSet,
+        validation: validationSet,
+      },
       { ...silentHooks, onStep: () => counts.push(tf.memory().numTensors) },
     );
     assert.equal(counts.length, 50);
@@ -133,13 +156,18 @@ describe('train', () => {
     const labels = Int32Array.from({ length: count }, (_, i) => (ids.subarray(i * seqLen, (i + 1) * seqLen).includes(3) ? 1 : 0));
     const tokens: ExampleSet = { inputs: { kind: 'tokens', ids, seqLen, vocabSize: 8 }, labels, numClasses: 2 };
     const steps: StepTelemetry[] = [];
-    const outcome = await train({
-      spec: runSpec(dsgd, {
-        model: { family: 'transformer', dModel: 8, heads: 2, layers: 1, ffDim: 16, pooling: 'cls', dropout: 0.1 },
-        epochs: 2, fullConflictEvery: 2,
-      }),
-      train: tokens, validation: tokens,
-    }, { ...silentHooks, onStep: (telemetry) => steps.push(telemetry) });
+    const outcome = await train(
+      {
+        spec: runSpec(dsgd, {
+          model: { family: 'transformer', dModel: 8, heads: 2, layers: 1, ffDim: 16, pooling: 'cls', dropout: 0.1 },
+          epochs: 2,
+          fullConflictEvery: 2,
+        }),
+        train: tokens,
+        validation: tokens,
+      },
+      { ...silentHooks, onStep: (telemetry) => steps.push(telemetry) },
+    );
     assert.equal(outcome.steps, 8);
     assert.ok(steps.every((s) => Number.isFinite(s.loss) && Number.isFinite(s.gradientNorm)));
     assert.ok(steps.filter((s) => s.fullConflict).length === 4);

@@ -13,7 +13,13 @@ import type { ExampleSet, TransformerModelSpec } from '../../server/engine/types
 import { optimizerSpec, runSpec, silentHooks } from '../fixtures/engine-fixtures.js';
 
 const SPEC: TransformerModelSpec = {
-  family: 'transformer', dModel: 16, heads: 2, layers: 2, ffDim: 32, pooling: 'cls', dropout: 0.1,
+  family: 'transformer',
+  dModel: 16,
+  heads: 2,
+  layers: 2,
+  ffDim: 32,
+  pooling: 'cls',
+  dropout: 0.1,
 };
 const SHAPE = { vocabSize: 20, seqLen: 8, hasSegments: false };
 const EVAL = { training: false, dropoutSeed: 0 };
@@ -29,7 +35,10 @@ function batchOf(ids: number[][], segments?: number[][]): Batch {
   return {
     inputs: tf.tensor2d(ids, [ids.length, ids[0].length], 'int32'),
     ...(segments ? { segmentIds: tf.tensor2d(segments, [segments.length, segments[0].length], 'int32') } : {}),
-    labels: tf.tensor1d(ids.map((_, i) => i % 2), 'int32'),
+    labels: tf.tensor1d(
+      ids.map((_, i) => i % 2),
+      'int32',
+    ),
     size: ids.length,
   };
 }
@@ -44,9 +53,7 @@ function pooledValues(model: TransformerClassifier, batch: Batch, options = EVAL
 
 function assertAllClose(actual: number[][], expected: number[][], tolerance = 1e-5): void {
   actual.forEach((row, i) =>
-    row.forEach((value, j) =>
-      assert.ok(Math.abs(value - expected[i][j]) <= tolerance, `[${i}][${j}] ${value} vs ${expected[i][j]}`),
-    ),
+    row.forEach((value, j) => assert.ok(Math.abs(value - expected[i][j]) <= tolerance, `[${i}][${j}] ${value} vs ${expected[i][j]}`)),
   );
 }
 
@@ -73,8 +80,15 @@ describe('transformer classifier', () => {
     assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensors leak from a forward pass');
     const names = model.trainable.map(parameterName);
     assert.equal(new Set(names).size, names.length, 'names are unique');
-    for (const expected of ['embeddings/token', 'embeddings/position', 'encoder/layer0/attn/query/kernel',
-      'encoder/layer1/ffn/output/bias', 'encoder/final_norm/gamma', 'head/kernel', 'head/bias']) {
+    for (const expected of [
+      'embeddings/token',
+      'embeddings/position',
+      'encoder/layer0/attn/query/kernel',
+      'encoder/layer1/ffn/output/bias',
+      'encoder/final_norm/gamma',
+      'head/kernel',
+      'head/bias',
+    ]) {
       assert.ok(names.includes(expected), `has ${expected}`);
     }
     assert.ok(!names.includes('embeddings/segment'), 'no segment table for single sentences');
@@ -105,7 +119,10 @@ describe('transformer classifier', () => {
     const mean = createTransformerClassifier({ ...SPEC, pooling: 'mean' }, SHAPE, 2, 3);
     const batch = batchOf(IDS);
     const sequence = tf.tidy(() => cls.sequenceOutput(batch, EVAL).arraySync());
-    assertAllClose(pooledValues(cls, batch), sequence.map((rows) => rows[0]));
+    assertAllClose(
+      pooledValues(cls, batch),
+      sequence.map((rows) => rows[0]),
+    );
     const expectedMean = sequence.map((rows, b) => {
       const real = rows.filter((_, position) => IDS[b][position] !== 0);
       return real[0].map((_, j) => real.reduce((sum, row) => sum + row[j], 0) / real.length);
@@ -120,8 +137,14 @@ describe('transformer classifier', () => {
   test('sentence pairs: segment ids change the output and are required', () => {
     const model = createTransformerClassifier(SPEC, { ...SHAPE, hasSegments: true }, 2, 4);
     assert.ok(model.trainable.some((v) => parameterName(v) === 'embeddings/segment'));
-    const firstSegment = batchOf(IDS, IDS.map((row) => row.map(() => 0)));
-    const split = batchOf(IDS, IDS.map((row) => row.map((_, position) => (position >= 3 ? 1 : 0))));
+    const firstSegment = batchOf(
+      IDS,
+      IDS.map((row) => row.map(() => 0)),
+    );
+    const split = batchOf(
+      IDS,
+      IDS.map((row) => row.map((_, position) => (position >= 3 ? 1 : 0))),
+    );
     assert.ok(maxDifference(pooledValues(model, firstSegment), pooledValues(model, split)) > 1e-4);
     const missing = batchOf(IDS);
     assert.throws(() => model.features(missing, EVAL), /segmentIds/);
@@ -131,7 +154,10 @@ describe('transformer classifier', () => {
 
   test('every variable gets a finite, non-zero gradient', () => {
     const model = createTransformerClassifier({ ...SPEC, pooling: 'mean' }, { ...SHAPE, hasSegments: true }, 2, 5);
-    const batch = batchOf(IDS, IDS.map((row) => row.map((_, position) => (position >= 4 ? 1 : 0))));
+    const batch = batchOf(
+      IDS,
+      IDS.map((row) => row.map((_, position) => (position >= 4 ? 1 : 0))),
+    );
     tf.tidy(() => {
       const { grads } = tf.variableGrads(() => {
         const logits = model.head(model.features(batch, { training: true, dropoutSeed: 7 }));
@@ -142,7 +168,10 @@ describe('transformer classifier', () => {
         assert.ok(grad, `gradient for ${variable.name}`);
         const values = grad.dataSync();
         assert.ok(values.every(Number.isFinite), `${variable.name} finite`);
-        assert.ok(values.some((value) => value !== 0), `${variable.name} non-zero`);
+        assert.ok(
+          values.some((value) => value !== 0),
+          `${variable.name} non-zero`,
+        );
       }
     });
     disposeBatch(batch);
@@ -197,10 +226,15 @@ describe('transformer classifier', () => {
     const losses: number[] = [];
     const outcome = await train(
       {
-        spec: runSpec({ kind: 'fft' }, {
-          model: { ...SPEC, dropout: 0 }, batchSize: 16, epochs: 12,
-          optimizer: optimizerSpec({ learningRate: 0.003 }),
-        }),
+        spec: runSpec(
+          { kind: 'fft' },
+          {
+            model: { ...SPEC, dropout: 0 },
+            batchSize: 16,
+            epochs: 12,
+            optimizer: optimizerSpec({ learningRate: 0.003 }),
+          },
+        ),
         train: set,
         validation: set,
         buildModel: (spec, inputs, numClasses, seed) => {

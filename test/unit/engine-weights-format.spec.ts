@@ -15,9 +15,15 @@ describe('weights format', () => {
   test('round-trips names, shapes and bit-exact values', () => {
     const { weightSpecs, weightData } = encodeWeights(WEIGHTS);
     assert.equal(weightData.byteLength, (6 + 3 + 1) * 4);
-    assert.deepEqual(weightSpecs.map((spec) => spec.dtype), ['float32', 'float32', 'float32']);
+    assert.deepEqual(
+      weightSpecs.map((spec) => spec.dtype),
+      ['float32', 'float32', 'float32'],
+    );
     const decoded = decodeWeights(weightSpecs, weightData);
-    assert.deepEqual(decoded, WEIGHTS.map((weight) => ({ ...weight, shape: [...weight.shape] })));
+    assert.deepEqual(
+      decoded,
+      WEIGHTS.map((weight) => ({ ...weight, shape: [...weight.shape] })),
+    );
     assert.ok(Object.is(decoded[1].values[2], -0));
   });
 
@@ -52,10 +58,7 @@ describe('weights format', () => {
     assert.throws(() => decodeWeights(weightSpecs, weightData.slice(0, 12)), /needs bytes up to/);
     assert.throws(() => decodeWeights(weightSpecs.slice(0, 2), weightData), /4 bytes beyond/);
     assert.throws(() => encodeWeights([WEIGHTS[0], WEIGHTS[0]]), /duplicate weight name/);
-    assert.throws(
-      () => encodeWeights([{ name: 'x', shape: [2, 2], values: new Float32Array(3) }]),
-      /3 values for shape \[2,2\]/,
-    );
+    assert.throws(() => encodeWeights([{ name: 'x', shape: [2, 2], values: new Float32Array(3) }]), /3 values for shape \[2,2\]/);
   });
 
   test('builds the model.json weightsManifest entry', () => {

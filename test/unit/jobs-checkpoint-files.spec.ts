@@ -15,7 +15,12 @@ const JOB = 'job-1';
 
 function checkpoint(step: number): TrainerCheckpoint {
   return {
-    step, totalSteps: 100, epoch: Math.floor(step / 10), stepInEpoch: step % 10, microBatch: step, secondsTotal: step / 10,
+    step,
+    totalSteps: 100,
+    epoch: Math.floor(step / 10),
+    stepInEpoch: step % 10,
+    microBatch: step,
+    secondsTotal: step / 10,
     weights: [{ name: 'w', shape: [2], values: Float32Array.from([step, -step]) }],
     optimizer: { kind: 'adamw', updates: step, slots: [{ name: 'w/first', shape: [2], values: Float32Array.from([0.5, Number.NaN]) }] },
   };

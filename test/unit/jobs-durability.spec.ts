@@ -16,12 +16,15 @@ import { WorkerPool } from '../../server/jobs/worker-pool.js';
 import type { JobEvent, JobLogger, JobSpec, StartJobCommand } from '../../server/jobs/types.js';
 import { smallJobSpec } from '../fixtures/job-spec.js';
 
-const print = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>): void =>
-  void process.stderr.write(`${level} ${message} ${JSON.stringify(fields ?? {})}\n`);
+const print =
+  (level: string) =>
+  (message: string, fields?: Readonly<Record<string, unknown>>): void =>
+    void process.stderr.write(`${level} ${message} ${JSON.stringify(fields ?? {})}\n`);
 // STEADYTUNE_TEST_LOG_LEVEL set: the service's logs go to stderr while debugging.
-const quiet: JobLogger = process.env['STEADYTUNE_TEST_LOG_LEVEL'] === undefined
-  ? { info: () => {}, warn: () => {}, error: () => {} }
-  : { info: print('info'), warn: print('warn'), error: print('error') };
+const quiet: JobLogger =
+  process.env['STEADYTUNE_TEST_LOG_LEVEL'] === undefined
+    ? { info: () => {}, warn: () => {}, error: () => {} }
+    : { info: print('info'), warn: print('warn'), error: print('error') };
 const TENANT = 'tenant-d';
 
 // Enough steps (8 x 60) that the shutdown lands mid-run even when the events the test waits on
@@ -104,7 +107,10 @@ describe('EmbeddedJobService with durability', { timeout: 180_000 }, () => {
   test('shutdown suspends; the next service resumes from the checkpoint to the uninterrupted weights', async () => {
     const first = await startService();
     const { job } = await first.service.start(command());
-    await collect(first.service.events(TENANT, job.id, 0, new AbortController().signal), (e) => e.body.kind === 'step' && e.body.step.step === 24);
+    await collect(
+      first.service.events(TENANT, job.id, 0, new AbortController().signal),
+      (e) => e.body.kind === 'step' && e.body.step.step === 24,
+    );
     await first.service.shutdown();
     first.db.close();
 
@@ -114,13 +120,22 @@ describe('EmbeddedJobService with durability', { timeout: 180_000 }, () => {
     const checkpointStep = suspended.runs[0]?.checkpointStep ?? assert.fail('no checkpoint recorded');
     assert.ok(checkpointStep >= 24, `checkpointed at its next step (${checkpointStep})`);
     const events = await collect(second.service.events(TENANT, job.id, 0, new AbortController().signal));
-    assert.deepEqual(events.map((e) => e.sequence), events.map((_, i) => i + 1));
+    assert.deepEqual(
+      events.map((e) => e.sequence),
+      events.map((_, i) => i + 1),
+    );
     assert.deepEqual(statesOf(events), ['QUEUED', 'RUNNING', 'SUCCEEDED']);
     const totalSteps = EPOCHS * (960 / 16);
-    assert.deepEqual(stepsOf(events), Array.from({ length: totalSteps }, (_, i) => i + 1), 'every step once');
+    assert.deepEqual(
+      stepsOf(events),
+      Array.from({ length: totalSteps }, (_, i) => i + 1),
+      'every step once',
+    );
     assert.equal(events.filter((e) => e.body.kind === 'run_started').length, 1);
     assert.equal(events.filter((e) => e.body.kind === 'epoch').length, EPOCHS);
-    assert.ok(events.some((e) => e.body.kind === 'notice' && e.body.message.includes(`resuming from the checkpoint at step ${checkpointStep}`)));
+    assert.ok(
+      events.some((e) => e.body.kind === 'notice' && e.body.message.includes(`resuming from the checkpoint at step ${checkpointStep}`)),
+    );
     const done = await second.service.get(TENANT, job.id);
     assert.equal(done.state, 'SUCCEEDED');
     assert.ok(done.summary?.ensemble !== undefined, 'the ensemble vote has its labels after a restart');
@@ -173,7 +188,15 @@ describe('EmbeddedJobService with durability', { timeout: 180_000 }, () => {
     await log.append(runEnded.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
     await store.transition(runEnded.id, { from: ['QUEUED'], to: 'RUNNING', time: Date.now(), reason: '' });
     await log.append(runEnded.id, 0, { kind: 'state_changed', state: 'RUNNING', reason: '' });
-    await store.putRun(runEnded.id, { seed: 5, state: 'FAILED', steps: 0, totalSteps: 0, meanStepSeconds: 0, durationMs: 0, error: 'boom' });
+    await store.putRun(runEnded.id, {
+      seed: 5,
+      state: 'FAILED',
+      steps: 0,
+      totalSteps: 0,
+      meanStepSeconds: 0,
+      durationMs: 0,
+      error: 'boom',
+    });
     // Died after the terminal transition, before its event.
     const { job: ended } = await store.create(command(), Date.now());
     await log.append(ended.id, 0, { kind: 'state_changed', state: 'QUEUED', reason: '' });
@@ -182,7 +205,10 @@ describe('EmbeddedJobService with durability', { timeout: 180_000 }, () => {
 
     const { service, db: reopened } = await startService();
     const events = await collect(service.events(TENANT, runEnded.id, 0, new AbortController().signal));
-    assert.deepEqual(events.filter((e) => e.body.kind === 'run_finished').map((e) => e.seed), [5]);
+    assert.deepEqual(
+      events.filter((e) => e.body.kind === 'run_finished').map((e) => e.seed),
+      [5],
+    );
     assert.deepEqual(statesOf(events), ['QUEUED', 'RUNNING', 'FAILED']);
     assert.match((await service.get(TENANT, runEnded.id)).reason, /all 1 runs failed; seed 5: boom/);
     const closed = await collect(service.events(TENANT, ended.id, 0, new AbortController().signal));

@@ -80,10 +80,7 @@ describe('remedy decision', () => {
     const decision = decideRemedy({ settings: SETTINGS, signal, current: PHASE_0, usedSeeds: new Set([42, 52, 1042]), healthyStep: 20 });
     assert.equal(decision.kind, 'restart');
     assert.equal(decision.kind === 'restart' && decision.seed, 2042);
-    assert.equal(
-      decision.notice,
-      `auto-remedy: seed 42 phase 2 from step 0: ${signal.reason}; restarting under seed 2042 (remedy 1 of 2)`,
-    );
+    assert.equal(decision.notice, `auto-remedy: seed 42 phase 2 from step 0: ${signal.reason}; restarting under seed 2042 (remedy 1 of 2)`);
     assert.equal(nextUnusedSeed(4_294_967_000, new Set()), 704, 'wraps like a uint32');
   });
 
@@ -91,32 +88,69 @@ describe('remedy decision', () => {
     const settings: RemedySettings = { ...SETTINGS, policy: 'continue_under_dsgd' };
     const decision = decideRemedy({ settings, signal, current: PHASE_0, usedSeeds: new Set([42]), healthyStep: 20 });
     assert.deepEqual(decision.kind === 'continue' && [decision.method, decision.fromStep], [REMEDY_DSGD, 20]);
-    assert.match(decision.notice, /^auto-remedy: seed 42 phase 2 from step 20: .*continuing from the healthy checkpoint at step 20 under dsgd/);
+    assert.match(
+      decision.notice,
+      /^auto-remedy: seed 42 phase 2 from step 20: .*continuing from the healthy checkpoint at step 20 under dsgd/,
+    );
     const fromStart = decideRemedy({ settings, signal, current: PHASE_0, usedSeeds: new Set([42]), healthyStep: 0 });
     assert.match(fromStart.notice, /continuing from the start under dsgd/);
   });
 
   it('gives up after max_restarts, and when the run already trains under DSGD λ=1', () => {
-    const exhausted = decideRemedy({ settings: SETTINGS, signal, current: { ...PHASE_0, index: 2, seed: 2042 }, usedSeeds: new Set(), healthyStep: 0 });
+    const exhausted = decideRemedy({
+      settings: SETTINGS,
+      signal,
+      current: { ...PHASE_0, index: 2, seed: 2042 },
+      usedSeeds: new Set(),
+      healthyStep: 0,
+    });
     assert.equal(exhausted.kind, 'give_up');
     assert.match(exhausted.notice, /^auto-remedy: seed 42: .*no further remedy \(max_restarts 2 reached\)/);
     const settings: RemedySettings = { ...SETTINGS, policy: 'continue_under_dsgd' };
-    const underDsgd = decideRemedy({ settings, signal, current: { ...PHASE_0, method: REMEDY_DSGD }, usedSeeds: new Set(), healthyStep: 10 });
+    const underDsgd = decideRemedy({
+      settings,
+      signal,
+      current: { ...PHASE_0, method: REMEDY_DSGD },
+      usedSeeds: new Set(),
+      healthyStep: 10,
+    });
     assert.equal(underDsgd.kind, 'give_up');
     // Another DSGD (λ or schedule) is still switched to the paper's.
     const otherDsgd = decideRemedy({
-      settings, signal, current: { ...PHASE_0, method: { kind: 'dsgd', lambda: 0.5, schedule: 'cosine' } }, usedSeeds: new Set(), healthyStep: 10,
+      settings,
+      signal,
+      current: { ...PHASE_0, method: { kind: 'dsgd', lambda: 0.5, schedule: 'cosine' } },
+      usedSeeds: new Set(),
+      healthyStep: 10,
     });
     assert.equal(otherDsgd.kind, 'continue');
   });
 
   it('writes phase-start notices the event-log migration reads back, with the prefix observability counts', () => {
     assert.equal(AUTO_REMEDY_PREFIX, AUTO_REMEDY_NOTICE_PREFIX);
-    const restart = decideRemedy({ settings: SETTINGS, signal, current: { ...PHASE_0, index: 1, seed: 1042 }, usedSeeds: new Set([1042]), healthyStep: 0 });
+    const restart = decideRemedy({
+      settings: SETTINGS,
+      signal,
+      current: { ...PHASE_0, index: 1, seed: 1042 },
+      usedSeeds: new Set([1042]),
+      healthyStep: 0,
+    });
     assert.deepEqual(phaseNoticeOf(restart.notice), { runSeed: 42, index: 2, startStep: 0 });
-    const continued = decideRemedy({ settings: { ...SETTINGS, policy: 'continue_under_dsgd' }, signal, current: PHASE_0, usedSeeds: new Set(), healthyStep: 20 });
+    const continued = decideRemedy({
+      settings: { ...SETTINGS, policy: 'continue_under_dsgd' },
+      signal,
+      current: PHASE_0,
+      usedSeeds: new Set(),
+      healthyStep: 20,
+    });
     assert.deepEqual(phaseNoticeOf(continued.notice), { runSeed: 42, index: 1, startStep: 20 });
-    const gaveUp = decideRemedy({ settings: { ...SETTINGS, maxRestarts: 1 }, signal, current: { ...PHASE_0, index: 1 }, usedSeeds: new Set(), healthyStep: 0 });
+    const gaveUp = decideRemedy({
+      settings: { ...SETTINGS, maxRestarts: 1 },
+      signal,
+      current: { ...PHASE_0, index: 1 },
+      usedSeeds: new Set(),
+      healthyStep: 0,
+    });
     assert.equal(phaseNoticeOf(gaveUp.notice), undefined);
     assert.equal(phaseNoticeOf('resumed after a server restart'), undefined);
     // The phase_started event names the policy that chose the phase.

@@ -31,7 +31,8 @@ async function run(script: Script, settings: RemedySettings | undefined, extra: 
     memoryBytes: () => 1000 + progress.length,
     encode: (checkpoint) => new Uint8Array([checkpoint.step]),
   });
-  const of = <K extends TrainProgress['kind']>(kind: K) => progress.filter((p): p is Extract<TrainProgress, { kind: K }> => p.kind === kind);
+  const of = <K extends TrainProgress['kind']>(kind: K) =>
+    progress.filter((p): p is Extract<TrainProgress, { kind: K }> => p.kind === kind);
   return { ...result, calls, phases: of('phase'), notices: of('notice').map((n) => n.message), checkpoints: of('checkpoint') };
 }
 
@@ -43,7 +44,11 @@ describe('auto-remedy phases in the worker', () => {
     assert.equal(result.phases.length, 1);
     const [change] = result.phases;
     assert.deepEqual(change?.ended, {
-      seed: 42, method: { kind: 'fft' }, startStep: 0, endStep: 4, verdict: 'collapsed',
+      seed: 42,
+      method: { kind: 'fft' },
+      startStep: 0,
+      endStep: 4,
+      verdict: 'collapsed',
       reason: 'collapsed at step 4: one class on validation, gradient norm < 0.01 for 2 steps',
     });
     assert.deepEqual(change?.next, { seed: 1042, method: { kind: 'fft' }, startStep: 0, endStep: 0, reason: '' });
@@ -59,7 +64,13 @@ describe('auto-remedy phases in the worker', () => {
     const result = await run(script, { ...SETTINGS, policy: 'continue_under_dsgd' });
     // Checkpoints every window (2) steps: 2, 4 healthy; 6 not (its gradient vanished).
     assert.deepEqual(result.calls, ['fft@42 from 0', 'dsgd@42 from 4']);
-    assert.deepEqual(result.phases[0]?.next, { seed: 42, method: { kind: 'dsgd', lambda: 1, schedule: 'linear' }, startStep: 4, endStep: 4, reason: '' });
+    assert.deepEqual(result.phases[0]?.next, {
+      seed: 42,
+      method: { kind: 'dsgd', lambda: 1, schedule: 'linear' },
+      startStep: 4,
+      endStep: 4,
+      reason: '',
+    });
     assert.equal(result.phases[0]?.ended.endStep, 8);
     assert.deepEqual([result.phases[0]?.index, result.phases[0]?.policy], [1, 'continue_under_dsgd']);
     assert.equal(result.outcome.validation?.verdict, 'ok');

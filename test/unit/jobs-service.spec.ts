@@ -67,18 +67,28 @@ describe('EmbeddedJobService with real workers', () => {
 
   test('two seeds fine-tune to SUCCEEDED with dense events and a summary that matches the runs', async () => {
     const { job, created } = await service.start({
-      tenant: TENANT, spec: spec({ maxExamples: 300, epochs: 1, seeds: [1, 2] }), requestSpec: {},
-      idempotencyKey: 'e2e', displayName: 'e2e', labels: { suite: 'jobs' },
+      tenant: TENANT,
+      spec: spec({ maxExamples: 300, epochs: 1, seeds: [1, 2] }),
+      requestSpec: {},
+      idempotencyKey: 'e2e',
+      displayName: 'e2e',
+      labels: { suite: 'jobs' },
     });
     assert.equal(created, true);
     assert.equal(job.state, 'QUEUED');
     const events = await collect(service.events(TENANT, job.id, 0, new AbortController().signal));
 
-    assert.deepEqual(events.map((e) => e.sequence), events.map((_, i) => i + 1));
+    assert.deepEqual(
+      events.map((e) => e.sequence),
+      events.map((_, i) => i + 1),
+    );
     assert.deepEqual(states(events), ['QUEUED', 'RUNNING', 'SUCCEEDED']);
     const done = await service.get(TENANT, job.id);
     assert.equal(done.state, 'SUCCEEDED');
-    assert.deepEqual(done.transitions.map((t) => t.state), ['QUEUED', 'RUNNING', 'SUCCEEDED']);
+    assert.deepEqual(
+      done.transitions.map((t) => t.state),
+      ['QUEUED', 'RUNNING', 'SUCCEEDED'],
+    );
     assert.equal(done.lastSequence, events.length);
     assert.notEqual(done.backend, '');
 
@@ -88,7 +98,10 @@ describe('EmbeddedJobService with real workers', () => {
       const totalSteps = started?.body.kind === 'run_started' ? started.body.totalSteps : -1;
       assert.equal(totalSteps, Math.ceil(300 / 16));
       const steps = mine.flatMap((e) => (e.body.kind === 'step' ? [e.body.step.step] : []));
-      assert.deepEqual(steps, Array.from({ length: totalSteps }, (_, i) => i + 1));
+      assert.deepEqual(
+        steps,
+        Array.from({ length: totalSteps }, (_, i) => i + 1),
+      );
       assert.equal(mine.filter((e) => e.body.kind === 'epoch').length, 1);
       const finished = mine.at(-1);
       assert.equal(finished?.body.kind === 'run_finished' ? finished.body.run.state : '', 'SUCCEEDED');
@@ -107,14 +120,21 @@ describe('EmbeddedJobService with real workers', () => {
 
     // Same idempotency key and spec: the same job, not a new one.
     const again = await service.start({
-      tenant: TENANT, spec: spec({ maxExamples: 300, epochs: 1, seeds: [1, 2] }), requestSpec: {},
-      idempotencyKey: 'e2e', displayName: 'e2e', labels: {},
+      tenant: TENANT,
+      spec: spec({ maxExamples: 300, epochs: 1, seeds: [1, 2] }),
+      requestSpec: {},
+      idempotencyKey: 'e2e',
+      displayName: 'e2e',
+      labels: {},
     });
     assert.deepEqual([again.created, again.job.id], [false, job.id]);
 
     // Evaluate reloads the saved weights in a worker: same data, same numbers.
     const report = await service.evaluate(TENANT, job.id, { seed: 0, ensemble: true });
-    assert.deepEqual(report.evaluations.map((e) => e.metrics.accuracy), accuracies);
+    assert.deepEqual(
+      report.evaluations.map((e) => e.metrics.accuracy),
+      accuracies,
+    );
     assert.equal(report.ensemble?.accuracy, done.summary?.ensemble?.accuracy);
 
     const pixels = Array.from({ length: 784 }, (_, i) => (i % 7) / 7);
@@ -127,23 +147,29 @@ describe('EmbeddedJobService with real workers', () => {
     }
     const vote = await service.predict(TENANT, job.id, 0, inputs);
     assert.ok(vote.every((row) => row.probabilities.some((share) => share >= 0.5)));
-    await assert.rejects(
-      service.predict(TENANT, job.id, 1, [{ features: [1, 2], tokenIds: [], segmentIds: [] }]),
-      (error: unknown) => hasCode(error, 'INVALID_ARGUMENT'),
+    await assert.rejects(service.predict(TENANT, job.id, 1, [{ features: [1, 2], tokenIds: [], segmentIds: [] }]), (error: unknown) =>
+      hasCode(error, 'INVALID_ARGUMENT'),
     );
     const notFound = (e: unknown): boolean => hasCode(e, 'NOT_FOUND');
     await assert.rejects(service.get('tenant-b', job.id), notFound);
     await assert.rejects(collect(service.events('tenant-b', job.id, 0, new AbortController().signal)), notFound);
     // Resuming from a sequence replays exactly the tail.
     const tail = await collect(service.events(TENANT, job.id, events.length - 2, new AbortController().signal));
-    assert.deepEqual(tail.map((e) => e.sequence), [events.length - 2, events.length - 1, events.length]);
+    assert.deepEqual(
+      tail.map((e) => e.sequence),
+      [events.length - 2, events.length - 1, events.length],
+    );
     await assert.rejects(service.cancel(TENANT, job.id), (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'));
   });
 
   test('cancel mid-run passes CANCELLING and reaches CANCELLED', async () => {
     const { job } = await service.start({
-      tenant: TENANT, spec: spec({ maxExamples: 4000, epochs: 50, seeds: [3] }), requestSpec: {},
-      idempotencyKey: '', displayName: 'to cancel', labels: {},
+      tenant: TENANT,
+      spec: spec({ maxExamples: 4000, epochs: 50, seeds: [3] }),
+      requestSpec: {},
+      idempotencyKey: '',
+      displayName: 'to cancel',
+      labels: {},
     });
     const controller = new AbortController();
     const seen: JobEvent[] = [];
@@ -165,8 +191,12 @@ describe('EmbeddedJobService with real workers', () => {
 
   test('a job over its max runtime FAILS with the reason; runs stop at a step boundary', async () => {
     const { job } = await service.start({
-      tenant: TENANT, spec: { ...spec({ maxExamples: 4000, epochs: 50, seeds: [4] }), maxRuntimeMs: 300 }, requestSpec: {},
-      idempotencyKey: '', displayName: 'too slow', labels: {},
+      tenant: TENANT,
+      spec: { ...spec({ maxExamples: 4000, epochs: 50, seeds: [4] }), maxRuntimeMs: 300 },
+      requestSpec: {},
+      idempotencyKey: '',
+      displayName: 'too slow',
+      labels: {},
     });
     const events = await collect(service.events(TENANT, job.id, 0, new AbortController().signal));
     assert.deepEqual(states(events), ['QUEUED', 'RUNNING', 'FAILED']);
@@ -180,23 +210,30 @@ describe('EmbeddedJobService with real workers', () => {
     const { job } = await service.start({
       tenant: TENANT,
       spec: { ...spec({ maxExamples: 300, epochs: 1, seeds: [5, 6] }), imbalance: { kind: 'long_tailed', ratio: 1000, seed: 1 } },
-      requestSpec: {}, idempotencyKey: '', displayName: 'bad data', labels: {},
+      requestSpec: {},
+      idempotencyKey: '',
+      displayName: 'bad data',
+      labels: {},
     });
     const events = await collect(service.events(TENANT, job.id, 0, new AbortController().signal));
     assert.deepEqual(states(events), ['QUEUED', 'FAILED']);
     const final = await service.get(TENANT, job.id);
     assert.match(final.reason, /all 2 runs failed; seed 5: imbalance rejected/);
-    assert.deepEqual(final.runs.map((run) => run.state), ['FAILED', 'FAILED']);
-    await assert.rejects(
-      service.evaluate(TENANT, job.id, { seed: 0, ensemble: false }),
-      (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'),
+    assert.deepEqual(
+      final.runs.map((run) => run.state),
+      ['FAILED', 'FAILED'],
     );
+    await assert.rejects(service.evaluate(TENANT, job.id, { seed: 0, ensemble: false }), (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'));
   });
 
   test('shutdown stops a running job at its next step and ends it FAILED', async () => {
     const { job } = await service.start({
-      tenant: TENANT, spec: spec({ maxExamples: 4000, epochs: 50, seeds: [7] }), requestSpec: {},
-      idempotencyKey: '', displayName: 'interrupted', labels: {},
+      tenant: TENANT,
+      spec: spec({ maxExamples: 4000, epochs: 50, seeds: [7] }),
+      requestSpec: {},
+      idempotencyKey: '',
+      displayName: 'interrupted',
+      labels: {},
     });
     for await (const event of service.events(TENANT, job.id, 0, new AbortController().signal)) {
       if (event.body.kind === 'step') break;
@@ -207,7 +244,14 @@ describe('EmbeddedJobService with real workers', () => {
     assert.match(final.reason, /shut down/);
     assert.equal(service.ready(), false);
     await assert.rejects(
-      service.start({ tenant: TENANT, spec: spec({ maxExamples: 300, epochs: 1, seeds: [1] }), requestSpec: {}, idempotencyKey: '', displayName: '', labels: {} }),
+      service.start({
+        tenant: TENANT,
+        spec: spec({ maxExamples: 300, epochs: 1, seeds: [1] }),
+        requestSpec: {},
+        idempotencyKey: '',
+        displayName: '',
+        labels: {},
+      }),
       (e: unknown) => hasCode(e, 'FAILED_PRECONDITION'),
     );
   });

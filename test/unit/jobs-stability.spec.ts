@@ -17,8 +17,18 @@ function closeTo(actual: number, expected: number, label: string): void {
 
 function evaluation(accuracy: number, balancedAccuracy: number, macroF1: number, verdict: Verdict): Evaluation {
   return {
-    examples: 10, loss: 0, accuracy, balancedAccuracy, macroF1, perClassRecall: [], confusion: [], numClasses: 2,
-    predictionCounts: [], representationCosine: 0, verdict, predictions: new Int32Array(),
+    examples: 10,
+    loss: 0,
+    accuracy,
+    balancedAccuracy,
+    macroF1,
+    perClassRecall: [],
+    confusion: [],
+    numClasses: 2,
+    predictionCounts: [],
+    representationCosine: 0,
+    verdict,
+    predictions: new Int32Array(),
   };
 }
 
@@ -92,11 +102,7 @@ describe('stability math', () => {
   });
 
   test('majorityVote: plurality per example, ties to the lowest class id', () => {
-    const seeds = [
-      Int32Array.from([0, 1, 2, 2, 1]),
-      Int32Array.from([0, 1, 1, 0, 2]),
-      Int32Array.from([1, 1, 2, 1, 0]),
-    ];
+    const seeds = [Int32Array.from([0, 1, 2, 2, 1]), Int32Array.from([0, 1, 1, 0, 2]), Int32Array.from([1, 1, 2, 1, 0])];
     // ex0: 0,0,1 → 0; ex1: 1,1,1 → 1; ex2: 2,1,2 → 2; ex3: 2,0,1 → three-way tie → 0; ex4: 1,2,0 → tie → 0.
     assert.deepEqual(Array.from(majorityVote(seeds, 3)), [0, 1, 2, 0, 0]);
     // Two models disagreeing: the lower class wins regardless of seed order.
@@ -132,7 +138,10 @@ describe('stability math', () => {
     assert.deepEqual(Array.from(vote), [0, 1, 0, 1]);
     const ensemble = evaluatePredictions(labels, vote, 2);
     assert.equal(ensemble.accuracy, 1);
-    const summary = summarizeRuns(seeds.map((p) => evaluatePredictions(labels, p, 2)), ensemble);
+    const summary = summarizeRuns(
+      seeds.map((p) => evaluatePredictions(labels, p, 2)),
+      ensemble,
+    );
     closeTo(summary.accuracy.mean, 0.75, 'seed mean');
     assert.equal(summary.ensemble?.accuracy, 1);
   });
@@ -147,7 +156,12 @@ test('evaluatePredictions agrees with the engine on random predictions', async (
     state = (state * 1103515245 + 12345) % 2 ** 31;
     return state % n;
   };
-  for (const [numClasses, examples, skew] of [[2, 40, 1], [5, 200, 3], [10, 300, 9], [3, 50, 0]] as const) {
+  for (const [numClasses, examples, skew] of [
+    [2, 40, 1],
+    [5, 200, 3],
+    [10, 300, 9],
+    [3, 50, 0],
+  ] as const) {
     const labels = Int32Array.from({ length: examples }, () => random(numClasses));
     // skew 0: everything predicted as class 1 (collapsed); otherwise noisy copies of the labels.
     const predictions = Int32Array.from(labels, (label) => (skew === 0 ? 1 : random(skew + 1) === 0 ? label : random(numClasses)));

@@ -16,7 +16,12 @@ import type { TrainRequest, WorkerConfig } from '../../server/jobs/worker/protoc
 function images(): ExampleSet {
   const values = new Float32Array(8 * 784);
   for (let i = 0; i < 8; i++) values.fill(i < 4 ? 0.1 + i * 0.01 : 0.9 - i * 0.01, i * 784, (i + 1) * 784);
-  return { inputs: { kind: 'features', values, dim: 784 }, labels: Int32Array.from([0, 0, 0, 0, 1, 1, 1, 1]), numClasses: 2, classNames: ['dark', 'bright'] };
+  return {
+    inputs: { kind: 'features', values, dim: 784 },
+    labels: Int32Array.from([0, 0, 0, 0, 1, 1, 1, 1]),
+    numClasses: 2,
+    classNames: ['dark', 'bright'],
+  };
 }
 
 function request(maxExamples: number): TrainRequest {
@@ -27,12 +32,30 @@ function request(maxExamples: number): TrainRequest {
     contentKey: `test-content/${split}`,
   });
   return {
-    kind: 'train', train: input('train'), validation: input('validation'), imbalance: { kind: 'none', ratio: 1, seed: 0 },
+    kind: 'train',
+    train: input('train'),
+    validation: input('validation'),
+    imbalance: { kind: 'none', ratio: 1, seed: 0 },
     run: {
       model: { family: 'mobilenet_v2', inputSize: 32, trainableBlocks: 0, hiddenUnits: [], dropout: 0 },
       method: { kind: 'fft' },
-      optimizer: { kind: 'adamw', learningRate: 1e-3, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0 },
-      batchSize: 4, gradientAccumulation: 1, epochs: 1, seed: 1, fullConflictEvery: 0,
+      optimizer: {
+        kind: 'adamw',
+        learningRate: 1e-3,
+        weightDecay: 0,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        momentum: 0,
+        warmupFraction: 0,
+        lrSchedule: 'constant',
+        clipNorm: 0,
+      },
+      batchSize: 4,
+      gradientAccumulation: 1,
+      epochs: 1,
+      seed: 1,
+      fullConflictEvery: 0,
     },
   };
 }

@@ -20,10 +20,22 @@ function trainRequest(seed: number): TrainRequest {
       model: { family: 'mlp', hiddenUnits: [], dropout: 0 },
       method: { kind: 'fft' },
       optimizer: {
-        kind: 'sgd', learningRate: 0.1, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-        momentum: 0, warmupFraction: 0, lrSchedule: 'constant', clipNorm: 0,
+        kind: 'sgd',
+        learningRate: 0.1,
+        weightDecay: 0,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        momentum: 0,
+        warmupFraction: 0,
+        lrSchedule: 'constant',
+        clipNorm: 0,
       },
-      batchSize: 1, gradientAccumulation: 1, epochs: 1, seed, fullConflictEvery: 0,
+      batchSize: 1,
+      gradientAccumulation: 1,
+      epochs: 1,
+      seed,
+      fullConflictEvery: 0,
     },
   };
 }
@@ -45,7 +57,10 @@ describe('WorkerPool', () => {
     const seen: TrainProgress[] = [];
     const result = await pool.run(trainRequest(1), (p) => seen.push(p)).result;
     assert.equal(result.steps, 5);
-    assert.deepEqual(seen.map((p) => (p.kind === 'step' ? p.telemetry.step : -1)), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      seen.map((p) => (p.kind === 'step' ? p.telemetry.step : -1)),
+      [1, 2, 3, 4, 5],
+    );
   });
 
   test('a worker that throws, runs out of memory or exits fails only its task; the pool carries on', async () => {

@@ -14,16 +14,31 @@ describe('Grafana dashboard', () => {
     const dashboard = buildDashboard();
     const titles = (dashboard.panels ?? []).map((panel) => panel.title);
     for (const title of [
-      'Gradient conflict cosine', 'Gradient norm', 'DSGD alpha and correct fraction', 'Training loss', 'Training accuracy',
-      'Step time', 'Jobs by state', 'Collapsed runs', 'RPC latency',
+      'Gradient conflict cosine',
+      'Gradient norm',
+      'DSGD alpha and correct fraction',
+      'Training loss',
+      'Training accuracy',
+      'Step time',
+      'Jobs by state',
+      'Collapsed runs',
+      'RPC latency',
     ]) {
       assert.ok(titles.includes(title), `panel ${title}`);
     }
     const expressions = dashboardExpressions(dashboard).join('\n');
     for (const metric of [
-      'steadytune_gradient_conflict_cosine_sum', 'steadytune_gradient_norm_sum', 'steadytune_dsgd_alpha', 'steadytune_train_loss',
-      'steadytune_train_accuracy', 'steadytune_step_duration_seconds_bucket', 'steadytune_jobs', 'steadytune_collapsed_runs_total',
-      'steadytune_rpc_duration_seconds_bucket', 'steadytune_queue_depth', 'steadytune_worker_utilization_ratio',
+      'steadytune_gradient_conflict_cosine_sum',
+      'steadytune_gradient_norm_sum',
+      'steadytune_dsgd_alpha',
+      'steadytune_train_loss',
+      'steadytune_train_accuracy',
+      'steadytune_step_duration_seconds_bucket',
+      'steadytune_jobs',
+      'steadytune_collapsed_runs_total',
+      'steadytune_rpc_duration_seconds_bucket',
+      'steadytune_queue_depth',
+      'steadytune_worker_utilization_ratio',
     ]) {
       assert.ok(expressions.includes(metric), `some panel queries ${metric}`);
     }

@@ -54,7 +54,7 @@ describe('tracing', () => {
     assert.equal(tracing.enabled, true);
   });
 
-  test('job phase spans are children of the RPC server span, which joins the caller\'s trace', async () => {
+  test("job phase spans are children of the RPC server span, which joins the caller's trace", async () => {
     // The client side is instrumented too (same process): its span's context travels in the
     // call's metadata as W3C trace context, so the server span must join that trace.
     assert.equal((await callEcho(client, 'Echo', 'job-1')).reply?.text, 'job-1');
@@ -93,7 +93,10 @@ describe('tracing', () => {
     }
     assert.equal(queueWait.attributes['steadytune.job_id'], 'job-1');
     const epochs = spans.filter((s) => s.name === 'job.epoch');
-    assert.deepEqual(epochs.map((s) => s.attributes['steadytune.epoch']), [0, 1]);
+    assert.deepEqual(
+      epochs.map((s) => s.attributes['steadytune.epoch']),
+      [0, 1],
+    );
     for (const epoch of epochs) assert.equal(epoch.parentSpanContext?.spanId, runSpan.spanContext().spanId);
     const checkpoint = only(spans, 'job.checkpoint');
     assert.equal(checkpoint.parentSpanContext?.spanId, runSpan.spanContext().spanId);

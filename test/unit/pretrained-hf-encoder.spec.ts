@@ -11,16 +11,28 @@ import { readHfCheckpointFiles } from '../../server/data/pretrained-files.js';
 import { parameterName } from '../../server/engine/models/parameter-names.js';
 import type { TransformerClassifier } from '../../server/engine/models/transformer.js';
 import {
-  createHfEncoderClassifier, encodeSafetensors, mapHfCheckpoint, parseHfConfig, parseSafetensors, parseVocabTxt,
-  type HfEncoderModelSpec, type MappedCheckpoint,
+  createHfEncoderClassifier,
+  encodeSafetensors,
+  mapHfCheckpoint,
+  parseHfConfig,
+  parseSafetensors,
+  parseVocabTxt,
+  type HfEncoderModelSpec,
+  type MappedCheckpoint,
 } from '../../server/engine/models/pretrained/index.js';
 import { floatToHalf, halfToFloat } from '../../server/engine/models/pretrained/safetensors.js';
 import { referenceBertForward, TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from '../fixtures/pretrained-fixtures.js';
 
 const OUR_TOKENS = ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'the', 'cat', 'sat', 'mat', 'dog', 'cats', 'zzz', 'on'];
 /** The same two sentences in our ids and in the checkpoint's ids. */
-const OUR_IDS = [[1, 4, 5, 6, 11, 4, 7, 2], [1, 8, 6, 2, 0, 0, 0, 0]];
-const HF_IDS = [[2, 5, 6, 7, 8, 5, 9, 3], [2, 11, 7, 3, 0, 0, 0, 0]];
+const OUR_IDS = [
+  [1, 4, 5, 6, 11, 4, 7, 2],
+  [1, 8, 6, 2, 0, 0, 0, 0],
+];
+const HF_IDS = [
+  [2, 5, 6, 7, 8, 5, 9, 3],
+  [2, 11, 7, 3, 0, 0, 0, 0],
+];
 const SPEC: HfEncoderModelSpec = { family: 'hf_encoder', path: 'tiny-bert', pooling: 'cls', dropout: 0 };
 const EVAL = { training: false, dropoutSeed: 0 };
 
@@ -43,12 +55,20 @@ describe('safetensors', () => {
       assert.deepEqual(parsed.tensors.get(name)?.shape, shape);
       assert.deepEqual(parsed.tensors.get(name)?.values, values);
     }
-    for (const [dtype, tolerance] of [['F16', 1e-3], ['BF16', 8e-3]] as const) {
+    for (const [dtype, tolerance] of [
+      ['F16', 1e-3],
+      ['BF16', 8e-3],
+    ] as const) {
       const lowered = parseSafetensors(encodeSafetensors(tensors, dtype));
       for (const { name, values } of tensors) {
         const read = lowered.tensors.get(name);
         assert.equal(read?.dtype, dtype);
-        values.forEach((value, i) => assert.ok(Math.abs((read?.values[i] ?? Number.NaN) - value) <= tolerance * Math.max(1, Math.abs(value)), `${dtype} ${name}[${i}]`));
+        values.forEach((value, i) =>
+          assert.ok(
+            Math.abs((read?.values[i] ?? Number.NaN) - value) <= tolerance * Math.max(1, Math.abs(value)),
+            `${dtype} ${name}[${i}]`,
+          ),
+        );
       }
     }
   });
@@ -80,8 +100,13 @@ async function loadCheckpoint(seqLen: number, hasSegments: boolean): Promise<Map
   const files = await readHfCheckpointFiles('tiny-bert', { dataRoot: root });
   assert.ok('vocabTxt' in files.vocabulary);
   const parsed = parseSafetensors(files.safetensors);
-  return mapHfCheckpoint(parseHfConfig(files.config), parsed.tensors, parseVocabTxt(files.vocabulary.vocabTxt),
-    { tokens: OUR_TOKENS, seqLen, hasSegments }, SPEC);
+  return mapHfCheckpoint(
+    parseHfConfig(files.config),
+    parsed.tensors,
+    parseVocabTxt(files.vocabulary.vocabTxt),
+    { tokens: OUR_TOKENS, seqLen, hasSegments },
+    SPEC,
+  );
 }
 
 const referenceTensors = (): Map<string, Float32Array> => new Map(tinyBertTensors(7).map(({ name, values }) => [name, values]));
@@ -147,16 +172,21 @@ describe('Hugging Face encoder checkpoint', () => {
     const inputs = { kind: 'tokens' as const, seqLen: 8, vocabSize: OUR_TOKENS.length, hasSegments: false };
     const model = createHfEncoderClassifier({ ...SPEC, trainableLayers: 1 }, checkpoint, inputs, 2, 5);
     const names = model.trainable.map(parameterName);
-    assert.ok(names.every((name) => name.startsWith('encoder/layer1/') || name.startsWith('head/')), names.join(', '));
+    assert.ok(
+      names.every((name) => name.startsWith('encoder/layer1/') || name.startsWith('head/')),
+      names.join(', '),
+    );
     assert.ok(names.includes('head/kernel') && names.includes('encoder/layer1/attn/query/kernel'));
     model.dispose();
   });
 
   test('RoBERTa positions start after the padding index and need room for seqLen', () => {
     const config = parseHfConfig({ ...TINY_BERT_CONFIG, model_type: 'roberta', pad_token_id: 1, type_vocab_size: 1 });
-    const tensors = new Map(tinyBertTensors(3, 'roberta.')
-      .filter(({ name }) => !name.includes('token_type'))
-      .map(({ name, shape, values }) => [name, { dtype: 'F32' as const, shape, values }]));
+    const tensors = new Map(
+      tinyBertTensors(3, 'roberta.')
+        .filter(({ name }) => !name.includes('token_type'))
+        .map(({ name, shape, values }) => [name, { dtype: 'F32' as const, shape, values }]),
+    );
     const types = new Float32Array(8).fill(0.5);
     tensors.set('roberta.embeddings.token_type_embeddings.weight', { dtype: 'F32', shape: [1, 8], values: types });
     const vocabulary = parseVocabTxt(TINY_VOCAB.join('\n'));
@@ -165,6 +195,9 @@ describe('Hugging Face encoder checkpoint', () => {
     const positions = mapped.weights.find(({ name }) => name === 'embeddings/position');
     assert.deepEqual(positions?.shape, [4, 8]);
     positions?.values.forEach((value, i) => assert.ok(Math.abs(value - (table[16 + i] + 0.5)) < 1e-6));
-    assert.throws(() => mapHfCheckpoint(config, tensors, vocabulary, { tokens: OUR_TOKENS, seqLen: 11, hasSegments: false }, SPEC), /positions/);
+    assert.throws(
+      () => mapHfCheckpoint(config, tensors, vocabulary, { tokens: OUR_TOKENS, seqLen: 11, hasSegments: false }, SPEC),
+      /positions/,
+    );
   });
 });

@@ -12,8 +12,13 @@ import { FileFeatureCache } from '../../server/data/features-cache.js';
 import type { ExampleSet, FeatureInputs } from '../../server/engine/types.js';
 import { parameterName } from '../../server/engine/models/parameter-names.js';
 import {
-  cachedFeatureSet, createMobileNetClassifier, loadMobileNetV2Backbone, mobilenetFeatureExtractor, nsfwjsMobileNetV2Handler,
-  type FeatureExtractor, type MobileNetV2ModelSpec,
+  cachedFeatureSet,
+  createMobileNetClassifier,
+  loadMobileNetV2Backbone,
+  mobilenetFeatureExtractor,
+  nsfwjsMobileNetV2Handler,
+  type FeatureExtractor,
+  type MobileNetV2ModelSpec,
 } from '../../server/engine/models/pretrained/index.js';
 
 /** Four 28x28 grayscale "images" in [0, 1]: a gradient, a square, a stripe pattern, noise. */
@@ -30,8 +35,13 @@ function images(): FeatureInputs {
 }
 
 const EVAL = { training: false, dropoutSeed: 0 };
-const headSpec = (inputSize: number, trainableBlocks: number): MobileNetV2ModelSpec =>
-  ({ family: 'mobilenet_v2', inputSize, trainableBlocks, hiddenUnits: [], dropout: 0 });
+const headSpec = (inputSize: number, trainableBlocks: number): MobileNetV2ModelSpec => ({
+  family: 'mobilenet_v2',
+  inputSize,
+  trainableBlocks,
+  hiddenUnits: [],
+  dropout: 0,
+});
 
 let root: string;
 before(async () => {
@@ -64,16 +74,34 @@ describe('MobileNetV2 from nsfwjs', () => {
     backbone.dispose();
   });
 
-  for (const [inputSize, trainableBlocks] of [[32, 1], [64, 4]] as const) {
+  for (const [inputSize, trainableBlocks] of [
+    [32, 1],
+    [64, 4],
+  ] as const) {
     test(`the trainable tail (${trainableBlocks} blocks, ${inputSize} px) reproduces the frozen network`, async () => {
       const frozen = await loadMobileNetV2Backbone({ inputSize, trainableBlocks: 0 });
       const expected = await mobilenetFeatureExtractor(frozen).extract(images());
       const backbone = await loadMobileNetV2Backbone({ inputSize, trainableBlocks });
       const prefixOutput = await mobilenetFeatureExtractor(backbone).extract(images());
-      const model = createMobileNetClassifier(headSpec(inputSize, trainableBlocks), backbone.tail, { kind: 'features', dim: prefixOutput.dim }, 10, 1);
-      const pooled = tf.tidy(() => model.features({
-        inputs: tf.tensor2d(prefixOutput.values, [4, prefixOutput.dim]), labels: tf.zeros([4], 'int32') as tf.Tensor1D, size: 4,
-      }, EVAL).dataSync());
+      const model = createMobileNetClassifier(
+        headSpec(inputSize, trainableBlocks),
+        backbone.tail,
+        { kind: 'features', dim: prefixOutput.dim },
+        10,
+        1,
+      );
+      const pooled = tf.tidy(() =>
+        model
+          .features(
+            {
+              inputs: tf.tensor2d(prefixOutput.values, [4, prefixOutput.dim]),
+              labels: tf.zeros([4], 'int32') as tf.Tensor1D,
+              size: 4,
+            },
+            EVAL,
+          )
+          .dataSync(),
+      );
       pooled.forEach((value, i) => assert.ok(Math.abs(value - expected.values[i]) < 1e-4, `[${i}] ${value} vs ${expected.values[i]}`));
       const names = model.trainable.map(parameterName);
       assert.ok(names.includes('mobilenet_v2/conv_1/kernel') && names.includes('head/kernel'), names.join(', '));
@@ -87,17 +115,31 @@ describe('MobileNetV2 from nsfwjs', () => {
   test('the tail trains on wasm: finite gradients for every tail variable, none leaked', async () => {
     const backbone = await loadMobileNetV2Backbone({ inputSize: 64, trainableBlocks: 4 });
     const prefixOutput = await mobilenetFeatureExtractor(backbone).extract(images());
-    const model = createMobileNetClassifier({ ...headSpec(64, 4), hiddenUnits: [16], dropout: 0.2 }, backbone.tail, { kind: 'features', dim: prefixOutput.dim }, 3, 1);
+    const model = createMobileNetClassifier(
+      { ...headSpec(64, 4), hiddenUnits: [16], dropout: 0.2 },
+      backbone.tail,
+      { kind: 'features', dim: prefixOutput.dim },
+      3,
+      1,
+    );
     const tensorsBefore = tf.memory().numTensors;
-    const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
-      const inputs = tf.tensor2d(prefixOutput.values, [4, prefixOutput.dim]);
-      const logits = model.head(model.features({ inputs, labels: tf.zeros([4], 'int32') as tf.Tensor1D, size: 4 }, { training: true, dropoutSeed: 2 }));
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3), logits) as tf.Scalar;
-    }, model.trainable as tf.Variable[]));
+    const { value, grads } = tf.tidy(() =>
+      tf.variableGrads(() => {
+        const inputs = tf.tensor2d(prefixOutput.values, [4, prefixOutput.dim]);
+        const logits = model.head(
+          model.features({ inputs, labels: tf.zeros([4], 'int32') as tf.Tensor1D, size: 4 }, { training: true, dropoutSeed: 2 }),
+        );
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3), logits) as tf.Scalar;
+      }, model.trainable as tf.Variable[]),
+    );
     for (const variable of model.trainable) {
       const gradient = grads[variable.name].dataSync();
       assert.ok(gradient.every(Number.isFinite), parameterName(variable));
-      if (parameterName(variable).endsWith('depthwise/kernel')) assert.ok(gradient.some((v) => v !== 0), `${parameterName(variable)} gets a gradient`);
+      if (parameterName(variable).endsWith('depthwise/kernel'))
+        assert.ok(
+          gradient.some((v) => v !== 0),
+          `${parameterName(variable)} gets a gradient`,
+        );
     }
     tf.dispose([value, ...Object.values(grads)]);
     assert.equal(tf.memory().numTensors, tensorsBefore);
@@ -110,7 +152,9 @@ describe('frozen feature cache', () => {
   /** Counts its runs; features are the first two inputs doubled. */
   function countingExtractor(): FeatureExtractor & { runs: number } {
     const extractor = {
-      id: 'counting@v1', featureDim: 2, runs: 0,
+      id: 'counting@v1',
+      featureDim: 2,
+      runs: 0,
       async extract(inputs: FeatureInputs): Promise<FeatureInputs> {
         extractor.runs += 1;
         const count = inputs.values.length / inputs.dim;
@@ -120,9 +164,16 @@ describe('frozen feature cache', () => {
     };
     return extractor;
   }
-  const set: ExampleSet = { inputs: { kind: 'features', values: Float32Array.of(1, 2, 3, 4, 5, 6), dim: 3 }, labels: Int32Array.of(0, 1), numClasses: 2 };
+  const set: ExampleSet = {
+    inputs: { kind: 'features', values: Float32Array.of(1, 2, 3, 4, 5, 6), dim: 3 },
+    labels: Int32Array.of(0, 1),
+    numClasses: 2,
+  };
 
-  for (const [name, makeStore] of [['Map', () => new Map<string, FeatureInputs>()], ['FileFeatureCache', () => new FileFeatureCache(path.join(root, 'features'))]] as const) {
+  for (const [name, makeStore] of [
+    ['Map', () => new Map<string, FeatureInputs>()],
+    ['FileFeatureCache', () => new FileFeatureCache(path.join(root, 'features'))],
+  ] as const) {
     test(`${name}: hit on the same dataset hash, miss on another`, async () => {
       const extractor = countingExtractor();
       const store = makeStore();

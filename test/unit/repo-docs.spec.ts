@@ -33,9 +33,13 @@ const docsPath = (name: string): string => ['docs', `${name}.md`].join('/');
 
 describe('documentation references in the repository', { skip: inGitWorkTree() ? false : 'not a git work tree' }, () => {
   const files = inGitWorkTree() ? trackedFiles(ROOT) : [];
-  const tracked = new Set(inGitWorkTree()
-    ? execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\0').filter(Boolean)
-    : []);
+  const tracked = new Set(
+    inGitWorkTree()
+      ? execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+          .split('\0')
+          .filter(Boolean)
+      : [],
+  );
 
   test('the docs exist and are tracked', () => {
     for (const name of ['ARCHITECTURE', 'DSGD', 'ENGINE', 'CONTRIBUTING']) assert.ok(tracked.has(docsPath(name)), docsPath(name));
@@ -69,7 +73,11 @@ describe('each check finds a planted violation', () => {
   test('a reference to notes outside the repository, by each forbidden name', () => {
     for (const forbidden of FORBIDDEN_REFERENCES) {
       const planted: RepoFile = { path: 'server/engine/loss.ts', text: `// fine\n// see ${forbidden} for why\n` };
-      assert.deepEqual(outsideReferences([planted]).map((v) => [v.file, v.line]), [['server/engine/loss.ts', 2]], forbidden);
+      assert.deepEqual(
+        outsideReferences([planted]).map((v) => [v.file, v.line]),
+        [['server/engine/loss.ts', 2]],
+        forbidden,
+      );
     }
   });
 
@@ -84,26 +92,44 @@ describe('each check finds a planted violation', () => {
       '[ref]: ../outside.md',
     ].join('\n');
     const violations = brokenMarkdownLinks([{ path: 'README.md', text }], tracked);
-    assert.deepEqual(violations.map((v) => [v.line, v.problem.split("'")[1]]), [[6, docsPath('NOPE')], [6, 'figure.svg'], [7, '../outside.md']]);
+    assert.deepEqual(
+      violations.map((v) => [v.line, v.problem.split("'")[1]]),
+      [
+        [6, docsPath('NOPE')],
+        [6, 'figure.svg'],
+        [7, '../outside.md'],
+      ],
+    );
     // From a nested file, '../' climbs to the root.
     assert.deepEqual(brokenMarkdownLinks([{ path: 'bench/README.md', text: '[up](../docs/DSGD.md)' }], tracked), []);
   });
 
   test('a named docs file that does not exist', () => {
-    const planted: RepoFile = { path: 'server/engine/scaler.ts', text: `// ${docsPath('DSGD')} exists\n// ${docsPath('MISSING')} does not\n` };
-    assert.deepEqual(missingDocs([planted], tracked).map((v) => [v.line, v.problem]), [[2, `names ${docsPath('MISSING')}, which is not a tracked file`]]);
+    const planted: RepoFile = {
+      path: 'server/engine/scaler.ts',
+      text: `// ${docsPath('DSGD')} exists\n// ${docsPath('MISSING')} does not\n`,
+    };
+    assert.deepEqual(
+      missingDocs([planted], tracked).map((v) => [v.line, v.problem]),
+      [[2, `names ${docsPath('MISSING')}, which is not a tracked file`]],
+    );
   });
 
   test('a design doc named without its folder outside docs/', () => {
     const bare = ['DSGD', 'md'].join('.');
     const planted: RepoFile = { path: 'server/engine/dsgd.ts', text: `// (${bare}, edge cases)\n// ${docsPath('DSGD')} is fine\n` };
-    assert.deepEqual(bareDocNames([planted]).map((v) => v.line), [1]);
+    assert.deepEqual(
+      bareDocNames([planted]).map((v) => v.line),
+      [1],
+    );
     assert.deepEqual(bareDocNames([{ ...planted, path: docsPath('ENGINE') }]), []);
   });
 
   test('markdownLinks reads inline links, images and reference definitions', () => {
     assert.deepEqual(markdownLinks('a [x](one.md "title") ![y](two.svg)\n[z]: three.md'), [
-      { target: 'one.md', line: 1 }, { target: 'two.svg', line: 1 }, { target: 'three.md', line: 2 },
+      { target: 'one.md', line: 1 },
+      { target: 'two.svg', line: 1 },
+      { target: 'three.md', line: 2 },
     ]);
   });
 });

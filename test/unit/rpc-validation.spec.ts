@@ -147,11 +147,27 @@ describe('FineTuneSpec validation', () => {
 
   it('validates labels and names map entries in the field path', () => {
     const violations = violationsOf(() =>
-      startJobCommand({ spec: FineTuneSpec.fromPartial({ train: mnistTrain }), idempotencyKey: '', displayName: '', labels: { 'Bad Key': 'x', ok: 'y'.repeat(300) } }, 't'),
+      startJobCommand(
+        {
+          spec: FineTuneSpec.fromPartial({ train: mnistTrain }),
+          idempotencyKey: '',
+          displayName: '',
+          labels: { 'Bad Key': 'x', ok: 'y'.repeat(300) },
+        },
+        't',
+      ),
     );
     assert.ok(violations.has('labels["Bad Key"]'));
     const longKey = violationsOf(() =>
-      startJobCommand({ spec: FineTuneSpec.fromPartial({ train: mnistTrain }), idempotencyKey: '', displayName: '', labels: { ['K'.repeat(100_000)]: 'x' } }, 't'),
+      startJobCommand(
+        {
+          spec: FineTuneSpec.fromPartial({ train: mnistTrain }),
+          idempotencyKey: '',
+          displayName: '',
+          labels: { ['K'.repeat(100_000)]: 'x' },
+        },
+        't',
+      ),
     );
     assert.ok(longKey.has(`labels["${'K'.repeat(63)}…"]`), [...longKey.keys()].join());
     assert.ok(violations.has('labels["ok"]'));
@@ -159,7 +175,10 @@ describe('FineTuneSpec validation', () => {
 
   it('requires a spec and echoes the canonical JSON of the request spec', () => {
     assert.ok(violationsOf(() => startJobCommand({ idempotencyKey: '', displayName: '', labels: {} }, 't')).has('spec'));
-    const command = startJobCommand({ spec: FineTuneSpec.fromPartial({ train: mnistTrain, epochs: 1 }), idempotencyKey: 'k', displayName: 'd', labels: {} }, 't');
+    const command = startJobCommand(
+      { spec: FineTuneSpec.fromPartial({ train: mnistTrain, epochs: 1 }), idempotencyKey: 'k', displayName: 'd', labels: {} },
+      't',
+    );
     assert.deepEqual(command.requestSpec, { train: { builtin: { name: 'BUILTIN_NAME_MNIST' } }, epochs: 1 });
   });
 });

@@ -18,8 +18,17 @@ export interface AdamCoefficients {
   readonly decay: number;
 }
 
-const COEFFICIENT_ORDER = ['beta1', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'biasCorrection1', 'biasCorrection2',
-  'epsilon', 'learningRate', 'decay'] as const;
+const COEFFICIENT_ORDER = [
+  'beta1',
+  'oneMinusBeta1',
+  'beta2',
+  'oneMinusBeta2',
+  'biasCorrection1',
+  'biasCorrection2',
+  'epsilon',
+  'learningRate',
+  'decay',
+] as const;
 
 /** The f32 parameters in kernel order (1 - beta computed in double, as optimizer.ts does). */
 export function coefficientList(c: AdamCoefficients): number[] {
@@ -30,8 +39,16 @@ export function coefficientList(c: AdamCoefficients): number[] {
  * m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2; p' = p decay - lr (m'/bc1) / (sqrt(v'/bc2) + eps).
  * Returns sum g^2 (in double): the gradient norm's share of this variable, read in passing.
  */
-export function adamReference(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array,
-  outParam: Float32Array, outM: Float32Array, outV: Float32Array, coefficients: number[]): number {
+export function adamReference(
+  param: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  outParam: Float32Array,
+  outM: Float32Array,
+  outV: Float32Array,
+  coefficients: number[],
+): number {
   const f = Math.fround;
   const [b1, omb1, b2, omb2, bc1, bc2, eps, lr, decay] = coefficients.map(f);
   let squares = 0;
@@ -55,7 +72,10 @@ export function adamReference(param: Float32Array, grad: Float32Array, m: Float3
  */
 export function buildAdamUpdate(): FunctionBuilder {
   const pointerCount = 8;
-  const f = new FunctionBuilder('adamUpdate', [...Array<'i32'>(pointerCount + 1).fill('i32'), ...Array<'f32'>(COEFFICIENT_ORDER.length).fill('f32')]);
+  const f = new FunctionBuilder('adamUpdate', [
+    ...Array<'i32'>(pointerCount + 1).fill('i32'),
+    ...Array<'f32'>(COEFFICIENT_ORDER.length).fill('f32'),
+  ]);
   const [param, grad, m, v, outParam, outM, outV, squares, count] = Array.from({ length: pointerCount + 1 }, (_, i) => f.param(i));
   const scalars = COEFFICIENT_ORDER.map((_, i) => f.param(pointerCount + 1 + i));
   const vectors = scalars.map((scalar) => {
@@ -75,7 +95,8 @@ export function buildAdamUpdate(): FunctionBuilder {
     const [b1, omb1, b2, omb2, bc1, bc2, eps, lr, decay] = constant;
     const load = (pointer: number): void => {
       f.get(pointer).get(offset).i32Add();
-      if (vectorised) f.v128Load(); else f.f32Load();
+      if (vectorised) f.v128Load();
+      else f.f32Load();
     };
     const add = (): void => void (vectorised ? f.f32x4Add() : f.f32Add());
     const sub = (): void => void (vectorised ? f.f32x4Sub() : f.f32Sub());
@@ -86,26 +107,66 @@ export function buildAdamUpdate(): FunctionBuilder {
     const [g, nextM, nextV] = [f.local(type), f.local(type), f.local(type)];
     const store = (pointer: number, value: number): void => {
       f.get(pointer).get(offset).i32Add().get(value);
-      if (vectorised) f.v128Store(); else f.f32Store();
+      if (vectorised) f.v128Store();
+      else f.f32Store();
     };
-    load(grad); f.set(g);
+    load(grad);
+    f.set(g);
     const squareSum = vectorised ? squareLanes : squareTail;
-    f.get(squareSum).get(g).get(g); mul(); add(); f.set(squareSum);
-    f.get(b1); load(m); mul(); f.get(omb1).get(g); mul(); add(); f.set(nextM);
-    f.get(b2); load(v); mul(); f.get(omb2).get(g).get(g); mul(); mul(); add(); f.set(nextV);
+    f.get(squareSum).get(g).get(g);
+    mul();
+    add();
+    f.set(squareSum);
+    f.get(b1);
+    load(m);
+    mul();
+    f.get(omb1).get(g);
+    mul();
+    add();
+    f.set(nextM);
+    f.get(b2);
+    load(v);
+    mul();
+    f.get(omb2).get(g).get(g);
+    mul();
+    mul();
+    add();
+    f.set(nextV);
     store(outM, nextM);
     store(outV, nextV);
     // p' = p * decay - lr * ((m' / bc1) / (sqrt(v' / bc2) + eps))
     f.get(outParam).get(offset).i32Add();
-    load(param); f.get(decay); mul();
+    load(param);
+    f.get(decay);
+    mul();
     f.get(lr);
-    f.get(nextM).get(bc1); div();
-    f.get(nextV).get(bc2); div(); sqrt(); f.get(eps); add();
-    div(); mul(); sub();
-    if (vectorised) f.v128Store(); else f.f32Store();
+    f.get(nextM).get(bc1);
+    div();
+    f.get(nextV).get(bc2);
+    div();
+    sqrt();
+    f.get(eps);
+    add();
+    div();
+    mul();
+    sub();
+    if (vectorised) f.v128Store();
+    else f.f32Store();
   };
-  f.forSteps(offset, () => f.i32Const(0), bytes, 16, () => emitLanes(true));
-  f.forSteps(offset, () => f.get(offset), bytes, 4, () => emitLanes(false));
+  f.forSteps(
+    offset,
+    () => f.i32Const(0),
+    bytes,
+    16,
+    () => emitLanes(true),
+  );
+  f.forSteps(
+    offset,
+    () => f.get(offset),
+    bytes,
+    4,
+    () => emitLanes(false),
+  );
   f.get(squares);
   f.get(squareLanes).f32x4ExtractLane(0).get(squareLanes).f32x4ExtractLane(1).f32Add();
   f.get(squareLanes).f32x4ExtractLane(2).get(squareLanes).f32x4ExtractLane(3).f32Add().f32Add();

@@ -39,7 +39,15 @@ function transposedHeadView(g: AttentionGeometry): OperandLayout {
   return { offset: 0, outer: g.dModel * g.seqLen, inner: headDim * g.seqLen, row: g.seqLen, column: 1 };
 }
 
-function plan(g: AttentionGeometry, m: number, k: number, n: number, a: OperandLayout, b: OperandLayout, c: OperandLayout): StridedMatMulPlan {
+function plan(
+  g: AttentionGeometry,
+  m: number,
+  k: number,
+  n: number,
+  a: OperandLayout,
+  b: OperandLayout,
+  c: OperandLayout,
+): StridedMatMulPlan {
   return { m, k, n, outerCount: g.batch, innerCount: g.heads, a, b, c };
 }
 
@@ -87,7 +95,10 @@ export function attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, g: AttentionGeom
         // dQ_bh = dS_bh K_bh and dK_bh = dS_bh^T Q_bh, written straight into [B*L, D].
         return [
           stridedMatMul(dy, savedK, plan(g, seqLen, seqLen, headDim, scoreView(g), headView(g), headView(g)), [batch * seqLen, dModel]),
-          stridedMatMul(dy, savedQ, plan(g, seqLen, seqLen, headDim, scoreView(g, true), headView(g), headView(g)), [batch * seqLen, dModel]),
+          stridedMatMul(dy, savedQ, plan(g, seqLen, seqLen, headDim, scoreView(g, true), headView(g), headView(g)), [
+            batch * seqLen,
+            dModel,
+          ]),
         ];
       },
     };
@@ -107,14 +118,24 @@ export function attentionContext(probabilities: tf.Tensor3D, v: tf.Tensor2D, g: 
     const [weights, values, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.GradSaveFunc];
     save([weights, values]);
     return {
-      value: stridedMatMul(weights, values, plan(g, seqLen, seqLen, headDim, scoreView(g), headView(g), headView(g)), [batch * seqLen, dModel]),
+      value: stridedMatMul(weights, values, plan(g, seqLen, seqLen, headDim, scoreView(g), headView(g), headView(g)), [
+        batch * seqLen,
+        dModel,
+      ]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedP, savedV] = saved as [tf.Tensor3D, tf.Tensor2D];
         // dP_bh = dO_bh V_bh^T (V^T materialised once), dV_bh = P_bh^T dO_bh.
         const valuesT = perExampleTranspose(savedV, g);
         return [
-          stridedMatMul(dy, valuesT, plan(g, seqLen, headDim, seqLen, headView(g), transposedHeadView(g), scoreView(g)), [batch * heads, seqLen, seqLen]),
-          stridedMatMul(savedP, dy, plan(g, seqLen, seqLen, headDim, scoreView(g, true), headView(g), headView(g)), [batch * seqLen, dModel]),
+          stridedMatMul(dy, valuesT, plan(g, seqLen, headDim, seqLen, headView(g), transposedHeadView(g), scoreView(g)), [
+            batch * heads,
+            seqLen,
+            seqLen,
+          ]),
+          stridedMatMul(savedP, dy, plan(g, seqLen, seqLen, headDim, scoreView(g, true), headView(g), headView(g)), [
+            batch * seqLen,
+            dModel,
+          ]),
         ];
       },
     };

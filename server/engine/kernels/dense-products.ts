@@ -13,10 +13,17 @@ export const K_SLICE = 256;
 
 /** Operand addresses and strides in bytes for packedProduct. */
 export interface PackedOperands {
-  readonly a: number; readonly aRow: number; readonly aCol: number;
-  readonly b: number; readonly bRow: number; readonly bCol: number;
-  readonly c: number; readonly cRow: number;
-  readonly m: number; readonly k: number; readonly n: number;
+  readonly a: number;
+  readonly aRow: number;
+  readonly aCol: number;
+  readonly b: number;
+  readonly bRow: number;
+  readonly bCol: number;
+  readonly c: number;
+  readonly cRow: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
   /** Address of n bias floats to start from, or 0 for none. */
   readonly bias: number;
   readonly relu: boolean;
@@ -46,8 +53,16 @@ export function packedProduct(view: WasmBackendView, kernels: SimdKernels, o: Pa
 export type DenseActivation = 'linear' | 'relu';
 
 /** x [m, k] W [k, n] + b [n], then relu if asked: the bias first, then the products in p order. */
-export function denseReference(x: Float32Array, w: Float32Array, bias: Float32Array, out: Float32Array,
-  m: number, k: number, n: number, relu: boolean): void {
+export function denseReference(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array,
+  out: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  relu: boolean,
+): void {
   for (let i = 0; i < m; i++) {
     const row = out.subarray(i * n, (i + 1) * n);
     row.set(bias);

@@ -58,8 +58,14 @@ export function matMulOf(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, tr
   const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
   const n = transposeB ? b.shape[0] : b.shape[1];
   const plan: StridedMatMulPlan = {
-    m, k, n, outerCount: 1, innerCount: 1,
-    a: denseLayout(m, k, transposeA), b: denseLayout(k, n, transposeB), c: denseLayout(m, n),
+    m,
+    k,
+    n,
+    outerCount: 1,
+    innerCount: 1,
+    a: denseLayout(m, k, transposeA),
+    b: denseLayout(k, n, transposeB),
+    c: denseLayout(m, n),
   };
   return stridedMatMul(a, b, plan, [m, n]) as tf.Tensor2D;
 }

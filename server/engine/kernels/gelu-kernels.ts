@@ -39,8 +39,11 @@ export function geluGradientReference(dy: Float32Array, x: Float32Array, gate: F
 type Lane = 'v128' | 'f32';
 
 /** Element-wise body over `count` floats: f32x4 lanes, then scalar f32 for the last count % 4. */
-function elementwise(name: string, pointers: number, body: (f: FunctionBuilder, lane: Lane, load: (pointer: number) => void,
-  constant: (value: number) => void) => void): FunctionBuilder {
+function elementwise(
+  name: string,
+  pointers: number,
+  body: (f: FunctionBuilder, lane: Lane, load: (pointer: number) => void, constant: (value: number) => void) => void,
+): FunctionBuilder {
   const f = new FunctionBuilder(name, Array<'i32'>(pointers + 1).fill('i32'));
   const count = f.param(pointers);
   const offset = f.local('i32');
@@ -49,19 +52,35 @@ function elementwise(name: string, pointers: number, body: (f: FunctionBuilder, 
   const pass = (lane: Lane): void => {
     const load = (pointer: number): void => {
       f.get(f.param(pointer)).get(offset).i32Add();
-      if (lane === 'v128') f.v128Load(); else f.f32Load();
+      if (lane === 'v128') f.v128Load();
+      else f.f32Load();
     };
     const constant = (value: number): void => {
       f.f32Const(value);
       if (lane === 'v128') f.f32x4Splat();
     };
     // The output is the last pointer; its address goes under the computed value.
-    f.get(f.param(pointers - 1)).get(offset).i32Add();
+    f.get(f.param(pointers - 1))
+      .get(offset)
+      .i32Add();
     body(f, lane, load, constant);
-    if (lane === 'v128') f.v128Store(); else f.f32Store();
+    if (lane === 'v128') f.v128Store();
+    else f.f32Store();
   };
-  f.forSteps(offset, () => f.i32Const(0), bytes, 16, () => pass('v128'));
-  f.forSteps(offset, () => f.get(offset), bytes, 4, () => pass('f32'));
+  f.forSteps(
+    offset,
+    () => f.i32Const(0),
+    bytes,
+    16,
+    () => pass('v128'),
+  );
+  f.forSteps(
+    offset,
+    () => f.get(offset),
+    bytes,
+    4,
+    () => pass('f32'),
+  );
   return f;
 }
 
@@ -76,8 +95,16 @@ export function buildGeluInner(): FunctionBuilder {
   return elementwise('geluInner', 2, (f, lane, load, constant) => {
     const { add, mul } = ops(f, lane);
     load(0);
-    load(0); load(0); mul(); constant(CUBIC); mul(); constant(1); add();
-    mul(); constant(TWICE_SCALE); mul();
+    load(0);
+    load(0);
+    mul();
+    constant(CUBIC);
+    mul();
+    constant(1);
+    add();
+    mul();
+    constant(TWICE_SCALE);
+    mul();
   });
 }
 
@@ -88,8 +115,20 @@ export function buildGeluGradient(): FunctionBuilder {
     load(0); // dy
     load(2); // s
     load(1); // x
-    load(2); constant(1); load(2); sub(); mul(); // s (1 - s)
-    load(1); load(1); mul(); constant(TRIPLE_CUBIC); mul(); constant(1); add(); constant(TWICE_SCALE); mul();
+    load(2);
+    constant(1);
+    load(2);
+    sub();
+    mul(); // s (1 - s)
+    load(1);
+    load(1);
+    mul();
+    constant(TRIPLE_CUBIC);
+    mul();
+    constant(1);
+    add();
+    constant(TWICE_SCALE);
+    mul();
     mul(); // gateSlope
     mul(); // x gateSlope
     add(); // s + x gateSlope

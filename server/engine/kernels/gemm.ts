@@ -39,14 +39,24 @@ function emitTile(f: FunctionBuilder, shape: GemmShape, rows: number, vectors: n
     f.get(at.i).i32Const(r).i32Add().get(cRow).i32Mul().get(c).i32Add().get(at.j).i32Const(4).i32Mul().i32Add();
   };
   f.get(f.param(10)).ifElse(
-    () => accumulators.forEach((row, r) => row.forEach((accumulator, v) => {
-      cAddress(r);
-      f.v128Load(16 * v).set(accumulator);
-    })),
-    () => { for (const row of accumulators) for (const accumulator of row) f.f32Const(0).f32x4Splat().set(accumulator); },
+    () =>
+      accumulators.forEach((row, r) =>
+        row.forEach((accumulator, v) => {
+          cAddress(r);
+          f.v128Load(16 * v).set(accumulator);
+        }),
+      ),
+    () => {
+      for (const row of accumulators) for (const accumulator of row) f.f32Const(0).f32x4Splat().set(accumulator);
+    },
   );
   const step = (): void => {
-    bValues.forEach((value, v) => f.get(bCursor).v128Load(16 * v).set(value));
+    bValues.forEach((value, v) =>
+      f
+        .get(bCursor)
+        .v128Load(16 * v)
+        .set(value),
+    );
     aCursors.forEach((cursor, r) => {
       f.get(cursor).v128Load32Splat().set(aSplat);
       bValues.forEach((value, v) => {
@@ -74,14 +84,39 @@ export function buildGemm(name: string, shape: GemmShape): FunctionBuilder {
   const i = f.local(I32);
   const j = f.local(I32);
   const columnsOf = (rows: number): void => {
-    f.forSteps(j, () => f.i32Const(0), n, 4 * shape.vectors, () => emitTile(f, shape, rows, shape.vectors, { i, j }));
-    if (shape.vectors > 1) f.forSteps(j, () => f.get(j), n, 4, () => emitTile(f, shape, rows, 1, { i, j }));
+    f.forSteps(
+      j,
+      () => f.i32Const(0),
+      n,
+      4 * shape.vectors,
+      () => emitTile(f, shape, rows, shape.vectors, { i, j }),
+    );
+    if (shape.vectors > 1)
+      f.forSteps(
+        j,
+        () => f.get(j),
+        n,
+        4,
+        () => emitTile(f, shape, rows, 1, { i, j }),
+      );
   };
-  f.forSteps(i, () => f.i32Const(0), m, shape.rows, () => columnsOf(shape.rows));
-  if (shape.rows > 1) f.forSteps(i, () => f.get(i), m, 1, () => columnsOf(1));
+  f.forSteps(
+    i,
+    () => f.i32Const(0),
+    m,
+    shape.rows,
+    () => columnsOf(shape.rows),
+  );
+  if (shape.rows > 1)
+    f.forSteps(
+      i,
+      () => f.get(i),
+      m,
+      1,
+      () => columnsOf(1),
+    );
   return f;
 }
-
 
 export const PANEL = 8;
 
@@ -100,28 +135,68 @@ export function buildPackPanels(name: string): FunctionBuilder {
   const panels = (width: number): void => {
     f.get(j).get(bCol).i32Mul().get(b).i32Add().set(source);
     f.get(j).get(k).i32Mul().i32Const(4).i32Mul().get(packed).i32Add().set(target);
-    f.get(bCol).i32Const(4).i32Sub().ifElse(() => {
-      // Strided columns (B^T of a row-major matrix): gather element by element.
-      f.forSteps(p, () => f.i32Const(0), k, 1, () => {
-        for (let e = 0; e < width; e++) {
-          f.get(target);
-          if (e === 0) f.get(source);
-          else f.get(source).get(bCol).i32Const(e).i32Mul().i32Add();
-          f.f32Load().f32Store(4 * e);
-        }
-        f.addTo(source, bRow);
-        f.get(target).i32Const(4 * width).i32Add().set(target);
-      });
-    }, () => {
-      f.forSteps(p, () => f.i32Const(0), k, 1, () => {
-        for (let v = 0; v < width / 4; v++) f.get(target).get(source).v128Load(16 * v).v128Store(16 * v);
-        f.addTo(source, bRow);
-        f.get(target).i32Const(4 * width).i32Add().set(target);
-      });
-    });
+    f.get(bCol)
+      .i32Const(4)
+      .i32Sub()
+      .ifElse(
+        () => {
+          // Strided columns (B^T of a row-major matrix): gather element by element.
+          f.forSteps(
+            p,
+            () => f.i32Const(0),
+            k,
+            1,
+            () => {
+              for (let e = 0; e < width; e++) {
+                f.get(target);
+                if (e === 0) f.get(source);
+                else f.get(source).get(bCol).i32Const(e).i32Mul().i32Add();
+                f.f32Load().f32Store(4 * e);
+              }
+              f.addTo(source, bRow);
+              f.get(target)
+                .i32Const(4 * width)
+                .i32Add()
+                .set(target);
+            },
+          );
+        },
+        () => {
+          f.forSteps(
+            p,
+            () => f.i32Const(0),
+            k,
+            1,
+            () => {
+              for (let v = 0; v < width / 4; v++)
+                f.get(target)
+                  .get(source)
+                  .v128Load(16 * v)
+                  .v128Store(16 * v);
+              f.addTo(source, bRow);
+              f.get(target)
+                .i32Const(4 * width)
+                .i32Add()
+                .set(target);
+            },
+          );
+        },
+      );
   };
-  f.forSteps(j, () => f.i32Const(0), n, PANEL, () => panels(PANEL));
-  f.forSteps(j, () => f.get(j), n, 4, () => panels(4));
+  f.forSteps(
+    j,
+    () => f.i32Const(0),
+    n,
+    PANEL,
+    () => panels(PANEL),
+  );
+  f.forSteps(
+    j,
+    () => f.get(j),
+    n,
+    4,
+    () => panels(4),
+  );
   return f;
 }
 
@@ -150,28 +225,74 @@ function emitPackedTile(f: FunctionBuilder, fma: boolean, rows: number, width: n
   };
   const each = (body: (accumulator: number, r: number, v: number) => void): void =>
     accumulators.forEach((row, r) => row.forEach((accumulator, v) => body(accumulator, r, v)));
-  f.get(init).ifElse(() => {
-    f.get(init).i32Const(INIT_FROM_C).i32Sub().ifElse(
-      () => each((accumulator, _, v) => f.get(at.j).i32Const(4).i32Mul().get(bias).i32Add().v128Load(16 * v).set(accumulator)),
-      () => each((accumulator, r, v) => { cAddress(r); f.v128Load(16 * v).set(accumulator); }),
-    );
-  }, () => each((accumulator) => f.f32Const(0).f32x4Splat().set(accumulator)));
-  f.forSteps(p, () => f.i32Const(0), k, 1, () => {
-    bValues.forEach((value, v) => f.get(bCursor).v128Load(16 * v).set(value));
-    aCursors.forEach((cursor, r) => {
-      f.get(cursor).v128Load32Splat().set(aSplat);
-      bValues.forEach((value, v) => {
-        const accumulator = accumulators[r][v];
-        if (fma) f.get(aSplat).get(value).get(accumulator).f32x4RelaxedMadd().set(accumulator);
-        else f.get(accumulator).get(aSplat).get(value).f32x4Mul().f32x4Add().set(accumulator);
+  f.get(init).ifElse(
+    () => {
+      f.get(init)
+        .i32Const(INIT_FROM_C)
+        .i32Sub()
+        .ifElse(
+          () =>
+            each((accumulator, _, v) =>
+              f
+                .get(at.j)
+                .i32Const(4)
+                .i32Mul()
+                .get(bias)
+                .i32Add()
+                .v128Load(16 * v)
+                .set(accumulator),
+            ),
+          () =>
+            each((accumulator, r, v) => {
+              cAddress(r);
+              f.v128Load(16 * v).set(accumulator);
+            }),
+        );
+    },
+    () => each((accumulator) => f.f32Const(0).f32x4Splat().set(accumulator)),
+  );
+  f.forSteps(
+    p,
+    () => f.i32Const(0),
+    k,
+    1,
+    () => {
+      bValues.forEach((value, v) =>
+        f
+          .get(bCursor)
+          .v128Load(16 * v)
+          .set(value),
+      );
+      aCursors.forEach((cursor, r) => {
+        f.get(cursor).v128Load32Splat().set(aSplat);
+        bValues.forEach((value, v) => {
+          const accumulator = accumulators[r][v];
+          if (fma) f.get(aSplat).get(value).get(accumulator).f32x4RelaxedMadd().set(accumulator);
+          else f.get(accumulator).get(aSplat).get(value).f32x4Mul().f32x4Add().set(accumulator);
+        });
+        f.addTo(cursor, aCol);
       });
-      f.addTo(cursor, aCol);
-    });
-    f.get(bCursor).i32Const(4 * width).i32Add().set(bCursor);
-  });
+      f.get(bCursor)
+        .i32Const(4 * width)
+        .i32Add()
+        .set(bCursor);
+    },
+  );
   f.get(relu).ifElse(
-    () => each((accumulator, r, v) => { cAddress(r); f.get(accumulator).f32Const(0).f32x4Splat().f32x4Max().v128Store(16 * v); }),
-    () => each((accumulator, r, v) => { cAddress(r); f.get(accumulator).v128Store(16 * v); }),
+    () =>
+      each((accumulator, r, v) => {
+        cAddress(r);
+        f.get(accumulator)
+          .f32Const(0)
+          .f32x4Splat()
+          .f32x4Max()
+          .v128Store(16 * v);
+      }),
+    () =>
+      each((accumulator, r, v) => {
+        cAddress(r);
+        f.get(accumulator).v128Store(16 * v);
+      }),
   );
 }
 
@@ -187,10 +308,34 @@ export function buildPackedGemm(name: string, fma: boolean): FunctionBuilder {
   const i = f.local(I32);
   const j = f.local(I32);
   const columnsOf = (rows: number): void => {
-    f.forSteps(j, () => f.i32Const(0), n, PANEL, () => emitPackedTile(f, fma, rows, PANEL, { i, j }));
-    f.forSteps(j, () => f.get(j), n, 4, () => emitPackedTile(f, fma, rows, 4, { i, j }));
+    f.forSteps(
+      j,
+      () => f.i32Const(0),
+      n,
+      PANEL,
+      () => emitPackedTile(f, fma, rows, PANEL, { i, j }),
+    );
+    f.forSteps(
+      j,
+      () => f.get(j),
+      n,
+      4,
+      () => emitPackedTile(f, fma, rows, 4, { i, j }),
+    );
   };
-  f.forSteps(i, () => f.i32Const(0), m, PACKED_ROWS, () => columnsOf(PACKED_ROWS));
-  f.forSteps(i, () => f.get(i), m, 1, () => columnsOf(1));
+  f.forSteps(
+    i,
+    () => f.i32Const(0),
+    m,
+    PACKED_ROWS,
+    () => columnsOf(PACKED_ROWS),
+  );
+  f.forSteps(
+    i,
+    () => f.get(i),
+    m,
+    1,
+    () => columnsOf(1),
+  );
   return f;
 }

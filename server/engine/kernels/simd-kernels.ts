@@ -24,20 +24,53 @@ export interface SimdKernels {
    * A[i, p] at a + i*aRow + p*aCol, B[p, j] at b + p*bRow + 4j, C[i, j] at c + i*cRow + 4j;
    * with `accumulate` 1, C += A B instead (for splitting a long k into cache-sized slices).
    */
-  matMul(a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number,
-    m: number, k: number, n: number, accumulate: number): void;
+  matMul(
+    a: number,
+    aRow: number,
+    aCol: number,
+    b: number,
+    bRow: number,
+    c: number,
+    cRow: number,
+    m: number,
+    k: number,
+    n: number,
+    accumulate: number,
+  ): void;
   /** gemm.ts buildPackPanels: B (any strides) -> column panels at `packed`. */
   packPanels(b: number, bRow: number, bCol: number, packed: number, k: number, n: number): void;
   /** gemm.ts buildPackedGemm: C = A B (+ bias, relu) against packed B. */
-  packedMatMul(a: number, aRow: number, aCol: number, packed: number, c: number, cRow: number,
-    m: number, k: number, n: number, init: number, bias: number, relu: number): void;
+  packedMatMul(
+    a: number,
+    aRow: number,
+    aCol: number,
+    packed: number,
+    c: number,
+    cRow: number,
+    m: number,
+    k: number,
+    n: number,
+    init: number,
+    bias: number,
+    relu: number,
+  ): void;
   /** dst[j, i] = src[i, j] for i < rows, j < cols; rows are `srcRow` / `dstRow` bytes apart. */
   transpose(src: number, srcRow: number, dst: number, dstRow: number, rows: number, cols: number): void;
   /** dst[j] = sum_i src[i, j] for i < rows, j < cols (cols % 4 == 0), contiguous rows. */
   columnSums(src: number, dst: number, rows: number, cols: number): void;
   /** adam.ts: one Adam/AdamW step over `count` floats, sum g^2 to `squares`; then the 9 coefficients in kernel order. */
-  adamUpdate(param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number,
-    squares: number, count: number, ...coefficients: number[]): void;
+  adamUpdate(
+    param: number,
+    grad: number,
+    m: number,
+    v: number,
+    outParam: number,
+    outM: number,
+    outV: number,
+    squares: number,
+    count: number,
+    ...coefficients: number[]
+  ): void;
   /** gelu-kernels.ts: the sigmoid argument of GELU, and GELU's gradient, over `count` floats. */
   geluInner(x: number, out: number, count: number): void;
   geluGradient(dy: number, x: number, gate: number, out: number, count: number): void;
@@ -61,19 +94,37 @@ function buildTranspose(): FunctionBuilder {
   const rowsFrom = (tileRows: number): void => {
     f.get(i).get(srcRow).i32Mul().get(src).i32Add().set(srcCursor);
     f.get(i).i32Const(4).i32Mul().get(dst).i32Add().set(dstCursor);
-    f.forSteps(j, () => f.i32Const(0), cols, 1, () => {
-      for (let r = 0; r < tileRows; r++) {
-        f.get(dstCursor);
-        if (r === 0) f.get(srcCursor);
-        else f.get(srcCursor).get(srcRow).i32Const(r).i32Mul().i32Add();
-        f.f32Load().f32Store(4 * r);
-      }
-      f.get(srcCursor).i32Const(4).i32Add().set(srcCursor);
-      f.addTo(dstCursor, dstRow);
-    });
+    f.forSteps(
+      j,
+      () => f.i32Const(0),
+      cols,
+      1,
+      () => {
+        for (let r = 0; r < tileRows; r++) {
+          f.get(dstCursor);
+          if (r === 0) f.get(srcCursor);
+          else f.get(srcCursor).get(srcRow).i32Const(r).i32Mul().i32Add();
+          f.f32Load().f32Store(4 * r);
+        }
+        f.get(srcCursor).i32Const(4).i32Add().set(srcCursor);
+        f.addTo(dstCursor, dstRow);
+      },
+    );
   };
-  f.forSteps(i, () => f.i32Const(0), rows, TRANSPOSE_TILE_ROWS, () => rowsFrom(TRANSPOSE_TILE_ROWS));
-  f.forSteps(i, () => f.get(i), rows, 1, () => rowsFrom(1));
+  f.forSteps(
+    i,
+    () => f.i32Const(0),
+    rows,
+    TRANSPOSE_TILE_ROWS,
+    () => rowsFrom(TRANSPOSE_TILE_ROWS),
+  );
+  f.forSteps(
+    i,
+    () => f.get(i),
+    rows,
+    1,
+    () => rowsFrom(1),
+  );
   return f;
 }
 
@@ -89,14 +140,48 @@ function buildColumnSums(): FunctionBuilder {
     const sums = Array.from({ length: vectors }, () => f.local('v128'));
     for (const sum of sums) f.f32Const(0).f32x4Splat().set(sum);
     f.get(j).i32Const(4).i32Mul().get(src).i32Add().set(cursor);
-    f.forSteps(i, () => f.i32Const(0), rows, 1, () => {
-      sums.forEach((sum, v) => f.get(sum).get(cursor).v128Load(16 * v).f32x4Add().set(sum));
-      f.addTo(cursor, rowBytes);
-    });
-    sums.forEach((sum, v) => f.get(j).i32Const(4).i32Mul().get(dst).i32Add().get(sum).v128Store(16 * v));
+    f.forSteps(
+      i,
+      () => f.i32Const(0),
+      rows,
+      1,
+      () => {
+        sums.forEach((sum, v) =>
+          f
+            .get(sum)
+            .get(cursor)
+            .v128Load(16 * v)
+            .f32x4Add()
+            .set(sum),
+        );
+        f.addTo(cursor, rowBytes);
+      },
+    );
+    sums.forEach((sum, v) =>
+      f
+        .get(j)
+        .i32Const(4)
+        .i32Mul()
+        .get(dst)
+        .i32Add()
+        .get(sum)
+        .v128Store(16 * v),
+    );
   };
-  f.forSteps(j, () => f.i32Const(0), cols, 16, () => stripe(4));
-  f.forSteps(j, () => f.get(j), cols, 4, () => stripe(1));
+  f.forSteps(
+    j,
+    () => f.i32Const(0),
+    cols,
+    16,
+    () => stripe(4),
+  );
+  f.forSteps(
+    j,
+    () => f.get(j),
+    cols,
+    4,
+    () => stripe(1),
+  );
   return f;
 }
 
@@ -118,9 +203,19 @@ export function simdKernelsFor(memory: WasmMemory): SimdKernels {
   const existing = instances.get(memory);
   if (existing !== undefined) return existing;
   const fma = relaxedSimdAvailable();
-  compiled ??= new webAssembly.Module(assembleModule([
-    buildGemm('matMul', { rows: 4, vectors: 2, fma }), buildPackPanels('packPanels'), buildPackedGemm('packedMatMul', fma), buildTranspose(), buildColumnSums(), buildAdamUpdate(), buildGeluInner(), buildGeluGradient(), buildSumOfSquares(),
-  ]));
+  compiled ??= new webAssembly.Module(
+    assembleModule([
+      buildGemm('matMul', { rows: 4, vectors: 2, fma }),
+      buildPackPanels('packPanels'),
+      buildPackedGemm('packedMatMul', fma),
+      buildTranspose(),
+      buildColumnSums(),
+      buildAdamUpdate(),
+      buildGeluInner(),
+      buildGeluGradient(),
+      buildSumOfSquares(),
+    ]),
+  );
   const exports = new webAssembly.Instance(compiled, { env: { memory } }).exports as SimdKernels;
   const kernels: SimdKernels = {
     matMul: exports.matMul,

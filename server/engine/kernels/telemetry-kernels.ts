@@ -49,15 +49,20 @@ export function exampleResiduals(logits: Float32Array, labels: Int32Array, corre
 }
 
 /** Offset of group gradient `correct` (0: W, 1: C) in the head sums. */
-export const groupOffset = (featureDim: number, numClasses: number, correct: number): number =>
-  2 + correct * (featureDim + 1) * numClasses;
+export const groupOffset = (featureDim: number, numClasses: number, correct: number): number => 2 + correct * (featureDim + 1) * numClasses;
 
 /**
  * The head sums in double: example i adds h_i (p_i - y_i)^T to its group's kernel and
  * p_i - y_i to its bias, divided by n like the loss (telemetry.ts headGroupGradients).
  */
-export function headSumsReference(logits: Float32Array, labels: Int32Array, pooled: Float32Array, correct: Float32Array,
-  featureDim: number, numClasses: number): Float64Array {
+export function headSumsReference(
+  logits: Float32Array,
+  labels: Int32Array,
+  pooled: Float32Array,
+  correct: Float32Array,
+  featureDim: number,
+  numClasses: number,
+): Float64Array {
   const n = labels.length;
   const k = numClasses;
   const { lossSum, correctCount, residual } = exampleResiduals(logits, labels, correct, k);
@@ -68,7 +73,7 @@ export function headSumsReference(logits: Float32Array, labels: Int32Array, pool
     const group = groupOffset(featureDim, k, correct[i]);
     for (let a = 0; a < featureDim; a++) {
       const h = pooled[i * featureDim + a];
-      for (let j = 0; j < k; j++) sums[group + a * k + j] += h * residual[i * k + j] / n;
+      for (let j = 0; j < k; j++) sums[group + a * k + j] += (h * residual[i * k + j]) / n;
     }
     for (let j = 0; j < k; j++) sums[group + featureDim * k + j] += residual[i * k + j] / n;
   }
@@ -111,12 +116,30 @@ export function buildSumOfSquares(): FunctionBuilder {
     f.get(src).get(offset).i32Add().v128Load(at).set(value);
     f.get(into).get(value).get(value).f32x4Mul().f32x4Add().set(into);
   };
-  f.forSteps(offset, () => f.i32Const(0), bytes, 64, () => lanes.forEach((lane, v) => square(lane, 16 * v)));
-  f.forSteps(offset, () => f.get(offset), bytes, 16, () => square(lanes[0], 0));
-  f.forSteps(offset, () => f.get(offset), bytes, 4, () => {
-    f.get(src).get(offset).i32Add().f32Load().set(scalar);
-    f.get(tail).get(scalar).get(scalar).f32Mul().f32Add().set(tail);
-  });
+  f.forSteps(
+    offset,
+    () => f.i32Const(0),
+    bytes,
+    64,
+    () => lanes.forEach((lane, v) => square(lane, 16 * v)),
+  );
+  f.forSteps(
+    offset,
+    () => f.get(offset),
+    bytes,
+    16,
+    () => square(lanes[0], 0),
+  );
+  f.forSteps(
+    offset,
+    () => f.get(offset),
+    bytes,
+    4,
+    () => {
+      f.get(src).get(offset).i32Add().f32Load().set(scalar);
+      f.get(tail).get(scalar).get(scalar).f32Mul().f32Add().set(tail);
+    },
+  );
   f.get(lanes[0]).get(lanes[1]).f32x4Add().get(lanes[2]).get(lanes[3]).f32x4Add().f32x4Add().set(value);
   f.get(dst);
   f.get(value).f32x4ExtractLane(0).get(value).f32x4ExtractLane(1).f32Add();

@@ -45,7 +45,10 @@ export class FunctionBuilder {
   readonly bytes: number[] = [];
   private readonly localTypes: ValueType[] = [];
 
-  constructor(readonly name: string, readonly params: readonly ValueType[]) {}
+  constructor(
+    readonly name: string,
+    readonly params: readonly ValueType[],
+  ) {}
 
   /** Index of parameter `i` (parameters come first in the local index space). */
   param(i: number): number {
@@ -62,22 +65,54 @@ export class FunctionBuilder {
     return this;
   }
 
-  get(index: number): this { return this.emit(0x20, ...unsignedLeb(index)); }
-  set(index: number): this { return this.emit(0x21, ...unsignedLeb(index)); }
-  i32Const(value: number): this { return this.emit(0x41, ...signedLeb(value)); }
-  i32Add(): this { return this.emit(0x6a); }
-  i32Sub(): this { return this.emit(0x6b); }
-  i32Mul(): this { return this.emit(0x6c); }
-  i32LtU(): this { return this.emit(0x49); }
-  i32GeU(): this { return this.emit(0x4f); }
-  i32GtU(): this { return this.emit(0x4b); }
-  f32Load(offset = 0): this { return this.emit(0x2a, 2, ...unsignedLeb(offset)); }
-  f32Store(offset = 0): this { return this.emit(0x38, 2, ...unsignedLeb(offset)); }
-  f32Add(): this { return this.emit(0x92); }
-  f32Sub(): this { return this.emit(0x93); }
-  f32Mul(): this { return this.emit(0x94); }
-  f32Div(): this { return this.emit(0x95); }
-  f32Sqrt(): this { return this.emit(0x91); }
+  get(index: number): this {
+    return this.emit(0x20, ...unsignedLeb(index));
+  }
+  set(index: number): this {
+    return this.emit(0x21, ...unsignedLeb(index));
+  }
+  i32Const(value: number): this {
+    return this.emit(0x41, ...signedLeb(value));
+  }
+  i32Add(): this {
+    return this.emit(0x6a);
+  }
+  i32Sub(): this {
+    return this.emit(0x6b);
+  }
+  i32Mul(): this {
+    return this.emit(0x6c);
+  }
+  i32LtU(): this {
+    return this.emit(0x49);
+  }
+  i32GeU(): this {
+    return this.emit(0x4f);
+  }
+  i32GtU(): this {
+    return this.emit(0x4b);
+  }
+  f32Load(offset = 0): this {
+    return this.emit(0x2a, 2, ...unsignedLeb(offset));
+  }
+  f32Store(offset = 0): this {
+    return this.emit(0x38, 2, ...unsignedLeb(offset));
+  }
+  f32Add(): this {
+    return this.emit(0x92);
+  }
+  f32Sub(): this {
+    return this.emit(0x93);
+  }
+  f32Mul(): this {
+    return this.emit(0x94);
+  }
+  f32Div(): this {
+    return this.emit(0x95);
+  }
+  f32Sqrt(): this {
+    return this.emit(0x91);
+  }
   f32Const(value: number): this {
     return this.emit(0x43, ...new Uint8Array(new Float32Array([value]).buffer));
   }
@@ -86,20 +121,46 @@ export class FunctionBuilder {
     return this.emit(0xfd, ...unsignedLeb(opcode), ...immediates);
   }
   // Alignment hints are 0 (byte): tensors sit at 4-byte aligned heap addresses only.
-  v128Load(offset = 0): this { return this.simd(0x00, 0, ...unsignedLeb(offset)); }
-  v128Load32Splat(offset = 0): this { return this.simd(0x09, 0, ...unsignedLeb(offset)); }
-  v128Store(offset = 0): this { return this.simd(0x0b, 0, ...unsignedLeb(offset)); }
-  f32x4Splat(): this { return this.simd(0x13); }
-  f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
-  f32x4Add(): this { return this.simd(0xe4); }
-  f32x4Sub(): this { return this.simd(0xe5); }
-  f32x4Mul(): this { return this.simd(0xe6); }
-  f32x4Div(): this { return this.simd(0xe7); }
-  f32x4Sqrt(): this { return this.simd(0xe3); }
-  f32x4Max(): this { return this.simd(0xe9); }
-  f32x4Neg(): this { return this.simd(0xe1); }
+  v128Load(offset = 0): this {
+    return this.simd(0x00, 0, ...unsignedLeb(offset));
+  }
+  v128Load32Splat(offset = 0): this {
+    return this.simd(0x09, 0, ...unsignedLeb(offset));
+  }
+  v128Store(offset = 0): this {
+    return this.simd(0x0b, 0, ...unsignedLeb(offset));
+  }
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
+  f32x4ExtractLane(lane: number): this {
+    return this.simd(0x1f, lane);
+  }
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+  f32x4Sqrt(): this {
+    return this.simd(0xe3);
+  }
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  f32x4Neg(): this {
+    return this.simd(0xe1);
+  }
   /** Relaxed SIMD (a b + c, fused or not as the hardware does it): only in a module that `relaxed-simd.ts` says validates. */
-  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
 
   /** block ... end; `br 0` inside `body` jumps past the end. */
   block(body: () => void): this {
@@ -124,8 +185,12 @@ export class FunctionBuilder {
     return this.emit(0x0b);
   }
 
-  br(depth: number): this { return this.emit(0x0c, ...unsignedLeb(depth)); }
-  brIf(depth: number): this { return this.emit(0x0d, ...unsignedLeb(depth)); }
+  br(depth: number): this {
+    return this.emit(0x0c, ...unsignedLeb(depth));
+  }
+  brIf(depth: number): this {
+    return this.emit(0x0d, ...unsignedLeb(depth));
+  }
 
   /**
    * for (counter = start; counter + step <= end; counter += step) body(), counters as i32 locals;
@@ -163,7 +228,14 @@ export function assembleModule(functions: readonly FunctionBuilder[]): Uint8Arra
   const memoryImport = [...encodeName('env'), ...encodeName('memory'), 0x02, 0x00, 0x00];
   const exports = functions.map((f, i) => [...encodeName(f.name), 0x00, ...unsignedLeb(i)]);
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vector(types)),
     ...section(2, vector([memoryImport])),
     ...section(3, vector(functions.map((_, i) => unsignedLeb(i)))),

@@ -135,7 +135,10 @@ function retrack<T extends tf.Tensor>(kept: T): T {
  * predictions, weight each example's loss by a constant, backprop the weighted mean
  * (divided by batch.size, as plain training). Call inside tf.tidy.
  */
-export function weightedGradient(context: MicroBatchContext, objective: WeightedObjective): {
+export function weightedGradient(
+  context: MicroBatchContext,
+  objective: WeightedObjective,
+): {
   readonly grads: tf.NamedTensorMap;
   readonly forward: ForwardRecord;
 } {

@@ -54,12 +54,7 @@ export function createNorm(params: ParameterFactory, prefix: string, dim: number
   return { gamma: params.ones(`${prefix}/gamma`, [dim]), beta: params.zeros(`${prefix}/beta`, [dim]) };
 }
 
-export function createEncoderLayer(
-  params: ParameterFactory,
-  prefix: string,
-  dModel: number,
-  ffDim: number,
-): EncoderLayerParams {
+export function createEncoderLayer(params: ParameterFactory, prefix: string, dModel: number, ffDim: number): EncoderLayerParams {
   return {
     query: createDense(params, `${prefix}/attn/query`, dModel, dModel),
     key: createDense(params, `${prefix}/attn/key`, dModel, dModel),
@@ -104,12 +99,7 @@ function selfAttention(
   const keys = applyDense(x, layer.key);
   const values = applyDense(x, layer.value);
   const scores = tf.add(tf.reshape(attentionScores(queries, keys, geometry), [batch, heads, seqLen, seqLen]), keyBias);
-  const probabilities = maybeDropout(
-    tf.softmax(scores),
-    options.dropout,
-    options.training,
-    `${options.dropoutSeed}/attn_probs`,
-  );
+  const probabilities = maybeDropout(tf.softmax(scores), options.dropout, options.training, `${options.dropoutSeed}/attn_probs`);
   const merged = attentionContext(tf.reshape<tf.Rank.R3>(probabilities, [batch * heads, seqLen, seqLen]), values, geometry);
   return applyDense(merged, layer.attentionOutput);
 }

@@ -11,7 +11,11 @@ export type { BackboneArtifacts } from './pretrained/builder.js';
 export type ModelBuilder = (spec: ModelSpec, inputs: InputMeta, numClasses: number, seed: number) => ClassifierModel;
 
 function buildWith(
-  spec: ModelSpec, inputs: InputMeta, numClasses: number, seed: number, artifacts: BackboneArtifacts | undefined,
+  spec: ModelSpec,
+  inputs: InputMeta,
+  numClasses: number,
+  seed: number,
+  artifacts: BackboneArtifacts | undefined,
 ): ClassifierModel {
   switch (spec.family) {
     case 'mlp':

@@ -15,14 +15,20 @@ export class ParameterFactory {
   /** BERT's initialiser: truncated normal, std 0.02. */
   normal(name: string, shape: number[], std = 0.02): tf.Variable {
     const seed = deriveSeed(this.seed, 'init', this.created.length);
-    return this.register(name, tf.tidy(() => tf.truncatedNormal(shape, 0, std, 'float32', seed)));
+    return this.register(
+      name,
+      tf.tidy(() => tf.truncatedNormal(shape, 0, std, 'float32', seed)),
+    );
   }
 
   /** Glorot uniform, for a head kernel [fanIn, fanOut]. */
   glorot(name: string, shape: [number, number]): tf.Variable {
     const seed = deriveSeed(this.seed, 'init', this.created.length);
     const limit = Math.sqrt(6 / (shape[0] + shape[1]));
-    return this.register(name, tf.tidy(() => tf.randomUniform(shape, -limit, limit, 'float32', seed)));
+    return this.register(
+      name,
+      tf.tidy(() => tf.randomUniform(shape, -limit, limit, 'float32', seed)),
+    );
   }
 
   zeros(name: string, shape: number[]): tf.Variable {

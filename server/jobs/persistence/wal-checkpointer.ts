@@ -27,7 +27,11 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping = false;
 
-  constructor(file: string, private readonly db: SqliteDatabase, options: WalCheckpointerOptions = {}) {
+  constructor(
+    file: string,
+    private readonly db: SqliteDatabase,
+    options: WalCheckpointerOptions = {},
+  ) {
     db.pragma('wal_autocheckpoint = 0');
     const workerData: CheckpointerData = { entry: ENTRY.href, checkpointer: { file, intervalMs: options.intervalMs ?? 1000 } };
     this.worker = new Worker(WORKER_BOOTSTRAP, { workerData });

@@ -28,7 +28,11 @@ export class JobQueue {
    * @param connection BullMQ's connection options (it opens its own connections)
    * @param publisher a command connection, for cancel requests
    */
-  constructor(connection: ConnectionOptions, private readonly prefix: string, private readonly publisher: Redis) {
+  constructor(
+    connection: ConnectionOptions,
+    private readonly prefix: string,
+    private readonly publisher: Redis,
+  ) {
     this.queue = new Queue<QueuedJob>(QUEUE_NAME, { connection, prefix });
   }
 

@@ -34,9 +34,17 @@ interface Row {
 
 function registrationRow(row: Row): RegistrationRow {
   return {
-    tenant: row.tenant, datasetId: row.dataset_id, displayName: row.display_name, format: row.format,
-    createTime: Number(row.create_time), contentHash: row.content_hash, classNames: row.class_names,
-    classCounts: row.class_counts, numExamples: row.num_examples, report: row.report, contentFile: row.content_file,
+    tenant: row.tenant,
+    datasetId: row.dataset_id,
+    displayName: row.display_name,
+    format: row.format,
+    createTime: Number(row.create_time),
+    contentHash: row.content_hash,
+    classNames: row.class_names,
+    classCounts: row.class_counts,
+    numExamples: row.num_examples,
+    report: row.report,
+    contentFile: row.content_file,
   };
 }
 
@@ -48,22 +56,35 @@ class PostgresRegistrationRows implements RegistrationRows {
     return (rowCount ?? 0) > 0;
   }
 
-  async insert(content: ContentRow, registration: { tenant: string; displayName: string; format: string; createTime: number }):
-    Promise<{ row: RegistrationRow; created: boolean }> {
+  async insert(
+    content: ContentRow,
+    registration: { tenant: string; displayName: string; format: string; createTime: number },
+  ): Promise<{ row: RegistrationRow; created: boolean }> {
     return inTransaction(this.pool, async (client) => {
       // ON CONFLICT DO NOTHING: a concurrent registration of the same content (or by the same tenant) won.
       await client.query(
         `INSERT INTO dataset_contents (id, content_hash, class_names, class_counts, num_examples, report, content_file, content_bytes)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-        [content.id, content.contentHash, content.classNames, content.classCounts, content.numExamples,
-          Buffer.from(content.report), content.contentFile, content.contentBytes],
+        [
+          content.id,
+          content.contentHash,
+          content.classNames,
+          content.classCounts,
+          content.numExamples,
+          Buffer.from(content.report),
+          content.contentFile,
+          content.contentBytes,
+        ],
       );
       const inserted = await client.query(
         `INSERT INTO dataset_registrations (tenant, dataset_id, display_name, format, create_time)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, dataset_id) DO NOTHING`,
         [registration.tenant, content.id, registration.displayName, registration.format, registration.createTime],
       );
-      const { rows } = await client.query<Row>(`${SELECT_REGISTRATION} WHERE r.tenant = $1 AND r.dataset_id = $2`, [registration.tenant, content.id]);
+      const { rows } = await client.query<Row>(`${SELECT_REGISTRATION} WHERE r.tenant = $1 AND r.dataset_id = $2`, [
+        registration.tenant,
+        content.id,
+      ]);
       const row = rows[0];
       if (row === undefined) throw new Error(`dataset ${content.id} vanished while it was registered`);
       return { row: registrationRow(row), created: inserted.rowCount === 1 };
@@ -77,7 +98,9 @@ class PostgresRegistrationRows implements RegistrationRows {
 
   async list(tenant: string): Promise<RegistrationRow[]> {
     const { rows } = await this.pool.query<Row>(
-      `${SELECT_REGISTRATION} WHERE r.tenant = $1 ORDER BY r.create_time DESC, r.dataset_id ASC`, [tenant]);
+      `${SELECT_REGISTRATION} WHERE r.tenant = $1 ORDER BY r.create_time DESC, r.dataset_id ASC`,
+      [tenant],
+    );
     return rows.map(registrationRow);
   }
 }

@@ -4,8 +4,11 @@
 import type { Pool, PoolClient } from 'pg';
 
 /** Runs `work` in a transaction; commits unless it throws or `commitIf(result)` is false. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>,
-  commitIf: (result: T) => boolean = () => true): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  commitIf: (result: T) => boolean = () => true,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -6,14 +6,37 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
-  FileFeatureCache, FileVectorCache, gloveFileChunks, readHfCheckpointFiles, readLayersModelFiles, vocabularyKey, WINK_GLOVE_SOURCE,
+  FileFeatureCache,
+  FileVectorCache,
+  gloveFileChunks,
+  readHfCheckpointFiles,
+  readLayersModelFiles,
+  vocabularyKey,
+  WINK_GLOVE_SOURCE,
 } from '../../data/index.js';
 import {
-  buildModel, modelBuilderWith, type InputMeta, type ModelBuilder,
-  cachedFeatureSet, cachedWordVectors, gloveEmbeddingTable, layersModelFeatureExtractor, loadLayersBackbone,
-  loadMobileNetV2Backbone, mapHfCheckpoint, mobilenetFeatureExtractor, parseHfConfig, parseSafetensors,
-  parseTokenizerJson, parseVocabTxt, type FeatureExtractor, type LayersBackbone, type MobileNetBackbone,
-  type ExampleInputs, type ExampleSet, type ModelSpec,
+  buildModel,
+  modelBuilderWith,
+  type InputMeta,
+  type ModelBuilder,
+  cachedFeatureSet,
+  cachedWordVectors,
+  gloveEmbeddingTable,
+  layersModelFeatureExtractor,
+  loadLayersBackbone,
+  loadMobileNetV2Backbone,
+  mapHfCheckpoint,
+  mobilenetFeatureExtractor,
+  parseHfConfig,
+  parseSafetensors,
+  parseTokenizerJson,
+  parseVocabTxt,
+  type FeatureExtractor,
+  type LayersBackbone,
+  type MobileNetBackbone,
+  type ExampleInputs,
+  type ExampleSet,
+  type ModelSpec,
 } from '../../engine/index.js';
 import type { WorkerConfig } from './protocol.js';
 
@@ -59,21 +82,25 @@ async function cachedLayersBackbone(modelPath: string, featureLayer: string | un
   let loading = layersBackbones.get(key);
   if (loading === undefined) {
     loading = loadLayersBackbone(tf.io.fromMemory(files.artifacts), {
-      fingerprint: files.sha256, ...(featureLayer === undefined ? {} : { featureLayer }),
+      fingerprint: files.sha256,
+      ...(featureLayer === undefined ? {} : { featureLayer }),
     });
     layersBackbones.set(key, loading);
     loading.catch(() => layersBackbones.delete(key));
     for (const [oldKey, old] of layersBackbones) {
       if (layersBackbones.size <= MAX_LAYERS_BACKBONES) break;
       layersBackbones.delete(oldKey);
-      void old.then((backbone) => backbone.dispose(), () => undefined);
+      void old.then(
+        (backbone) => backbone.dispose(),
+        () => undefined,
+      );
     }
   }
   return loading;
 }
 
 function cacheDirectory(config: WorkerConfig, name: string): string {
-  if (config.dataDir === undefined) throw new Error('pretrained backbones need the worker\'s data directory (for their caches)');
+  if (config.dataDir === undefined) throw new Error("pretrained backbones need the worker's data directory (for their caches)");
   return path.join(config.dataDir, 'cache', name);
 }
 
@@ -129,16 +156,27 @@ export async function prepareBackbone(model: ModelSpec, context: BackboneContext
       const tokens = requireVocabulary(context, 'glove_bag');
       const store = new FileVectorCache(cacheDirectory(config, 'vectors'));
       const { vectors, hit } = await cachedWordVectors(store, vocabularyKey(WINK_GLOVE_SOURCE, tokens), tokens, () => gloveFileChunks());
-      context.notice(`GloVe vectors for ${vectors.words.length} of ${tokens.length} vocabulary tokens (${hit ? 'cached' : 'filtered from the embeddings file'})`);
-      return { ...PLAIN, builder: modelBuilderWith({ family: 'glove_bag', table: gloveEmbeddingTable(tokens, vectors, GLOVE_TABLE_SEED) }) };
+      context.notice(
+        `GloVe vectors for ${vectors.words.length} of ${tokens.length} vocabulary tokens (${hit ? 'cached' : 'filtered from the embeddings file'})`,
+      );
+      return {
+        ...PLAIN,
+        builder: modelBuilderWith({ family: 'glove_bag', table: gloveEmbeddingTable(tokens, vectors, GLOVE_TABLE_SEED) }),
+      };
     }
     case 'hf_encoder': {
       const tokens = requireVocabulary(context, 'hf_encoder');
       if (context.inputs.kind !== 'tokens') throw new Error('hf_encoder needs token inputs');
       const files = await readHfCheckpointFiles(model.path, { dataRoot: config.dataRoot });
-      const vocabulary = 'vocabTxt' in files.vocabulary ? parseVocabTxt(files.vocabulary.vocabTxt) : parseTokenizerJson(files.vocabulary.tokenizerJson);
-      const checkpoint = mapHfCheckpoint(parseHfConfig(files.config), parseSafetensors(files.safetensors).tensors, vocabulary,
-        { tokens, seqLen: context.inputs.seqLen, hasSegments: context.inputs.hasSegments }, model);
+      const vocabulary =
+        'vocabTxt' in files.vocabulary ? parseVocabTxt(files.vocabulary.vocabTxt) : parseTokenizerJson(files.vocabulary.tokenizerJson);
+      const checkpoint = mapHfCheckpoint(
+        parseHfConfig(files.config),
+        parseSafetensors(files.safetensors).tensors,
+        vocabulary,
+        { tokens, seqLen: context.inputs.seqLen, hasSegments: context.inputs.hasSegments },
+        model,
+      );
       checkpoint.notes.forEach((note) => context.notice(`hf_encoder: ${note}`));
       return { ...PLAIN, builder: modelBuilderWith({ family: 'hf_encoder', checkpoint }) };
     }

@@ -58,7 +58,8 @@ export function stratifiedPrefix(examples: ExampleSet, max: number): ExampleSet 
   const quotas = exact.map(Math.floor);
   let left = max - quotas.reduce((sum, q) => sum + q, 0);
   // Largest remainders first; ties to the lower class id, so the result is deterministic.
-  const byRemainder = exact.map((value, id) => ({ id, remainder: value - Math.floor(value) }))
+  const byRemainder = exact
+    .map((value, id) => ({ id, remainder: value - Math.floor(value) }))
     .sort((a, b) => b.remainder - a.remainder || a.id - b.id);
   for (const { id } of byRemainder) {
     if (left === 0) break;
@@ -93,5 +94,11 @@ function pickInputs(inputs: ExampleInputs, indices: readonly number[]): ExampleI
   const ids = rows(inputs.ids, width, new Int32Array(indices.length * width));
   return inputs.segmentIds === undefined
     ? { kind: 'tokens', ids, seqLen: width, vocabSize: inputs.vocabSize }
-    : { kind: 'tokens', ids, segmentIds: rows(inputs.segmentIds, width, new Int32Array(indices.length * width)), seqLen: width, vocabSize: inputs.vocabSize };
+    : {
+        kind: 'tokens',
+        ids,
+        segmentIds: rows(inputs.segmentIds, width, new Int32Array(indices.length * width)),
+        seqLen: width,
+        vocabSize: inputs.vocabSize,
+      };
 }

@@ -42,15 +42,27 @@ export interface TrainingData {
   readonly card: ModelCard;
 }
 
-export async function loadTrainingData(request: TrainRequest, config: WorkerConfig, notice: (message: string) => void): Promise<TrainingData> {
+export async function loadTrainingData(
+  request: TrainRequest,
+  config: WorkerConfig,
+  notice: (message: string) => void,
+): Promise<TrainingData> {
   const [wholeTrain, wholeValidation] = [await loadWhole(request.train), await loadWhole(request.validation)];
   const inputs = describeInputs(wholeTrain.loaded.examples.inputs);
   const vocabulary = request.train.vocabulary;
-  const backbone = await prepareBackbone(request.run.model, { config, inputs, notice, ...(vocabulary === undefined ? {} : { vocabulary }) });
+  const backbone = await prepareBackbone(request.run.model, {
+    config,
+    inputs,
+    notice,
+    ...(vocabulary === undefined ? {} : { vocabulary }),
+  });
   const train = await modelReady(wholeTrain, request.train, 'train', backbone);
   const validation = await modelReady(wholeValidation, request.validation, 'validation', backbone);
   const card: ModelCard = {
-    model: request.run.model, inputs, numClasses: train.examples.numClasses, classNames: train.classNames,
+    model: request.run.model,
+    inputs,
+    numClasses: train.examples.numClasses,
+    classNames: train.classNames,
     ...(vocabulary === undefined || !usesVocabulary(request.run.model) ? {} : { vocabulary }),
   };
   return { train, validation, builder: backbone.builder, card };
@@ -68,7 +80,9 @@ function backboneFor(card: ModelCard, inputs: InputMeta, config: WorkerConfig): 
 }
 
 export async function loadEvaluationData(
-  card: ModelCard, input: DatasetInput, config: WorkerConfig,
+  card: ModelCard,
+  input: DatasetInput,
+  config: WorkerConfig,
 ): Promise<{ dataset: SelectedDataset; builder: ModelBuilder }> {
   const whole = await loadWhole(input);
   const backbone = await backboneFor(card, describeInputs(whole.loaded.examples.inputs), config);
@@ -76,7 +90,9 @@ export async function loadEvaluationData(
 }
 
 export async function predictionInputs(
-  card: ModelCard, inputs: ExampleInputs, config: WorkerConfig,
+  card: ModelCard,
+  inputs: ExampleInputs,
+  config: WorkerConfig,
 ): Promise<{ inputs: ExampleInputs; builder: ModelBuilder }> {
   const backbone = await backboneFor(card, describeInputs(inputs), config);
   return { inputs: backbone.extractsFeatures ? await backbone.inputsFor(inputs) : inputs, builder: backbone.builder };

@@ -20,7 +20,8 @@ export type BackboneArtifacts =
   | { readonly family: 'hf_encoder'; readonly checkpoint: MappedCheckpoint; readonly onNotice?: (message: string) => void };
 
 function artifactsFor<F extends BackboneArtifacts['family']>(
-  family: F, artifacts: BackboneArtifacts | undefined,
+  family: F,
+  artifacts: BackboneArtifacts | undefined,
 ): Extract<BackboneArtifacts, { family: F }> | undefined {
   if (artifacts === undefined) return undefined;
   if (artifacts.family !== family) throw new Error(`a ${family} model was given ${artifacts.family} artifacts`);
@@ -32,7 +33,11 @@ function missing(family: string, what: string): Error {
 }
 
 export function buildPretrainedModel(
-  spec: PretrainedModelSpec, inputs: InputMeta, numClasses: number, seed: number, artifacts?: BackboneArtifacts,
+  spec: PretrainedModelSpec,
+  inputs: InputMeta,
+  numClasses: number,
+  seed: number,
+  artifacts?: BackboneArtifacts,
 ): ClassifierModel {
   switch (spec.family) {
     case 'mobilenet_v2': {

@@ -32,7 +32,10 @@ export interface CachedFeatures {
 
 /** `set` with its inputs replaced by backbone features, computed only when the store lacks them. */
 export async function cachedFeatureSet(
-  extractor: FeatureExtractor, set: ExampleSet, datasetKey: string, store: FeatureStore,
+  extractor: FeatureExtractor,
+  set: ExampleSet,
+  datasetKey: string,
+  store: FeatureStore,
 ): Promise<CachedFeatures> {
   if (set.inputs.kind !== 'features') throw new Error(`${extractor.id} extracts from feature (pixel) inputs, not token ids`);
   const key = featureCacheKey(extractor, datasetKey);

@@ -24,7 +24,11 @@ export function checkHeadSpec(spec: FeatureHeadSpec): void {
 
 /** Variables are created through `params`, so their init follows the run seed. */
 export function createDenseHead(
-  params: ParameterFactory, prefix: string, inputDim: number, spec: FeatureHeadSpec, numClasses: number,
+  params: ParameterFactory,
+  prefix: string,
+  inputDim: number,
+  spec: FeatureHeadSpec,
+  numClasses: number,
 ): DenseHead {
   checkHeadSpec(spec);
   if (!(numClasses >= 2)) throw new Error(`numClasses ${numClasses} must be >= 2`);
@@ -41,7 +45,10 @@ export function createDenseHead(
   const headKernel = params.glorot(HEAD_KERNEL_NAME, [width, numClasses]);
   const headBias = params.zeros(HEAD_BIAS_NAME, [numClasses]);
   return {
-    hidden, headKernel, headBias, featureDim: width,
+    hidden,
+    headKernel,
+    headBias,
+    featureDim: width,
     variables: [...hidden.flatMap(({ kernel, bias }) => [kernel, bias]), headKernel, headBias],
   };
 }
@@ -68,7 +75,11 @@ export function applyClassHead(head: DenseHead, features: tf.Tensor2D): tf.Tenso
  * bring-your-own LayersModel): the features go straight into the dense head.
  */
 export function createFeatureHeadClassifier(
-  family: PretrainedFamily, spec: FeatureHeadSpec, featureDim: number, numClasses: number, params: ParameterFactory,
+  family: PretrainedFamily,
+  spec: FeatureHeadSpec,
+  featureDim: number,
+  numClasses: number,
+  params: ParameterFactory,
 ): ClassifierModel {
   const head = createDenseHead(params, family, featureDim, spec, numClasses);
   return {

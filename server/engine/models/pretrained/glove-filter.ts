@@ -19,7 +19,8 @@ const DIMENSIONS = /"dimensions"\s*:\s*(\d+)\s*[,}]/;
 function stringEnd(text: string, start: number): number {
   for (let i = start + 1; i < text.length; i++) {
     const char = text.charCodeAt(i);
-    if (char === 0x5c) i += 1; // backslash: skip the escaped character
+    if (char === 0x5c)
+      i += 1; // backslash: skip the escaped character
     else if (char === 0x22) return i + 1;
   }
   return -1;
@@ -96,7 +97,8 @@ class VectorScanner {
 
 /** The vectors of `vocabulary`'s words that the file has (words it lacks are simply absent). */
 export async function filterWinkEmbeddings(
-  chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>, vocabulary: Iterable<string>,
+  chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  vocabulary: Iterable<string>,
 ): Promise<WordVectors> {
   const scanner = new VectorScanner(new Set(vocabulary));
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -118,7 +120,9 @@ export interface VectorStore {
  * `key` must identify the source file and the vocabulary (server/data: vocabularyKey).
  */
 export async function cachedWordVectors(
-  store: VectorStore, key: string, vocabulary: readonly string[],
+  store: VectorStore,
+  key: string,
+  vocabulary: readonly string[],
   openSource: () => AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
 ): Promise<{ vectors: WordVectors; hit: boolean }> {
   const stored = await store.get(key);

@@ -53,7 +53,11 @@ export function gloveEmbeddingTable(vocabulary: readonly string[], vectors: Word
  * (`glove_bag/embedding`); otherwise a constant the builder supplies again at inference.
  */
 export function createGloveBagClassifier(
-  spec: GloveBagModelSpec, table: EmbeddingTable, inputs: InputMeta, numClasses: number, seed: number,
+  spec: GloveBagModelSpec,
+  table: EmbeddingTable,
+  inputs: InputMeta,
+  numClasses: number,
+  seed: number,
 ): ClassifierModel {
   if (inputs.kind !== 'tokens') throw new Error('glove_bag needs token inputs, got feature vectors');
   if (inputs.vocabSize !== table.vocabSize) {

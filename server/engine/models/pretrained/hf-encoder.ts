@@ -59,8 +59,13 @@ export function parseHfConfig(json: unknown): HfEncoderConfig {
 /** The engine transformer spec of the checkpoint's geometry. */
 export function hfTransformerSpec(config: HfEncoderConfig, spec: Pick<HfEncoderModelSpec, 'pooling' | 'dropout'>): TransformerModelSpec {
   return {
-    family: 'transformer', dModel: config.hiddenSize, heads: config.heads, layers: config.layers,
-    ffDim: config.intermediateSize, pooling: spec.pooling, dropout: spec.dropout,
+    family: 'transformer',
+    dModel: config.hiddenSize,
+    heads: config.heads,
+    layers: config.layers,
+    ffDim: config.intermediateSize,
+    pooling: spec.pooling,
+    dropout: spec.dropout,
   };
 }
 
@@ -68,15 +73,23 @@ export function hfTransformerSpec(config: HfEncoderConfig, spec: Pick<HfEncoderM
 function layerNames(i: number): Array<[string, string, 'kernel' | 'vector']> {
   const hf = `encoder.layer.${i}`;
   const ours = `encoder/layer${i}`;
-  const dense = (from: string, to: string): Array<[string, string, 'kernel' | 'vector']> =>
-    [[`${hf}.${from}.weight`, `${ours}/${to}/kernel`, 'kernel'], [`${hf}.${from}.bias`, `${ours}/${to}/bias`, 'vector']];
-  const norm = (from: string, to: string): Array<[string, string, 'kernel' | 'vector']> =>
-    [[`${hf}.${from}.weight`, `${ours}/${to}/gamma`, 'vector'], [`${hf}.${from}.bias`, `${ours}/${to}/beta`, 'vector']];
+  const dense = (from: string, to: string): Array<[string, string, 'kernel' | 'vector']> => [
+    [`${hf}.${from}.weight`, `${ours}/${to}/kernel`, 'kernel'],
+    [`${hf}.${from}.bias`, `${ours}/${to}/bias`, 'vector'],
+  ];
+  const norm = (from: string, to: string): Array<[string, string, 'kernel' | 'vector']> => [
+    [`${hf}.${from}.weight`, `${ours}/${to}/gamma`, 'vector'],
+    [`${hf}.${from}.bias`, `${ours}/${to}/beta`, 'vector'],
+  ];
   return [
-    ...dense('attention.self.query', 'attn/query'), ...dense('attention.self.key', 'attn/key'),
-    ...dense('attention.self.value', 'attn/value'), ...dense('attention.output.dense', 'attn/output'),
-    ...norm('attention.output.LayerNorm', 'attn_norm'), ...dense('intermediate.dense', 'ffn/intermediate'),
-    ...dense('output.dense', 'ffn/output'), ...norm('output.LayerNorm', 'ffn_norm'),
+    ...dense('attention.self.query', 'attn/query'),
+    ...dense('attention.self.key', 'attn/key'),
+    ...dense('attention.self.value', 'attn/value'),
+    ...dense('attention.output.dense', 'attn/output'),
+    ...norm('attention.output.LayerNorm', 'attn_norm'),
+    ...dense('intermediate.dense', 'ffn/intermediate'),
+    ...dense('output.dense', 'ffn/output'),
+    ...norm('output.LayerNorm', 'ffn_norm'),
   ];
 }
 
@@ -85,7 +98,9 @@ function unprefixed(tensors: ReadonlyMap<string, SafetensorsTensor>): Map<string
   const byName = new Map<string, SafetensorsTensor>();
   for (const [name, tensor] of tensors) {
     const start = name.search(/(^|\.)(embeddings|encoder|pooler)\./);
-    const bare = (start <= 0 ? name : name.slice(start + 1)).replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+    const bare = (start <= 0 ? name : name.slice(start + 1))
+      .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+      .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
     byName.set(bare, tensor);
   }
   return byName;
@@ -113,8 +128,11 @@ export interface MappedCheckpoint {
 
 /** Checkpoint tensors -> engine transformer weights for a dataset's vocabulary, sequence length and segments. */
 export function mapHfCheckpoint(
-  config: HfEncoderConfig, tensors: ReadonlyMap<string, SafetensorsTensor>, vocabulary: HfVocabulary,
-  target: HfTarget, spec: Pick<HfEncoderModelSpec, 'pooling' | 'dropout'>,
+  config: HfEncoderConfig,
+  tensors: ReadonlyMap<string, SafetensorsTensor>,
+  vocabulary: HfVocabulary,
+  target: HfTarget,
+  spec: Pick<HfEncoderModelSpec, 'pooling' | 'dropout'>,
 ): MappedCheckpoint {
   const { hiddenSize: dim, positionOffset } = config;
   const byName = unprefixed(tensors);
@@ -137,13 +155,19 @@ export function mapHfCheckpoint(
   const positions = take('embeddings.position_embeddings.weight', [config.maxPositions, dim]).values;
   const types = take('embeddings.token_type_embeddings.weight', [config.typeVocabSize, dim]).values;
   const positionRows = positions.slice(positionOffset * dim, (positionOffset + target.seqLen) * dim);
-  const typeRow = (id: number): Float32Array => types.slice(Math.min(id, config.typeVocabSize - 1) * dim, (Math.min(id, config.typeVocabSize - 1) + 1) * dim);
+  const typeRow = (id: number): Float32Array =>
+    types.slice(Math.min(id, config.typeVocabSize - 1) * dim, (Math.min(id, config.typeVocabSize - 1) + 1) * dim);
   // Without segments every token has type 0: adding that row to each position row is exact.
-  if (!target.hasSegments) positionRows.forEach((value, index) => { positionRows[index] = value + typeRow(0)[index % dim]; });
+  if (!target.hasSegments)
+    positionRows.forEach((value, index) => {
+      positionRows[index] = value + typeRow(0)[index % dim];
+    });
   const weights: NamedWeight[] = [
     { name: 'embeddings/token', shape: [target.tokens.length, dim], values: remapped.values },
     { name: 'embeddings/position', shape: [target.seqLen, dim], values: positionRows },
-    ...(target.hasSegments ? [{ name: 'embeddings/segment', shape: [2, dim], values: Float32Array.from([...typeRow(0), ...typeRow(1)]) }] : []),
+    ...(target.hasSegments
+      ? [{ name: 'embeddings/segment', shape: [2, dim], values: Float32Array.from([...typeRow(0), ...typeRow(1)]) }]
+      : []),
     { name: 'embeddings/layer_norm/gamma', shape: [dim], values: take('embeddings.LayerNorm.weight', [dim]).values },
     { name: 'embeddings/layer_norm/beta', shape: [dim], values: take('embeddings.LayerNorm.bias', [dim]).values },
   ];
@@ -153,9 +177,11 @@ export function mapHfCheckpoint(
       if (tensor === undefined) throw new Error(`checkpoint lacks ${hf}`);
       byName.delete(hf);
       // PyTorch Linear stores [out, in]; the engine multiplies x [n, in] by a kernel [in, out].
-      weights.push(kind === 'kernel'
-        ? { name: ours, shape: [tensor.shape[1], tensor.shape[0]], values: transposed(tensor) }
-        : { name: ours, shape: [...tensor.shape], values: tensor.values });
+      weights.push(
+        kind === 'kernel'
+          ? { name: ours, shape: [tensor.shape[1], tensor.shape[0]], values: transposed(tensor) }
+          : { name: ours, shape: [...tensor.shape], values: tensor.values },
+      );
     }
   }
   if (!['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(config.hiddenAct)) {
@@ -181,7 +207,11 @@ function trainsUnder(spec: HfEncoderModelSpec, layers: number, name: string): bo
  * stay out of `trainable`, so Evaluate/Predict must rebuild through this function too.
  */
 export function createHfEncoderClassifier(
-  spec: HfEncoderModelSpec, checkpoint: MappedCheckpoint, inputs: InputMeta, numClasses: number, seed: number,
+  spec: HfEncoderModelSpec,
+  checkpoint: MappedCheckpoint,
+  inputs: InputMeta,
+  numClasses: number,
+  seed: number,
   onNotice?: (message: string) => void,
 ): TransformerClassifier {
   if (inputs.kind !== 'tokens') throw new Error('hf_encoder needs token inputs, got feature vectors');

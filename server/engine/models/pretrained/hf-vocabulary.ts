@@ -28,7 +28,8 @@ export function parseTokenizerJson(json: unknown): HfVocabulary {
   if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new Error('tokenizer.json has no model.vocab object');
   const tokens: string[] = [];
   for (const [token, id] of Object.entries(vocab)) {
-    if (!Number.isInteger(id) || (id as number) < 0) throw new Error(`tokenizer.json gives token ${JSON.stringify(token)} the id ${String(id)}`);
+    if (!Number.isInteger(id) || (id as number) < 0)
+      throw new Error(`tokenizer.json gives token ${JSON.stringify(token)} the id ${String(id)}`);
     tokens[id as number] = token;
   }
   const type = (model as Record<string, unknown>).type;
@@ -71,7 +72,10 @@ export interface RemappedEmbeddings {
 
 /** The checkpoint's word embedding table [vocab.tokens.length, dim] re-indexed by `ourTokens`. */
 export function remapTokenEmbeddings(
-  vocabulary: HfVocabulary, table: Float32Array, dim: number, ourTokens: readonly string[],
+  vocabulary: HfVocabulary,
+  table: Float32Array,
+  dim: number,
+  ourTokens: readonly string[],
 ): RemappedEmbeddings {
   const idOf = new Map<string, number>();
   vocabulary.tokens.forEach((token, id) => {

@@ -28,8 +28,13 @@ function modelConfig(artifacts: tf.io.ModelArtifacts): JsonObject {
 
 export function kerasLayers(artifacts: tf.io.ModelArtifacts): KerasLayer[] {
   return (modelConfig(artifacts).layers as unknown[]).map((layer, index) => {
-    if (!isObject(layer) || typeof layer.name !== 'string' || typeof layer.class_name !== 'string' ||
-        !isObject(layer.config) || !Array.isArray(layer.inbound_nodes)) {
+    if (
+      !isObject(layer) ||
+      typeof layer.name !== 'string' ||
+      typeof layer.class_name !== 'string' ||
+      !isObject(layer.config) ||
+      !Array.isArray(layer.inbound_nodes)
+    ) {
       throw new Error(`topology layer ${index} is malformed`);
     }
     return { name: layer.name, class_name: layer.class_name, config: layer.config, inbound_nodes: layer.inbound_nodes };
@@ -39,7 +44,8 @@ export function kerasLayers(artifacts: tf.io.ModelArtifacts): KerasLayer[] {
 /** Names of the layers feeding `layer` (inbound nodes are [[name, node, tensor, kwargs], ...]). */
 function inboundNames(layer: KerasLayer): string[] {
   return layer.inbound_nodes.flatMap((node) =>
-    Array.isArray(node) ? node.flatMap((edge) => (Array.isArray(edge) && typeof edge[0] === 'string' ? [edge[0]] : [])) : []);
+    Array.isArray(node) ? node.flatMap((edge) => (Array.isArray(edge) && typeof edge[0] === 'string' ? [edge[0]] : [])) : [],
+  );
 }
 
 /** `output` and every layer it depends on. */
@@ -61,10 +67,17 @@ export function ancestorLayers(artifacts: tf.io.ModelArtifacts, output: string):
 function bytesPerValue(spec: tf.io.WeightsManifestEntry): number {
   const stored = spec.quantization?.dtype ?? spec.dtype;
   switch (stored) {
-    case 'uint8': case 'bool': return 1;
-    case 'uint16': case 'float16': return 2;
-    case 'float32': case 'int32': return 4;
-    default: throw new Error(`weight '${spec.name}' has unsupported stored dtype ${String(stored)}`);
+    case 'uint8':
+    case 'bool':
+      return 1;
+    case 'uint16':
+    case 'float16':
+      return 2;
+    case 'float32':
+    case 'int32':
+      return 4;
+    default:
+      throw new Error(`weight '${spec.name}' has unsupported stored dtype ${String(stored)}`);
   }
 }
 
@@ -87,7 +100,8 @@ export const weightLayer = (spec: tf.io.WeightsManifestEntry): string => spec.na
 
 /** The weight specs accepted by `keep`, with their bytes, in manifest order. */
 export function selectWeights(
-  artifacts: tf.io.ModelArtifacts, keep: (spec: tf.io.WeightsManifestEntry) => boolean,
+  artifacts: tf.io.ModelArtifacts,
+  keep: (spec: tf.io.WeightsManifestEntry) => boolean,
 ): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
   const all = concatenatedWeightData(artifacts);
   const specs: tf.io.WeightsManifestEntry[] = [];
@@ -122,14 +136,18 @@ export function decodeLayerWeights(artifacts: tf.io.ModelArtifacts, layers: Read
  * ([height, width, channels]) the input layer accepts that size instead.
  */
 export function truncateArtifacts(
-  artifacts: tf.io.ModelArtifacts, outputLayer: string, inputShape?: readonly number[],
+  artifacts: tf.io.ModelArtifacts,
+  outputLayer: string,
+  inputShape?: readonly number[],
 ): tf.io.ModelArtifacts {
   const kept = ancestorLayers(artifacts, outputLayer);
   const config = modelConfig(artifacts);
-  const layers = (config.layers as JsonObject[]).filter((layer) => kept.has(String(layer.name))).map((layer) => {
-    if (inputShape === undefined || layer.class_name !== 'InputLayer') return layer;
-    return { ...layer, config: { ...(layer.config as JsonObject), batch_input_shape: [null, ...inputShape] } };
-  });
+  const layers = (config.layers as JsonObject[])
+    .filter((layer) => kept.has(String(layer.name)))
+    .map((layer) => {
+      if (inputShape === undefined || layer.class_name !== 'InputLayer') return layer;
+      return { ...layer, config: { ...(layer.config as JsonObject), batch_input_shape: [null, ...inputShape] } };
+    });
   const topology = artifacts.modelTopology as JsonObject;
   const modelConfigJson = topology.model_config as JsonObject;
   const { specs, data } = selectWeights(artifacts, (spec) => kept.has(weightLayer(spec)));

@@ -38,7 +38,8 @@ export async function loadLayersBackbone(handler: tf.io.IOHandler, options: Laye
   const full = await tf.loadLayersModel(handler, { strict: true });
   try {
     if (full.inputs.length !== 1) throw new Error(`layers_model needs a single-input model, this one has ${full.inputs.length}`);
-    const source = options.featureLayer === undefined ? full.layers[full.layers.length - 1].input : full.getLayer(options.featureLayer).output;
+    const source =
+      options.featureLayer === undefined ? full.layers[full.layers.length - 1].input : full.getLayer(options.featureLayer).output;
     if (Array.isArray(source)) throw new Error('the feature layer has several tensors: name a single-output layer in featureLayer');
     const inputShape = full.inputs[0].shape.slice(1);
     const featureShape = source.shape.slice(1);
@@ -68,7 +69,8 @@ export function layersModelFeatureExtractor(backbone: LayersBackbone, batchSize 
     id: backbone.id,
     featureDim: backbone.featureDim,
     async extract(inputs: FeatureInputs): Promise<FeatureInputs> {
-      if (inputs.dim !== inputDim) throw new Error(`the model takes ${inputDim} values per example ([${backbone.inputShape}]), got ${inputs.dim}`);
+      if (inputs.dim !== inputDim)
+        throw new Error(`the model takes ${inputDim} values per example ([${backbone.inputShape}]), got ${inputs.dim}`);
       const count = inputs.values.length / inputDim;
       const values = new Float32Array(count * backbone.featureDim);
       for (let start = 0; start < count; start += batchSize) {
@@ -87,7 +89,10 @@ export function layersModelFeatureExtractor(backbone: LayersBackbone, batchSize 
 
 /** The new head over the extracted features: hidden layers (optional) and a head of numClasses outputs. */
 export function createLayersModelClassifier(
-  spec: LayersModelModelSpec, inputs: InputMeta, numClasses: number, seed: number,
+  spec: LayersModelModelSpec,
+  inputs: InputMeta,
+  numClasses: number,
+  seed: number,
 ): ClassifierModel {
   if (inputs.kind !== 'features') throw new Error('layers_model classifies extracted features, got token ids');
   return createFeatureHeadClassifier('layers_model', spec, inputs.dim, numClasses, new ParameterFactory(seed));

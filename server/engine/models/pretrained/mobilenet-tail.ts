@@ -51,32 +51,37 @@ export function extractTailWeights(artifacts: tf.io.ModelArtifacts, trainableBlo
   const epsilonOf = new Map(kerasLayers(artifacts).map((layer) => [layer.name, Number(layer.config.epsilon ?? 1e-3)]));
   const decoded = decodeLayerWeights(artifacts, new Set(wanted));
   try {
-    return blocks.flatMap((block) => convLayers(block).flatMap(({ part, conv, norm }): NamedWeight[] => {
-      const gamma = readValues(decoded, `${norm}/gamma`);
-      const beta = readValues(decoded, `${norm}/beta`);
-      const mean = readValues(decoded, `${norm}/moving_mean`);
-      const variance = readValues(decoded, `${norm}/moving_variance`);
-      const epsilon = epsilonOf.get(norm) ?? 1e-3;
-      const scale = gamma.map((g, c) => g / Math.sqrt(variance[c] + epsilon));
-      const bias = beta.map((b, c) => b - mean[c] * scale[c]);
-      const kernelName = part === 'depthwise' ? `${conv}/depthwise_kernel` : `${conv}/kernel`;
-      const source = decoded[kernelName];
-      if (source === undefined) throw new Error(`the MobileNetV2 artifacts lack weight '${kernelName}'`);
-      // Keras kernels end in the output channel ([1,1,in,out] / [3,3,c,1]): scale the last channel axis.
-      const channels = scale.length;
-      const kernel = (source.dataSync() as Float32Array).map((value, index) => value * scale[index % channels]);
-      const shape = part === 'depthwise' ? [3, 3, channels] : [source.shape[2] ?? 0, channels];
-      return [
-        { name: tailName(block, `${part}/kernel`), shape, values: kernel },
-        { name: tailName(block, `${part}/bias`), shape: [channels], values: bias },
-      ];
-    }));
+    return blocks.flatMap((block) =>
+      convLayers(block).flatMap(({ part, conv, norm }): NamedWeight[] => {
+        const gamma = readValues(decoded, `${norm}/gamma`);
+        const beta = readValues(decoded, `${norm}/beta`);
+        const mean = readValues(decoded, `${norm}/moving_mean`);
+        const variance = readValues(decoded, `${norm}/moving_variance`);
+        const epsilon = epsilonOf.get(norm) ?? 1e-3;
+        const scale = gamma.map((g, c) => g / Math.sqrt(variance[c] + epsilon));
+        const bias = beta.map((b, c) => b - mean[c] * scale[c]);
+        const kernelName = part === 'depthwise' ? `${conv}/depthwise_kernel` : `${conv}/kernel`;
+        const source = decoded[kernelName];
+        if (source === undefined) throw new Error(`the MobileNetV2 artifacts lack weight '${kernelName}'`);
+        // Keras kernels end in the output channel ([1,1,in,out] / [3,3,c,1]): scale the last channel axis.
+        const channels = scale.length;
+        const kernel = (source.dataSync() as Float32Array).map((value, index) => value * scale[index % channels]);
+        const shape = part === 'depthwise' ? [3, 3, channels] : [source.shape[2] ?? 0, channels];
+        return [
+          { name: tailName(block, `${part}/kernel`), shape, values: kernel },
+          { name: tailName(block, `${part}/bias`), shape: [channels], values: bias },
+        ];
+      }),
+    );
   } finally {
     tf.dispose(Object.values(decoded));
   }
 }
 
-interface TailLayer { readonly kernel: tf.Variable; readonly bias: tf.Variable }
+interface TailLayer {
+  readonly kernel: tf.Variable;
+  readonly bias: tf.Variable;
+}
 
 export interface Tail {
   readonly variables: readonly tf.Variable[];
@@ -90,7 +95,12 @@ function depthwise3x3(x: tf.Tensor2D, kernel: tf.Tensor3D, bias: tf.Tensor1D, n:
   const tap = (row: number, column: number): tf.Tensor1D => tf.reshape(tf.slice(kernel, [row, column, 0], [1, 1, channels]), [channels]);
   // At 1x1 resolution only the centre tap sees data; the others multiply the zero padding.
   if (side === 1) return tf.add(tf.mul(x, tap(1, 1)), bias);
-  const padded = tf.pad(tf.reshape(x, [n, side, side, channels]), [[0, 0], [1, 1], [1, 1], [0, 0]]);
+  const padded = tf.pad(tf.reshape(x, [n, side, side, channels]), [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ]);
   let sum: tf.Tensor = tf.zeros([n, side, side, channels]);
   for (let row = 0; row < 3; row++) {
     for (let column = 0; column < 3; column++) {

@@ -7,9 +7,7 @@ import { registrableName } from '../parameter-names.js';
 import type { FeatureExtractor } from './feature-cache.js';
 import { applyClassHead, applyHiddenLayers, createDenseHead } from './feature-head.js';
 import { truncateArtifacts } from './layers-artifacts.js';
-import {
-  createTail, extractTailWeights, MAX_TRAINABLE_BLOCKS, PREFIX_CHANNELS, PREFIX_OUTPUT,
-} from './mobilenet-tail.js';
+import { createTail, extractTailWeights, MAX_TRAINABLE_BLOCKS, PREFIX_CHANNELS, PREFIX_OUTPUT } from './mobilenet-tail.js';
 import { loadNsfwjsMobileNetV2Artifacts, NSFWJS_MOBILENET_V2_ID } from './nsfwjs-mobilenet.js';
 import type { MobileNetV2ModelSpec } from './specs.js';
 
@@ -161,14 +159,20 @@ export function mobilenetFeatureExtractor(backbone: MobileNetBackbone, options: 
  * Evaluate/Predict rebuild it like any family and load the trained weights over it.
  */
 export function createMobileNetClassifier(
-  spec: MobileNetV2ModelSpec, tail: Weights, inputs: InputMeta, numClasses: number, seed: number,
+  spec: MobileNetV2ModelSpec,
+  tail: Weights,
+  inputs: InputMeta,
+  numClasses: number,
+  seed: number,
 ): ClassifierModel {
   checkMobileNetOptions(spec);
   const [side, , channels] = mobileNetOutputShape(spec);
   const expectedDim = side * side * channels;
   if (inputs.kind !== 'features' || inputs.dim !== expectedDim) {
-    throw new Error(`mobilenet_v2 (${spec.inputSize} px, ${spec.trainableBlocks} trainable blocks) takes ${expectedDim} ` +
-      `backbone features per example: run mobilenetFeatureExtractor first`);
+    throw new Error(
+      `mobilenet_v2 (${spec.inputSize} px, ${spec.trainableBlocks} trainable blocks) takes ${expectedDim} ` +
+        `backbone features per example: run mobilenetFeatureExtractor first`,
+    );
   }
   const created: tf.Variable[] = [];
   const fromWeight = (weight: NamedWeight): tf.Variable => {

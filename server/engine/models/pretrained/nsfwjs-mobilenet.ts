@@ -13,8 +13,7 @@ type JsonObject = Record<string, unknown>;
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A CommonJS module imported from ESM arrives as { default: module.exports }. */
-const moduleExports = (imported: unknown): unknown =>
-  isObject(imported) && 'default' in imported ? imported.default : imported;
+const moduleExports = (imported: unknown): unknown => (isObject(imported) && 'default' in imported ? imported.default : imported);
 
 function parseManifest(value: unknown): tf.io.WeightsManifestConfig {
   if (!Array.isArray(value) || !value.every((group) => isObject(group) && Array.isArray(group.paths) && Array.isArray(group.weights))) {
@@ -26,8 +25,9 @@ function parseManifest(value: unknown): tf.io.WeightsManifestConfig {
 /** Model topology, weight specs and weight bytes of nsfwjs's MobileNetV2, decoded from its bundled modules. */
 export async function loadNsfwjsMobileNetV2Artifacts(): Promise<tf.io.ModelArtifacts> {
   // nsfwjs's own .d.ts does not resolve under NodeNext: state the shape we rely on.
-  const bundled: { modelJson: () => Promise<unknown>; weightBundles: ReadonlyArray<() => Promise<unknown>> } =
-    (await import('nsfwjs/models/mobilenet_v2')).MobileNetV2Model;
+  const bundled: { modelJson: () => Promise<unknown>; weightBundles: ReadonlyArray<() => Promise<unknown>> } = (
+    await import('nsfwjs/models/mobilenet_v2')
+  ).MobileNetV2Model;
   const modelJson: unknown = moduleExports(await bundled.modelJson());
   if (!isObject(modelJson) || !isObject(modelJson.modelTopology)) throw new Error('nsfwjs model.json has no modelTopology');
   const manifest = parseManifest(modelJson.weightsManifest);

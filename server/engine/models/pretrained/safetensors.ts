@@ -20,7 +20,19 @@ export interface ParsedSafetensors {
 }
 
 export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
 };
 /** A header larger than this is not a header: refuse before decoding it as text. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -61,9 +73,15 @@ function readFloats(bytes: Uint8Array, dtype: FloatDtype, count: number): Float3
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     switch (dtype) {
-      case 'F32': values[i] = view.getFloat32(i * 4, true); break;
-      case 'F64': values[i] = view.getFloat64(i * 8, true); break;
-      case 'F16': values[i] = halfToFloat(view.getUint16(i * 2, true)); break;
+      case 'F32':
+        values[i] = view.getFloat32(i * 4, true);
+        break;
+      case 'F64':
+        values[i] = view.getFloat64(i * 8, true);
+        break;
+      case 'F16':
+        values[i] = halfToFloat(view.getUint16(i * 2, true));
+        break;
       case 'BF16':
         conversion.setUint32(0, view.getUint16(i * 2, true) << 16, true);
         values[i] = conversion.getFloat32(0, true);
@@ -93,9 +111,14 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
       continue;
     }
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as Record<string, unknown>;
-    const valid = typeof dtype === 'string' && dtype in SAFETENSORS_DTYPE_BYTES &&
-      Array.isArray(shape) && shape.every((size) => Number.isInteger(size) && size >= 0) &&
-      Array.isArray(offsets) && offsets.length === 2 && offsets.every((offset) => Number.isInteger(offset));
+    const valid =
+      typeof dtype === 'string' &&
+      dtype in SAFETENSORS_DTYPE_BYTES &&
+      Array.isArray(shape) &&
+      shape.every((size) => Number.isInteger(size) && size >= 0) &&
+      Array.isArray(offsets) &&
+      offsets.length === 2 &&
+      offsets.every((offset) => Number.isInteger(offset));
     if (!valid) throw new Error(`safetensors entry '${name}' is malformed`);
     const [begin, end] = offsets as [number, number];
     const count = (shape as number[]).reduce((product, size) => product * size, 1);
