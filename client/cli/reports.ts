@@ -154,10 +154,12 @@ export function evaluationReport(response: EvaluateResponse): string {
   const rows = response.evaluations.map((evaluation) => row(String(evaluation.seed), evaluation.metrics));
   if (response.ensemble !== undefined) rows.push(row('vote', response.ensemble));
   const { delivered } = response;
-  if (delivered?.metrics !== undefined) rows.push(row(`delivered (${delivered.seeds.join(',')})`, delivered.metrics));
-  const table = renderTable(['SEED', 'EXAMPLES', 'LOSS', 'ACC', 'BAL ACC', 'MACRO-F1', 'REP COS', 'VERDICT'], rows, {
+  if (delivered?.metrics !== undefined) rows.push(row('delivered', delivered.metrics));
+  const rendered = renderTable(['SEED', 'EXAMPLES', 'LOSS', 'ACC', 'BAL ACC', 'MACRO-F1', 'REP COS', 'VERDICT'], rows, {
     align: ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
   });
+  // The seeds go under the table: in the SEED column they would widen it for every row.
+  const table = delivered?.metrics === undefined ? rendered : `${rendered}\ndelivered = seeds ${delivered.seeds.join(', ')}`;
   const evaluated = [...response.evaluations.map((evaluation) => evaluation.metrics), response.ensemble];
   return response.summary === undefined ? table : `${table}\n\n${summaryLines(response.summary, evaluated)}`;
 }

@@ -298,7 +298,8 @@ describe('delivery and the test split', () => {
     };
     const evaluated = await cli('eval', ensemble.id, '--dataset', `${withTest}:test`);
     assert.equal(evaluated.code, 0, evaluated.stderr);
-    assert.match(evaluated.stdout, /\ndelivered \(62,102\) +200 /);
+    assert.match(evaluated.stdout, /\n *delivered +200 /);
+    assert.match(evaluated.stdout, /\ndelivered = seeds 62, 102\n/);
     const shown = await cli('get', ensemble.id);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, new RegExp(`train classes +0: ${trainCounts[0]}, 1: ${trainCounts[1]} \\(400 examples\\)`));
