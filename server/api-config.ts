@@ -36,6 +36,7 @@ export function loadApiConfig(env: EnvReader, cwd: string): ApiConfig {
     maxReceiveMessageBytes: env.integer('STEADYTUNE_MAX_MESSAGE_BYTES', d.maxReceiveMessageBytes, 1024, 1 << 30),
     maxPredictExamples: env.integer('STEADYTUNE_MAX_PREDICT_EXAMPLES', d.maxPredictExamples, 1, MAX_LIMIT),
     maxUploadBytes: env.integer('STEADYTUNE_MAX_UPLOAD_BYTES', d.maxUploadBytes, 1024, 1 << 30),
+    maxLineBytes: env.integer('STEADYTUNE_MAX_LINE_BYTES', d.maxLineBytes, 1024, 1 << 30),
     maxActiveJobsPerTenant: env.integer('STEADYTUNE_MAX_ACTIVE_JOBS_PER_TENANT', d.maxActiveJobsPerTenant, 0, MAX_LIMIT),
     maxActiveJobs: env.integer('STEADYTUNE_MAX_ACTIVE_JOBS', d.maxActiveJobs, 0, MAX_LIMIT),
     maxStreamsPerJob: env.integer('STEADYTUNE_MAX_STREAMS_PER_JOB', d.maxStreamsPerJob, 0, MAX_LIMIT),

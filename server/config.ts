@@ -49,6 +49,9 @@
 //   STEADYTUNE_MAX_ACTIVE_JOBS            queued+running jobs of all tenants     default 64
 //   STEADYTUNE_MAX_STREAMS_PER_JOB        open StreamMetrics calls on one job    default 16
 //   STEADYTUNE_MAX_STREAMS                open StreamMetrics calls in all        default 1024
+//   STEADYTUNE_MAX_LINE_BYTES             one line of a JSONL/CSV file, uploaded (checked as
+//                                         chunks arrive) or registered (INVALID_ARGUMENT) default 1048576
+//   STEADYTUNE_MAX_TEXT_CHARS             characters of one text/text_a/text_b (INVALID_ARGUMENT) default 10000
 // Over a job or stream cap the call gets RESOURCE_EXHAUSTED with a google.rpc.RetryInfo delay.
 //
 // Every invalid value is reported at once, so a bad deployment fails on the first start.
@@ -56,6 +59,7 @@ import path from 'node:path';
 import { loadApiConfig, type ApiConfig, type EnvReader } from './api-config.js';
 import { loadDurabilityConfig, type DurabilityConfig } from './durability-config.js';
 import { loadScaleOutConfig, type ScaleOutConfig } from './scaleout-config.js';
+import { DEFAULT_DATA_LIMITS, type DataLimits } from './data/index.js';
 import type { BackendName } from './engine/tf-free.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -79,6 +83,8 @@ export interface Config {
   readonly durability?: DurabilityConfig;
   /** STEADYTUNE_MODE=api|worker and its backing services; absent = embedded. */
   readonly scaleOut?: ScaleOutConfig;
+  /** Line and text limits of dataset files; the data layer's defaults when absent. */
+  readonly dataLimits?: Pick<DataLimits, 'maxLineBytes' | 'maxTextChars'>;
 }
 
 // Not a ServiceError: a start-up error in the operator's environment, never sent to a client or
@@ -124,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     problem: (message) => void problems.push(message),
   };
 
+  const api = loadApiConfig(reader, cwd);
   const config: Config = {
     port: integer('STEADYTUNE_PORT', 50051, 0, 65535),
     host: read('STEADYTUNE_HOST', '0.0.0.0'),
@@ -133,8 +140,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     backend: oneOf('STEADYTUNE_BACKEND', 'auto', BACKEND_CHOICES),
     logLevel: oneOf('STEADYTUNE_LOG_LEVEL', 'info', LOG_LEVELS),
     metricsPort: integer('STEADYTUNE_METRICS_PORT', 9464, 0, 65535),
-    api: loadApiConfig(reader, cwd),
+    api,
     durability: loadDurabilityConfig(reader),
+    dataLimits: {
+      // One setting for uploads (checked by the rpc layer as chunks arrive) and registrations.
+      maxLineBytes: api.limits.maxLineBytes,
+      maxTextChars: integer('STEADYTUNE_MAX_TEXT_CHARS', DEFAULT_DATA_LIMITS.maxTextChars, 1, 10_000_000),
+    },
   };
   // Only in api/worker mode, so an embedded configuration reads as it did before scale-out.
   const scaleOut = loadScaleOutConfig(reader);

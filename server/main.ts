@@ -81,7 +81,9 @@ async function startServing(config: Config, logger: Logger): Promise<RunningStea
   // One registry for the dataset RPCs and the jobs that train on what they registered; durable
   // with the sqlite store (a job resumed after a restart still finds its dataset) and shared by
   // every pod in scale-out (rows in PostgreSQL, contents on the shared volume).
-  const datasets = persistence.openDatasetRegistry?.({ dataRoot, clock, contentDir }) ?? new InMemoryDatasetRegistry({ dataRoot, clock });
+  const limits = config.dataLimits;
+  const datasets =
+    persistence.openDatasetRegistry?.({ dataRoot, clock, contentDir, limits }) ?? new InMemoryDatasetRegistry({ dataRoot, clock, limits });
   const jobService = new EmbeddedJobService({
     store,
     eventLog,

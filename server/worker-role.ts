@@ -57,7 +57,7 @@ export async function startWorkerRole(
     clock,
     logger: logger.child({ component: 'jobs' }),
     // Registered on an API pod: the row in PostgreSQL, the content on the shared volume.
-    datasets: backends.openDatasetRegistry({ dataRoot, clock, contentDir }),
+    datasets: backends.openDatasetRegistry({ dataRoot, clock, contentDir, limits: config.dataLimits }),
   });
   const worker = new QueueWorker({
     service: jobService,

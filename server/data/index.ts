@@ -92,6 +92,7 @@ export { hashDatasetContent, hashExampleSet } from './content-hash.js';
 export type { FileRef } from './confined-file.js';
 export type { TextOptions } from './assemble.js';
 export { DEFAULT_DATA_LIMITS } from './limits.js';
+export { LineLengthGuard, lineTooLong } from './line-limit.js';
 export type { DataLimits } from './limits.js';
 export { datasetNotFound, datasetUnavailable } from './errors.js';
 export { encodeTexts, Vocabulary } from './tokenizer.js';

@@ -6,8 +6,10 @@ export interface DataLimits {
   readonly maxBytes: number;
   /** Most rows per file. */
   readonly maxRows: number;
-  /** Longest `text`, `text_a` or `text_b` in characters. */
+  /** Longest `text`, `text_a` or `text_b` in characters (STEADYTUNE_MAX_TEXT_CHARS). */
   readonly maxTextChars: number;
+  /** Longest line of a JSONL or CSV file in bytes, checked before it is parsed (STEADYTUNE_MAX_LINE_BYTES). */
+  readonly maxLineBytes: number;
   /** Most features per row. */
   readonly maxFeatureDim: number;
   readonly maxClasses: number;
@@ -19,6 +21,8 @@ export const DEFAULT_DATA_LIMITS: DataLimits = {
   maxBytes: 64 * 1024 * 1024,
   maxRows: 1_000_000,
   maxTextChars: 10_000,
+  // A row of 100,000 features as JSON numbers is about 1 MB; longer lines are rarely data.
+  maxLineBytes: 1024 * 1024,
   maxFeatureDim: 100_000,
   maxClasses: 10_000,
 };

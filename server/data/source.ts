@@ -12,6 +12,7 @@ import { idxToExamples, parseIdx } from './idx.js';
 import { readImageFolder, type ImageFolderSource } from './image-folder.js';
 import { decodeUtf8, parseJsonlRows, type ParsedRows } from './jsonl.js';
 import type { DataLimits } from './limits.js';
+import { findLongLine } from './line-limit.js';
 
 export const DEFAULT_VALIDATION_FRACTION = 0.2;
 
@@ -63,7 +64,13 @@ async function readTabular(source: TabularSource, context: ReadContext, violatio
   violations.throwIfAny('dataset rejected');
 
   const parsed: ParsedRows[] = files.map(({ prefix }, index) => {
-    const text = decodeUtf8(contents[index] ?? new Uint8Array(), `${prefix}path`, violations);
+    const bytes = contents[index] ?? new Uint8Array();
+    const longLine = findLongLine(bytes, source.format, prefix, limits);
+    if (longLine !== undefined) {
+      violations.add(longLine.field, longLine.description);
+      return { rows: [], ignoredFields: [] };
+    }
+    const text = decodeUtf8(bytes, `${prefix}path`, violations);
     if (text === undefined) return { rows: [], ignoredFields: [] };
     return source.format === 'csv' ? parseCsvRows(text, prefix, limits, violations) : parseJsonlRows(text, prefix, limits, violations);
   });

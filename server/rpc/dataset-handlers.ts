@@ -39,6 +39,7 @@ import { FieldViolations } from './field-violations.js';
 export interface DatasetHandlerOptions {
   readonly datasets?: DatasetRegistry;
   readonly maxUploadBytes: number;
+  readonly maxLineBytes: number;
   readonly logger: Logger;
   readonly drainSignal: AbortSignal;
   readonly drainingMessage: string;
@@ -79,7 +80,7 @@ export function createDatasetHandlers(options: DatasetHandlerOptions): DatasetHa
     call: ServerReadableStream<UploadDatasetRequest, UploadDatasetResponse>,
     tenant: string,
   ): Promise<UploadDatasetResponse | undefined> => {
-    const read = await readUpload(call, options.maxUploadBytes).then(
+    const read = await readUpload(call, { maxBytes: options.maxUploadBytes, maxLineBytes: options.maxLineBytes }).then(
       (upload) => ({ upload }),
       (error: unknown) => ({ error }),
     );

@@ -1,8 +1,10 @@
 // UploadDataset's client stream → a DatasetSource over the uploaded bytes. The header comes
 // first, then chunks; everything is buffered (up to the configured limit) and only validated
-// once the stream ends, so a broken or cancelled upload registers nothing.
+// once the stream ends, so a broken or cancelled upload registers nothing. Two caps hold while
+// bytes arrive: the whole upload's size, and (JSONL, CSV) the length of one line, so that a file
+// of one huge line is refused at the cap instead of being buffered and parsed in one go.
 import type { UploadDatasetRequest, UploadHeader } from '../../client/gen/steadytune/v1/dataset.js';
-import type { DatasetFormat, DatasetSource } from '../data/index.js';
+import { LineLengthGuard, lineTooLong, type DatasetFormat, type DatasetSource } from '../data/index.js';
 import { FieldViolations } from './field-violations.js';
 import { datasetSource, resolveFormat, resolveOptions, type DatasetSplitFiles, type SplitFiles } from './dataset-requests.js';
 
@@ -13,10 +15,26 @@ export interface ParsedUpload {
 
 const MAX_FILE_NAME_CHARS = 512;
 const SPLITS = ['train', 'validation', 'test'] as const;
+/** The data layer's field prefix of each tabular upload file (rows[3], validation.rows[3]). */
+const TABULAR_PREFIXES: ReadonlyMap<string, string> = new Map([
+  ['train', ''],
+  ['validation', 'validation.'],
+  ['test', 'test.'],
+]);
+
+export interface UploadLimits {
+  /** All chunks together. */
+  readonly maxBytes: number;
+  /** One line of a JSONL or CSV file. */
+  readonly maxLineBytes: number;
+}
 
 /** Reads the whole stream; throws INVALID_ARGUMENT naming the bad part. */
-export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, maxBytes: number): Promise<ParsedUpload> {
+export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, limits: UploadLimits): Promise<ParsedUpload> {
+  const { maxBytes } = limits;
   let header: UploadHeader | undefined;
+  let tabular: 'jsonl' | 'csv' | undefined;
+  const lineGuards = new Map<string, LineLengthGuard>();
   const files = new Map<string, Buffer[]>();
   let total = 0;
   let index = 0;
@@ -27,6 +45,9 @@ export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, 
     if (index === 1) {
       if (part?.$case !== 'header') fail(`${at}.header`, 'the first message must be the header');
       header = part.value;
+      // A bad format is reported with the rest once the stream ends.
+      const format = resolveFormat(new FieldViolations(), header.format, 'header.format');
+      tabular = format === 'jsonl' || format === 'csv' ? format : undefined;
       continue;
     }
     if (part?.$case !== 'chunk') fail(`${at}.chunk`, 'every message after the header must be a chunk');
@@ -36,6 +57,16 @@ export async function readUpload(messages: AsyncIterable<UploadDatasetRequest>, 
     total += data.byteLength;
     // Checked as bytes arrive: an oversized upload is refused before it is all buffered.
     if (total > maxBytes) fail(`${at}.chunk.data`, `the upload is over the ${maxBytes}-byte limit`);
+    const prefix = TABULAR_PREFIXES.get(file);
+    if (tabular !== undefined && prefix !== undefined) {
+      const guard = lineGuards.get(file) ?? new LineLengthGuard(limits.maxLineBytes);
+      lineGuards.set(file, guard);
+      const line = guard.feed(data);
+      if (line !== undefined) {
+        const violation = lineTooLong(tabular, prefix, line, limits);
+        fail(violation.field, violation.description);
+      }
+    }
     const parts = files.get(file) ?? [];
     parts.push(data);
     files.set(file, parts);

@@ -34,6 +34,8 @@ export interface TrainerHandlerOptions {
   readonly datasets?: DatasetRegistry;
   /** Largest UploadDataset stream, all chunks together. */
   readonly maxUploadBytes: number;
+  /** Longest line of an uploaded JSONL or CSV file. */
+  readonly maxLineBytes: number;
 }
 
 export const DRAINING_MESSAGE = 'server is shutting down; retry (streams: resume from the next sequence)';

@@ -1,5 +1,6 @@
 // What one caller, and all of them together, may ask of the API at once. Configured from the
 // environment (config.ts); these defaults hold when a setting is absent.
+import { DEFAULT_DATA_LIMITS } from '../data/index.js';
 import type { JobLimits } from './job-admission.js';
 import { MAX_PREDICT_EXAMPLES } from './requests.js';
 import type { StreamLimits } from './stream-slots.js';
@@ -11,6 +12,8 @@ export interface RpcLimits extends JobLimits, StreamLimits {
   readonly maxPredictExamples: number;
   /** Bytes of one UploadDataset stream, all chunks together; more is INVALID_ARGUMENT. */
   readonly maxUploadBytes: number;
+  /** Longest line of an uploaded JSONL or CSV file, checked as chunks arrive; the data layer's limit. */
+  readonly maxLineBytes: number;
 }
 
 export const DEFAULT_RPC_LIMITS: RpcLimits = {
@@ -19,6 +22,7 @@ export const DEFAULT_RPC_LIMITS: RpcLimits = {
   maxPredictExamples: MAX_PREDICT_EXAMPLES,
   // The data layer's default file limit: the decompressed fashion-mnist training images fit.
   maxUploadBytes: 64 * 1024 * 1024,
+  maxLineBytes: DEFAULT_DATA_LIMITS.maxLineBytes,
   maxActiveJobsPerTenant: 16,
   maxActiveJobs: 64,
   maxStreamsPerJob: 16,

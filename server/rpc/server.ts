@@ -87,6 +87,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       streamSlots: new StreamSlots(limits),
       maxPredictExamples: limits.maxPredictExamples,
       maxUploadBytes: limits.maxUploadBytes,
+      maxLineBytes: limits.maxLineBytes,
       ...(options.datasets === undefined ? {} : { datasets: options.datasets }),
     }),
   );

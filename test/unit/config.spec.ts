@@ -6,8 +6,9 @@ import { DEFAULT_RPC_LIMITS } from '../../server/rpc/limits.js';
 
 describe('configuration from the environment', () => {
   it('uses the documented defaults', () => {
-    const { api, durability, ...core } = loadConfig({}, '/srv');
+    const { api, durability, dataLimits, ...core } = loadConfig({}, '/srv');
     assert.deepEqual(api, { tokens: [], limits: DEFAULT_RPC_LIMITS });
+    assert.deepEqual(dataLimits, { maxLineBytes: 1024 * 1024, maxTextChars: 10_000 });
     assert.deepEqual(durability, { store: 'sqlite', checkpointEverySteps: 50, checkpointsKept: 2 });
     assert.deepEqual(core, {
       port: 50051,
@@ -30,10 +31,13 @@ describe('configuration from the environment', () => {
         STEADYTUNE_BACKEND: 'WASM',
         STEADYTUNE_LOG_LEVEL: 'debug',
         STEADYTUNE_METRICS_PORT: '0',
+        STEADYTUNE_MAX_LINE_BYTES: '65536',
+        STEADYTUNE_MAX_TEXT_CHARS: '500',
       },
       '/srv',
     );
-    const { api: _api, durability: _durability, ...core } = config;
+    const { api: _api, durability: _durability, dataLimits, ...core } = config;
+    assert.deepEqual(dataLimits, { maxLineBytes: 65536, maxTextChars: 500 });
     assert.deepEqual(core, {
       port: 0,
       host: '127.0.0.1',
