@@ -1,10 +1,18 @@
 // JSON Lines reader: one JSON object per line with `label` and either `features`,
 // `text`, or `text_a` + `text_b` (optional `id`). Rows are numbered by 0-based line, blank
 // lines included, so `rows[12]` is line 13 of the file.
+// Parsing yields to the event loop every YIELD_EVERY_CHARS of input, so a large file (an
+// upload of tens of MB) does not hold every other call until it is all parsed; lines are
+// short enough to parse in one go (DataLimits.maxLineBytes, checked before).
 
 import type { ViolationCollector } from './errors.js';
 import type { DataLimits } from './limits.js';
 import { describeValue, rowFromRecord, type RawRow } from './rows.js';
+
+/** About a millisecond or two of JSON.parse between yields. */
+const YIELD_EVERY_CHARS = 256 * 1024;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface ParsedRows {
   readonly rows: readonly RawRow[];
@@ -26,13 +34,24 @@ export function decodeUtf8(bytes: Uint8Array, field: string, violations: Violati
  * Parses JSONL text into rows. `prefix` goes in front of every field name ('' for the
  * training file, 'validation.' for a separate validation file).
  */
-export function parseJsonlRows(text: string, prefix: string, limits: DataLimits, violations: ViolationCollector): ParsedRows {
+export async function parseJsonlRows(
+  text: string,
+  prefix: string,
+  limits: DataLimits,
+  violations: ViolationCollector,
+): Promise<ParsedRows> {
   const rows: RawRow[] = [];
   const ignoredKeys = new Set<string>();
   const lines = text.split('\n');
   let nonBlank = 0;
+  let charsSinceYield = 0;
   for (let lineIndex = 0; lineIndex < lines.length; lineIndex += 1) {
     const line = lines[lineIndex]?.trim() ?? '';
+    charsSinceYield += line.length + 1;
+    if (charsSinceYield >= YIELD_EVERY_CHARS) {
+      charsSinceYield = 0;
+      await yieldToEventLoop();
+    }
     if (line === '') continue;
     const field = `${prefix}rows[${lineIndex}]`;
     nonBlank += 1;

@@ -53,6 +53,23 @@ export interface ReadContext {
   readonly limits: DataLimits;
 }
 
+async function parseTabularFile(
+  bytes: Uint8Array,
+  format: TabularSource['format'],
+  prefix: string,
+  limits: DataLimits,
+  violations: ViolationCollector,
+): Promise<ParsedRows> {
+  const longLine = findLongLine(bytes, format, prefix, limits);
+  if (longLine !== undefined) {
+    violations.add(longLine.field, longLine.description);
+    return { rows: [], ignoredFields: [] };
+  }
+  const text = decodeUtf8(bytes, `${prefix}path`, violations);
+  if (text === undefined) return { rows: [], ignoredFields: [] };
+  return format === 'csv' ? parseCsvRows(text, prefix, limits, violations) : parseJsonlRows(text, prefix, limits, violations);
+}
+
 async function readTabular(source: TabularSource, context: ReadContext, violations: ViolationCollector): Promise<AssembledDataset> {
   const { limits } = context;
   const files = [{ split: 'train', ref: source.train, prefix: '' }];
@@ -63,17 +80,11 @@ async function readTabular(source: TabularSource, context: ReadContext, violatio
   );
   violations.throwIfAny('dataset rejected');
 
-  const parsed: ParsedRows[] = files.map(({ prefix }, index) => {
-    const bytes = contents[index] ?? new Uint8Array();
-    const longLine = findLongLine(bytes, source.format, prefix, limits);
-    if (longLine !== undefined) {
-      violations.add(longLine.field, longLine.description);
-      return { rows: [], ignoredFields: [] };
-    }
-    const text = decodeUtf8(bytes, `${prefix}path`, violations);
-    if (text === undefined) return { rows: [], ignoredFields: [] };
-    return source.format === 'csv' ? parseCsvRows(text, prefix, limits, violations) : parseJsonlRows(text, prefix, limits, violations);
-  });
+  // One file after another: each yields to the event loop while it parses (jsonl.ts).
+  const parsed: ParsedRows[] = [];
+  for (const [index, { prefix }] of files.entries()) {
+    parsed.push(await parseTabularFile(contents[index] ?? new Uint8Array(), source.format, prefix, limits, violations));
+  }
   const rowsOf = (split: string) => {
     const index = files.findIndex((file) => file.split === split);
     return index < 0 ? undefined : (parsed[index]?.rows ?? []);
