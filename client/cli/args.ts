@@ -79,6 +79,7 @@ export const COMMAND_OPTIONS = {
   cancel: {},
   eval: { ensemble: { type: 'boolean' }, seed: { type: 'string' }, dataset: { type: 'string' }, classes: { type: 'string' } },
   export: { out: { type: 'string' } },
+  predict: { model: { type: 'string' }, input: { type: 'string' } },
   compare: COMPARE_OPTIONS,
   report: REPORT_OPTIONS,
   datasets: {

@@ -41,6 +41,11 @@ const SECTIONS: Record<HelpTopic, string> = {
                            on its validation split or any dataset: mnist:train, ds_...:test`,
   export: `  export JOB --out DIR     write a SUCCEEDED job's model bundle (safetensors weights, model.json,
                            run-card.json; docs/MODEL-BUNDLE.md), each file checked by sha256`,
+  predict: `  predict --model DIR --input FILE.jsonl
+                           offline, no server: run an exported MLP bundle (each file checked by
+                           sha256) on dataset JSONL rows ({"features": [...]}, label optional);
+                           one JSON line per example: label, labelName, probabilities (vote
+                           shares for an ensemble bundle, as Predict gives them)`,
   compare: `  compare --methods fft,dsgd,... [start's spec flags] [--out report.html] [--out figure.svg]
                            one job per method (default: all seven) with the same spec, followed
                            to the end; prints the paper-style table (ACC ± STD, min, max,

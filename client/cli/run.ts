@@ -3,6 +3,7 @@ import { GrpcStatus, SteadytuneClient, SteadytuneError } from '../index.js';
 import { parseCommandLine, parseCount, stringFlag, UsageError, type CommandName } from './args.js';
 import { cancelCommand, evalCommand, exportCommand, getCommand, jobsCommand, startCommand, watchCommand } from './commands.js';
 import { datasetsCommand } from './datasets.js';
+import { predictCommand } from './predict.js';
 import { compareCommand, reportCommand } from './compare.js';
 import { cliVersion, helpText, isHelpTopic } from './help.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RPC_ERROR, EXIT_USAGE, printLine, type CliIo, type CommandContext } from './context.js';
@@ -22,6 +23,7 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, (context: CommandContext) =
   cancel: cancelCommand,
   eval: evalCommand,
   export: exportCommand,
+  predict: predictCommand,
   datasets: datasetsCommand,
   compare: compareCommand,
   report: reportCommand,
