@@ -15,7 +15,18 @@ const SECTIONS: Record<HelpTopic, string> = {
       --method NAME          fft | dsgd | focal | pcgrad | noisytune | lnsr | swa
       --lambda X --schedule linear|cosine|linear_descending|static   (dsgd)
       --gamma X (focal)  --noise X (noisytune, lnsr)  --window N (swa)
-      --lr X  --batch-size N  --accumulation N  --epochs N  --hidden 256,128
+      --lr X  --batch-size N  --accumulation N  --epochs N
+      --model NAME           mlp (default) | transformer | glove_bag | mobilenet_v2 |
+                             layers_model | hf_encoder, with its sizes:
+        --hidden 256,128     mlp layers, or the head's hidden layers (glove_bag,
+                             mobilenet_v2, layers_model); alone it means an mlp
+        --d-model N --heads N --layers N --ff-dim N   (transformer; d-model a multiple of heads)
+        --pooling cls|mean   (transformer, hf_encoder)
+        --input-size N       (mobilenet_v2: 32..224, a multiple of 32)
+        --trainable-blocks N (mobilenet_v2: 0 frozen .. 4)
+        --train-embedding    (glove_bag, hf_encoder)  --trainable-layers N (hf_encoder)
+        --model-path PATH    under the server data root (layers_model, hf_encoder: required)
+        --feature-layer NAME (layers_model)
       --seeds 42,52 | N      explicit seeds, or the first N paper seeds (42, 52, ...)
       --max-examples N  --full-conflict-every K  --ensemble
       --auto-remedy P[:W[:G[:R]]]  remedy collapsed runs: P = restart (next seed) | continue

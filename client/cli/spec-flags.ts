@@ -17,6 +17,7 @@ import {
   type MethodSpec,
 } from '../index.js';
 import { parseCount, parseCountList, parseNumber, parseSeeds, stringFlag, UsageError, type FlagValues } from './args.js';
+import { applyModelFlags } from './model-flags.js';
 import { closestKey, unreadKeys, type UnreadKey } from './unread-keys.js';
 
 const DATASETS: Record<string, BuiltinName> = {
@@ -206,8 +207,7 @@ export function specFromFlags(flags: FlagValues, base: FineTuneSpec = specDefaul
     spec.optimizer ??= { kind: 0, learningRate: 0, momentum: 0, lrSchedule: 0 };
     spec.optimizer.learningRate = parseNumber('lr', learningRate);
   }
-  const hidden = text('hidden');
-  if (hidden !== undefined) spec.model = { family: { $case: 'mlp', value: { hiddenUnits: parseCountList('hidden', hidden), dropout: 0 } } };
+  spec.model = applyModelFlags(spec.model, flags);
 
   const count = (name: string, apply: (value: number) => void): void => {
     const value = text(name);
