@@ -157,12 +157,11 @@ describe('retries', () => {
         setTimeout(() => callback(null, { job: runningJob(jobId), created: true }), 600);
       },
     });
-    const started = Date.now();
     const response = await client.startFineTune({ spec: specDefaults() }, { deadlineMs: 5_000, attemptTimeoutMs: 150 });
-    assert.ok(Date.now() - started < 600, 'answered by the retry, not by the late first answer');
     assert.equal(trainer.calls.startFineTune, 2);
     assert.equal(keysSeen[1], keysSeen[0]);
     assert.equal(jobsByKey.size, 1, 'one job created');
+    // created: false is the retry's answer; the late first answer would say true.
     assert.deepEqual([response.job?.id, response.created], ['job-1', false]);
   });
 
