@@ -19,7 +19,7 @@ import {
 import { batchedMatMul, denseLayer, embeddingLookup, gelu } from '../../server/engine/ops.js';
 import { createOptimizer } from '../../server/engine/optimizer.js';
 import { relaxedSimdAvailable } from '../../server/engine/kernels/relaxed-simd.js';
-import type { OptimizerSpec } from '../../server/engine/types.js';
+import { optimizerSpec } from '../fixtures/optimizer-spec.js';
 import { plainGradient } from '../../server/engine/methods/method.js';
 import { dsgdExampleWeights } from '../../server/engine/methods/dsgd.js';
 import type { Batch, ClassifierModel } from '../../server/engine/models/classifier.js';
@@ -248,18 +248,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     test('fused Adam and AdamW updates equal the stock-op updates bitwise', () => {
       for (const kind of ['adam', 'adamw'] as const) {
-        const spec: OptimizerSpec = {
-          kind,
-          learningRate: 0.01,
-          weightDecay: 0.1,
-          beta1: 0.9,
-          beta2: 0.999,
-          epsilon: 1e-8,
-          momentum: 0,
-          warmupFraction: 0,
-          lrSchedule: 'constant',
-          clipNorm: 0,
-        };
+        const spec = optimizerSpec({ kind, weightDecay: 0.1 });
         const run = (fast: boolean): Float32Array[] => {
           setFastKernelsEnabled(fast);
           // 8,192 * 2 + 3 floats: the wasm update runs in chunks of 8,192 (configs/adam-update.ts).

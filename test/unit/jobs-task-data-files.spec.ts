@@ -15,6 +15,7 @@ import type { ExampleSet, ModelSpec } from '../../server/engine/types.js';
 import { loadEvaluationData, loadTrainingData } from '../../server/jobs/worker/task-data.js';
 import type { DatasetInput, TrainRequest, WorkerConfig } from '../../server/jobs/worker/protocol.js';
 import { TINY_BERT_CONFIG, TINY_VOCAB, tinyBertTensors } from '../fixtures/pretrained-fixtures.js';
+import { optimizerSpec } from '../fixtures/optimizer-spec.js';
 
 const OUR_TOKENS = ['[PAD]', '[CLS]', '[SEP]', '[UNK]', 'the', 'cat', 'sat', 'mat', 'dog', 'cats', 'zzz', 'on'];
 const HOOKS = { onStep: () => undefined, onEpochEnd: () => undefined, now: () => performance.now() };
@@ -60,18 +61,7 @@ function request(model: ModelSpec, set: ExampleSet, vocabulary?: readonly string
       epochs: 1,
       seed: 3,
       fullConflictEvery: 0,
-      optimizer: {
-        kind: 'adamw',
-        learningRate: 1e-2,
-        weightDecay: 0,
-        beta1: 0.9,
-        beta2: 0.999,
-        epsilon: 1e-8,
-        momentum: 0,
-        warmupFraction: 0,
-        lrSchedule: 'constant',
-        clipNorm: 1,
-      },
+      optimizer: optimizerSpec({ clipNorm: 1 }),
     },
   };
 }

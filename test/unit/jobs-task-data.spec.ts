@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import type { ExampleSet } from '../../server/engine/types.js';
 import { loadTrainingData, predictionInputs } from '../../server/jobs/worker/task-data.js';
 import type { TrainRequest, WorkerConfig } from '../../server/jobs/worker/protocol.js';
+import { optimizerSpec } from '../fixtures/optimizer-spec.js';
 
 /** Eight 28x28 "images": four dark, four bright. */
 function images(): ExampleSet {
@@ -39,18 +40,7 @@ function request(maxExamples: number): TrainRequest {
     run: {
       model: { family: 'mobilenet_v2', inputSize: 32, trainableBlocks: 0, hiddenUnits: [], dropout: 0 },
       method: { kind: 'fft' },
-      optimizer: {
-        kind: 'adamw',
-        learningRate: 1e-3,
-        weightDecay: 0,
-        beta1: 0.9,
-        beta2: 0.999,
-        epsilon: 1e-8,
-        momentum: 0,
-        warmupFraction: 0,
-        lrSchedule: 'constant',
-        clipNorm: 0,
-      },
+      optimizer: optimizerSpec({ learningRate: 1e-3 }),
       batchSize: 4,
       gradientAccumulation: 1,
       epochs: 1,

@@ -6,6 +6,7 @@ import { hasCode } from '../../server/common/errors.js';
 import { WorkerPool } from '../../server/jobs/worker-pool.js';
 import type { TrainProgress, TrainRequest } from '../../server/jobs/worker/protocol.js';
 import type { JobLogger } from '../../server/jobs/types.js';
+import { optimizerSpec } from '../fixtures/optimizer-spec.js';
 
 const quiet: JobLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -19,18 +20,7 @@ function trainRequest(seed: number): TrainRequest {
     run: {
       model: { family: 'mlp', hiddenUnits: [], dropout: 0 },
       method: { kind: 'fft' },
-      optimizer: {
-        kind: 'sgd',
-        learningRate: 0.1,
-        weightDecay: 0,
-        beta1: 0.9,
-        beta2: 0.999,
-        epsilon: 1e-8,
-        momentum: 0,
-        warmupFraction: 0,
-        lrSchedule: 'constant',
-        clipNorm: 0,
-      },
+      optimizer: optimizerSpec({ kind: 'sgd', learningRate: 0.1 }),
       batchSize: 1,
       gradientAccumulation: 1,
       epochs: 1,
