@@ -190,13 +190,19 @@ function firstSequence(from: number): number {
   return Math.max(1, Math.floor(from));
 }
 
-function decodeEntry([id, fields]: StreamEntry): DecodedEntry {
+/** A stream entry's flat [name, value, name, value, ...] list as a map. */
+export function streamFields(fields: readonly Buffer[]): Map<string, Buffer> {
   const values = new Map<string, Buffer>();
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i];
     const value = fields[i + 1];
     if (name !== undefined && value !== undefined) values.set(name.toString(), value);
   }
+  return values;
+}
+
+function decodeEntry([id, fields]: StreamEntry): DecodedEntry {
+  const values = streamFields(fields);
   const body = values.get('body');
   if (body === undefined) throw new Error(`event ${id.toString()} has no body`);
   return {

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { phaseChangeFromNotice, phaseNoticeOf } from '../persistence/phase-notice-migration.js';
 import { decodeValue, encodeValue } from '../persistence/value-codec.js';
+import { streamFields } from './redis-event-log.js';
 import { phaseStartedEvent } from '../run-phases.js';
 import type { JobEventBody, JobSpec, SeedRun } from '../types.js';
 
@@ -80,12 +81,7 @@ async function rewriteStream(redis: Redis, key: string, convert: Convert): Promi
 
 /** The event a stream entry's old phase notice stands for; undefined when the run row lacks it. */
 function phaseChangeOf(fields: readonly Buffer[], convert: Convert): ReturnType<Convert> | 'not_a_phase_notice' {
-  const values = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i];
-    const value = fields[i + 1];
-    if (name !== undefined && value !== undefined) values.set(name.toString(), value);
-  }
+  const values = streamFields(fields);
   const body = values.get('body');
   if (body === undefined) return 'not_a_phase_notice';
   const event = decodeValue<JobEventBody>(body);
