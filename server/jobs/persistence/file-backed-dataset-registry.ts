@@ -9,16 +9,10 @@
 // atomically before its row commits keeps the database small and its commits short; a row never
 // names a file that is not durable yet, and a file whose row never committed (a crash in
 // between) is just rewritten by the next registration of the same content.
-import { readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ExampleSet } from '../../engine/tf-free.js';
 import {
   datasetNotFound,
-  datasetUnavailable,
-  hashDatasetContent,
-  readDatasetContent,
-  Vocabulary,
   type DatasetContent,
   type DatasetFormat,
   type DatasetRegistration,
@@ -30,6 +24,8 @@ import {
   type RegistryOptions,
 } from '../../data/index.js';
 import { writeAtomically } from './atomic-file.js';
+import type { StoredExamples } from './dataset-content-file.js';
+import { sharedDatasetReader, type DatasetReader } from './dataset-reader.js';
 import { decodeValue, encodeValue } from './value-codec.js';
 
 /** The folder under the data directory that holds the content files. */
@@ -78,28 +74,18 @@ export interface RegistrationRows {
   list(tenant: string): Promise<RegistrationRow[]>;
 }
 
-/**
- * What a content file holds: the splits and vocabulary, v8-serialized (typed arrays kept as they
- * are). `test` is absent in files of datasets without a test split, and in every file written
- * before test splits existed: still version 1.
- */
-interface ContentFile {
-  readonly version: 1;
-  readonly train: ExampleSet;
-  readonly validation: ExampleSet;
-  readonly test?: ExampleSet;
-  readonly vocabulary: readonly string[] | null;
-}
-
-type Examples = Pick<RegisteredDataset, 'train' | 'validation' | 'test' | 'vocabulary'>;
+type Examples = StoredExamples;
 
 export interface FileBackedRegistryOptions extends RegistryOptions {
   /** Where the content files go: <dataDir>/datasets-store. */
   readonly contentDir: string;
+  /** Where reading and decoding run (dataset-reader.ts); default: the process's shared reader threads. */
+  readonly reader?: DatasetReader;
 }
 
 export class FileBackedDatasetRegistry implements DatasetRegistry {
   private readonly clock: () => number;
+  private readonly reader: DatasetReader;
   /** Insertion-ordered, so the first key is the least recently used. */
   private readonly cache = new Map<string, Promise<Examples>>();
 
@@ -108,11 +94,12 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     private readonly options: FileBackedRegistryOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.reader = options.reader ?? sharedDatasetReader();
     mkdirSync(options.contentDir, { recursive: true });
   }
 
   async register(tenant: string, source: DatasetSource, details: { readonly displayName?: string } = {}): Promise<RegistrationResult> {
-    const content = await readDatasetContent(source, this.options);
+    const { content, encoded } = await this.reader.read(source, { dataRoot: this.options.dataRoot, limits: this.options.limits });
     const file = `${content.id}.bin`;
     let bytes = 0;
     // Decided on the file, not only the row: registering again is how a lost or damaged content
@@ -124,13 +111,6 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
         () => false,
       ));
     if (!stored) {
-      const encoded = encodeValue({
-        version: 1,
-        train: content.train,
-        validation: content.validation,
-        ...(content.test === undefined ? {} : { test: content.test }),
-        vocabulary: content.vocabulary?.tokens ?? null,
-      } satisfies ContentFile);
       // Durable before the row that names it commits (see the top of this file).
       await writeAtomically(path.join(this.options.contentDir, file), encoded, "the dataset's content");
       bytes = encoded.byteLength;
@@ -181,26 +161,8 @@ export class FileBackedDatasetRegistry implements DatasetRegistry {
     return this.readStored(row.contentFile, row.datasetId, decodeNames(row), row.contentHash);
   }
 
-  /** A content file's examples, checked against the hash its row names. */
-  private async readStored(file: string, datasetId: string, classNames: readonly string[], contentHash: string): Promise<Examples> {
-    let stored: ContentFile;
-    try {
-      stored = decodeValue<ContentFile>(await readFile(path.join(this.options.contentDir, file)));
-    } catch (error) {
-      throw datasetUnavailable(`the stored content of dataset ${datasetId} cannot be read (${String(error)}); register it again`);
-    }
-    const examples: Examples = {
-      train: stored.train,
-      validation: stored.validation,
-      ...(stored.test === undefined ? {} : { test: stored.test }),
-      ...(stored.vocabulary === null ? {} : { vocabulary: new Vocabulary(stored.vocabulary) }),
-    };
-    // The hash names the content jobs and caches rely on: a damaged or swapped file must not pass for it.
-    const hash = hashDatasetContent({ classNames: [...classNames], ...examples });
-    if (hash !== contentHash) {
-      throw datasetUnavailable(`the stored content of dataset ${datasetId} does not match its hash; register it again`);
-    }
-    return examples;
+  private readStored(file: string, datasetId: string, classNames: readonly string[], contentHash: string): Promise<Examples> {
+    return this.reader.load({ file: path.join(this.options.contentDir, file), datasetId, classNames, contentHash });
   }
 
   private remember(id: string, examples: Promise<Examples>): void {
